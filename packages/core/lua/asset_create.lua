@@ -1,0 +1,30 @@
+--[[
+  asset_create: create an asset unless its owner already has one with the same URL.
+
+  KEYS[1]   owner URL hash (normalised url -> asset id)
+  KEYS[2]   asset sequence counter
+  KEYS[3]   asset hash of the new asset
+  KEYS[4..] sorted-set indexes the asset joins (all assets, state, plugins, tags; owner and fleet)
+
+  ARGV[1]   normalised url
+  ARGV[2]   new asset id
+  ARGV[3..] field, value pairs of the asset hash (seq and rev are set here)
+
+  Returns { 1, id, seq }        created
+          { 0, existingId }     the owner already watches this URL; nothing changed
+]]
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then
+  return { 0, existing }
+end
+local seq = redis.call('INCR', KEYS[2])
+local fields = { 'seq', seq, 'rev', 1 }
+for i = 3, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 4, #KEYS do
+  redis.call('ZADD', KEYS[i], seq, ARGV[2])
+end
+return { 1, ARGV[2], seq }

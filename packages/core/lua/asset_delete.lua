@@ -1,0 +1,31 @@
+--[[
+  asset_delete: remove an asset, its latest results, its history and its index entries.
+
+  KEYS[1]   asset hash
+  KEYS[2]   owner URL hash
+  KEYS[3]   latest-results hash
+  KEYS[4]   history stream
+  KEYS[5..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
+
+  ARGV[1]   expected rev
+  ARGV[2]   normalised url
+
+  Returns  1   deleted
+           0   no such asset
+          -1   revision changed since it was read: re-read and retry
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+if redis.call('HGET', KEYS[1], 'rev') ~= ARGV[1] then
+  return -1
+end
+local id = redis.call('HGET', KEYS[1], 'id')
+if redis.call('HGET', KEYS[2], ARGV[2]) == id then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+for i = 5, #KEYS do
+  redis.call('ZREM', KEYS[i], id)
+end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+return 1

@@ -1,0 +1,52 @@
+--[[
+  asset_update: apply a validated change to an asset, guarded by its revision.
+
+  KEYS[1]           asset hash
+  KEYS[2]           owner URL hash
+  KEYS[3..2+R]      indexes the asset leaves (R = ARGV[4])
+  KEYS[3+R..]       indexes the asset joins
+
+  ARGV[1]   expected rev (as read before the change was computed)
+  ARGV[2]   old normalised url
+  ARGV[3]   new normalised url (equal to ARGV[2] when unchanged)
+  ARGV[4]   R, the number of indexes left
+  ARGV[5..] field, value pairs to set (updatedAt, plugins, …)
+
+  Returns { 1, newRev }     updated
+          { 0 }             no such asset
+          { -1, rev }       revision changed since it was read: re-read and retry
+          { -2, otherId }   the owner already has another asset with the new url
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 0 }
+end
+local rev = redis.call('HGET', KEYS[1], 'rev')
+if rev ~= ARGV[1] then
+  return { -1, rev }
+end
+local id = redis.call('HGET', KEYS[1], 'id')
+if ARGV[2] ~= ARGV[3] then
+  local other = redis.call('HGET', KEYS[2], ARGV[3])
+  if other and other ~= id then
+    return { -2, other }
+  end
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[2], ARGV[3], id)
+end
+local removeCount = tonumber(ARGV[4])
+local seq = redis.call('HGET', KEYS[1], 'seq')
+for i = 3, 2 + removeCount do
+  redis.call('ZREM', KEYS[i], id)
+end
+for i = 3 + removeCount, #KEYS do
+  redis.call('ZADD', KEYS[i], seq, id)
+end
+local fields = {}
+for i = 5, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+if #fields > 0 then
+  redis.call('HSET', KEYS[1], unpack(fields))
+end
+local newRev = redis.call('HINCRBY', KEYS[1], 'rev', 1)
+return { 1, newRev }

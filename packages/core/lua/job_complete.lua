@@ -1,0 +1,116 @@
+--[[
+  job_complete: record a finished check and finish its job, atomically and at most once.
+  Writes the job's results, the asset's latest result per plugin, its history entry, counters
+  and its state (edge-triggered: a transition appends one event).
+
+  State rules: outcome 'unsupported' -> unsupported. 'error' -> down once the failure streak
+  reaches downAfter (before that the state is kept). 'ok' and 'warn' end a failure streak;
+  a down asset comes back after upAfter good checks; then 'ok' -> up, 'warn' -> degraded.
+  A paused asset keeps the state 'paused' (its results are still recorded).
+
+  KEYS[1]   job hash
+  KEYS[2]   leases (sorted set)
+  KEYS[3]   asset hash
+  KEYS[4]   asset latest-results hash
+  KEYS[5]   asset history stream
+  KEYS[6]   events stream
+
+  ARGV[1]   job id
+  ARGV[2]   lease token
+  ARGV[3]   now, ms
+  ARGV[4]   outcome: ok | warn | error | unsupported
+  ARGV[5]   reason of the outcome ('' for none)
+  ARGV[6]   results, JSON array
+  ARGV[7]   total duration, ms
+  ARGV[8]   retention of finished jobs, seconds
+  ARGV[9]   history cap (entries, approximate)
+  ARGV[10]  events cap (entries, approximate)
+  ARGV[11]  default downAfter, ARGV[12] default upAfter (an asset's own fields win)
+  ARGV[13]  owner index prefix, ARGV[14] fleet index prefix (suffix 'state:<state>')
+  ARGV[15]  N, then N pairs: plugin name, JSON of its result
+
+  Returns { 1, fromState, toState }   recorded
+          { 0, 'stale' }              the token no longer owns the job; nothing written
+          { 0, 'done' }               already recorded (a duplicate completion)
+]]
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'done' or status == 'failed' then
+  return { 0, 'done' }
+end
+if status ~= 'running' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
+  return { 0, 'stale' }
+end
+local now = ARGV[3]
+local outcome = ARGV[4]
+local reason = ARGV[5]
+
+redis.call('HSET', KEYS[1], 'status', 'done', 'finishedAt', now, 'outcome', outcome, 'results', ARGV[6])
+redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[8])
+
+-- The asset may have been deleted while its check ran: the job is still done.
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return { 1, '', '' }
+end
+
+local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner')
+local from = a[1] or 'unknown'
+local downAfter = tonumber(a[3] or ARGV[11]) or tonumber(ARGV[11])
+local upAfter = tonumber(a[4] or ARGV[12]) or tonumber(ARGV[12])
+
+local to = from
+if outcome == 'unsupported' then
+  to = 'unsupported'
+  redis.call('HSET', KEYS[3], 'failStreak', 0, 'okStreak', 0)
+elseif outcome == 'error' then
+  local fails = redis.call('HINCRBY', KEYS[3], 'failStreak', 1)
+  redis.call('HSET', KEYS[3], 'okStreak', 0)
+  if fails >= downAfter then
+    to = 'down'
+  elseif from == 'unsupported' then
+    to = 'unknown'
+  end
+else
+  local oks = redis.call('HINCRBY', KEYS[3], 'okStreak', 1)
+  redis.call('HSET', KEYS[3], 'failStreak', 0)
+  if from == 'down' and oks < upAfter then
+    to = 'down'
+  elseif outcome == 'warn' then
+    to = 'degraded'
+  else
+    to = 'up'
+  end
+end
+if a[2] == '1' then
+  to = 'paused'
+end
+
+if outcome == 'error' then
+  redis.call('HINCRBY', KEYS[3], 'failCount', 1)
+else
+  redis.call('HINCRBY', KEYS[3], 'okCount', 1)
+end
+redis.call('HINCRBY', KEYS[3], 'checks', 1)
+redis.call('HSET', KEYS[3], 'lastCheckAt', now, 'lastDurationMs', ARGV[7], 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', ARGV[1])
+
+if to ~= from then
+  redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
+  local seq = a[5]
+  for _, prefix in ipairs({ ARGV[13], ARGV[14] }) do
+    redis.call('ZREM', prefix .. 'state:' .. from, a[6])
+    redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
+  end
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
+end
+
+local n = tonumber(ARGV[15])
+if n > 0 then
+  local pairs_ = {}
+  for i = 16, 15 + 2 * n do
+    pairs_[#pairs_ + 1] = ARGV[i]
+  end
+  redis.call('HSET', KEYS[4], unpack(pairs_))
+end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'job', ARGV[1], 'at', now, 'outcome', outcome, 'results', ARGV[6])
+return { 1, from, to }

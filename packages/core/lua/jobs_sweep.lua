@@ -1,0 +1,58 @@
+--[[
+  jobs_sweep: find work to dispatch again.
+  1. Leases past their deadline: the job is queued again, or failed once it has had maxAttempts.
+  2. Jobs queued longer than requeueAfter without being claimed (their id was lost in a socket
+     or a restarted dispatcher): their queued time is bumped and they are returned.
+
+  KEYS[1]   leases (sorted set)
+  KEYS[2]   queued jobs (sorted set)
+  KEYS[3]   failed jobs (sorted set)
+
+  ARGV[1]   now, ms
+  ARGV[2]   most jobs to handle per part
+  ARGV[3]   max attempts
+  ARGV[4]   job hash key prefix (jobPrefix in keys.ts)
+  ARGV[5]   retention of finished jobs, seconds
+  ARGV[6]   requeue-after, ms
+
+  Returns { requeued, failed, stale }: requeued and stale are flat lists of id, priority pairs;
+  failed is a list of ids.
+]]
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local maxAttempts = tonumber(ARGV[3])
+local requeued, failed, stale = {}, {}, {}
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(expired) do
+  local job = ARGV[4] .. id
+  redis.call('ZREM', KEYS[1], id)
+  local j = redis.call('HMGET', job, 'status', 'leaseUntil', 'attempts', 'priority')
+  if j[1] == 'running' and tonumber(j[2] or '0') <= now then
+    redis.call('HDEL', job, 'token', 'leaseUntil')
+    if tonumber(j[3] or '0') >= maxAttempts then
+      redis.call('HSET', job, 'status', 'failed', 'error', 'lease expired ' .. j[3] .. ' times (executor lost)', 'finishedAt', now)
+      redis.call('ZADD', KEYS[3], now, id)
+      redis.call('EXPIRE', job, ARGV[5])
+      failed[#failed + 1] = id
+    else
+      redis.call('HSET', job, 'status', 'queued')
+      redis.call('ZADD', KEYS[2], now, id)
+      requeued[#requeued + 1] = id
+      requeued[#requeued + 1] = j[4] or '0'
+    end
+  end
+end
+
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[6]), 'LIMIT', 0, limit)
+for _, id in ipairs(old) do
+  local priority = redis.call('HGET', ARGV[4] .. id, 'priority')
+  if priority then
+    redis.call('ZADD', KEYS[2], now, id)
+    stale[#stale + 1] = id
+    stale[#stale + 1] = priority
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return { requeued, failed, stale }

@@ -1,0 +1,268 @@
+/**
+ * Configuration: one schema with defaults, loaded once at start-up from an optional YAML/JSON
+ * file and `WEBMON_*` environment variables (environment wins), validated, then frozen.
+ *
+ * Environment names are derived from the schema path: `api.adminKey` → `WEBMON_API_ADMIN_KEY`.
+ * A bad value throws ConfigError naming the field, e.g. `api.port: must be <= 65535 (got 70000)`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import Value from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.js';
+
+const Endpoint = (d: string, description: string) =>
+  Type.String({ default: d, pattern: '^(tcp|ipc|inproc)://.+$', description });
+const Int = (d: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: d, minimum: min, maximum: max, description });
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './data', minLength: 1, description: 'Directory for the managed Redis data and generated keys.' }),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info', description: 'Log level.' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    redis: Type.Object(
+      {
+        url: Type.Optional(
+          Type.String({ pattern: '^rediss?://', description: 'Redis URL. Unset: `webmon up` starts a managed local redis-server; single roles use redis://127.0.0.1:6379.' }),
+        ),
+        keyPrefix: Type.String({ default: 'webmon', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Prefix of every Redis key.' }),
+        serverBinary: Type.String({ default: 'redis-server', description: 'redis-server binary for the managed local Redis.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    api: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address the REST API binds.' }),
+        port: Int(8080, 0, 65535, 'Port the REST API listens on (0: any free port).'),
+        adminKey: Type.Optional(
+          Type.String({ minLength: 16, description: 'Admin API key. Unset with `webmon up`: generated once into <dataDir>/admin.key.' }),
+        ),
+        bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
+        maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    zmq: Type.Object(
+      {
+        frontend: Endpoint('tcp://127.0.0.1:5559', 'Dispatcher PULL socket: the dispatcher binds it, the api connects to it.'),
+        backend: Endpoint('tcp://127.0.0.1:5560', 'Dispatcher PUSH socket: the dispatcher binds it, executors connect to it.'),
+        control: Endpoint('tcp://127.0.0.1:5561', 'Dispatcher control channel (REP).'),
+        sendTimeoutMs: Int(2000, 1, 60_000, 'How long the api waits to hand job ids to ZeroMQ before leaving them to the recovery sweep.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    dispatcher: Type.Object(
+      {
+        sweepIntervalMs: Int(1000, 50, 60_000, 'How often expired leases and stale queued jobs are re-dispatched.'),
+        requeueAfterMs: Int(60_000, 1000, 3_600_000, 'A queued job not claimed for this long is dispatched again.'),
+        backendHighWaterMark: Int(64, 1, 100_000, 'Job ids buffered per executor connection; small keeps priorities effective.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    executor: Type.Object(
+      {
+        concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),
+        leaseMs: Int(60_000, 1000, 3_600_000, 'Lease on a claimed job; extended while the check runs.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    checks: Type.Object(
+      {
+        timeoutMs: Int(10_000, 100, 600_000, 'Default overall timeout of one plugin run.'),
+        defaultIntervalSec: Int(300, 10, 31_536_000, 'Default check interval of a new asset.'),
+        minIntervalSec: Int(10, 1, 86_400, 'Smallest interval an asset may have.'),
+        downAfter: Int(3, 1, 100, 'Consecutive failed checks before an asset is down.'),
+        upAfter: Int(1, 1, 100, 'Consecutive good checks before a down asset is up again.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    jobs: Type.Object(
+      {
+        retentionSec: Int(86_400, 60, 31_536_000, 'How long finished jobs are kept.'),
+        maxAttempts: Int(3, 1, 100, 'Dispatch attempts before a job is failed.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    history: Type.Object(
+      {
+        maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),
+        maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+const validator = Compile(ConfigSchema);
+
+export interface LoadConfigOptions {
+  /** Path of a YAML/JSON config file. Default: $WEBMON_CONFIG, else ./webmon.yaml when it exists. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values applied over file and environment (for tests and CLI flags). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Loads, validates and freezes the configuration. Throws ConfigError naming the bad field. */
+export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.WEBMON_CONFIG ?? (existsSync('webmon.yaml') ? 'webmon.yaml' : undefined);
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(file), 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      const parsed: unknown = parseYaml(text);
+      if (parsed !== null && parsed !== undefined) {
+        if (!isPlainObject(parsed)) throw new Error('top level must be a mapping');
+        raw = parsed;
+      }
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  applyEnv(ConfigSchema, raw, env, 'WEBMON', []);
+  if (opts.overrides) deepMerge(raw, opts.overrides);
+  return validateConfig(raw);
+}
+
+/** Applies defaults and validates an already-assembled config object. */
+export function validateConfig(raw: unknown): Readonly<Config> {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  if (!validator.Check(withDefaults)) {
+    const errors = validator.Errors(withDefaults);
+    const first = errors[0];
+    const field = first ? pointerToPath(first.instancePath) : '';
+    const got = first ? describeValue(valueAt(withDefaults, first.instancePath)) : '';
+    const extra = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
+    const detail = first?.keyword === 'additionalProperties' ? unknownKeyMessage(first) : `${first?.message ?? 'invalid'} (got ${got})`;
+    throw new ConfigError(`invalid configuration: ${field || '(root)'}: ${detail}${extra}`);
+  }
+  return deepFreeze(withDefaults as Config);
+}
+
+function unknownKeyMessage(err: { params?: unknown }): string {
+  const params = err.params as { additionalProperties?: string[] } | undefined;
+  const names = params?.additionalProperties ?? [];
+  return `unknown option${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
+}
+
+function envName(prefix: string, path: string[]): string {
+  return [prefix, ...path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())].join('_');
+}
+
+/** Lists every environment variable the schema understands, with its config path. */
+export function configEnvVars(): Array<{ env: string; path: string; description: string; default: unknown }> {
+  const out: Array<{ env: string; path: string; description: string; default: unknown }> = [];
+  walkLeaves(ConfigSchema, [], (schema, path) => {
+    out.push({ env: envName('WEBMON', path), path: path.join('.'), description: String(schema.description ?? ''), default: schema.default });
+  });
+  return out;
+}
+
+type SchemaNode = TSchema & { type?: string; properties?: Record<string, TSchema>; default?: unknown; description?: string };
+
+function walkLeaves(schema: TSchema, path: string[], visit: (s: SchemaNode, path: string[]) => void): void {
+  const node = schema as SchemaNode;
+  if (node.type === 'object' && node.properties) {
+    for (const [key, child] of Object.entries(node.properties)) walkLeaves(child, [...path, key], visit);
+  } else {
+    visit(node, path);
+  }
+}
+
+function applyEnv(schema: TSchema, target: Record<string, unknown>, env: NodeJS.ProcessEnv, prefix: string, base: string[]): void {
+  walkLeaves(schema, base, (node, path) => {
+    const name = envName(prefix, path);
+    const value = env[name];
+    if (value === undefined || value === '') return;
+    let cursor: Record<string, unknown> = target;
+    for (const key of path.slice(0, -1)) {
+      const next = cursor[key];
+      if (!isPlainObject(next)) cursor[key] = {};
+      cursor = cursor[key] as Record<string, unknown>;
+    }
+    const leaf = path[path.length - 1]!;
+    cursor[leaf] = coerceEnv(node, value, name);
+  });
+}
+
+function coerceEnv(node: SchemaNode, value: string, name: string): unknown {
+  if (node.type === 'integer' || node.type === 'number') {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new ConfigError(`invalid configuration: ${name}: must be a number (got "${value}")`);
+    return n;
+  }
+  if (node.type === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off)$/i.test(value)) return false;
+    throw new ConfigError(`invalid configuration: ${name}: must be true or false (got "${value}")`);
+  }
+  return value;
+}
+
+function pointerToPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let cur: unknown = root;
+  for (const seg of pointer.split('/').slice(1)) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (v === undefined) return 'nothing';
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(source)) {
+    if (isPlainObject(v) && isPlainObject(target[k])) deepMerge(target[k] as Record<string, unknown>, v);
+    else if (isPlainObject(v)) {
+      target[k] = {};
+      deepMerge(target[k] as Record<string, unknown>, v);
+    } else target[k] = v;
+  }
+}
+
+function deepFreeze<T>(obj: T): Readonly<T> {
+  if (isPlainObject(obj)) {
+    for (const v of Object.values(obj)) deepFreeze(v);
+    Object.freeze(obj);
+  }
+  return obj;
+}

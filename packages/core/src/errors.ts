@@ -1,0 +1,76 @@
+/**
+ * The error catalog: every error a client can receive, with a stable code and HTTP status.
+ *
+ * Contract: codes never change meaning once released; new failures get new codes. Every code
+ * here is documented in docs/errors.md (a test enforces it). Clients receive
+ * `{statusCode, code, error, message}` and may add `details` (for example per-field problems).
+ */
+
+export const ErrorCatalog = {
+  WEBMON_ERR_VALIDATION: { status: 400, title: 'Request failed validation' },
+  WEBMON_ERR_INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
+  WEBMON_ERR_INVALID_URL: { status: 400, title: 'Malformed or unacceptable asset URL' },
+  WEBMON_ERR_UNKNOWN_PLUGIN: { status: 400, title: 'Unknown plugin' },
+  WEBMON_ERR_PLUGIN_SCHEME: { status: 400, title: 'Plugin does not handle this URL scheme' },
+  WEBMON_ERR_PLUGIN_CONFIG: { status: 400, title: 'Invalid plugin configuration' },
+  WEBMON_ERR_INVALID_CURSOR: { status: 400, title: 'Invalid pagination cursor' },
+  WEBMON_ERR_BATCH_TOO_LARGE: { status: 400, title: 'Too many items in one request' },
+  WEBMON_ERR_UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
+  WEBMON_ERR_FORBIDDEN: { status: 403, title: 'This API key may not do that' },
+  WEBMON_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  WEBMON_ERR_ASSET_NOT_FOUND: { status: 404, title: 'Asset not found' },
+  WEBMON_ERR_JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
+  WEBMON_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
+  WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
+  WEBMON_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  WEBMON_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  WEBMON_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Redis is unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ErrorCatalog;
+
+export const ERROR_CODES = Object.keys(ErrorCatalog) as ErrorCode[];
+
+/** An error meant for a client: carries a catalog code and an optional structured detail. */
+export class WebmonError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? ErrorCatalog[code].title);
+    this.name = 'WebmonError';
+    this.code = code;
+    this.statusCode = ErrorCatalog[code].status;
+    this.details = details;
+  }
+
+  toJSON(): ErrorBody {
+    return errorBody(this.code, this.message, this.details);
+  }
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+export function errorBody(code: ErrorCode, message?: string, details?: unknown): ErrorBody {
+  const entry = ErrorCatalog[code];
+  const body: ErrorBody = { statusCode: entry.status, code, error: entry.title, message: message ?? entry.title };
+  if (details !== undefined) body.details = details;
+  return body;
+}
+
+/** A fault in configuration: stops the process at start-up with a message naming the field. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

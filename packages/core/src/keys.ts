@@ -1,0 +1,62 @@
+/**
+ * The one place that builds Redis key names. Every key starts with `<prefix>:`.
+ *
+ * Lua scripts receive the keys they touch through KEYS. Where a script must derive a key from
+ * data it reads (an index entry for a state it just computed), it receives the *prefix* of that
+ * family from here (`…Prefix` below) and appends the documented suffix; those suffixes are
+ * listed next to each prefix so both sides stay in step.
+ */
+
+export type IndexKind = 'state' | 'plugin' | 'tag';
+
+/** Owner scope used for the fleet-wide indexes that admins list. */
+export const ALL_OWNERS = '*';
+
+export function createKeys(prefix: string) {
+  const p = `${prefix}:`;
+  return {
+    prefix,
+    /** Hash: one asset (see AssetRecord in store/assets.ts). */
+    asset: (id: string) => `${p}asset:${id}`,
+    /** Prefix of asset hashes, for scripts that read the asset a job names: `assetPrefix + assetId`. */
+    assetPrefix: `${p}asset:`,
+    /** Hash: plugin name → JSON of its latest result. */
+    assetLatest: (id: string) => `${p}asset:${id}:latest`,
+    /** Stream: raw results of one asset, entry id = completion time. */
+    assetHistory: (id: string) => `${p}asset:${id}:history`,
+    /** Prefix of an asset's keys, for scripts: suffixes `:latest`, `:history`. */
+    assetKeysPrefix: (id: string) => `${p}asset:${id}`,
+    /** Hash: normalised URL → asset id, per owner (deduplicates creates). */
+    ownerUrls: (owner: string) => `${p}owner:${owner}:urls`,
+    /** Sorted set: every asset of an owner, scored by creation sequence. */
+    ownerAssets: (owner: string) => `${p}owner:${owner}:assets`,
+    /** Sorted set: the owner's assets with one state / plugin / tag, scored like ownerAssets. */
+    ownerIndex: (owner: string, kind: IndexKind, value: string) => `${p}owner:${owner}:${kind}:${value}`,
+    /** Prefix of an owner's indexes, for scripts: suffix `<kind>:<value>` (see ownerIndex). */
+    ownerIndexPrefix: (owner: string) => `${p}owner:${owner}:`,
+    /** String counter: creation sequence of assets (orders listings, stable cursors). */
+    assetSeq: `${p}seq:asset`,
+    /** Hash: one job. */
+    job: (id: string) => `${p}job:${id}`,
+    /** Prefix of job hashes, for scripts: `jobPrefix + jobId`. */
+    jobPrefix: `${p}job:`,
+    /** Sorted set: jobs waiting to be claimed, scored by enqueue (or last re-dispatch) time. */
+    jobsQueued: `${p}jobs:queued`,
+    /** Sorted set: claimed jobs, scored by lease deadline. */
+    jobsLeases: `${p}jobs:leases`,
+    /** Sorted set: jobs that failed for a system reason, scored by failure time. */
+    jobsFailed: `${p}jobs:failed`,
+    /** String: API key digest → client id. */
+    apiKey: (digest: string) => `${p}apikey:${digest}`,
+    /** Hash: one client (tenant). */
+    client: (id: string) => `${p}client:${id}`,
+    /** Set: all client ids. */
+    clients: `${p}clients`,
+    /** Sorted set: instance id → last heartbeat time, per role. */
+    heartbeats: (role: string) => `${p}heartbeats:${role}`,
+    /** Stream: asset state transitions. */
+    events: `${p}events`,
+  } as const;
+}
+
+export type Keys = ReturnType<typeof createKeys>;

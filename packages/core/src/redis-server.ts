@@ -1,0 +1,128 @@
+/**
+ * A managed local redis-server: started on a free loopback port with its own data directory and
+ * RDB persistence, stopped with SIGTERM (Redis then writes a final snapshot). Used by `webmon up`
+ * when no Redis URL is configured, and by the test harness.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface ManagedRedisOptions {
+  binary?: string;
+  /** Directory for dump.rdb; created when missing. */
+  dir: string;
+  port?: number;
+  /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
+  args?: string[];
+  startTimeoutMs?: number;
+}
+
+export interface ManagedRedis {
+  url: string;
+  port: number;
+  dir: string;
+  process: ChildProcess;
+  /** SIGTERM, wait for the final save and exit (SIGKILL after the timeout). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export const REDIS_INSTALL_HINT =
+  'Install it (Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) ' +
+  'or point webmon at a running Redis with WEBMON_REDIS_URL=redis://host:6379 (or redis.url in the config file).';
+
+/** Finds an executable on PATH (or checks an explicit path). */
+export function findExecutable(name: string): string | undefined {
+  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
+  const binary = findExecutable(opts.binary ?? 'redis-server');
+  if (!binary) throw new ConfigError(`redis-server was not found on the PATH. ${REDIS_INSTALL_HINT}`);
+  const dir = isAbsolute(opts.dir) ? opts.dir : resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--protected-mode', 'yes',
+    '--dir', dir,
+    '--dbfilename', 'dump.rdb',
+    '--save', '900 1 300 10 60 10000',
+    '--appendonly', 'no',
+    '--daemonize', 'no',
+    '--loglevel', 'warning',
+    '--logfile', '',
+    ...(opts.args ?? []),
+  ];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${output.trim()}`);
+    if (await ping(port)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on port ${port} within the timeout: ${output.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    process: child,
+    async stop(timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Sends PING over a raw socket; true when the server answers +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      res(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}

@@ -1,0 +1,294 @@
+/**
+ * Assets in Redis: a hash per asset, a per-owner URL hash for de-duplication and sorted-set
+ * indexes (all / state / plugin / tag, per owner and fleet-wide) that listings intersect.
+ * Every multi-key change is one Lua script; updates and deletes are guarded by a revision.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { WebmonError } from '../errors.js';
+import { ALL_OWNERS, type IndexKind, type Keys } from '../keys.js';
+import type { Scripts } from '../scripts.js';
+import type { AssetState, CheckOutcome } from '../types.js';
+import type { NormalizedUrl } from '../url.js';
+
+export type PluginConfigs = Record<string, Record<string, unknown>>;
+
+export interface AssetRecord {
+  id: string;
+  seq: number;
+  rev: number;
+  owner: string;
+  url: string;
+  scheme: string;
+  host: string;
+  plugins: string[];
+  config: PluginConfigs;
+  interval: number;
+  tags: string[];
+  paused: boolean;
+  state: AssetState;
+  stateReason: string | null;
+  stateChangedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  checks: number;
+  okCount: number;
+  failCount: number;
+  lastCheckAt: number | null;
+  lastDurationMs: number | null;
+  lastOutcome: CheckOutcome | null;
+  lastReason: string | null;
+  lastJobId: string | null;
+}
+
+export interface NewAsset {
+  owner: string;
+  url: NormalizedUrl;
+  plugins: string[];
+  config: PluginConfigs;
+  interval: number;
+  tags: string[];
+  paused?: boolean;
+}
+
+export interface AssetChange {
+  url?: NormalizedUrl;
+  plugins?: string[];
+  config?: PluginConfigs;
+  interval?: number;
+  tags?: string[];
+  paused?: boolean;
+}
+
+export interface ListFilter {
+  /** Owner whose assets to list; ALL_OWNERS for the whole fleet. */
+  owner: string;
+  state?: AssetState | undefined;
+  plugin?: string | undefined;
+  tag?: string | undefined;
+  /** Case-insensitive substring of the URL. */
+  q?: string | undefined;
+  /** Sequence after which to continue (0 or undefined to start). */
+  cursor?: number | undefined;
+  limit: number;
+}
+
+export interface ListPage {
+  ids: string[];
+  /** Where to continue, or null when the listing is complete. */
+  next: number | null;
+}
+
+const LIST_SCAN_BUDGET = 20_000;
+const MAX_RETRIES = 5;
+
+export function newId(bytes = 9): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export class AssetStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+  ) {}
+
+  /** Index keys an asset with these properties belongs to, for its owner and the fleet. */
+  private indexKeys(owner: string, state: string, plugins: readonly string[], tags: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const o of [owner, ALL_OWNERS]) {
+      out.push(this.keys.ownerAssets(o), this.keys.ownerIndex(o, 'state', state));
+      for (const p of plugins) out.push(this.keys.ownerIndex(o, 'plugin', p));
+      for (const t of tags) out.push(this.keys.ownerIndex(o, 'tag', t));
+    }
+    return out;
+  }
+
+  /** Creates an asset; when the owner already has this URL, returns the existing one's id. */
+  async create(a: NewAsset, now = Date.now()): Promise<{ id: string; created: boolean }> {
+    const id = newId();
+    const state: AssetState = a.paused ? 'paused' : 'unknown';
+    const fields: (string | number)[] = [
+      'id', id,
+      'owner', a.owner,
+      'url', a.url.url,
+      'scheme', a.url.scheme,
+      'host', a.url.host,
+      'plugins', JSON.stringify(a.plugins),
+      'config', JSON.stringify(a.config),
+      'interval', a.interval,
+      'tags', JSON.stringify(a.tags),
+      'paused', a.paused ? 1 : 0,
+      'state', state,
+      'createdAt', now,
+      'updatedAt', now,
+      'checks', 0,
+      'okCount', 0,
+      'failCount', 0,
+    ];
+    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), ...this.indexKeys(a.owner, state, a.plugins, a.tags)];
+    const res = await this.scripts.run<[number, string, number?]>('asset_create', keys, [a.url.url, id, ...fields]);
+    return { id: res[1], created: res[0] === 1 };
+  }
+
+  async get(id: string): Promise<AssetRecord | null> {
+    const h = await this.redis.hgetall(this.keys.asset(id));
+    return parseAsset(h);
+  }
+
+  async getMany(ids: readonly string[]): Promise<(AssetRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.keys.asset(id));
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, h]) => {
+      if (err) throw err;
+      return parseAsset(h as Record<string, string>);
+    });
+  }
+
+  /** Owner of each asset id (null when missing), in one round trip. */
+  async owners(ids: readonly string[]): Promise<(string | null)[]> {
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.keys.asset(id), 'owner');
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, v]) => {
+      if (err) throw err;
+      return (v as string | null) ?? null;
+    });
+  }
+
+  /**
+   * Applies a change computed from the current record. `compute` may run more than once: it is
+   * re-run on a fresh read when another writer got in between.
+   */
+  async update(id: string, compute: (current: AssetRecord) => AssetChange, now = Date.now()): Promise<AssetRecord | null> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.get(id);
+      if (!cur) return null;
+      const change = compute(cur);
+      const next = {
+        plugins: change.plugins ?? cur.plugins,
+        tags: change.tags ?? cur.tags,
+        paused: change.paused ?? cur.paused,
+      };
+      let state = cur.state;
+      if (next.paused && !cur.paused) state = 'paused';
+      if (!next.paused && cur.paused) state = 'unknown';
+      const before = new Set(this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags));
+      const after = new Set(this.indexKeys(cur.owner, state, next.plugins, next.tags));
+      const leave = [...before].filter((k) => !after.has(k));
+      const join = [...after].filter((k) => !before.has(k));
+      const fields: (string | number)[] = ['updatedAt', now];
+      if (change.url) fields.push('url', change.url.url, 'scheme', change.url.scheme, 'host', change.url.host);
+      if (change.plugins) fields.push('plugins', JSON.stringify(change.plugins));
+      if (change.config) fields.push('config', JSON.stringify(change.config));
+      if (change.interval !== undefined) fields.push('interval', change.interval);
+      if (change.tags) fields.push('tags', JSON.stringify(change.tags));
+      if (change.paused !== undefined) fields.push('paused', change.paused ? 1 : 0);
+      if (state !== cur.state) fields.push('state', state, 'stateChangedAt', now, 'stateReason', next.paused ? 'paused' : 'resumed', 'failStreak', 0, 'okStreak', 0);
+      const newUrl = change.url?.url ?? cur.url;
+      const res = await this.scripts.run<[number, (number | string)?]>(
+        'asset_update',
+        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), ...leave, ...join],
+        [cur.rev, cur.url, newUrl, leave.length, ...fields],
+      );
+      if (res[0] === 1) return this.get(id);
+      if (res[0] === 0) return null;
+      if (res[0] === -2) throw new WebmonError('WEBMON_ERR_ASSET_EXISTS', `asset ${String(res[1])} already watches ${newUrl}`, { assetId: res[1] });
+    }
+    throw new WebmonError('WEBMON_ERR_CONFLICT', `asset ${id} kept changing; retry`);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const cur = await this.get(id);
+      if (!cur) return false;
+      const res = await this.scripts.run<number>(
+        'asset_delete',
+        [
+          this.keys.asset(id),
+          this.keys.ownerUrls(cur.owner),
+          this.keys.assetLatest(id),
+          this.keys.assetHistory(id),
+          ...this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags),
+        ],
+        [cur.rev, cur.url],
+      );
+      if (res === 1) return true;
+      if (res === 0) return false;
+    }
+    throw new WebmonError('WEBMON_ERR_CONFLICT', `asset ${id} kept changing; retry`);
+  }
+
+  /** One page of asset ids matching the filter, in creation order. */
+  async list(f: ListFilter): Promise<ListPage> {
+    const keys = [this.keys.ownerAssets(f.owner)];
+    const add = (kind: IndexKind, v: string | undefined) => {
+      if (v !== undefined) keys.push(this.keys.ownerIndex(f.owner, kind, v));
+    };
+    add('state', f.state);
+    add('plugin', f.plugin);
+    add('tag', f.tag);
+    const ids: string[] = [];
+    let cursor = f.cursor ?? 0;
+    // A scan budget bounds each script call; keep calling until the page is full or done.
+    for (;;) {
+      const res = await this.scripts.run<string[]>('asset_list', keys, [cursor, f.limit - ids.length, (f.q ?? '').toLowerCase(), LIST_SCAN_BUDGET, this.keys.assetPrefix]);
+      const [next, ...found] = res;
+      ids.push(...found);
+      if (!next) return { ids, next: null };
+      cursor = Number(next);
+      if (ids.length >= f.limit) return { ids, next: cursor };
+    }
+  }
+
+  /** Latest result per plugin, parsed. */
+  async latest(id: string): Promise<Record<string, unknown>> {
+    const h = await this.redis.hgetall(this.keys.assetLatest(id));
+    const out: Record<string, unknown> = {};
+    for (const [plugin, json] of Object.entries(h)) out[plugin] = safeJson(json);
+    return out;
+  }
+}
+
+export function parseAsset(h: Record<string, string> | null | undefined): AssetRecord | null {
+  if (!h || !h.id) return null;
+  const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+  return {
+    id: h.id,
+    seq: Number(h.seq),
+    rev: Number(h.rev),
+    owner: h.owner ?? '',
+    url: h.url ?? '',
+    scheme: h.scheme ?? '',
+    host: h.host ?? '',
+    plugins: (safeJson(h.plugins) as string[] | null) ?? [],
+    config: (safeJson(h.config) as PluginConfigs | null) ?? {},
+    interval: Number(h.interval),
+    tags: (safeJson(h.tags) as string[] | null) ?? [],
+    paused: h.paused === '1',
+    state: (h.state as AssetState | undefined) ?? 'unknown',
+    stateReason: h.stateReason || null,
+    stateChangedAt: num(h.stateChangedAt),
+    createdAt: Number(h.createdAt),
+    updatedAt: Number(h.updatedAt),
+    checks: Number(h.checks ?? 0),
+    okCount: Number(h.okCount ?? 0),
+    failCount: Number(h.failCount ?? 0),
+    lastCheckAt: num(h.lastCheckAt),
+    lastDurationMs: num(h.lastDurationMs),
+    lastOutcome: (h.lastOutcome as CheckOutcome | undefined) ?? null,
+    lastReason: h.lastReason || null,
+    lastJobId: h.lastJobId ?? null,
+  };
+}
+
+export function safeJson(text: string | undefined | null): unknown {
+  if (text === undefined || text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Jobs in Redis. A job is written (hash + queued index) before its id is sent anywhere; an
+ * executor claims it with a lease (token + deadline), may extend the lease, and completes it
+ * together with the asset's results in one script. Expired leases and lost ids are found by
+ * the dispatcher's sweep. See ../../lua/job_*.lua for the exact state changes.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.js';
+import type { Scripts } from '../scripts.js';
+import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
+import { parseAsset, safeJson, type AssetRecord } from './assets.js';
+
+export interface JobRecord {
+  id: string;
+  assetId: string;
+  owner: string;
+  priority: number;
+  status: JobStatus;
+  attempts: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  outcome: CheckOutcome | null;
+  error: string | null;
+  results: CheckResult[] | null;
+}
+
+export interface JobToEnqueue {
+  assetId: string;
+  owner: string;
+}
+
+export type ClaimResult = { claimed: true; attempts: number; asset: AssetRecord } | { claimed: false; why: string };
+
+export interface Completion {
+  jobId: string;
+  token: string;
+  outcome: CheckOutcome;
+  reason: string | null;
+  results: CheckResult[];
+  durationMs: number;
+  /** The asset's owner (from the claim), to address its state indexes. */
+  owner: string;
+  assetId: string;
+}
+
+export interface JobPolicy {
+  retentionSec: number;
+  maxAttempts: number;
+  historyMax: number;
+  eventsMax: number;
+  downAfter: number;
+  upAfter: number;
+}
+
+export interface SweepResult {
+  requeued: Array<{ id: string; priority: number }>;
+  failed: string[];
+  stale: Array<{ id: string; priority: number }>;
+}
+
+/** Time-ordered, unguessable job id: base36 milliseconds + 8 random hex digits. */
+export function newJobId(now = Date.now()): string {
+  return now.toString(36) + randomBytes(4).toString('hex');
+}
+
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+    private readonly policy: JobPolicy,
+  ) {}
+
+  /** Writes jobs (one MULTI: hashes + queued index) and returns their ids in input order. */
+  async enqueue(items: readonly JobToEnqueue[], priority: number, now = Date.now()): Promise<string[]> {
+    const ids = items.map(() => newJobId(now));
+    const multi = this.redis.multi();
+    items.forEach((it, i) => {
+      const id = ids[i]!;
+      multi.hset(this.keys.job(id), 'id', id, 'assetId', it.assetId, 'owner', it.owner, 'priority', priority, 'status', 'queued', 'attempts', 0, 'createdAt', now);
+      multi.zadd(this.keys.jobsQueued, now, id);
+    });
+    const res = await multi.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+    return ids;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    return parseJob(await this.redis.hgetall(this.keys.job(id)));
+  }
+
+  async claim(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<ClaimResult> {
+    const res = await this.scripts.run<(string | number)[]>(
+      'job_claim',
+      [this.keys.job(jobId), this.keys.jobsQueued, this.keys.jobsLeases, this.keys.jobsFailed],
+      [jobId, token, now, leaseMs, this.keys.assetPrefix, this.policy.retentionSec],
+    );
+    if (res[0] !== 1) return { claimed: false, why: String(res[1]) };
+    const h: Record<string, string> = {};
+    for (let i = 2; i < res.length; i += 2) h[String(res[i])] = String(res[i + 1]);
+    const asset = parseAsset(h);
+    if (!asset) return { claimed: false, why: 'asset_unreadable' };
+    return { claimed: true, attempts: Number(res[1]), asset };
+  }
+
+  async extend(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+    const res = await this.scripts.run<number>('job_extend', [this.keys.job(jobId), this.keys.jobsLeases], [jobId, token, now, leaseMs]);
+    return res === 1;
+  }
+
+  /** Records results and finishes the job. Returns the state transition, or why nothing was written. */
+  async complete(c: Completion, now = Date.now()): Promise<{ recorded: true; from: string; to: string } | { recorded: false; why: string }> {
+    const resultsJson = JSON.stringify(c.results);
+    const latest: string[] = [];
+    for (const r of c.results) latest.push(r.plugin, JSON.stringify(r));
+    const p = this.policy;
+    const res = await this.scripts.run<string[] | [number, string, string]>(
+      'job_complete',
+      [
+        this.keys.job(c.jobId),
+        this.keys.jobsLeases,
+        this.keys.asset(c.assetId),
+        this.keys.assetLatest(c.assetId),
+        this.keys.assetHistory(c.assetId),
+        this.keys.events,
+      ],
+      [
+        c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
+        p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
+        this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
+        c.results.length, ...latest,
+      ],
+    );
+    if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
+    return { recorded: false, why: String(res[1]) };
+  }
+
+  /** Re-dispatch work: expired leases (requeued or failed) and queued ids that were lost. */
+  async sweep(requeueAfterMs: number, limit = 1000, now = Date.now()): Promise<SweepResult> {
+    const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
+      'jobs_sweep',
+      [this.keys.jobsLeases, this.keys.jobsQueued, this.keys.jobsFailed],
+      [now, limit, this.policy.maxAttempts, this.keys.jobPrefix, this.policy.retentionSec, requeueAfterMs],
+    );
+    return { requeued: pairs(requeued), failed, stale: pairs(stale) };
+  }
+
+  /** Every queued job with its priority (dispatcher start-up), oldest first, in chunks. */
+  async *queued(chunk = 1000): AsyncGenerator<Array<{ id: string; priority: number }>> {
+    let start = 0;
+    for (;;) {
+      const ids = await this.redis.zrange(this.keys.jobsQueued, String(start), String(start + chunk - 1));
+      if (ids.length === 0) return;
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hget(this.keys.job(id), 'priority');
+      const rows = (await pipe.exec()) ?? [];
+      yield ids.map((id, i) => ({ id, priority: Number(rows[i]?.[1] ?? 0) || 0 }));
+      if (ids.length < chunk) return;
+      start += chunk;
+    }
+  }
+
+  async counts(): Promise<{ queued: number; running: number; failed: number }> {
+    const [queued, running, failed] = await Promise.all([
+      this.redis.zcard(this.keys.jobsQueued),
+      this.redis.zcard(this.keys.jobsLeases),
+      this.redis.zcard(this.keys.jobsFailed),
+    ]);
+    return { queued, running, failed };
+  }
+}
+
+function pairs(flat: string[]): Array<{ id: string; priority: number }> {
+  const out: Array<{ id: string; priority: number }> = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, priority: Number(flat[i + 1]) || 0 });
+  return out;
+}
+
+export function parseJob(h: Record<string, string> | null | undefined): JobRecord | null {
+  if (!h || !h.id) return null;
+  const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+  return {
+    id: h.id,
+    assetId: h.assetId ?? '',
+    owner: h.owner ?? '',
+    priority: Number(h.priority ?? 0),
+    status: (h.status as JobStatus | undefined) ?? 'queued',
+    attempts: Number(h.attempts ?? 0),
+    createdAt: Number(h.createdAt),
+    startedAt: num(h.startedAt),
+    finishedAt: num(h.finishedAt),
+    outcome: (h.outcome as CheckOutcome | undefined) ?? null,
+    error: h.error ?? null,
+    results: (safeJson(h.results) as CheckResult[] | null) ?? null,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The plugin contract. A plugin declares its name, the URL schemes it handles, a config schema
+ * with defaults, and `run(target, config, context)`, which returns a result. A failed check is a
+ * result with a reason (`fail('refused', …)`); throwing is for faults of the plugin itself, which
+ * the executor records as `plugin_error`.
+ *
+ * Adding a plugin: a folder under plugins/, then one line in packages/plugins/src/index.ts.
+ */
+import type { Static, TObject } from 'typebox';
+import type { CheckResult, CheckStatus, Logger, Reason } from '@webmon/core';
+
+export type { CheckResult, CheckStatus, Reason } from '@webmon/core';
+
+export interface Target {
+  /** Parsed, normalised asset URL. */
+  url: URL;
+  assetId: string;
+}
+
+/** Small per-plugin, per-asset state in Redis (baselines, windows of samples). */
+export interface PluginStorage {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Appends to a list and keeps its last `max` entries; returns the list after the append. */
+  pushWindow(key: string, value: string, max: number): Promise<string[]>;
+  /** The list written by pushWindow, oldest first. */
+  window(key: string): Promise<string[]>;
+}
+
+/** A response fetched once per check and shared by every plugin of the asset that needs it. */
+export interface SharedCache {
+  /** Returns the cached value for `key`, computing it once with `load` when missing. */
+  once<T>(key: string, load: () => Promise<T>): Promise<T>;
+}
+
+export interface PluginContext {
+  /** Aborts when the check's time is up or the executor is stopping. */
+  signal: AbortSignal;
+  /** The check's overall budget, ms (the signal fires when it runs out). */
+  timeoutMs: number;
+  log: Logger;
+  storage: PluginStorage;
+  shared: SharedCache;
+}
+
+export interface PluginOutput {
+  status: CheckStatus;
+  reason: Reason | null;
+  message: string;
+  metrics: Record<string, number>;
+  details?: Record<string, unknown>;
+}
+
+export interface Plugin<S extends TObject = TObject> {
+  name: string;
+  description: string;
+  /** URL schemes handled, lower case without ':' (e.g. ['http', 'https']). */
+  schemes: readonly string[];
+  /** Options with defaults; `additionalProperties: false` so typos are rejected. */
+  configSchema: S;
+  /** Options that are secrets: never logged, never returned by the API. */
+  secretOptions?: readonly string[];
+  run(target: Target, config: Static<S>, ctx: PluginContext): Promise<PluginOutput>;
+}
+
+/** Any plugin, whatever its config type (for registries and lists of plugins). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPlugin = Plugin<any>;
+
+/** Identity helper that makes TypeScript infer the config type from the schema. */
+export function definePlugin<S extends TObject>(plugin: Plugin<S>): Plugin<S> {
+  return plugin;
+}
+
+export function ok(message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
+  return withDetails({ status: 'ok', reason: null, message, metrics }, details);
+}
+
+export function warn(reason: Reason, message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
+  return withDetails({ status: 'warn', reason, message, metrics }, details);
+}
+
+export function fail(reason: Reason, message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
+  return withDetails({ status: 'error', reason, message, metrics }, details);
+}
+
+function withDetails(out: PluginOutput, details?: Record<string, unknown>): PluginOutput {
+  if (details) out.details = details;
+  return out;
+}
+
+export { classifyError, type Classified } from './classify.js';
+export { PluginRegistry, type ConfigProblem, type PluginInfo } from './registry.js';
+export { runPlugin } from './run.js';
