@@ -23,10 +23,7 @@ export const ConfigSchema = Type.Object(
     dataDir: Type.String({ default: './data', minLength: 1, description: 'Directory for the managed Redis data and generated keys.' }),
     log: Type.Object(
       {
-        level: Type.Union(
-          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-          { default: 'info', description: 'Log level.' },
-        ),
+        level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level.' }),
       },
       { default: {}, additionalProperties: false },
     ),

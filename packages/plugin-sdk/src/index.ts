@@ -91,5 +91,5 @@ function withDetails(out: PluginOutput, details?: Record<string, unknown>): Plug
 }
 
 export { classifyError, type Classified } from './classify.js';
-export { PluginRegistry, type ConfigProblem, type PluginInfo } from './registry.js';
+export { PluginRegistry, REDACTED, type ConfigProblem, type PluginInfo } from './registry.js';
 export { runPlugin } from './run.js';

@@ -15,8 +15,8 @@ export interface ConfigProblem {
 export interface PluginInfo {
   name: string;
   description: string;
-  schemes: readonly string[];
-  secretOptions: readonly string[];
+  schemes: string[];
+  secretOptions: string[];
   configSchema: unknown;
   defaults: Record<string, unknown>;
 }
@@ -85,8 +85,8 @@ export class PluginRegistry {
     return [...this.byName.values()].map((p) => ({
       name: p.name,
       description: p.description,
-      schemes: p.schemes,
-      secretOptions: p.secretOptions ?? [],
+      schemes: [...p.schemes],
+      secretOptions: [...(p.secretOptions ?? [])],
       configSchema: p.configSchema,
       defaults: Value.Default(p.configSchema, {}) as Record<string, unknown>,
     }));

@@ -11,7 +11,7 @@ import { STATUS_SPEC_PATTERN, parseStatusSpec, statusMatches } from './status-ra
 
 export const httpConfigSchema = Type.Object(
   {
-    method: Type.Union(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => Type.Literal(m)), {
+    method: Type.Enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], {
       default: 'GET',
       description: 'Request method.',
     }),

@@ -49,6 +49,9 @@ export interface NewAsset {
   interval: number;
   tags: string[];
   paused?: boolean;
+  /** Initial state when not 'unknown' (e.g. 'unsupported' when no plugin handles the URL). */
+  state?: AssetState;
+  stateReason?: string | null;
 }
 
 export interface AssetChange {
@@ -58,6 +61,8 @@ export interface AssetChange {
   interval?: number;
   tags?: string[];
   paused?: boolean;
+  /** A state forced by the change itself (plugins removed → unsupported, …). */
+  state?: { state: AssetState; reason: string };
 }
 
 export interface ListFilter {
@@ -107,7 +112,7 @@ export class AssetStore {
   /** Creates an asset; when the owner already has this URL, returns the existing one's id. */
   async create(a: NewAsset, now = Date.now()): Promise<{ id: string; created: boolean }> {
     const id = newId();
-    const state: AssetState = a.paused ? 'paused' : 'unknown';
+    const state: AssetState = a.paused ? 'paused' : (a.state ?? 'unknown');
     const fields: (string | number)[] = [
       'id', id,
       'owner', a.owner,
@@ -120,6 +125,7 @@ export class AssetStore {
       'tags', JSON.stringify(a.tags),
       'paused', a.paused ? 1 : 0,
       'state', state,
+      'stateReason', a.stateReason ?? '',
       'createdAt', now,
       'updatedAt', now,
       'checks', 0,
@@ -172,9 +178,10 @@ export class AssetStore {
         tags: change.tags ?? cur.tags,
         paused: change.paused ?? cur.paused,
       };
-      let state = cur.state;
-      if (next.paused && !cur.paused) state = 'paused';
-      if (!next.paused && cur.paused) state = 'unknown';
+      let state = change.state?.state ?? cur.state;
+      let reason = change.state?.reason ?? '';
+      if (next.paused && !cur.paused) [state, reason] = ['paused', 'paused'];
+      if (!next.paused && cur.paused) [state, reason] = [change.state?.state ?? (next.plugins.length ? 'unknown' : 'unsupported'), 'resumed'];
       const before = new Set(this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags));
       const after = new Set(this.indexKeys(cur.owner, state, next.plugins, next.tags));
       const leave = [...before].filter((k) => !after.has(k));
@@ -186,7 +193,7 @@ export class AssetStore {
       if (change.interval !== undefined) fields.push('interval', change.interval);
       if (change.tags) fields.push('tags', JSON.stringify(change.tags));
       if (change.paused !== undefined) fields.push('paused', change.paused ? 1 : 0);
-      if (state !== cur.state) fields.push('state', state, 'stateChangedAt', now, 'stateReason', next.paused ? 'paused' : 'resumed', 'failStreak', 0, 'okStreak', 0);
+      if (state !== cur.state) fields.push('state', state, 'stateChangedAt', now, 'stateReason', reason, 'failStreak', 0, 'okStreak', 0);
       const newUrl = change.url?.url ?? cur.url;
       const res = await this.scripts.run<[number, (number | string)?]>(
         'asset_update',

@@ -1,0 +1,122 @@
+/**
+ * Turns client input into what is stored: URL normalised, plugins resolved (default: every
+ * plugin for the scheme), each plugin's options validated with defaults applied, interval and
+ * tags checked. Throws WebmonError naming the field. Shared by single create, batch create and
+ * update so that all three accept and reject exactly the same things.
+ */
+import {
+  WebmonError,
+  normalizeUrl,
+  type AssetChange,
+  type AssetRecord,
+  type Config,
+  type NewAsset,
+  type NormalizedUrl,
+  type PluginConfigs,
+} from '@webmon/core';
+import { REDACTED, type PluginRegistry } from '@webmon/plugin-sdk';
+import type { AssetInput, AssetPatch } from './schemas.js';
+
+export class AssetInputs {
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly cfg: Readonly<Config>,
+  ) {}
+
+  forCreate(input: AssetInput, owner: string): NewAsset {
+    const url = normalizeUrl(input.url);
+    const plugins = this.resolvePlugins(url, input.plugins);
+    const config = this.validateConfigs(plugins, input.config ?? {}, {});
+    const asset: NewAsset = {
+      owner,
+      url,
+      plugins,
+      config,
+      interval: this.interval(input.interval),
+      tags: normalizeTags(input.tags),
+      paused: input.paused ?? false,
+    };
+    if (plugins.length === 0) {
+      asset.state = 'unsupported';
+      asset.stateReason = `no plugin handles ${url.scheme}: URLs`;
+    }
+    return asset;
+  }
+
+  forUpdate(cur: AssetRecord, patch: AssetPatch): AssetChange {
+    const change: AssetChange = {};
+    const url = patch.url !== undefined ? normalizeUrl(patch.url) : undefined;
+    if (url && url.url !== cur.url) change.url = url;
+    const schemeChanged = url !== undefined && url.scheme !== cur.scheme;
+    let plugins = cur.plugins;
+    if (patch.plugins !== undefined || schemeChanged) {
+      plugins = this.resolvePlugins(url ?? { url: cur.url, scheme: cur.scheme, host: cur.host }, patch.plugins);
+      change.plugins = plugins;
+    }
+    if (patch.config !== undefined || change.plugins) {
+      // Options of plugins that stay are kept unless replaced; removed plugins lose theirs.
+      const kept: PluginConfigs = {};
+      for (const p of plugins) if (cur.config[p] && !patch.config?.[p]) kept[p] = cur.config[p];
+      change.config = { ...this.validateConfigs(plugins, patch.config ?? {}, cur.config), ...kept };
+    }
+    if (patch.interval !== undefined) change.interval = this.interval(patch.interval);
+    if (patch.tags !== undefined) change.tags = normalizeTags(patch.tags);
+    if (patch.paused !== undefined) change.paused = patch.paused;
+    if (change.plugins) {
+      if (plugins.length === 0) change.state = { state: 'unsupported', reason: `no plugin handles ${(url ?? cur).scheme}: URLs` };
+      else if (cur.state === 'unsupported') change.state = { state: 'unknown', reason: 'plugins changed' };
+    }
+    return change;
+  }
+
+  private resolvePlugins(url: NormalizedUrl, requested: readonly string[] | undefined): string[] {
+    if (requested === undefined) return this.registry.forScheme(url.scheme).map((p) => p.name);
+    for (const name of requested) {
+      const plugin = this.registry.get(name);
+      if (!plugin) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `plugins: unknown plugin "${name}" (installed: ${this.registry.names().join(', ')})`);
+      if (!plugin.schemes.includes(url.scheme)) {
+        throw new WebmonError('WEBMON_ERR_PLUGIN_SCHEME', `plugins: plugin "${name}" does not handle ${url.scheme}: URLs (it handles ${plugin.schemes.join(', ')})`);
+      }
+    }
+    return [...requested];
+  }
+
+  /**
+   * Validates the options given for each plugin and fills in defaults for the others. A secret
+   * sent back as "[redacted]" (as the API shows it) keeps the stored value.
+   */
+  private validateConfigs(plugins: readonly string[], given: Record<string, Record<string, unknown>>, stored: PluginConfigs): PluginConfigs {
+    for (const name of Object.keys(given)) {
+      if (!this.registry.get(name)) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `config.${name}: unknown plugin "${name}"`);
+      if (!plugins.includes(name)) throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `config.${name}: plugin "${name}" is not enabled on this asset`);
+    }
+    const out: PluginConfigs = {};
+    for (const name of plugins) {
+      const options = { ...(given[name] ?? {}) };
+      for (const secret of this.registry.get(name)?.secretOptions ?? []) {
+        if (options[secret] === REDACTED && stored[name]?.[secret] !== undefined) options[secret] = stored[name][secret];
+      }
+      const res = this.registry.validate(name, options);
+      if (!res.ok) {
+        const first = res.problems[0]!;
+        throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `config.${first.field}: ${first.message}`, {
+          problems: res.problems.map((p) => ({ field: `config.${p.field}`, message: p.message })),
+        });
+      }
+      out[name] = res.value;
+    }
+    return out;
+  }
+
+  private interval(value: number | undefined): number {
+    const v = value ?? this.cfg.checks.defaultIntervalSec;
+    if (v < this.cfg.checks.minIntervalSec) {
+      throw new WebmonError('WEBMON_ERR_VALIDATION', `interval: must be at least ${this.cfg.checks.minIntervalSec} seconds (got ${v})`);
+    }
+    return v;
+  }
+}
+
+function normalizeTags(tags: readonly string[] | undefined): string[] {
+  return [...new Set(tags ?? [])].sort();
+}

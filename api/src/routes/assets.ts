@@ -1,0 +1,204 @@
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Type from 'typebox';
+import { ALL_OWNERS, WebmonError, errorBody, type AssetRecord, type Principal } from '@webmon/core';
+import type { ApiContext, App } from '../app.js';
+import { presentAsset } from '../present.js';
+import {
+  Asset,
+  AssetId,
+  AssetInput,
+  AssetList,
+  AssetPatch,
+  AssetStats,
+  BatchInput,
+  BatchResult,
+  ListQuery,
+  type AssetInput as AssetInputT,
+} from '../schemas.js';
+
+const E = { $ref: 'Error#' };
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** The asset if it exists and the principal may see it; 404 otherwise (never 403: ids do not leak). */
+export function visible(a: AssetRecord | null, who: Principal, id: string): AssetRecord {
+  if (!a || (!who.admin && a.owner !== who.id)) throw new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
+  return a;
+}
+
+export function ownerScope(who: Principal): string {
+  return who.admin ? ALL_OWNERS : who.id;
+}
+
+export function assetRoutes(ctx: ApiContext) {
+  const { assets, inputs, registry, config } = ctx;
+  const itemValidator = addFormats(new Ajv({ allErrors: false, strict: false, coerceTypes: false })).compile(AssetInput);
+
+  return async function routes(app: App) {
+    app.post(
+      '/assets',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: 'Create an asset (or return the existing one with the same URL)',
+          body: AssetInput,
+          response: { 200: Asset, 201: Asset, 400: E, 401: E, 409: E },
+        },
+      },
+      async (req, reply) => {
+        const input = inputs.forCreate(req.body, req.principal.id);
+        const { id, created } = await assets.create(input);
+        const rec = visible(await assets.get(id), req.principal, id);
+        return reply.code(created ? 201 : 200).send(presentAsset(rec, registry));
+      },
+    );
+
+    app.post(
+      '/assets/batch',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: 'Create many assets; each malformed item is reported by index, the valid ones are created',
+          body: BatchInput,
+          response: { 200: BatchResult, 400: E, 401: E, 413: E },
+        },
+      },
+      async (req) => {
+        const items = req.body.assets;
+        if (items.length > config.api.maxBatch) {
+          throw new WebmonError('WEBMON_ERR_BATCH_TOO_LARGE', `assets: at most ${config.api.maxBatch} items per request (got ${items.length})`);
+        }
+        const out: Array<{ index: number; id?: string; created?: boolean; error?: ReturnType<typeof errorBody> }> = [];
+        const pending: Array<Promise<void>> = [];
+        items.forEach((item, index) => {
+          if (!itemValidator(item)) {
+            const v = itemValidator.errors?.[0];
+            const path = ['assets', String(index), ...(v?.instancePath.split('/').slice(1) ?? [])].join('.');
+            const extra = v?.params && 'additionalProperty' in v.params ? `.${String(v.params.additionalProperty)}` : '';
+            out[index] = { index, error: errorBody('WEBMON_ERR_VALIDATION', `${path}${extra}: ${extra ? 'is not a known field' : (v?.message ?? 'is invalid')}`) };
+            return;
+          }
+          let prepared;
+          try {
+            prepared = inputs.forCreate(item as AssetInputT, req.principal.id);
+          } catch (err) {
+            if (!(err instanceof WebmonError)) throw err;
+            out[index] = { index, error: errorBody(err.code, `assets.${index}.${err.message}`, err.details) };
+            return;
+          }
+          pending.push(
+            assets.create(prepared).then(({ id, created }) => {
+              out[index] = { index, id, created };
+            }),
+          );
+        });
+        await Promise.all(pending);
+        let created = 0;
+        let existing = 0;
+        let failed = 0;
+        for (const it of out) {
+          if (it.error) failed++;
+          else if (it.created) created++;
+          else existing++;
+        }
+        return { created, existing, failed, items: out };
+      },
+    );
+
+    app.get(
+      '/assets',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: 'List assets, in creation order, with filters and cursor pagination',
+          querystring: ListQuery,
+          response: { 200: AssetList, 400: E, 401: E },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        let cursor: number | undefined;
+        if (q.cursor !== undefined) {
+          if (!/^\d{1,15}$/.test(q.cursor)) throw new WebmonError('WEBMON_ERR_INVALID_CURSOR', 'cursor: not a cursor returned by this API');
+          cursor = Number(q.cursor);
+        }
+        const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
+        const records = await assets.getMany(page.ids);
+        return {
+          items: records.filter((r): r is AssetRecord => r !== null).map((r) => presentAsset(r, registry)),
+          nextCursor: page.next === null ? null : String(page.next),
+        };
+      },
+    );
+
+    app.get(
+      '/assets/:id',
+      { schema: { tags: ['assets'], summary: 'Get an asset', params: AssetId, response: { 200: Asset, 401: E, 404: E } } },
+      async (req) => presentAsset(visible(await assets.get(req.params.id), req.principal, req.params.id), registry),
+    );
+
+    app.patch(
+      '/assets/:id',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: 'Change an asset (URL, plugins, options, interval, tags, paused)',
+          params: AssetId,
+          body: AssetPatch,
+          response: { 200: Asset, 400: E, 401: E, 404: E, 409: E },
+        },
+      },
+      async (req) => {
+        const { id } = req.params;
+        const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, id), req.body));
+        return presentAsset(visible(updated, req.principal, id), registry);
+      },
+    );
+
+    app.delete(
+      '/assets/:id',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: 'Delete an asset with its results',
+          params: AssetId,
+          response: { 204: Type.Null(), 401: E, 404: E },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        visible(await assets.get(id), req.principal, id);
+        if (!(await assets.delete(id))) throw new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.get(
+      '/assets/:id/stats',
+      {
+        schema: {
+          tags: ['statistics'],
+          summary: 'Latest result per plugin and simple counts',
+          params: AssetId,
+          response: { 200: AssetStats, 401: E, 404: E },
+        },
+      },
+      async (req) => {
+        const { id } = req.params;
+        const a = visible(await assets.get(id), req.principal, id);
+        const latest = await assets.latest(id);
+        return {
+          assetId: a.id,
+          state: a.state,
+          checks: a.checks,
+          successes: a.okCount,
+          failures: a.failCount,
+          lastCheckAt: a.lastCheckAt === null ? null : new Date(a.lastCheckAt).toISOString(),
+          lastDurationMs: a.lastDurationMs,
+          lastOutcome: a.lastOutcome,
+          latest: latest as never,
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,74 @@
+import { WebmonError, errorBody } from '@webmon/core';
+import type { ApiContext, App } from '../app.js';
+import { presentJob } from '../present.js';
+import { Job, JobId, JobsCreated, JobsInput } from '../schemas.js';
+import { ownerScope } from './assets.js';
+
+const E = { $ref: 'Error#' };
+
+export function jobRoutes(ctx: ApiContext) {
+  const { assets, jobStore, sink, config } = ctx;
+  return async function routes(app: App) {
+    app.post(
+      '/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Check assets now: one job per asset, by ids or by filter',
+          body: JobsInput,
+          response: { 202: JobsCreated, 400: E, 401: E },
+        },
+      },
+      async (req, reply) => {
+        const { assetIds, filter, priority } = req.body;
+        if ((assetIds === undefined) === (filter === undefined)) {
+          throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give either assetIds or filter');
+        }
+        const max = config.api.maxBatch;
+        const who = req.principal;
+        const targets: Array<{ assetId: string; owner: string }> = [];
+        const errors: Array<{ index: number; assetId: string; error: ReturnType<typeof errorBody> }> = [];
+        if (assetIds) {
+          if (assetIds.length > max) throw new WebmonError('WEBMON_ERR_BATCH_TOO_LARGE', `assetIds: at most ${max} per request (got ${assetIds.length})`);
+          const owners = await assets.owners(assetIds);
+          assetIds.forEach((assetId, index) => {
+            const owner = owners[index];
+            if (!owner || (!who.admin && owner !== who.id)) {
+              errors.push({ index, assetId, error: errorBody('WEBMON_ERR_ASSET_NOT_FOUND', `assetIds.${index}: asset ${assetId} not found`) });
+            } else targets.push({ assetId, owner });
+          });
+        } else {
+          let cursor: number | undefined;
+          for (;;) {
+            const page = await assets.list({ owner: ownerScope(who), ...filter, cursor, limit: 1000 });
+            const owners = await assets.owners(page.ids);
+            page.ids.forEach((assetId, i) => {
+              const owner = owners[i];
+              if (owner) targets.push({ assetId, owner });
+            });
+            if (targets.length > max) {
+              throw new WebmonError('WEBMON_ERR_BATCH_TOO_LARGE', `filter matches more than ${max} assets; narrow it or push in parts`);
+            }
+            if (page.next === null) break;
+            cursor = page.next;
+          }
+        }
+        const ids = targets.length ? await jobStore.enqueue(targets, priority) : [];
+        if (ids.length) await sink.push(ids, priority);
+        return reply.code(202).send({ jobs: ids.map((id, i) => ({ id, assetId: targets[i]!.assetId })), errors });
+      },
+    );
+
+    app.get(
+      '/jobs/:id',
+      { schema: { tags: ['jobs'], summary: 'A job: status and results', params: JobId, response: { 200: Job, 401: E, 404: E } } },
+      async (req) => {
+        const job = await jobStore.get(req.params.id);
+        if (!job || (!req.principal.admin && job.owner !== req.principal.id)) {
+          throw new WebmonError('WEBMON_ERR_JOB_NOT_FOUND', `job ${req.params.id} not found`);
+        }
+        return presentJob(job);
+      },
+    );
+  };
+}

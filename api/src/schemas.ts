@@ -1,0 +1,196 @@
+/**
+ * Request and response schemas. Routes are defined by them: fastify validates with them and the
+ * OpenAPI document under /docs is generated from them.
+ */
+import Type, { type Static } from 'typebox';
+import { ASSET_STATES, CHECK_STATUSES, ERROR_CODES, JOB_STATUSES, MAX_PRIORITY, MAX_URL_LENGTH, REASONS } from '@webmon/core';
+
+const NAME = '^[a-z][a-z0-9_-]{0,31}$';
+export const TAG_PATTERN = '^[A-Za-z0-9_.:/-]{1,64}$';
+const ID = '^[A-Za-z0-9_-]{1,64}$';
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.Enum(ERROR_CODES),
+    error: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Unknown()),
+  },
+  { $id: 'Error', description: 'Every error response. `code` is stable; see docs/errors.md.' },
+);
+
+const PluginConfigs = Type.Record(Type.String({ pattern: NAME }), Type.Record(Type.String(), Type.Unknown()), {
+  description: 'Options per plugin, validated against that plugin\'s schema (GET /plugins); defaults are applied and stored.',
+});
+
+export const AssetInput = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH, description: 'http(s)://…, ftp://…, tcp://host:port, …' }),
+    plugins: Type.Optional(
+      Type.Array(Type.String({ pattern: NAME }), { maxItems: 32, uniqueItems: true, description: 'Default: every plugin that handles the scheme.' }),
+    ),
+    config: Type.Optional(PluginConfigs),
+    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'Seconds between checks.' })),
+    tags: Type.Optional(Type.Array(Type.String({ pattern: TAG_PATTERN }), { maxItems: 32 })),
+    paused: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, $id: 'AssetInput' },
+);
+export type AssetInput = Static<typeof AssetInput>;
+
+export const AssetPatch = Type.Object(
+  {
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH })),
+    plugins: Type.Optional(Type.Array(Type.String({ pattern: NAME }), { maxItems: 32, uniqueItems: true })),
+    config: Type.Optional(PluginConfigs),
+    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+    tags: Type.Optional(Type.Array(Type.String({ pattern: TAG_PATTERN }), { maxItems: 32 })),
+    paused: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type AssetPatch = Static<typeof AssetPatch>;
+
+const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+
+export const Asset = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    owner: Type.String(),
+    plugins: Type.Array(Type.String()),
+    config: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown())),
+    interval: Type.Integer(),
+    tags: Type.Array(Type.String()),
+    paused: Type.Boolean(),
+    state: Type.Enum(ASSET_STATES),
+    stateReason: Type.Union([Type.String(), Type.Null()]),
+    stateChangedAt: Time,
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    lastCheckAt: Time,
+  },
+  { $id: 'Asset' },
+);
+export type AssetOut = Static<typeof Asset>;
+
+export const AssetId = Type.Object({ id: Type.String({ pattern: ID }) });
+
+export const ListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Enum(ASSET_STATES)),
+    plugin: Type.Optional(Type.String({ pattern: NAME })),
+    tag: Type.Optional(Type.String({ pattern: TAG_PATTERN })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Case-insensitive text the URL contains.' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    cursor: Type.Optional(Type.String({ maxLength: 32, description: 'nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const AssetList = Type.Object({
+  items: Type.Array(Asset),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null when complete.' }),
+});
+
+export const BatchInput = Type.Object(
+  { assets: Type.Array(Type.Unknown(), { minItems: 1, description: 'AssetInput items; each is validated on its own.' }) },
+  { additionalProperties: false },
+);
+
+export const BatchItem = Type.Object({
+  index: Type.Integer(),
+  id: Type.Optional(Type.String()),
+  created: Type.Optional(Type.Boolean()),
+  error: Type.Optional(ErrorResponse),
+});
+
+export const BatchResult = Type.Object({
+  created: Type.Integer(),
+  existing: Type.Integer(),
+  failed: Type.Integer(),
+  items: Type.Array(BatchItem),
+});
+
+export const Filter = Type.Object(
+  {
+    state: Type.Optional(Type.Enum(ASSET_STATES)),
+    plugin: Type.Optional(Type.String({ pattern: NAME })),
+    tag: Type.Optional(Type.String({ pattern: TAG_PATTERN })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobsInput = Type.Object(
+  {
+    assetIds: Type.Optional(Type.Array(Type.String({ pattern: ID }), { minItems: 1, uniqueItems: true })),
+    filter: Type.Optional(Filter),
+    priority: Type.Integer({ minimum: 0, maximum: MAX_PRIORITY, default: 0, description: 'Higher runs first; scheduled checks use 0.' }),
+  },
+  { additionalProperties: false, description: 'Either assetIds or filter (an empty filter means all of your assets).' },
+);
+export type JobsInput = Static<typeof JobsInput>;
+
+export const JobsCreated = Type.Object({
+  jobs: Type.Array(Type.Object({ id: Type.String(), assetId: Type.String() })),
+  errors: Type.Array(Type.Object({ index: Type.Integer(), assetId: Type.String(), error: ErrorResponse })),
+});
+
+export const CheckResultSchema = Type.Object({
+  plugin: Type.String(),
+  status: Type.Enum(CHECK_STATUSES),
+  reason: Type.Union([Type.Enum(REASONS), Type.Null()]),
+  message: Type.String(),
+  durationMs: Type.Number(),
+  metrics: Type.Record(Type.String(), Type.Number()),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const Job = Type.Object({
+  id: Type.String(),
+  assetId: Type.String(),
+  status: Type.Enum(JOB_STATUSES),
+  priority: Type.Integer(),
+  attempts: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  startedAt: Time,
+  finishedAt: Time,
+  outcome: Type.Union([Type.Enum(['ok', 'warn', 'error', 'unsupported']), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  results: Type.Union([Type.Array(CheckResultSchema), Type.Null()]),
+});
+
+export const JobId = Type.Object({ id: Type.String({ pattern: ID }) });
+
+export const AssetStats = Type.Object({
+  assetId: Type.String(),
+  state: Type.Enum(ASSET_STATES),
+  checks: Type.Integer(),
+  successes: Type.Integer(),
+  failures: Type.Integer(),
+  lastCheckAt: Time,
+  lastDurationMs: Type.Union([Type.Number(), Type.Null()]),
+  lastOutcome: Type.Union([Type.String(), Type.Null()]),
+  latest: Type.Record(Type.String(), CheckResultSchema),
+});
+
+export const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  redis: Type.Object({ ok: Type.Boolean(), latencyMs: Type.Optional(Type.Number()), error: Type.Optional(Type.String()) }),
+  dispatcher: Type.Object({ ok: Type.Boolean(), instances: Type.Integer() }),
+  executors: Type.Object({ alive: Type.Integer() }),
+});
+
+export const PluginList = Type.Array(
+  Type.Object({
+    name: Type.String(),
+    description: Type.String(),
+    schemes: Type.Array(Type.String()),
+    secretOptions: Type.Array(Type.String()),
+    configSchema: Type.Unknown(),
+    defaults: Type.Record(Type.String(), Type.Unknown()),
+  }),
+);
