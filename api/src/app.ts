@@ -2,7 +2,7 @@
  * The REST API: a fastify instance with schema-validated routes, API-key authentication, one
  * error shape `{statusCode, code, error, message}` from the catalog, and OpenAPI under /docs.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -85,7 +85,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   const { config, redis, log, registry } = deps;
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.api.bodyLimit,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false } },

@@ -5,7 +5,8 @@
   KEYS[2]   owner URL hash
   KEYS[3]   latest-results hash
   KEYS[4]   history stream
-  KEYS[5..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
+  KEYS[5]   set naming the asset's plugin-storage keys (each is deleted too)
+  KEYS[6..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
 
   ARGV[1]   expected rev
   ARGV[2]   normalised url
@@ -24,8 +25,11 @@ local id = redis.call('HGET', KEYS[1], 'id')
 if redis.call('HGET', KEYS[2], ARGV[2]) == id then
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   redis.call('ZREM', KEYS[i], id)
 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  redis.call('DEL', key)
+end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 return 1

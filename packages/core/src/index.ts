@@ -12,3 +12,4 @@ export * from './store/clients.js';
 export * from './store/jobs.js';
 export * from './types.js';
 export * from './url.js';
+export * from './store/plugin-storage.js';

@@ -24,8 +24,10 @@ export function createKeys(prefix: string) {
     assetLatest: (id: string) => `${p}asset:${id}:latest`,
     /** Stream: raw results of one asset, entry id = completion time. */
     assetHistory: (id: string) => `${p}asset:${id}:history`,
-    /** Prefix of an asset's keys, for scripts: suffixes `:latest`, `:history`. */
-    assetKeysPrefix: (id: string) => `${p}asset:${id}`,
+    /** A plugin's own storage for one asset (string or list, plugin-defined). */
+    assetPluginData: (id: string, plugin: string, key: string) => `${p}asset:${id}:plugin:${plugin}:${key}`,
+    /** Set: names of every assetPluginData key of an asset, so that deleting the asset removes them. */
+    assetPluginKeys: (id: string) => `${p}asset:${id}:pluginkeys`,
     /** Hash: normalised URL → asset id, per owner (deduplicates creates). */
     ownerUrls: (owner: string) => `${p}owner:${owner}:urls`,
     /** Sorted set: every asset of an owner, scored by creation sequence. */

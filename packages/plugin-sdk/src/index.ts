@@ -62,6 +62,8 @@ export interface Plugin<S extends TObject = TObject> {
   /** Options that are secrets: never logged, never returned by the API. */
   secretOptions?: readonly string[];
   run(target: Target, config: Static<S>, ctx: PluginContext): Promise<PluginOutput>;
+  /** Releases process-wide resources (connection pools) when the executor stops. */
+  close?(): Promise<void>;
 }
 
 /** Any plugin, whatever its config type (for registries and lists of plugins). */

@@ -81,6 +81,11 @@ export class PluginRegistry {
     return out;
   }
 
+  /** Lets every plugin release its resources. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.byName.values()].map((p) => p.close?.()));
+  }
+
   describe(): PluginInfo[] {
     return [...this.byName.values()].map((p) => ({
       name: p.name,

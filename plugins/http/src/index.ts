@@ -156,6 +156,7 @@ export const httpPlugin = definePlugin({
   description: 'Requests an HTTP(S) URL and checks status, timing and size.',
   schemes: ['http', 'https'],
   configSchema: httpConfigSchema,
+  close: closeHttpAgents,
   async run(target, cfg, ctx): Promise<PluginOutput> {
     let res: FetchOutcome;
     try {

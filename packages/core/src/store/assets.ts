@@ -218,6 +218,7 @@ export class AssetStore {
           this.keys.ownerUrls(cur.owner),
           this.keys.assetLatest(id),
           this.keys.assetHistory(id),
+          this.keys.assetPluginKeys(id),
           ...this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags),
         ],
         [cur.rev, cur.url],

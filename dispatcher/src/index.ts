@@ -1,0 +1,160 @@
+/**
+ * The dispatcher role: a ZeroMQ streamer (PULL frontend ← api, PUSH backend → executors) with a
+ * priority queue in between, a sweep that re-dispatches expired leases and lost ids from Redis,
+ * start-up recovery of every job still queued, and the control channel.
+ */
+import { Pull, Push } from 'zeromq';
+import {
+  JobStore,
+  ProtocolError,
+  aliveInstances,
+  createKeys,
+  decode,
+  encode,
+  instanceId,
+  openRedis,
+  scripts,
+  startHeartbeat,
+  type Config,
+  type Logger,
+} from '@webmon/core';
+import { ControlChannel } from './control.js';
+import { PriorityQueue } from './queue.js';
+
+export { PriorityQueue } from './queue.js';
+export { ControlChannel } from './control.js';
+
+export interface RunningDispatcher {
+  stats(): DispatcherStats;
+  stop(): Promise<void>;
+}
+
+export interface DispatcherStats {
+  received: number;
+  sent: number;
+  dropped: number;
+  requeued: number;
+  failed: number;
+  queue: number;
+}
+
+export async function startDispatcher(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningDispatcher> {
+  const redis = await openRedis({ url: redisUrl, name: 'webmon-dispatcher', log });
+  const keys = createKeys(config.redis.keyPrefix);
+  const jobs = new JobStore(redis, keys, scripts(redis), {
+    retentionSec: config.jobs.retentionSec,
+    maxAttempts: config.jobs.maxAttempts,
+    historyMax: config.history.maxResults,
+    eventsMax: config.history.maxEvents,
+    downAfter: config.checks.downAfter,
+    upAfter: config.checks.upAfter,
+  });
+  const queue = new PriorityQueue();
+  const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, queue: 0 };
+  let running = true;
+
+  const frontend = new Pull({ receiveHighWaterMark: 100_000, linger: 0 });
+  const backend = new Push({ sendHighWaterMark: config.dispatcher.backendHighWaterMark, linger: 0 });
+  await frontend.bind(config.zmq.frontend);
+  await backend.bind(config.zmq.backend);
+
+  const receiveLoop = (async () => {
+    try {
+      for await (const frames of frontend) {
+        try {
+          const msg = decode(frames);
+          const priority = msg.type === 'JOBS' ? msg.priority : 0;
+          for (const id of msg.ids) queue.add(id, priority);
+          stats.received += msg.ids.length;
+        } catch (err) {
+          stats.dropped++;
+          if (err instanceof ProtocolError) log.warn({ err: err.message, frames: frames.length }, 'dropped malformed message');
+          else throw err;
+        }
+      }
+    } catch (err) {
+      if (running) log.error({ err }, 'frontend receive loop failed');
+    }
+  })();
+
+  const sendLoop = (async () => {
+    while (running) {
+      const id = queue.take();
+      if (id === undefined) {
+        await queue.wait();
+        continue;
+      }
+      try {
+        await backend.send(encode({ type: 'JOB', ids: [id] }));
+        stats.sent++;
+      } catch (err) {
+        if (running) log.error({ err, jobId: id }, 'backend send failed; the sweep will re-dispatch it');
+      }
+    }
+  })();
+
+  // Everything still queued in Redis (a restart, or ids sent while no dispatcher ran).
+  let recovered = 0;
+  for await (const chunk of jobs.queued()) for (const j of chunk) if (queue.add(j.id, j.priority)) recovered++;
+  if (recovered) log.info({ jobs: recovered }, 'recovered queued jobs from redis');
+
+  let sweeping = false;
+  const sweepTimer = setInterval(async () => {
+    if (sweeping || !running) return;
+    sweeping = true;
+    try {
+      const res = await jobs.sweep(config.dispatcher.requeueAfterMs);
+      for (const j of res.requeued) queue.add(j.id, j.priority);
+      for (const j of res.stale) queue.add(j.id, j.priority);
+      stats.requeued += res.requeued.length + res.stale.length;
+      stats.failed += res.failed.length;
+      if (res.requeued.length || res.failed.length) log.info({ requeued: res.requeued.length, failed: res.failed.length }, 'expired leases swept');
+      if (res.stale.length) log.info({ jobs: res.stale.length }, 're-dispatched jobs that were never claimed');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'sweep failed');
+    } finally {
+      sweeping = false;
+    }
+  }, config.dispatcher.sweepIntervalMs);
+
+  const id = instanceId('dispatcher');
+  const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
+
+  const control = new ControlChannel(
+    {
+      PING: async () => 'PONG',
+      STATUS: async () => {
+        const [counts, executors] = await Promise.all([jobs.counts(), aliveInstances(redis, keys, 'executor')]);
+        return JSON.stringify({
+          instance: id,
+          queue: queue.size,
+          queuedInRedis: counts.queued,
+          running: counts.running,
+          failed: counts.failed,
+          executors: executors.length,
+          received: stats.received,
+          sent: stats.sent,
+          dropped: stats.dropped,
+        });
+      },
+    },
+    log,
+  );
+  await control.bind(config.zmq.control);
+  log.info({ frontend: config.zmq.frontend, backend: config.zmq.backend, control: config.zmq.control }, 'dispatcher ready');
+
+  return {
+    stats: () => ({ ...stats, queue: queue.size }),
+    async stop() {
+      running = false;
+      clearInterval(sweepTimer);
+      queue.wake();
+      frontend.close();
+      backend.close();
+      await Promise.allSettled([receiveLoop, sendLoop]);
+      await control.close();
+      await heartbeat.stop();
+      redis.disconnect();
+    },
+  };
+}

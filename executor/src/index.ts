@@ -1,0 +1,233 @@
+/**
+ * The executor role: pulls job ids from the dispatcher, claims each job in Redis with a lease,
+ * runs every plugin of the asset (concurrently, each with its own deadline), and records the
+ * results and completes the job in one script. At most `executor.concurrency` checks run at
+ * once; ids are only received when a slot is free, so the backlog stays with the dispatcher
+ * where priorities apply.
+ */
+import { randomBytes } from 'node:crypto';
+import { Pull } from 'zeromq';
+import {
+  JobStore,
+  ProtocolError,
+  createKeys,
+  decode,
+  instanceId,
+  isStoreUnavailable,
+  openRedis,
+  pluginStorage,
+  scripts,
+  startHeartbeat,
+  type AssetRecord,
+  type CheckOutcome,
+  type CheckResult,
+  type Config,
+  type Keys,
+  type Logger,
+  type Redis,
+} from '@webmon/core';
+import { runPlugin, type PluginRegistry, type SharedCache } from '@webmon/plugin-sdk';
+import { registry as installed } from '@webmon/plugins';
+
+export interface ExecutorStats {
+  received: number;
+  claimed: number;
+  completed: number;
+  skipped: number;
+  inFlight: number;
+}
+
+export interface RunningExecutor {
+  stats(): ExecutorStats;
+  /** Stops taking work, lets running checks finish (up to `graceMs`), then closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface ExecutorOptions {
+  registry?: PluginRegistry;
+}
+
+const SEVERITY: Record<CheckResult['status'], number> = { ok: 0, warn: 1, error: 2 };
+
+/** The worst result decides the outcome; no plugin at all means unsupported. */
+export function outcomeOf(results: readonly CheckResult[]): { outcome: CheckOutcome; reason: string | null } {
+  if (results.length === 0) return { outcome: 'unsupported', reason: 'unsupported' };
+  let worst = results[0]!;
+  for (const r of results) if (SEVERITY[r.status] > SEVERITY[worst.status]) worst = r;
+  return { outcome: worst.status, reason: worst.reason };
+}
+
+function sharedCache(): SharedCache {
+  const entries = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, load: () => Promise<T>): Promise<T> {
+      let p = entries.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = load();
+        entries.set(key, p);
+      }
+      return p;
+    },
+  };
+}
+
+/** Runs every plugin of an asset and returns their results (never throws for a failed check). */
+export async function checkAsset(
+  asset: AssetRecord,
+  deps: { registry: PluginRegistry; redis: Redis; keys: Keys; log: Logger; defaultTimeoutMs: number; signal?: AbortSignal },
+): Promise<CheckResult[]> {
+  const target = { url: new URL(asset.url), assetId: asset.id };
+  const shared = sharedCache();
+  return Promise.all(
+    asset.plugins.map((name) => {
+      const plugin = deps.registry.get(name);
+      if (!plugin) {
+        return Promise.resolve<CheckResult>({
+          plugin: name,
+          status: 'error',
+          reason: 'plugin_error',
+          message: `plugin "${name}" is not installed on this executor`,
+          durationMs: 0,
+          metrics: {},
+        });
+      }
+      const config = asset.config[name] ?? {};
+      const timeoutMs = typeof config.timeoutMs === 'number' ? config.timeoutMs : deps.defaultTimeoutMs;
+      const log = deps.log.child({ assetId: asset.id, plugin: name });
+      return runPlugin(plugin, target, config, { log, storage: pluginStorage(deps.redis, deps.keys, asset.id, name), shared }, timeoutMs, deps.signal);
+    }),
+  );
+}
+
+export async function startExecutor(config: Readonly<Config>, log: Logger, redisUrl: string, opts: ExecutorOptions = {}): Promise<RunningExecutor> {
+  const registry = opts.registry ?? installed;
+  const redis = await openRedis({ url: redisUrl, name: 'webmon-executor', autoPipelining: true, log });
+  const keys = createKeys(config.redis.keyPrefix);
+  const jobs = new JobStore(redis, keys, scripts(redis), {
+    retentionSec: config.jobs.retentionSec,
+    maxAttempts: config.jobs.maxAttempts,
+    historyMax: config.history.maxResults,
+    eventsMax: config.history.maxEvents,
+    downAfter: config.checks.downAfter,
+    upAfter: config.checks.upAfter,
+  });
+  const concurrency = config.executor.concurrency;
+  const leaseMs = config.executor.leaseMs;
+  const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, inFlight: 0 };
+  const stopping = new AbortController();
+  let closing = false;
+
+  const pull = new Pull({ receiveHighWaterMark: Math.max(1, Math.ceil(concurrency / 2)), linger: 0 });
+  pull.connect(config.zmq.backend);
+
+  // Slots: the receive loop waits for one before taking the next message.
+  let free = concurrency;
+  let slotWaiter: (() => void) | null = null;
+  let idleWaiter: (() => void) | null = null;
+  const release = () => {
+    free++;
+    stats.inFlight--;
+    const w = slotWaiter;
+    slotWaiter = null;
+    w?.();
+    if (stats.inFlight === 0) idleWaiter?.();
+  };
+
+  async function completeWithRetry(args: Parameters<JobStore['complete']>[0]): Promise<void> {
+    let delay = 100;
+    for (;;) {
+      try {
+        const res = await jobs.complete(args);
+        if (!res.recorded) log.info({ jobId: args.jobId, why: res.why }, 'result not recorded');
+        else stats.completed++;
+        return;
+      } catch (err) {
+        if (!isStoreUnavailable(err) || stopping.signal.aborted) throw err;
+        // Redis is away: hold the result and retry until it is back.
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  async function runJob(jobId: string): Promise<void> {
+    const token = randomBytes(12).toString('base64url');
+    const claim = await jobs.claim(jobId, token, leaseMs);
+    if (!claim.claimed) {
+      stats.skipped++;
+      log.debug({ jobId, why: claim.why }, 'job not claimed');
+      return;
+    }
+    stats.claimed++;
+    const asset = claim.asset;
+    // Keep the lease alive while long checks run.
+    const extender = setInterval(() => {
+      jobs.extend(jobId, token, leaseMs).catch((err: Error) => log.warn({ jobId, err: err.message }, 'lease extension failed'));
+    }, Math.floor(leaseMs / 2));
+    extender.unref();
+    const started = performance.now();
+    let results: CheckResult[];
+    try {
+      results = await checkAsset(asset, { registry, redis, keys, log, defaultTimeoutMs: config.checks.timeoutMs, signal: stopping.signal });
+    } finally {
+      clearInterval(extender);
+    }
+    if (stopping.signal.aborted) return; // cut short by shutdown: the lease expires and the job runs again
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const { outcome, reason } = outcomeOf(results);
+    await completeWithRetry({ jobId, token, outcome, reason, results, durationMs, owner: asset.owner, assetId: asset.id });
+    log.debug({ jobId, assetId: asset.id, outcome, durationMs }, 'check done');
+  }
+
+  const receiveLoop = (async () => {
+    try {
+      while (!closing) {
+        while (free <= 0) await new Promise<void>((r) => (slotWaiter = r));
+        const frames = await pull.receive();
+        let ids: string[];
+        try {
+          ids = decode(frames).ids;
+        } catch (err) {
+          if (err instanceof ProtocolError) {
+            log.warn({ err: err.message }, 'dropped malformed message');
+            continue;
+          }
+          throw err;
+        }
+        stats.received += ids.length;
+        for (const id of ids) {
+          free--;
+          stats.inFlight++;
+          runJob(id)
+            .catch((err: Error) => log.error({ jobId: id, err }, 'job failed; its lease will expire and it will run again'))
+            .finally(release);
+        }
+      }
+    } catch (err) {
+      if (!closing) log.error({ err }, 'executor receive loop failed');
+    }
+  })();
+
+  const id = instanceId('executor');
+  const heartbeat = startHeartbeat(redis, keys, 'executor', id, log);
+  log.info({ backend: config.zmq.backend, concurrency }, 'executor ready');
+
+  return {
+    stats: () => ({ ...stats }),
+    async stop(graceMs = 10_000) {
+      closing = true;
+      pull.close();
+      await receiveLoop.catch(() => undefined);
+      if (stats.inFlight > 0) {
+        const idle = new Promise<void>((r) => (idleWaiter = r));
+        const timer = setTimeout(() => stopping.abort(), graceMs);
+        await idle;
+        clearTimeout(timer);
+      }
+      stopping.abort();
+      await registry.close();
+      await heartbeat.stop();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+/**
+ * The `webmon` command: runs roles (all in one process with `up`, or one each for multi-host
+ * deployments) and talks to a running dispatcher's control channel.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Request } from 'zeromq';
+import {
+  ConfigError,
+  REDIS_INSTALL_HINT,
+  configEnvVars,
+  createLogger,
+  loadConfig,
+  redactUrl,
+  startManagedRedis,
+  type Config,
+  type Logger,
+  type ManagedRedis,
+} from '@webmon/core';
+import { startApi } from '@webmon/api';
+import { startDispatcher } from '@webmon/dispatcher';
+import { startExecutor } from '@webmon/executor';
+
+const USAGE = `usage: webmon <command> [--config FILE]
+
+commands:
+  up            run api, dispatcher and executor in one process; starts a local
+                redis-server under <dataDir>/redis unless redis.url is configured
+  api           run the REST API only
+  dispatcher    run the dispatcher only
+  executor      run one executor only
+  status        ask a running dispatcher for its status (control channel)
+  ping          check that a dispatcher answers on the control channel
+  env           list the environment variables webmon reads, with defaults
+
+options:
+  -c, --config FILE   YAML or JSON config file (default: $WEBMON_CONFIG, else ./webmon.yaml)
+  -h, --help          show this help
+
+Every option can also be set with an environment variable, e.g. WEBMON_API_PORT=9000;
+see \`webmon env\`.`;
+
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+type Stopper = () => Promise<void>;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === 'env') {
+    for (const v of configEnvVars()) process.stdout.write(`${v.env.padEnd(36)} ${v.default === undefined ? '(unset)' : JSON.stringify(v.default)}  ${v.description}\n`);
+    return 0;
+  }
+  const config = loadConfig({ file: values.config });
+  switch (command) {
+    case 'up':
+      return runRoles(config, ['dispatcher', 'executor', 'api']);
+    case 'api':
+    case 'dispatcher':
+    case 'executor':
+      return runRoles(config, [command]);
+    case 'status':
+    case 'ping':
+      return control(config, command.toUpperCase());
+    default:
+      process.stderr.write(`webmon: unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+/** Reads <dataDir>/admin.key, creating it (mode 0600) with a random key the first time. */
+function localAdminKey(config: Readonly<Config>, log: Logger): string {
+  const file = resolve(join(config.dataDir, 'admin.key'));
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const key = `wm_admin_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.info({ file }, 'generated an admin API key');
+  return key;
+}
+
+async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatcher' | 'executor'>): Promise<number> {
+  let config = initial;
+  const log = createLogger({ level: config.log.level, role: roles.length > 1 ? 'webmon' : roles[0]! });
+  const roleLog = (role: string) => (roles.length > 1 ? createLogger({ level: config.log.level, role }) : log);
+  const stoppers: Stopper[] = [];
+  let managed: ManagedRedis | undefined;
+  let stopping = false;
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    // Stop in reverse start order: api first (no new jobs), then executors, then the dispatcher.
+    for (const stop of stoppers.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.error({ err }, 'error while stopping');
+      }
+    }
+    if (managed) {
+      await managed.stop();
+      log.info('local redis-server stopped');
+    }
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    let redisUrl = config.redis.url;
+    if (!redisUrl && roles.length > 1) {
+      managed = await startManagedRedis({ binary: config.redis.serverBinary, dir: join(config.dataDir, 'redis') });
+      redisUrl = managed.url;
+      log.info({ url: redisUrl, dir: managed.dir }, 'started local redis-server');
+    }
+    redisUrl ??= DEFAULT_REDIS_URL;
+    if (roles.includes('api') && !config.api.adminKey && roles.length > 1) {
+      config = { ...config, api: { ...config.api, adminKey: localAdminKey(config, log) } };
+    } else if (roles.includes('api') && !config.api.adminKey) {
+      log.warn('no admin key configured (api.adminKey / WEBMON_API_ADMIN_KEY): only client keys are accepted');
+    }
+    log.info({ redis: redactUrl(redisUrl) }, 'using redis');
+    for (const role of roles) {
+      if (role === 'dispatcher') {
+        const d = await startDispatcher(config, roleLog(role), redisUrl);
+        stoppers.push(() => d.stop());
+      } else if (role === 'executor') {
+        const e = await startExecutor(config, roleLog(role), redisUrl);
+        stoppers.push(() => e.stop());
+      } else {
+        const a = await startApi(config, roleLog(role), redisUrl);
+        stoppers.push(() => a.stop());
+        if (roles.length > 1) {
+          process.stdout.write(
+            `\nwebmon is running: API ${a.url}  docs ${a.url}/docs\n` +
+              `admin API key: in ${resolve(join(config.dataDir, 'admin.key'))}\n` +
+              `try: curl -H "Authorization: Bearer $(cat ${join(config.dataDir, 'admin.key')})" ${a.url}/assets\n\n`,
+          );
+        }
+      }
+    }
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'start-up failed');
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    await managed?.stop();
+    if (err instanceof ConfigError) throw err;
+    process.stderr.write(`webmon: ${(err as Error).message}\n`);
+    if (/redis/i.test((err as Error).message) && !config.redis.url) process.stderr.write(`${REDIS_INSTALL_HINT}\n`);
+    return 1;
+  }
+  return new Promise<number>(() => undefined); // run until a signal arrives
+}
+
+async function control(config: Readonly<Config>, command: string): Promise<number> {
+  const sock = new Request({ receiveTimeout: 5000, sendTimeout: 5000, linger: 0 });
+  sock.connect(config.zmq.control);
+  try {
+    await sock.send(command);
+    const [reply] = await sock.receive();
+    const text = reply?.toString() ?? '';
+    process.stdout.write(`${text}\n`);
+    return text.startsWith('ERR') ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(`webmon: no answer from the dispatcher at ${config.zmq.control}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    sock.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`webmon: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`webmon: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
