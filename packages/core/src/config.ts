@@ -12,6 +12,7 @@ import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { schemaProblems } from './schema-errors.js';
 
 const Endpoint = (d: string, description: string) =>
   Type.String({ default: d, pattern: '^(tcp|ipc|inproc)://.+$', description });
@@ -144,21 +145,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
 export function validateConfig(raw: unknown): Readonly<Config> {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
   if (!validator.Check(withDefaults)) {
-    const errors = validator.Errors(withDefaults);
-    const first = errors[0];
-    const field = first ? pointerToPath(first.instancePath) : '';
-    const got = first ? describeValue(valueAt(withDefaults, first.instancePath)) : '';
-    const extra = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
-    const detail = first?.keyword === 'additionalProperties' ? unknownKeyMessage(first) : `${first?.message ?? 'invalid'} (got ${got})`;
-    throw new ConfigError(`invalid configuration: ${field || '(root)'}: ${detail}${extra}`);
+    const problems = schemaProblems(validator.Errors(withDefaults));
+    const first = problems[0] ?? { field: '', message: 'invalid' };
+    const got = first.message === 'unknown option' ? '' : ` (got ${describeValue(valueAt(withDefaults, first.field))})`;
+    const extra = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+    throw new ConfigError(`invalid configuration: ${first.field || '(root)'}: ${first.message}${got}${extra}`);
   }
   return deepFreeze(withDefaults as Config);
-}
-
-function unknownKeyMessage(err: { params?: unknown }): string {
-  const params = err.params as { additionalProperties?: string[] } | undefined;
-  const names = params?.additionalProperties ?? [];
-  return `unknown option${names.length === 1 ? '' : 's'} ${names.map((n) => `"${n}"`).join(', ')}`;
 }
 
 function envName(prefix: string, path: string[]): string {
@@ -215,19 +208,11 @@ function coerceEnv(node: SchemaNode, value: string, name: string): unknown {
   return value;
 }
 
-function pointerToPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('.');
-}
-
-function valueAt(root: unknown, pointer: string): unknown {
+function valueAt(root: unknown, path: string): unknown {
   let cur: unknown = root;
-  for (const seg of pointer.split('/').slice(1)) {
+  for (const seg of path ? path.split('.') : []) {
     if (!isPlainObject(cur)) return undefined;
-    cur = cur[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+    cur = cur[seg];
   }
   return cur;
 }

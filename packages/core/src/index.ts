@@ -13,3 +13,4 @@ export * from './store/jobs.js';
 export * from './types.js';
 export * from './url.js';
 export * from './store/plugin-storage.js';
+export * from './schema-errors.js';

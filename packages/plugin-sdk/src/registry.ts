@@ -4,6 +4,7 @@
  */
 import { Compile, type Validator } from 'typebox/compile';
 import Value from 'typebox/value';
+import { schemaProblems } from '@webmon/core';
 import type { AnyPlugin } from './index.js';
 
 export interface ConfigProblem {
@@ -58,14 +59,7 @@ export class PluginRegistry {
     if (!plugin || !validator) return { ok: false, problems: [{ field: name, message: `unknown plugin "${name}"` }] };
     const value = Value.Default(plugin.configSchema, structuredClone(options ?? {}));
     if (validator.Check(value)) return { ok: true, value: value as Record<string, unknown> };
-    const problems = validator.Errors(value).map((e) => {
-      const path = e.instancePath.split('/').slice(1).join('.');
-      if (e.keyword === 'additionalProperties') {
-        const extra = (e.params as { additionalProperties?: string[] }).additionalProperties ?? [];
-        return { field: [name, path, extra[0]].filter(Boolean).join('.'), message: `unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}` };
-      }
-      return { field: [name, path].filter(Boolean).join('.'), message: e.message };
-    });
+    const problems = schemaProblems(validator.Errors(value), name);
     return { ok: false, problems };
   }
 

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedis, type TestRedis } from '../../../../test/helpers/redis.js';
+import type { CheckOutcome, CheckResult } from '../types.js';
+import { normalizeUrl } from '../url.js';
+import { AssetStore } from './assets.js';
+import { JobStore } from './jobs.js';
+
+let t: TestRedis;
+let assets: AssetStore;
+let jobs: JobStore;
+
+beforeAll(async () => {
+  t = await testRedis('jobs');
+  assets = new AssetStore(t.redis, t.keys, t.scripts);
+  jobs = new JobStore(t.redis, t.keys, t.scripts, { retentionSec: 3600, maxAttempts: 2, historyMax: 100, eventsMax: 1000, downAfter: 3, upAfter: 1 });
+});
+afterAll(() => t.cleanup());
+
+let n = 0;
+async function newAsset(owner = 'o'): Promise<string> {
+  const { id } = await assets.create({ owner, url: normalizeUrl(`http://job${n++}.test/`), plugins: ['http'], config: {}, interval: 60, tags: [] });
+  return id;
+}
+
+const result = (status: CheckResult['status'], reason: CheckResult['reason'] = null): CheckResult => ({
+  plugin: 'http',
+  status,
+  reason,
+  message: status,
+  durationMs: 1,
+  metrics: { statusCode: status === 'ok' ? 200 : 500 },
+});
+
+/** Enqueues, claims and completes one check with the given outcome. */
+async function check(assetId: string, status: CheckResult['status'], reason: CheckResult['reason'] = null) {
+  const [jobId] = await jobs.enqueue([{ assetId, owner: 'o' }], 0);
+  const claim = await jobs.claim(jobId!, 'tok', 10_000);
+  if (!claim.claimed) throw new Error(`not claimed: ${claim.why}`);
+  const outcome: CheckOutcome = status;
+  return jobs.complete({ jobId: jobId!, token: 'tok', outcome, reason, results: [result(status, reason)], durationMs: 1, owner: 'o', assetId });
+}
+
+describe('JobStore', () => {
+  it('writes a queued job, claims it once, completes it once', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 3);
+    expect(await jobs.get(id!)).toMatchObject({ id, assetId, status: 'queued', priority: 3, attempts: 0 });
+    expect(await t.redis.zscore(t.keys.jobsQueued, id!)).not.toBeNull();
+
+    const claim = await jobs.claim(id!, 'token-a', 30_000);
+    expect(claim).toMatchObject({ claimed: true, attempts: 1, asset: { id: assetId, url: expect.stringContaining('http://job') } });
+    expect(await jobs.claim(id!, 'token-b', 30_000)).toEqual({ claimed: false, why: 'running' });
+    expect(await t.redis.zscore(t.keys.jobsQueued, id!)).toBeNull();
+    expect(await t.redis.zscore(t.keys.jobsLeases, id!)).not.toBeNull();
+
+    const completion = { jobId: id!, outcome: 'ok' as const, reason: null, results: [result('ok')], durationMs: 5, owner: 'o', assetId };
+    expect(await jobs.complete({ ...completion, token: 'wrong' })).toEqual({ recorded: false, why: 'stale' });
+    expect(await jobs.complete({ ...completion, token: 'token-a' })).toEqual({ recorded: true, from: 'unknown', to: 'up' });
+    expect(await jobs.complete({ ...completion, token: 'token-a' })).toEqual({ recorded: false, why: 'done' });
+    expect(await jobs.claim(id!, 'token-c', 30_000)).toEqual({ claimed: false, why: 'done' });
+
+    const job = await jobs.get(id!);
+    expect(job).toMatchObject({ status: 'done', outcome: 'ok', results: [expect.objectContaining({ plugin: 'http', status: 'ok' })] });
+    expect(await t.redis.ttl(t.keys.job(id!))).toBeGreaterThan(3000);
+    const rec = await assets.get(assetId);
+    expect(rec).toMatchObject({ checks: 1, okCount: 1, failCount: 0, state: 'up', lastOutcome: 'ok', lastJobId: id });
+    expect(await assets.latest(assetId)).toEqual({ http: expect.objectContaining({ status: 'ok' }) });
+    expect(await t.redis.xlen(t.keys.assetHistory(assetId))).toBe(1);
+  });
+
+  it('goes down only after three consecutive failures, and back up after one good check', async () => {
+    const id = await newAsset();
+    expect(await check(id, 'ok')).toMatchObject({ to: 'up' });
+    expect(await check(id, 'error', 'refused')).toMatchObject({ from: 'up', to: 'up' });
+    expect(await check(id, 'error', 'refused')).toMatchObject({ to: 'up' });
+    expect(await check(id, 'error', 'refused')).toMatchObject({ from: 'up', to: 'down' });
+    expect(await check(id, 'error', 'refused')).toMatchObject({ from: 'down', to: 'down' });
+    expect(await check(id, 'ok')).toMatchObject({ from: 'down', to: 'up' });
+    expect(await check(id, 'warn', 'slow')).toMatchObject({ from: 'up', to: 'degraded' });
+    const rec = await assets.get(id);
+    expect(rec).toMatchObject({ state: 'degraded', stateReason: 'slow', checks: 7, okCount: 3, failCount: 4 });
+    // Each transition is one event: unknown→up, up→down, down→up, up→degraded.
+    const events = await t.redis.xrange(t.keys.events, '-', '+');
+    const mine = events.map(([, f]) => f).filter((f) => f[1] === id);
+    expect(mine.map((f) => `${f[5]}>${f[7]}`)).toEqual(['unknown>up', 'up>down', 'down>up', 'up>degraded']);
+    expect((await assets.list({ owner: 'o', state: 'degraded', limit: 100 })).ids).toContain(id);
+    expect((await assets.list({ owner: '*', state: 'up', limit: 1000 })).ids).not.toContain(id);
+  });
+
+  it('fails a job whose asset was deleted before it ran', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 0);
+    await assets.delete(assetId);
+    expect(await jobs.claim(id!, 'tok', 1000)).toEqual({ claimed: false, why: 'asset_deleted' });
+    expect(await jobs.get(id!)).toMatchObject({ status: 'failed', error: 'asset_deleted' });
+  });
+
+  it('requeues an expired lease, then fails the job after maxAttempts', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 4);
+    const t0 = Date.now();
+    expect((await jobs.claim(id!, 'a', 1000, t0)).claimed).toBe(true);
+    expect(await jobs.extend(id!, 'a', 1000, t0 + 500)).toBe(true);
+    expect(await jobs.extend(id!, 'other', 1000, t0 + 500)).toBe(false);
+    // Not expired yet at t0+1400 (extended to t0+1500).
+    expect((await jobs.sweep(3_600_000, 100, t0 + 1400)).requeued).toEqual([]);
+    const first = await jobs.sweep(3_600_000, 100, t0 + 1600);
+    expect(first.requeued).toEqual([{ id, priority: 4 }]);
+    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', attempts: 1 });
+    // The first executor comes back late: its completion is refused.
+    expect(await jobs.complete({ jobId: id!, token: 'a', outcome: 'ok', reason: null, results: [], durationMs: 1, owner: 'o', assetId })).toEqual({
+      recorded: false,
+      why: 'stale',
+    });
+    expect((await jobs.claim(id!, 'b', 1000, t0 + 2000)).claimed).toBe(true);
+    const second = await jobs.sweep(3_600_000, 100, t0 + 3100);
+    expect(second.failed).toEqual([id]);
+    expect(await jobs.get(id!)).toMatchObject({ status: 'failed', attempts: 2, error: expect.stringContaining('lease expired') });
+    expect(await t.redis.zscore(t.keys.jobsFailed, id!)).not.toBeNull();
+  });
+
+  it('re-dispatches queued jobs nobody claimed', async () => {
+    const assetId = await newAsset();
+    const t0 = Date.now();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 2, t0);
+    expect((await jobs.sweep(60_000, 100, t0 + 30_000)).stale).toEqual([]);
+    expect((await jobs.sweep(60_000, 100, t0 + 61_000)).stale).toEqual([{ id, priority: 2 }]);
+    // Bumped: not returned again until another requeueAfter has passed.
+    expect((await jobs.sweep(60_000, 100, t0 + 62_000)).stale).toEqual([]);
+    const all = [];
+    for await (const chunk of jobs.queued(2)) all.push(...chunk);
+    expect(all).toContainEqual({ id, priority: 2 });
+  });
+});

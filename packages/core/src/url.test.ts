@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeUrl } from './url.js';
+
+describe('normalizeUrl', () => {
+  it.each([
+    ['HTTPS://Example.COM:443/a?b=1#frag', 'https://example.com/a?b=1', 'https', 'example.com'],
+    ['http://example.com', 'http://example.com/', 'http', 'example.com'],
+    ['  http://example.com:8080/x  ', 'http://example.com:8080/x', 'http', 'example.com'],
+    ['http://bücher.example/', 'http://xn--bcher-kva.example/', 'http', 'xn--bcher-kva.example'],
+    ['ftp://ftp.Example.org/pub/file.txt', 'ftp://ftp.example.org/pub/file.txt', 'ftp', 'ftp.example.org'],
+    ['tcp://Mail.Example.org:25', 'tcp://mail.example.org:25', 'tcp', 'mail.example.org'],
+    ['tcp://[::1]:22', 'tcp://[::1]:22', 'tcp', '::1'],
+    ['http://[::1]:8080/', 'http://[::1]:8080/', 'http', '::1'],
+    ['mailto:someone@example.com', 'mailto:someone@example.com', 'mailto', ''],
+    ['gopher://old.example/1', 'gopher://old.example/1', 'gopher', 'old.example'],
+  ])('%s → %s', (input, url, scheme, host) => {
+    expect(normalizeUrl(input)).toEqual({ url, scheme, host });
+  });
+
+  it.each([
+    [42, /must be a string/],
+    ['', /must not be empty/],
+    ['example.com/path', /has no scheme/],
+    ['http://', /not a valid URL|no host/],
+    ['http://exa mple.com/', /not a valid URL/],
+    ['tcp://host', /needs a port/],
+    ['http://user:secret@example.com/', /credentials/],
+    [`http://example.com/${'a'.repeat(2100)}`, /longer than 2048/],
+  ])('rejects %s', (input, message) => {
+    expect(() => normalizeUrl(input)).toThrow(message);
+    try {
+      normalizeUrl(input);
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('WEBMON_ERR_INVALID_URL');
+    }
+  });
+});
