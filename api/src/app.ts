@@ -118,6 +118,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     sink: deps.jobs,
   };
 
+  // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {

@@ -20,7 +20,6 @@ export const ErrorCatalog = {
   WEBMON_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   WEBMON_ERR_ASSET_NOT_FOUND: { status: 404, title: 'Asset not found' },
   WEBMON_ERR_JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
-  WEBMON_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
   WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
   WEBMON_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },

@@ -1,0 +1,320 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pull } from 'zeromq';
+import {
+  ClientStore,
+  connectRedis,
+  createLogger,
+  decode,
+  freePort,
+  loadConfig,
+  startHeartbeat,
+  type Config,
+} from '@webmon/core';
+import { registry } from '@webmon/plugins';
+import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { buildApi, type App } from './app.js';
+import { JobPusher } from './pusher.js';
+
+const ADMIN = 'admin-key-for-tests-0123456789';
+const log = createLogger({ level: 'silent', role: 'api' });
+
+let t: TestRedis;
+let app: App;
+let config: Readonly<Config>;
+let pull: Pull;
+let pusher: JobPusher;
+let clientKey: string;
+let otherKey: string;
+
+const auth = (key = ADMIN) => ({ authorization: `Bearer ${key}` });
+
+async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown, key: string | null = ADMIN) {
+  const res = await app.inject({ method, url, headers: key ? auth(key) : {}, ...(body === undefined ? {} : { payload: body as object }) });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers };
+}
+
+beforeAll(async () => {
+  t = await testRedis('api');
+  const frontend = `tcp://127.0.0.1:${await freePort()}`;
+  config = loadConfig({
+    env: {},
+    overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN, maxBatch: 2000, bodyLimit: 1_000_000 }, zmq: { frontend } },
+  });
+  pull = new Pull();
+  await pull.bind(frontend);
+  pusher = new JobPusher(frontend, 1000, log);
+  const redis = connectRedis({ url: t.url, failFast: true });
+  await redis.connect();
+  app = await buildApi({ config, redis, log, registry, jobs: pusher });
+  const clients = new ClientStore(t.redis, t.keys, undefined);
+  clientKey = (await clients.create('client one')).apiKey;
+  otherKey = (await clients.create('client two')).apiKey;
+});
+
+afterAll(async () => {
+  await app.close();
+  await pusher.close();
+  pull.close();
+  await t.cleanup();
+});
+
+describe('authentication', () => {
+  it('requires a key on every route but /health and /docs', async () => {
+    for (const [method, url] of [
+      ['GET', '/assets'],
+      ['POST', '/assets'],
+      ['GET', '/assets/abc'],
+      ['GET', '/jobs/abc'],
+      ['GET', '/plugins'],
+    ] as const) {
+      const res = await call(method, url, method === 'POST' ? { url: 'http://x.test/' } : undefined, null);
+      expect(res.status, `${method} ${url}`).toBe(401);
+      expect(res.body.code).toBe('WEBMON_ERR_UNAUTHORIZED');
+    }
+    expect((await call('GET', '/assets', undefined, 'not-a-key')).body.code).toBe('WEBMON_ERR_UNAUTHORIZED');
+    const viaHeader = await app.inject({ method: 'GET', url: '/assets', headers: { 'x-api-key': ADMIN } });
+    expect(viaHeader.statusCode).toBe(200);
+    expect((await call('GET', '/health', undefined, null)).status).toBeOneOf([200, 503]);
+    const docs = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(docs.statusCode).toBe(200);
+    const spec = JSON.parse(docs.body);
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/assets', '/assets/batch', '/assets/{id}', '/jobs', '/jobs/{id}', '/health', '/plugins']));
+  });
+
+  it('keeps clients apart: another client\'s asset is not found', async () => {
+    const mine = await call('POST', '/assets', { url: 'http://tenant.test/' }, clientKey);
+    expect(mine.status).toBe(201);
+    expect(mine.body.owner).not.toBe('admin');
+    const id = mine.body.id;
+    expect((await call('GET', `/assets/${id}`, undefined, otherKey)).body.code).toBe('WEBMON_ERR_ASSET_NOT_FOUND');
+    expect((await call('PATCH', `/assets/${id}`, { interval: 60 }, otherKey)).status).toBe(404);
+    expect((await call('DELETE', `/assets/${id}`, undefined, otherKey)).status).toBe(404);
+    expect((await call('POST', '/jobs', { assetIds: [id] }, otherKey)).body.errors[0].error.code).toBe('WEBMON_ERR_ASSET_NOT_FOUND');
+    expect((await call('GET', '/assets', undefined, otherKey)).body.items).toEqual([]);
+    expect((await call('GET', `/assets/${id}`, undefined, clientKey)).status).toBe(200);
+    // The admin sees the whole fleet.
+    expect((await call('GET', `/assets/${id}`)).status).toBe(200);
+    // The same URL for another client is a different asset.
+    const theirs = await call('POST', '/assets', { url: 'http://tenant.test/' }, otherKey);
+    expect(theirs.status).toBe(201);
+    expect(theirs.body.id).not.toBe(id);
+  });
+});
+
+describe('assets', () => {
+  it('creates with defaults, and returns the existing asset for the same URL', async () => {
+    const res = await call('POST', '/assets', { url: 'HTTP://Create.Test:80/a#x', tags: ['b', 'a', 'b'], interval: 60 });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      url: 'http://create.test/a',
+      owner: 'admin',
+      plugins: ['http'],
+      interval: 60,
+      tags: ['a', 'b'],
+      paused: false,
+      state: 'unknown',
+      lastCheckAt: null,
+    });
+    expect(res.body.config.http).toMatchObject({ method: 'GET', expectedStatus: '200-399', maxRedirects: 5 });
+    expect(Date.parse(res.body.createdAt)).toBeGreaterThan(0);
+    const again = await call('POST', '/assets', { url: 'http://create.test/a' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(res.body.id);
+  });
+
+  it('marks an asset no plugin can check as unsupported', async () => {
+    const res = await call('POST', '/assets', { url: 'gopher://old.test/1' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ plugins: [], state: 'unsupported', stateReason: expect.stringContaining('gopher') });
+  });
+
+  it.each([
+    ['wrong type', { url: 5 }, 'WEBMON_ERR_VALIDATION', /body\.url/],
+    ['missing url', { tags: [] }, 'WEBMON_ERR_VALIDATION', /url/],
+    ['unknown field', { url: 'http://a.test/', colour: 'red' }, 'WEBMON_ERR_VALIDATION', /body\.colour/],
+    ['string interval', { url: 'http://a.test/', interval: '60' }, 'WEBMON_ERR_VALIDATION', /body\.interval/],
+    ['interval below minimum', { url: 'http://a.test/', interval: 5 }, 'WEBMON_ERR_VALIDATION', /interval: must be at least 10/],
+    ['bad tag', { url: 'http://a.test/', tags: ['has space'] }, 'WEBMON_ERR_VALIDATION', /body\.tags\.0/],
+    ['no scheme', { url: 'example.com/x' }, 'WEBMON_ERR_INVALID_URL', /no scheme/],
+    ['credentials in URL', { url: 'ftp://user:pw@a.test/' }, 'WEBMON_ERR_INVALID_URL', /credentials/],
+    ['tcp without port', { url: 'tcp://a.test' }, 'WEBMON_ERR_INVALID_URL', /port/],
+    ['unknown plugin', { url: 'http://a.test/', plugins: ['nope'] }, 'WEBMON_ERR_UNKNOWN_PLUGIN', /nope/],
+    ['plugin for another scheme', { url: 'ftp://a.test/', plugins: ['http'] }, 'WEBMON_ERR_PLUGIN_SCHEME', /does not handle ftp/],
+    ['unknown plugin option', { url: 'http://a.test/', config: { http: { colour: 1 } } }, 'WEBMON_ERR_PLUGIN_CONFIG', /config\.http\.colour/],
+    ['wrong option type', { url: 'http://a.test/', config: { http: { timeoutMs: 'soon' } } }, 'WEBMON_ERR_PLUGIN_CONFIG', /config\.http\.timeoutMs/],
+    ['config for a plugin not enabled', { url: 'gopher://a.test/', config: { http: {} } }, 'WEBMON_ERR_PLUGIN_CONFIG', /not enabled/],
+    ['config for an unknown plugin', { url: 'http://a.test/', config: { zzz: {} } }, 'WEBMON_ERR_UNKNOWN_PLUGIN', /config\.zzz/],
+  ])('rejects %s', async (_name, body, code, message) => {
+    const res = await call('POST', '/assets', body);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ statusCode: 400, code, error: expect.any(String) });
+    expect(res.body.message).toMatch(message);
+  });
+
+  it('rejects malformed JSON, oversized bodies and other content types', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/assets', headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"url": ' });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body).code).toBe('WEBMON_ERR_INVALID_JSON');
+    const big = await app.inject({
+      method: 'POST',
+      url: '/assets',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      payload: JSON.stringify({ url: `http://a.test/${'x'.repeat(1_100_000)}` }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(JSON.parse(big.body).code).toBe('WEBMON_ERR_BODY_TOO_LARGE');
+    const text = await app.inject({ method: 'POST', url: '/assets', headers: { ...auth(), 'content-type': 'text/plain' }, payload: 'http://a.test/' });
+    expect(text.statusCode).toBe(415);
+    expect(JSON.parse(text.body).code).toBe('WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('creates a batch of 1,000+ and reports each bad item by index', async () => {
+    const items: unknown[] = [];
+    for (let i = 0; i < 1200; i++) items.push({ url: `http://batch${i}.test/`, tags: ['batch'] });
+    items[7] = { url: 'not a url' };
+    items[500] = { url: 'http://a.test/', plugins: ['nope'] };
+    items[900] = 'just a string';
+    items[901] = { url: 'http://batch0.test/' }; // duplicate of item 0
+    const res = await call('POST', '/assets/batch', { assets: items });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ created: 1196, existing: 1, failed: 3 });
+    expect(res.body.items).toHaveLength(1200);
+    expect(res.body.items[7].error).toMatchObject({ code: 'WEBMON_ERR_INVALID_URL', message: expect.stringContaining('assets.7') });
+    expect(res.body.items[500].error.code).toBe('WEBMON_ERR_UNKNOWN_PLUGIN');
+    expect(res.body.items[900].error).toMatchObject({ code: 'WEBMON_ERR_VALIDATION', message: expect.stringContaining('assets.900') });
+    expect(res.body.items[901]).toMatchObject({ created: false, id: res.body.items[0].id });
+
+    const tooMany = await call('POST', '/assets/batch', { assets: new Array(2001).fill({ url: 'http://a.test/' }) });
+    expect(tooMany.body.code).toBe('WEBMON_ERR_BATCH_TOO_LARGE');
+    expect((await call('POST', '/assets/batch', { assets: [] })).body.code).toBe('WEBMON_ERR_VALIDATION');
+    expect((await call('POST', '/assets/batch', [{ url: 'http://a.test/' }])).body.code).toBe('WEBMON_ERR_VALIDATION');
+
+    // Pagination returns every batch asset exactly once.
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: { body: { items: Array<{ id: string }>; nextCursor: string | null } } = await call('GET', `/assets?tag=batch&limit=250${cursor ? `&cursor=${cursor}` : ''}`);
+      for (const a of page.body.items) {
+        expect(seen.has(a.id)).toBe(false);
+        seen.add(a.id);
+      }
+      cursor = page.body.nextCursor;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(seen.size).toBe(1196);
+  });
+
+  it('lists with filters and rejects bad query strings', async () => {
+    const q = await call('GET', '/assets?q=BATCH11&limit=1000');
+    expect(q.body.items.length).toBe(111); // batch11, batch110-119, batch1100-1199
+    expect((await call('GET', '/assets?state=unsupported')).body.items.map((a: { url: string }) => a.url)).toContain('gopher://old.test/1');
+    expect((await call('GET', '/assets?plugin=http&tag=nothing')).body).toEqual({ items: [], nextCursor: null });
+    for (const qs of ['limit=0', 'limit=5000', 'limit=ten', 'state=sideways', 'cursor=abc', 'tag=a%20b', 'unknown=1']) {
+      const res = await call('GET', `/assets?${qs}`);
+      expect(res.status, qs).toBe(400);
+      expect(['WEBMON_ERR_VALIDATION', 'WEBMON_ERR_INVALID_CURSOR']).toContain(res.body.code);
+    }
+  });
+
+  it('gets, updates and deletes', async () => {
+    const { body: a } = await call('POST', '/assets', { url: 'http://crud.test/', tags: ['one'] });
+    expect((await call('GET', `/assets/${a.id}`)).body.url).toBe('http://crud.test/');
+    const patched = await call('PATCH', `/assets/${a.id}`, { tags: ['two'], config: { http: { expectedStatus: '200' } }, paused: true });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ tags: ['two'], paused: true, state: 'paused', config: { http: { expectedStatus: '200', method: 'GET' } } });
+    expect((await call('PATCH', `/assets/${a.id}`, {})).body.code).toBe('WEBMON_ERR_VALIDATION');
+    expect((await call('PATCH', `/assets/${a.id}`, { interval: -1 })).body.code).toBe('WEBMON_ERR_VALIDATION');
+    expect((await call('PATCH', `/assets/${a.id}`, { url: 'nope' })).body.code).toBe('WEBMON_ERR_INVALID_URL');
+    expect((await call('PATCH', `/assets/${a.id}`, { config: { http: { maxRedirects: 'many' } } })).body.code).toBe('WEBMON_ERR_PLUGIN_CONFIG');
+    const other = await call('POST', '/assets', { url: 'http://crud2.test/' });
+    expect((await call('PATCH', `/assets/${other.body.id}`, { url: 'http://crud.test' })).body.code).toBe('WEBMON_ERR_ASSET_EXISTS');
+    // A failed update changed nothing.
+    expect((await call('GET', `/assets/${a.id}`)).body).toMatchObject({ tags: ['two'], config: { http: { expectedStatus: '200' } } });
+    const stats = await call('GET', `/assets/${a.id}/stats`);
+    expect(stats.body).toMatchObject({ assetId: a.id, checks: 0, successes: 0, failures: 0, latest: {} });
+    expect((await call('DELETE', `/assets/${a.id}`)).status).toBe(204);
+    expect((await call('GET', `/assets/${a.id}`)).body.code).toBe('WEBMON_ERR_ASSET_NOT_FOUND');
+    expect((await call('DELETE', `/assets/${a.id}`)).body.code).toBe('WEBMON_ERR_ASSET_NOT_FOUND');
+    expect((await call('GET', `/assets/${a.id}/stats`)).status).toBe(404);
+    expect((await call('GET', '/assets/bad$id')).body.code).toBe('WEBMON_ERR_VALIDATION');
+  });
+});
+
+describe('jobs', () => {
+  it('stores jobs, then pushes their ids to the dispatcher frontend', async () => {
+    const { body: a } = await call('POST', '/assets', { url: 'http://job.test/' });
+    const res = await call('POST', '/jobs', { assetIds: [a.id, 'missing1'], priority: 7 });
+    expect(res.status).toBe(202);
+    expect(res.body.jobs).toEqual([{ id: expect.any(String), assetId: a.id }]);
+    expect(res.body.errors).toEqual([{ index: 1, assetId: 'missing1', error: expect.objectContaining({ code: 'WEBMON_ERR_ASSET_NOT_FOUND' }) }]);
+    const frames = await pull.receive();
+    expect(decode(frames)).toEqual({ type: 'JOBS', priority: 7, ids: [res.body.jobs[0].id] });
+    const job = await call('GET', `/jobs/${res.body.jobs[0].id}`);
+    expect(job.body).toMatchObject({ id: res.body.jobs[0].id, assetId: a.id, status: 'queued', priority: 7, attempts: 0, results: null });
+  });
+
+  it('selects assets by filter', async () => {
+    const res = await call('POST', '/jobs', { filter: { q: 'batch119' } });
+    expect(res.status).toBe(202);
+    expect(res.body.jobs).toHaveLength(11);
+    const frames = await pull.receive();
+    expect(decode(frames)).toMatchObject({ type: 'JOBS', priority: 0, ids: res.body.jobs.map((j: { id: string }) => j.id) });
+    const more = await call('POST', '/assets/batch', { assets: Array.from({ length: 900 }, (_, i) => ({ url: `http://more${i}.test/` })) });
+    expect(more.body.created).toBe(900);
+    const all = await call('POST', '/jobs', { filter: {} });
+    expect(all.status).toBe(400);
+    expect(all.body.code).toBe('WEBMON_ERR_BATCH_TOO_LARGE');
+  });
+
+  it.each([
+    [{}, /either assetIds or filter/],
+    [{ assetIds: ['a'], filter: {} }, /either assetIds or filter/],
+    [{ assetIds: [] }, /assetIds/],
+    [{ assetIds: ['a'], priority: 12 }, /priority/],
+    [{ assetIds: 'a' }, /assetIds/],
+    [{ filter: { state: 'sideways' } }, /state/],
+  ])('rejects %j', async (body, message) => {
+    const res = await call('POST', '/jobs', body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('WEBMON_ERR_VALIDATION');
+    expect(res.body.message).toMatch(message);
+  });
+
+  it('answers 404 for unknown jobs and routes', async () => {
+    expect((await call('GET', '/jobs/nope')).body.code).toBe('WEBMON_ERR_JOB_NOT_FOUND');
+    const res = await call('GET', '/no/such/route');
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('WEBMON_ERR_ROUTE_NOT_FOUND');
+  });
+});
+
+describe('health', () => {
+  it('reports the dispatcher only once it beats', async () => {
+    const before = await call('GET', '/health', undefined, null);
+    expect(before.status).toBe(503);
+    expect(before.body).toMatchObject({ status: 'degraded', redis: { ok: true }, dispatcher: { ok: false, instances: 0 } });
+    const hb = startHeartbeat(t.redis, t.keys, 'dispatcher', 'test-dispatcher');
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await call('GET', '/health', undefined, null);
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ status: 'ok', dispatcher: { ok: true, instances: 1 } });
+    await hb.stop();
+  });
+
+  it('answers 503 with a stable code while Redis is unreachable, without crashing', async () => {
+    const deadPort = await freePort();
+    const redis = connectRedis({ url: `redis://127.0.0.1:${deadPort}`, failFast: true });
+    const down = await buildApi({ config, redis, log, registry, jobs: pusher });
+    const res = await down.inject({ method: 'GET', url: '/assets', headers: auth() });
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body).code).toBe('WEBMON_ERR_STORE_UNAVAILABLE');
+    expect(res.headers['retry-after']).toBe('5');
+    const health = await down.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(503);
+    expect(JSON.parse(health.body).redis.ok).toBe(false);
+    await down.close();
+    redis.disconnect();
+  });
+});
