@@ -1,0 +1,157 @@
+/**
+ * End-to-end helpers: the built `webmon` CLI as real child processes, a local HTTP target, and
+ * a small REST client. Every wait is bounded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@webmon/core';
+
+export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves when the output matches, rejects on exit or timeout (with the output so far). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends the signal and waits for the exit code (SIGKILL after timeoutMs). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+export function webmon(args: string[], env: Record<string, string>, opts: { cwd?: string; path?: string } = {}): Proc {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd,
+    env: { PATH: opts.path ?? process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  return {
+    child,
+    output: () => out,
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out)) return finish();
+          if (child.exitCode !== null) finish(new Error(`process exited (${child.exitCode}) before ${pattern}:\n${out}`));
+        };
+        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}:\n${out}`)), timeoutMs);
+        const onExit = () => setImmediate(check);
+        function finish(err?: Error) {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.off('exit', onExit);
+          if (err) reject(err);
+          else resolve();
+        }
+        listeners.add(check);
+        child.on('exit', onExit);
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Fresh loopback endpoints for one webmon deployment. */
+export async function webmonEnv(redisUrl: string, prefix: string, adminKey: string): Promise<{ env: Record<string, string>; apiUrl: string }> {
+  const apiPort = await freePort();
+  const env = {
+    WEBMON_REDIS_URL: redisUrl,
+    WEBMON_REDIS_KEY_PREFIX: prefix,
+    WEBMON_API_PORT: String(apiPort),
+    WEBMON_API_ADMIN_KEY: adminKey,
+    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_LOG_LEVEL: 'info',
+  };
+  return { env, apiUrl: `http://127.0.0.1:${apiPort}` };
+}
+
+export interface Target {
+  url: string;
+  server: Server;
+  /** Requests seen, by path. */
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** A local HTTP target: /ok 200, /missing 404, /slow answers after 3 s, /redirect → /ok. */
+export async function startTarget(): Promise<Target> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    if (path === '/missing') {
+      res.writeHead(404).end('not here');
+    } else if (path === '/slow') {
+      const timer = setTimeout(() => res.writeHead(200).end('finally'), 3000);
+      res.on('close', () => clearTimeout(timer));
+    } else if (path === '/redirect') {
+      res.writeHead(302, { location: '/ok' }).end();
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><p>hello</p></body></html>');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    hits,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export function client(baseUrl: string, key: string) {
+  async function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const init: RequestInit = { method, headers: { authorization: `Bearer ${key}`, ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(baseUrl + path, init);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+  return {
+    call,
+    /** Polls a job until it is done or failed (bounded). */
+    async waitJob(id: string, timeoutMs = 15_000): Promise<any> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const res = await call('GET', `/jobs/${id}`);
+        if (res.body?.status === 'done' || res.body?.status === 'failed') return res.body;
+        if (Date.now() > deadline) throw new Error(`job ${id} not finished in ${timeoutMs} ms: ${JSON.stringify(res.body)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
