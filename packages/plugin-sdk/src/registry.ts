@@ -57,7 +57,12 @@ export class PluginRegistry {
     const plugin = this.byName.get(name);
     const validator = this.validators.get(name);
     if (!plugin || !validator) return { ok: false, problems: [{ field: name, message: `unknown plugin "${name}"` }] };
-    const value = Value.Default(plugin.configSchema, structuredClone(options ?? {}));
+    let value: unknown;
+    try {
+      value = Value.Default(plugin.configSchema, structuredClone(options ?? {}));
+    } catch {
+      value = options; // defaults could not be applied to this shape; validation reports why
+    }
     if (validator.Check(value)) return { ok: true, value: value as Record<string, unknown> };
     const problems = schemaProblems(validator.Errors(value), name);
     return { ok: false, problems };

@@ -15,9 +15,10 @@ export const httpConfigSchema = Type.Object(
       default: 'GET',
       description: 'Request method.',
     }),
-    headers: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.String({ maxLength: 8192 }), {
+    headers: Type.Record(Type.String(), Type.String({ maxLength: 8192 }), {
       default: {},
-      description: 'Extra request headers.',
+      propertyNames: { pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' },
+      description: 'Extra request headers (names are HTTP tokens). Authorization and Cookie are not sent to other origins on redirect.',
     }),
     body: Type.Optional(Type.String({ maxLength: 1_048_576, description: 'Request body (for POST/PUT/PATCH).' })),
     timeoutMs: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'Overall time for the check, redirects included.' }),
@@ -85,15 +86,19 @@ export class RedirectError extends Error {
 export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, keepBody: boolean): Promise<FetchOutcome> {
   const started = performance.now();
   const dispatcher = agentFor(cfg.connectTimeoutMs);
-  const visited = new Set<string>([url.href]);
+  // Header names are case-insensitive: lower-case them so a configured User-Agent replaces ours.
+  let headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  for (const [name, value] of Object.entries(cfg.headers)) headers[name.toLowerCase()] = value;
   let current = url;
   let method: string = cfg.method;
   let body: string | undefined = cfg.body;
   let redirects = 0;
+  // A loop is the same request seen twice; POST /x → 303 → GET /x is not one.
+  const visited = new Set<string>([`${method} ${url.href}`]);
   for (;;) {
     const res: Dispatcher.ResponseData = await request(current, {
       method: method as Dispatcher.HttpMethod,
-      headers: { 'user-agent': USER_AGENT, ...cfg.headers },
+      headers,
       body,
       dispatcher,
       signal,
@@ -106,14 +111,18 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
     if (cfg.followRedirects && REDIRECTS.has(res.statusCode) && typeof location === 'string') {
       await res.body.dump();
       const next = new URL(location, current);
-      if (visited.has(next.href)) throw new RedirectError('redirect_loop', `redirect loop: ${current.href} -> ${next.href}`, redirects + 1);
+      // Fetch standard: 303 turns any method but GET/HEAD into GET; 301/302 turn POST into GET.
+      const nextMethod = (res.statusCode === 303 && method !== 'GET' && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST') ? 'GET' : method;
+      const key = `${nextMethod} ${next.href}`;
+      if (visited.has(key)) throw new RedirectError('redirect_loop', `redirect loop: ${current.href} -> ${next.href}`, redirects + 1);
       if (redirects >= cfg.maxRedirects) throw new RedirectError('too_many_redirects', `more than ${cfg.maxRedirects} redirects`, redirects + 1);
-      visited.add(next.href);
+      visited.add(key);
       redirects++;
-      if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
-        method = 'GET';
+      if (nextMethod !== method) {
+        method = nextMethod;
         body = undefined;
       }
+      if (next.origin !== current.origin) headers = withoutCredentials(headers);
       current = next;
       continue;
     }
@@ -149,6 +158,14 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
     if (keepBody) out.body = Buffer.concat(chunks);
     return out;
   }
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!CREDENTIAL_HEADERS.has(k)) out[k] = v;
+  return out;
 }
 
 export const httpPlugin = definePlugin({

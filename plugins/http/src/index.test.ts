@@ -1,0 +1,840 @@
+/**
+ * The HTTP plugin against real servers on 127.0.0.1 (node:http, node:https, node:net), run
+ * through runPlugin with a config validated by PluginRegistry: the same path the executor takes.
+ * Nothing is mocked. Every server is closed in afterAll; every loop has a bound.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import Type from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PluginRegistry,
+  definePlugin,
+  runPlugin,
+  type AnyPlugin,
+  type CheckResult,
+  type PluginStorage,
+  type SharedCache,
+} from '@webmon/plugin-sdk';
+import { httpPlugin } from './index.js';
+import { parseStatusSpec, statusMatches } from './status-ranges.js';
+
+// ---------------------------------------------------------------------------------------------
+// Context, registry and the check helper
+
+const registry = new PluginRegistry([httpPlugin]);
+const silentLog = pino({ level: 'silent' });
+
+/** In-memory PluginStorage (the HTTP plugin does not use storage; the contract requires one). */
+function memoryStorage(): PluginStorage {
+  const kv = new Map<string, string>();
+  const lists = new Map<string, string[]>();
+  return {
+    async get(key) {
+      return kv.get(key) ?? null;
+    },
+    async set(key, value) {
+      kv.set(key, value);
+    },
+    async del(key) {
+      kv.delete(key);
+      lists.delete(key);
+    },
+    async pushWindow(key, value, max) {
+      const list = [...(lists.get(key) ?? []), value].slice(-max);
+      lists.set(key, list);
+      return [...list];
+    },
+    async window(key) {
+      return [...(lists.get(key) ?? [])];
+    },
+  };
+}
+
+/** Memoising SharedCache, one per check as in the executor. */
+function sharedCache(): SharedCache {
+  const values = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, load: () => Promise<T>): Promise<T> {
+      let p = values.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = load();
+        values.set(key, p);
+      }
+      return p;
+    },
+  };
+}
+
+function ctx() {
+  return { log: silentLog, storage: memoryStorage(), shared: sharedCache() };
+}
+
+function validated(options: Record<string, unknown>): Record<string, unknown> {
+  const v = registry.validate('http', options);
+  if (!v.ok) throw new Error(`invalid test config: ${JSON.stringify(v.problems)}`);
+  return v.value;
+}
+
+/** One check as the executor runs it: validated config, overall deadline = config.timeoutMs. */
+async function check(url: string, options: Record<string, unknown> = {}, plugin: AnyPlugin = httpPlugin): Promise<CheckResult> {
+  const config = validated(options);
+  return runPlugin(plugin, { url: new URL(url), assetId: 'asset-http-test' }, config, ctx(), config.timeoutMs as number);
+}
+
+/** Resolves with `p`, or rejects after `ms` (keeps waits on server-side events bounded). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  remotePort: number;
+}
+
+/** Requests the main server received, in order. */
+const seen: Seen[] = [];
+/** Requests whose URL carries `t=<tag>` (each test uses its own tag). */
+function seenFor(tag: string): Seen[] {
+  return seen.filter((s) => new URL(s.url, 'http://x').searchParams.get('t') === tag);
+}
+
+interface BigBody {
+  total: number;
+  sent: number;
+  finished: boolean;
+  closed: Promise<void>;
+}
+/** State of /big responses, by tag. */
+const bigBodies = new Map<string, BigBody>();
+
+const servers: Array<Server | NetServer> = [];
+const tempDirs: string[] = [];
+
+async function listen<S extends Server | NetServer>(server: S): Promise<S> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  servers.push(server);
+  return server;
+}
+
+function portOf(server: Server | NetServer): number {
+  return (server.address() as AddressInfo).port;
+}
+
+function route(req: IncomingMessage, res: ServerResponse, body: string): void {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const path = url.pathname;
+  const tag = url.searchParams.get('t') ?? '';
+  const qs = url.search;
+
+  if (path === '/ok') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('hello');
+    return;
+  }
+  const status = /^\/status\/(\d{3})$/.exec(path);
+  if (status) {
+    res.writeHead(Number(status[1]), { 'content-type': 'text/plain' }).end(`status ${status[1]}`);
+    return;
+  }
+  // /redirect/<code>?to=<location>: answers <code> with Location: <to>.
+  const redirect = /^\/redirect\/(\d{3})$/.exec(path);
+  if (redirect) {
+    res.writeHead(Number(redirect[1]), { location: url.searchParams.get('to') ?? '/ok' }).end('moved');
+    return;
+  }
+  if (path === '/loop/a') {
+    res.writeHead(302, { location: `/loop/b${qs}` }).end();
+    return;
+  }
+  if (path === '/loop/b') {
+    res.writeHead(302, { location: `/loop/a${qs}` }).end();
+    return;
+  }
+  // /chain/<n>: n redirects, then 200.
+  const chain = /^\/chain\/(\d+)$/.exec(path);
+  if (chain) {
+    const n = Number(chain[1]);
+    if (n > 0) res.writeHead(302, { location: `/chain/${n - 1}${qs}` }).end();
+    else res.writeHead(200).end('end of chain');
+    return;
+  }
+  // Post/Redirect/Get to the same URL: POST answers 303 to itself, GET answers 200.
+  if (path === '/prg') {
+    if (req.method === 'POST') res.writeHead(303, { location: `/prg${qs}` }).end();
+    else res.writeHead(200).end('form done');
+    return;
+  }
+  if (path === '/hang') return; // never answers; closed by closeAllConnections in afterAll
+  if (path === '/stall-body') {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('0123456789'); // 10 of 100 bytes, then silence
+    return;
+  }
+  if (path === '/slow') {
+    const timer = setTimeout(() => res.writeHead(200).end('slow'), Number(url.searchParams.get('ms') ?? '0'));
+    res.on('close', () => clearTimeout(timer));
+    return;
+  }
+  if (path === '/head') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' }).end(req.method === 'HEAD' ? undefined : 'x'.repeat(1000));
+    return;
+  }
+  if (path === '/echo') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, body }));
+    return;
+  }
+  if (path === '/big') {
+    // 32 MiB in 64 KiB chunks, written as fast as the client reads; stops when the client goes.
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const total = 32 * 1024 * 1024;
+    let markClosed!: () => void;
+    const state: BigBody = { total, sent: 0, finished: false, closed: new Promise<void>((r) => (markClosed = r)) };
+    bigBodies.set(tag, state);
+    res.on('close', () => {
+      state.finished = res.writableFinished;
+      markClosed();
+    });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+    const pump = (): void => {
+      while (state.sent < total && !res.destroyed) {
+        state.sent += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (state.sent >= total) res.end();
+    };
+    pump();
+    return;
+  }
+  res.writeHead(500).end(`no route ${path}`);
+}
+
+let base = ''; // http://127.0.0.1:<port> of the main server
+let otherOrigin = ''; // a second server (a different origin) that records and answers 200
+const otherSeen: Seen[] = [];
+let refusedPort = 0;
+let resetUrl = '';
+let protocolUrl = '';
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('which', ['openssl'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+let tlsUrl = '';
+
+beforeAll(async () => {
+  const main = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts).toString('utf8');
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, remotePort: req.socket.remotePort ?? 0 });
+      route(req, res, body);
+    });
+  });
+  await listen(main);
+  base = `http://127.0.0.1:${portOf(main)}`;
+
+  const other = createServer((req, res) => {
+    otherSeen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', remotePort: req.socket.remotePort ?? 0 });
+    req.resume();
+    res.writeHead(200).end('other origin');
+  });
+  await listen(other);
+  otherOrigin = `http://127.0.0.1:${portOf(other)}`;
+
+  // A port that was bound and released: nothing listens there.
+  const gone = createNetServer();
+  await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', () => resolve()));
+  refusedPort = portOf(gone);
+  await new Promise<void>((resolve) => gone.close(() => resolve()));
+
+  // Accepts, reads the request, then resets the connection (TCP RST).
+  const resetter = createNetServer((socket) => {
+    socket.once('data', () => socket.resetAndDestroy());
+    socket.on('error', () => {});
+  });
+  await listen(resetter);
+  resetUrl = `http://127.0.0.1:${portOf(resetter)}/`;
+
+  // Answers an HTTP request with something that is not HTTP.
+  const notHttp = createNetServer((socket) => {
+    socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    socket.on('error', () => {});
+  });
+  await listen(notHttp);
+  protocolUrl = `http://127.0.0.1:${portOf(notHttp)}/`;
+
+  if (hasOpenssl) {
+    const dir = mkdtempSync(join(tmpdir(), 'webmon-http-tls-'));
+    tempDirs.push(dir);
+    const key = join(dir, 'k');
+    const cert = join(dir, 'c');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert],
+      { stdio: 'ignore', timeout: 20_000 },
+    );
+    const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.writeHead(200).end('secure'));
+    tls.on('tlsClientError', () => {});
+    await listen(tls);
+    tlsUrl = `https://127.0.0.1:${portOf(tls)}/`;
+  }
+});
+
+afterAll(async () => {
+  await httpPlugin.close?.();
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if ('closeAllConnections' in s) s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    ),
+  );
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+describe('http plugin: status', () => {
+  it('200 is ok with status code, bytes, redirects and timings', async () => {
+    const r = await check(`${base}/ok?t=ok`);
+    expect(r).toMatchObject({ plugin: 'http', status: 'ok', reason: null });
+    expect(r.message).toMatch(/^HTTP 200 in \d+ ms$/);
+    expect(r.metrics.statusCode).toBe(200);
+    expect(r.metrics.bytes).toBe(5);
+    expect(r.metrics.redirects).toBe(0);
+    expect(r.metrics.totalMs).toBeGreaterThan(0);
+    expect(r.metrics.ttfbMs).toBeGreaterThan(0);
+    expect(r.metrics.ttfbMs).toBeLessThanOrEqual(r.metrics.totalMs!);
+    expect(r.durationMs).toBeGreaterThan(0);
+    expect(r.details).toEqual({ finalUrl: `${base}/ok?t=ok` });
+    const [req] = seenFor('ok');
+    expect(req?.method).toBe('GET');
+    expect(req?.headers['user-agent']).toMatch(/^webmon\//);
+  });
+
+  it('404 is error/http_status with the status code in the metrics', async () => {
+    const r = await check(`${base}/status/404`);
+    expect(r).toMatchObject({ status: 'error', reason: 'http_status' });
+    expect(r.message).toBe('HTTP 404, expected 200-399');
+    expect(r.metrics).toMatchObject({ statusCode: 404, bytes: 'status 404'.length, redirects: 0 });
+    expect(r.details).toEqual({ finalUrl: `${base}/status/404` });
+  });
+
+  it('500 is error/http_status', async () => {
+    const r = await check(`${base}/status/500`);
+    expect(r).toMatchObject({ status: 'error', reason: 'http_status' });
+    expect(r.metrics.statusCode).toBe(500);
+  });
+
+  it('expectedStatus "200-299, 404" accepts 404', async () => {
+    const r = await check(`${base}/status/404`, { expectedStatus: '200-299, 404' });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics.statusCode).toBe(404);
+  });
+
+  it('expectedStatus "200-299, 404" rejects 301 when redirects are not followed', async () => {
+    const r = await check(`${base}/redirect/301?to=/ok`, { expectedStatus: '200-299, 404', followRedirects: false });
+    expect(r).toMatchObject({ status: 'error', reason: 'http_status' });
+    expect(r.metrics.statusCode).toBe(301);
+    expect(r.message).toBe('HTTP 301, expected 200-299, 404');
+  });
+
+  it('expectedStatus "301" with followRedirects false accepts the redirect itself', async () => {
+    const r = await check(`${base}/redirect/301?to=/ok&t=nofollow`, { expectedStatus: '301', followRedirects: false });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 301, redirects: 0 });
+    expect(r.details?.finalUrl).toBe(`${base}/redirect/301?to=/ok&t=nofollow`);
+    expect(seenFor('nofollow')).toHaveLength(1); // the target was never requested
+  });
+
+  it('expectedStatus "200" rejects a 204', async () => {
+    const r = await check(`${base}/status/204`, { expectedStatus: '200' });
+    expect(r).toMatchObject({ status: 'error', reason: 'http_status' });
+    expect(r.metrics.statusCode).toBe(204);
+  });
+});
+
+describe('http plugin: redirects', () => {
+  it('follows a 302 and reports redirects=1 and the final URL', async () => {
+    const r = await check(`${base}/redirect/302?to=${encodeURIComponent('/ok?t=follow')}`);
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, redirects: 1, bytes: 5 });
+    expect(r.details?.finalUrl).toBe(`${base}/ok?t=follow`);
+    expect(seenFor('follow')).toHaveLength(1);
+  });
+
+  it.each([301, 302, 303, 307, 308])('follows %i', async (code) => {
+    const r = await check(`${base}/redirect/${code}?to=/ok`);
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, redirects: 1 });
+    expect(r.details?.finalUrl).toBe(`${base}/ok`);
+  });
+
+  it('follows an absolute Location to another origin', async () => {
+    const r = await check(`${base}/redirect/302?to=${encodeURIComponent(`${otherOrigin}/landing`)}`);
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, redirects: 1 });
+    expect(r.details?.finalUrl).toBe(`${otherOrigin}/landing`);
+  });
+
+  it('a 3xx without Location is the final response', async () => {
+    const r = await check(`${base}/status/302`);
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 302, redirects: 0 });
+  });
+
+  it('a redirect loop is error/redirect_loop', async () => {
+    const r = await check(`${base}/loop/a?t=loop`);
+    expect(r).toMatchObject({ status: 'error', reason: 'redirect_loop' });
+    expect(r.message).toContain('/loop/a');
+    expect(r.metrics.redirects).toBe(2);
+    expect(seenFor('loop').map((s) => new URL(s.url, base).pathname)).toEqual(['/loop/a', '/loop/b']);
+  });
+
+  it('a chain longer than maxRedirects is error/too_many_redirects', async () => {
+    const r = await check(`${base}/chain/3?t=toolong`, { maxRedirects: 2 });
+    expect(r).toMatchObject({ status: 'error', reason: 'too_many_redirects' });
+    expect(r.message).toBe('more than 2 redirects');
+    expect(r.metrics.redirects).toBe(3);
+    expect(seenFor('toolong')).toHaveLength(3); // /chain/3, /2, /1; /chain/0 is never requested
+  });
+
+  it('a chain of exactly maxRedirects is followed', async () => {
+    const r = await check(`${base}/chain/2`, { maxRedirects: 2 });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, redirects: 2 });
+    expect(r.details?.finalUrl).toBe(`${base}/chain/0`);
+  });
+
+  it('maxRedirects 0 refuses the first redirect', async () => {
+    const r = await check(`${base}/chain/1`, { maxRedirects: 0 });
+    expect(r).toMatchObject({ status: 'error', reason: 'too_many_redirects' });
+  });
+
+  it('a 303 after POST is followed with GET and no body', async () => {
+    const to = encodeURIComponent('/echo?t=see-other');
+    const r = await check(`${base}/redirect/303?to=${to}&t=see-other`, { method: 'POST', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics.redirects).toBe(1);
+    const reqs = seenFor('see-other');
+    expect(reqs.map((s) => s.method)).toEqual(['POST', 'GET']);
+    expect(reqs[0]?.body).toBe('a=1');
+    expect(reqs[1]?.body).toBe('');
+  });
+
+  it('a 301 after POST is followed with GET', async () => {
+    const to = encodeURIComponent('/echo?t=moved-post');
+    await check(`${base}/redirect/301?to=${to}&t=moved-post`, { method: 'POST', body: 'a=1' });
+    expect(seenFor('moved-post').map((s) => s.method)).toEqual(['POST', 'GET']);
+  });
+
+  it('a 307 after POST repeats the POST with its body', async () => {
+    const to = encodeURIComponent('/echo?t=temp-post');
+    const r = await check(`${base}/redirect/307?to=${to}&t=temp-post`, { method: 'POST', body: 'a=1' });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    const reqs = seenFor('temp-post');
+    expect(reqs.map((s) => s.method)).toEqual(['POST', 'POST']);
+    expect(reqs.map((s) => s.body)).toEqual(['a=1', 'a=1']);
+  });
+
+  // Fetch standard, HTTP-redirect fetch step 12: a 303 changes the method to GET unless it is
+  // GET or HEAD. A HEAD check must not turn into a GET that downloads the body.
+  it('a 303 after HEAD is followed with HEAD', async () => {
+    const to = encodeURIComponent('/head?t=head-303');
+    const r = await check(`${base}/redirect/303?to=${to}&t=head-303`, { method: 'HEAD' });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(seenFor('head-303').map((s) => s.method)).toEqual(['HEAD', 'HEAD']);
+    expect(r.metrics.bytes).toBe(0);
+  });
+
+  // Post/Redirect/Get to the same URL is not a loop: the second request is a different one (GET).
+  it('POST answered by a 303 to the same URL (Post/Redirect/Get) is ok, not a loop', async () => {
+    const r = await check(`${base}/prg?t=prg`, { method: 'POST', body: 'a=1' });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, redirects: 1 });
+    expect(seenFor('prg').map((s) => s.method)).toEqual(['POST', 'GET']);
+  });
+
+  // Fetch standard (and curl): credentials set for one origin are not sent to another origin.
+  it('does not forward Authorization and Cookie headers to another origin', async () => {
+    const before = otherSeen.length;
+    const r = await check(`${base}/redirect/302?to=${encodeURIComponent(`${otherOrigin}/creds`)}`, {
+      headers: { authorization: 'Bearer secret-token', cookie: 'session=secret', 'x-trace': 'kept' },
+    });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    const got = otherSeen.slice(before);
+    expect(got).toHaveLength(1);
+    expect(got[0]?.headers.authorization).toBeUndefined();
+    expect(got[0]?.headers.cookie).toBeUndefined();
+    expect(got[0]?.headers['x-trace']).toBe('kept');
+  });
+});
+
+describe('http plugin: network failures', () => {
+  it('connection refused is error/refused', async () => {
+    const r = await check(`http://127.0.0.1:${refusedPort}/`);
+    expect(r).toMatchObject({ plugin: 'http', status: 'error', reason: 'refused', metrics: {} });
+    expect(r.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a server that never sends headers is error/timeout (headersTimeoutMs)', async () => {
+    const started = performance.now();
+    const r = await check(`${base}/hang?t=hang-headers`, { headersTimeoutMs: 300, timeoutMs: 3_000 });
+    const elapsed = performance.now() - started;
+    expect(r).toMatchObject({ status: 'error', reason: 'timeout' });
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(seenFor('hang-headers')).toHaveLength(1);
+  });
+
+  it('a server that never sends headers is error/timeout (overall timeoutMs)', async () => {
+    const started = performance.now();
+    const r = await check(`${base}/hang?t=hang-total`, { timeoutMs: 400 });
+    const elapsed = performance.now() - started;
+    expect(r).toMatchObject({ status: 'error', reason: 'timeout', message: 'no result within 400 ms', metrics: {} });
+    expect(elapsed).toBeGreaterThanOrEqual(350);
+    expect(elapsed).toBeLessThan(2_000);
+  });
+
+  it('a body that stalls is error/timeout (bodyTimeoutMs)', async () => {
+    const started = performance.now();
+    const r = await check(`${base}/stall-body`, { bodyTimeoutMs: 300, timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'timeout' });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a connection reset is error/reset', async () => {
+    const r = await check(resetUrl, { timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'reset' });
+  });
+
+  it('a response that is not HTTP is error/protocol', async () => {
+    const r = await check(protocolUrl, { timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'protocol' });
+  });
+
+  it('a host name that does not resolve is error/dns', async () => {
+    // .invalid is reserved (RFC 6761): never resolves.
+    const r = await check('http://webmon-test.invalid/', { timeoutMs: 5_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'dns' });
+  });
+
+  it('https to a plain-HTTP port is error/tls', async () => {
+    const r = await check(`${base.replace('http:', 'https:')}/ok`, { timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'tls' });
+  });
+
+  it.skipIf(!hasOpenssl)('a self-signed certificate is error/tls', async () => {
+    const r = await check(tlsUrl, { timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'tls' });
+    expect(r.message).toMatch(/self[- ]signed/i);
+  });
+});
+
+describe('http plugin: body, method and headers', () => {
+  it('stops reading at maxBodyBytes: ok, bytes == maxBodyBytes, truncated, connection closed early', async () => {
+    const r = await check(`${base}/big?t=big`, { maxBodyBytes: 1000 });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics.bytes).toBe(1000);
+    expect(r.details).toMatchObject({ truncated: true, finalUrl: `${base}/big?t=big` });
+    const state = bigBodies.get('big');
+    expect(state).toBeDefined();
+    await within(state!.closed, 3_000, 'server-side close of /big');
+    expect(state!.finished).toBe(false); // the client went away before the server finished
+    expect(state!.sent).toBeLessThan(state!.total);
+  });
+
+  it('a body of exactly maxBodyBytes is not truncated', async () => {
+    const r = await check(`${base}/ok`, { maxBodyBytes: 5 });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics.bytes).toBe(5);
+    expect(r.details?.truncated).toBeUndefined();
+  });
+
+  it('maxBodyBytes 0 reads nothing and reports truncated', async () => {
+    const r = await check(`${base}/ok`, { maxBodyBytes: 0 });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics.bytes).toBe(0);
+    expect(r.details?.truncated).toBe(true);
+  });
+
+  it('HEAD sends HEAD and reads no body', async () => {
+    const r = await check(`${base}/head?t=head`, { method: 'HEAD' });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(r.metrics).toMatchObject({ statusCode: 200, bytes: 0 });
+    expect(seenFor('head').map((s) => s.method)).toEqual(['HEAD']);
+  });
+
+  it('GET of the same resource reads its body', async () => {
+    const r = await check(`${base}/head`);
+    expect(r.metrics.bytes).toBe(1000);
+  });
+
+  it('POST sends the body and the headers', async () => {
+    const r = await check(`${base}/echo?t=post`, {
+      method: 'POST',
+      body: '{"hello":"world"}',
+      headers: { 'content-type': 'application/json', 'x-webmon-test': 'yes' },
+    });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    const reqs = seenFor('post');
+    expect(reqs).toHaveLength(1);
+    expect(reqs[0]).toMatchObject({ method: 'POST', body: '{"hello":"world"}' });
+    expect(reqs[0]?.headers['content-type']).toBe('application/json');
+    expect(reqs[0]?.headers['x-webmon-test']).toBe('yes');
+    expect(reqs[0]?.headers['user-agent']).toMatch(/^webmon\//);
+    expect(r.metrics.bytes).toBe(JSON.stringify({ method: 'POST', body: '{"hello":"world"}' }).length);
+  });
+
+  it.each(['PUT', 'PATCH', 'DELETE', 'OPTIONS'])('%s is sent as configured', async (method) => {
+    const tag = `method-${method}`;
+    const r = await check(`${base}/echo?t=${tag}`, { method });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+    expect(seenFor(tag).map((s) => s.method)).toEqual([method]);
+  });
+
+  it('a configured user-agent replaces the default', async () => {
+    await check(`${base}/echo?t=ua-lower`, { headers: { 'user-agent': 'custom/1.0' } });
+    expect(seenFor('ua-lower')[0]?.headers['user-agent']).toBe('custom/1.0');
+  });
+
+  // Header names are case-insensitive (RFC 9110 §5.1): "User-Agent" must replace the default too.
+  it('a configured User-Agent (any letter case) replaces the default', async () => {
+    await check(`${base}/echo?t=ua-mixed`, { headers: { 'User-Agent': 'custom/2.0' } });
+    expect(seenFor('ua-mixed')[0]?.headers['user-agent']).toBe('custom/2.0');
+  });
+});
+
+describe('http plugin: slow responses', () => {
+  it('warnAfterMs below the response time is warn/slow', async () => {
+    const r = await check(`${base}/slow?ms=300`, { warnAfterMs: 100 });
+    expect(r).toMatchObject({ status: 'warn', reason: 'slow' });
+    expect(r.message).toMatch(/^took \d+ ms, warning above 100 ms$/);
+    expect(r.metrics.statusCode).toBe(200);
+    expect(r.metrics.totalMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('errorAfterMs below the response time is error/slow', async () => {
+    const r = await check(`${base}/slow?ms=300`, { errorAfterMs: 100 });
+    expect(r).toMatchObject({ status: 'error', reason: 'slow' });
+    expect(r.message).toMatch(/^took \d+ ms, limit 100 ms$/);
+    expect(r.metrics.statusCode).toBe(200);
+    expect(r.metrics.totalMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('errorAfterMs wins over warnAfterMs', async () => {
+    const r = await check(`${base}/slow?ms=300`, { warnAfterMs: 50, errorAfterMs: 100 });
+    expect(r).toMatchObject({ status: 'error', reason: 'slow' });
+  });
+
+  it('a wrong status is reported before slowness', async () => {
+    const r = await check(`${base}/status/500`, { errorAfterMs: 1 });
+    expect(r.reason).toBe('http_status');
+  });
+
+  it('a response faster than the thresholds is ok', async () => {
+    const r = await check(`${base}/ok`, { warnAfterMs: 5_000, errorAfterMs: 10_000 });
+    expect(r).toMatchObject({ status: 'ok', reason: null });
+  });
+});
+
+describe('http plugin: connection reuse', () => {
+  async function connectionsFor(keepAlive: boolean): Promise<number> {
+    let connections = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200).end('x');
+    });
+    server.on('connection', () => connections++);
+    await listen(server);
+    const url = `http://127.0.0.1:${portOf(server)}/`;
+    for (let i = 0; i < 3; i++) {
+      const r = await check(url, { keepAlive });
+      expect(r.status).toBe('ok');
+      // Checks are scheduled apart; back to back, undici may not have released the idle
+      // connection to its pool yet and opens another.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return connections;
+  }
+
+  it('keepAlive false opens a new connection for every check', async () => {
+    expect(await connectionsFor(false)).toBe(3);
+  });
+
+  it('keepAlive true reuses the connection', async () => {
+    expect(await connectionsFor(true)).toBe(1);
+  });
+});
+
+describe('runPlugin with a faulty plugin', () => {
+  const boom = definePlugin({
+    name: 'boom',
+    description: 'throws',
+    schemes: ['http'],
+    configSchema: Type.Object({}),
+    async run() {
+      throw new Error('kaboom');
+    },
+  });
+  const boomSync = definePlugin({
+    name: 'boom-sync',
+    description: 'throws before returning a promise',
+    schemes: ['http'],
+    configSchema: Type.Object({}),
+    run() {
+      throw new Error('sync kaboom');
+    },
+  });
+  const stuck = definePlugin({
+    name: 'stuck',
+    description: 'never settles and ignores its signal',
+    schemes: ['http'],
+    configSchema: Type.Object({}),
+    run: () => new Promise(() => {}),
+  });
+  const target = { url: new URL('http://127.0.0.1/'), assetId: 'asset-faulty' };
+
+  it('an exception in run is recorded as plugin_error, not thrown', async () => {
+    const r = await runPlugin(boom, target, {}, ctx(), 1_000);
+    expect(r).toMatchObject({ plugin: 'boom', status: 'error', reason: 'plugin_error', metrics: {} });
+    expect(r.message).toContain('kaboom');
+  });
+
+  it('a synchronous throw in run is recorded as plugin_error, not thrown', async () => {
+    const r = await runPlugin(boomSync, target, {}, ctx(), 1_000);
+    expect(r).toMatchObject({ plugin: 'boom-sync', status: 'error', reason: 'plugin_error' });
+    expect(r.message).toContain('sync kaboom');
+  });
+
+  it('a plugin that ignores its signal still ends on time with timeout', async () => {
+    const started = performance.now();
+    const r = await runPlugin(stuck, target, {}, ctx(), 200);
+    expect(r).toMatchObject({ plugin: 'stuck', status: 'error', reason: 'timeout', message: 'no result within 200 ms' });
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe('http config validation (PluginRegistry)', () => {
+  it('applies every default', () => {
+    const v = registry.validate('http', {});
+    expect(v).toEqual({
+      ok: true,
+      value: {
+        method: 'GET',
+        headers: {},
+        timeoutMs: 10_000,
+        connectTimeoutMs: 5_000,
+        headersTimeoutMs: 10_000,
+        bodyTimeoutMs: 10_000,
+        followRedirects: true,
+        maxRedirects: 5,
+        expectedStatus: '200-399',
+        maxBodyBytes: 1_048_576,
+        keepAlive: false,
+      },
+    });
+  });
+
+  it('keeps given values and does not modify its input', () => {
+    const input = { method: 'POST', body: 'x', timeoutMs: 500, warnAfterMs: 100, errorAfterMs: 200, headers: { 'x-a': 'b' } };
+    const copy = structuredClone(input);
+    const v = registry.validate('http', input);
+    expect(v.ok).toBe(true);
+    if (v.ok) expect(v.value).toMatchObject(input);
+    expect(input).toEqual(copy);
+  });
+
+  it('rejects an unknown option, naming it', () => {
+    const v = registry.validate('http', { nope: 1 });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.map((p) => p.field)).toContain('http.nope');
+  });
+
+  it.each([
+    ['timeoutMs', 'fast'],
+    ['timeoutMs', 50],
+    ['timeoutMs', 1.5],
+    ['maxRedirects', 51],
+    ['maxRedirects', -1],
+    ['method', 'TRACE'],
+    ['followRedirects', 'yes'],
+    ['maxBodyBytes', -1],
+    ['warnAfterMs', 0],
+    ['headers', 'x-a: b'],
+  ])('rejects %s = %j, naming the field', (field, value) => {
+    const v = registry.validate('http', { [field]: value });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.map((p) => p.field)).toContain(`http.${field}`);
+  });
+
+  it('rejects a header name that is not an HTTP token', () => {
+    const v = registry.validate('http', { headers: { 'bad header': 'x' } });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.every((p) => p.field.startsWith('http.headers'))).toBe(true);
+  });
+
+  it.each(['abc', '', '600', '200-', '200-299;404', '99', '2000'])('rejects expectedStatus %j', (spec) => {
+    const v = registry.validate('http', { expectedStatus: spec });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.map((p) => p.field)).toContain('http.expectedStatus');
+  });
+
+  it.each(['200', '200-299, 404', ' 200 - 299 ', '100-599', '200,301,302'])('accepts expectedStatus %j', (spec) => {
+    expect(registry.validate('http', { expectedStatus: spec }).ok).toBe(true);
+  });
+});
+
+describe('status ranges', () => {
+  it('parses lists and ranges', () => {
+    expect(parseStatusSpec('200-299, 404')).toEqual([
+      [200, 299],
+      [404, 404],
+    ]);
+    expect(parseStatusSpec(' 200 - 204 ')).toEqual([[200, 204]]);
+  });
+
+  it('matches inclusive bounds only', () => {
+    const ranges = parseStatusSpec('200-299, 404');
+    expect([199, 200, 250, 299, 300, 403, 404, 405].map((s) => statusMatches(s, ranges))).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
+  });
+});
