@@ -1,0 +1,492 @@
+#!/usr/bin/env node
+/**
+ * End-to-end throughput benchmark: how many HTTP checks per second one executor process sustains
+ * through the whole pipeline (REST api → ZeroMQ → dispatcher → executor → Redis), compared with
+ * the ceiling of raw undici requests (new connection per request) against the same local target,
+ * and how much CPU the webmon processes and Redis spend per check.
+ *
+ *   npm run bench                       # builds, then runs with the defaults
+ *   npm run bench -- --checks 10000     # more checks
+ *   node bench/e2e-throughput.mjs --json
+ *
+ * Processes: the HTTP target runs in its own child process (its CPU is not counted), Redis is a
+ * fresh managed redis-server in a temp dir, api/dispatcher/executor are the built CLI, one process
+ * each. The driver (this process) runs the raw phase itself and only polls Redis during the e2e
+ * phase (two ZCARDs every 50 ms). Every process and the temp dir are removed on exit, on error,
+ * on Ctrl-C and when the overall timeout fires.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { createKeys, freePort, openRedis, startManagedRedis } from '@webmon/core';
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)'; // what the http plugin sends
+const PREFIX = 'bench';
+const ADMIN_KEY = 'wm_bench_admin_key_0123456789abcdef';
+const TARGET_E2E_RATIO = 0.6; // design target: e2e ≥ 60 % of raw
+const TARGET_CPU_MS = 0.35; // design target: < 0.35 ms CPU per check (webmon + Redis)
+
+const USAGE = `usage: node bench/e2e-throughput.mjs [options]
+
+  --checks N        checks in the measured e2e phase, and requests in the raw phase (default 5000)
+  --concurrency N   executor concurrency and raw-phase concurrency (default 20)
+  --warmup N        unmeasured warm-up checks/requests before each phase (default 500)
+  --timeout S       overall limit in seconds; everything is stopped after it (default 120)
+  --json            print one JSON line of results instead of the table
+  -h, --help        this help`;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+let opts;
+try {
+  const { values } = parseArgs({
+    options: {
+      checks: { type: 'string', default: '5000' },
+      concurrency: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '500' },
+      timeout: { type: 'string', default: '120' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const int = (name, min, max) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: must be an integer from ${min} to ${max} (got ${values[name]})`);
+    return n;
+  };
+  opts = {
+    checks: int('checks', 1, 1_000_000),
+    concurrency: int('concurrency', 1, 10_000),
+    warmup: int('warmup', 0, 100_000),
+    timeoutSec: int('timeout', 5, 3600),
+    json: values.json,
+  };
+} catch (err) {
+  process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/** Progress goes to stderr, so that --json leaves stdout to the one result line. */
+const say = (msg) => process.stderr.write(`${msg}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: every child and the temp dir, whatever happens.
+
+const children = new Set(); // { name, child, output(), stop() }
+let workDir;
+let managedRedis;
+let cleaning;
+
+function track(name, child) {
+  let out = '';
+  const collect = (d) => {
+    out = (out + d.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const entry = {
+    name,
+    child,
+    exited,
+    output: () => out.trim(),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async stop(timeoutMs = 5000) {
+      if (!entry.alive()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  children.add(entry);
+  return entry;
+}
+
+async function cleanup() {
+  cleaning ??= (async () => {
+    // Roles first (api, executor, dispatcher), then the target, then Redis.
+    const order = ['api', 'executor', 'dispatcher', 'target'];
+    for (const name of order) for (const c of children) if (c.name === name) await c.stop().catch(() => undefined);
+    for (const c of children) await c.stop().catch(() => undefined);
+    if (managedRedis) await managedRedis.stop(5000).catch(() => undefined);
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+// Last resort if the event loop is going away without cleanup (e.g. process.exit elsewhere).
+process.on('exit', () => {
+  for (const c of children) if (c.alive()) c.child.kill('SIGKILL');
+  if (managedRedis?.process.exitCode === null) managedRedis.process.kill('SIGKILL');
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+async function abort(message, code) {
+  process.stderr.write(`bench: ${message}\n`);
+  await cleanup();
+  process.exit(code);
+}
+
+process.once('SIGINT', () => void abort('interrupted', 130));
+process.once('SIGTERM', () => void abort('terminated', 143));
+const overall = setTimeout(() => void abort(`overall timeout of ${opts.timeoutSec} s reached; stopped everything`, 1), opts.timeoutSec * 1000);
+overall.unref();
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let clockTicks = 100;
+try {
+  clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  // keep 100
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+function assertAlive() {
+  for (const c of children) {
+    if (!c.alive()) throw new Error(`${c.name} exited unexpectedly (${c.child.exitCode ?? c.child.signalCode}):\n${c.output()}`);
+  }
+}
+
+async function api(base, method, path, body) {
+  const res = await request(base + path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    headersTimeout: 60_000,
+    bodyTimeout: 60_000,
+  });
+  const text = await res.body.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: res.statusCode, body: json };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP target, in its own process.
+
+const TARGET_SRC = `
+import { createServer } from 'node:http';
+const body = '<!doctype html><html><head><title>bench</title></head><body><p>hello from the bench target</p></body></html>';
+let hits = 0;
+const server = createServer((req, res) => {
+  if (req.url === '/__stats') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hits })); return; }
+  hits++;
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+});
+server.keepAliveTimeout = 5000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n'));
+process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });
+`;
+
+async function startTarget() {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', TARGET_SRC], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t = track('target', child);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const m = /\{"port":(\d+)\}/.exec(t.output());
+    if (m) return { entry: t, url: `http://127.0.0.1:${m[1]}` };
+    if (!t.alive()) throw new Error(`target exited:\n${t.output()}`);
+    if (Date.now() > deadline) throw new Error(`target did not start:\n${t.output()}`);
+    await sleep(20);
+  }
+}
+
+async function targetHits(url) {
+  const res = await request(`${url}/__stats`, { reset: true });
+  return (await res.body.json()).hits;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase "raw": undici, a new connection per request, like the http plugin's defaults.
+
+async function rawPhase(targetUrl, count, concurrency, pathPrefix, timeLimitMs) {
+  // Same dispatcher settings as plugins/http: pooled Agent, no reuse (reset: true).
+  const agent = new Agent({ connect: { timeout: 5_000 }, keepAliveTimeout: 4_000, connections: null });
+  let next = 0;
+  let ok = 0;
+  let errors = 0;
+  let firstError;
+  const deadline = Date.now() + timeLimitMs;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < count && Date.now() < deadline) {
+      const i = next++;
+      try {
+        const res = await request(`${targetUrl}${pathPrefix}${i}`, {
+          method: 'GET',
+          headers: { 'user-agent': USER_AGENT },
+          dispatcher: agent,
+          reset: true,
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        });
+        let bytes = 0;
+        for await (const chunk of res.body) bytes += chunk.length;
+        if (res.statusCode === 200 && bytes > 0) ok++;
+        else errors++;
+      } catch (err) {
+        errors++;
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await agent.close();
+  const done = ok + errors;
+  if (done < count) throw new Error(`raw phase: only ${done} of ${count} requests in ${timeLimitMs} ms`);
+  if (errors) throw new Error(`raw phase: ${errors} of ${count} requests failed; first: ${firstError?.message ?? 'bad status'}`);
+  return { requests: count, elapsedMs, perSec: count / (elapsedMs / 1000), clientCpuMsPerReq: (cpu.user + cpu.system) / 1000 / count };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase "e2e"
+
+async function startRoles(redisUrl, concurrency) {
+  const apiPort = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    WEBMON_DATA_DIR: join(workDir, 'data'),
+    WEBMON_REDIS_URL: redisUrl,
+    WEBMON_REDIS_KEY_PREFIX: PREFIX,
+    WEBMON_API_PORT: String(apiPort),
+    WEBMON_API_ADMIN_KEY: ADMIN_KEY,
+    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_EXECUTOR_CONCURRENCY: String(concurrency),
+    WEBMON_LOG_LEVEL: 'warn',
+  };
+  const roles = {};
+  for (const role of ['dispatcher', 'executor', 'api']) {
+    // cwd = the temp dir, so that no ./webmon.yaml of the caller is picked up.
+    const child = spawn(process.execPath, [CLI, role], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    roles[role] = track(role, child);
+  }
+  const base = `http://127.0.0.1:${apiPort}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    assertAlive();
+    try {
+      const h = await api(base, 'GET', '/health');
+      if (h.status === 200 && h.body?.executors?.alive >= 1) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`webmon roles not ready in 20 s:\n${Object.values(roles).map((r) => `[${r.name}] ${r.output()}`).join('\n')}`);
+    await sleep(100);
+  }
+  return { base, roles };
+}
+
+async function createAssets(base, targetUrl, count, pathPrefix) {
+  const ids = [];
+  for (let start = 0; start < count; start += 10_000) {
+    const n = Math.min(10_000, count - start);
+    const assets = Array.from({ length: n }, (_, k) => ({ url: `${targetUrl}${pathPrefix}${start + k}`, plugins: ['http'] }));
+    const res = await api(base, 'POST', '/assets/batch', { assets });
+    if (res.status !== 200 || res.body.created !== n) throw new Error(`POST /assets/batch: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+    for (const it of res.body.items) ids.push(it.id);
+  }
+  return ids;
+}
+
+/**
+ * Pushes one job per asset (POST /jobs, chunks of 1000) and waits until Redis has no job queued
+ * or leased. A job is in exactly one of `jobs:queued` / `jobs:leases` until job_complete (or a
+ * failure) removes it, atomically (see packages/core/lua/job_*.lua), so both sets empty after
+ * every push has returned means every job is finished.
+ */
+async function runJobs(base, redis, keys, assetIds, limitMs) {
+  const t0 = performance.now();
+  const jobIds = [];
+  for (let i = 0; i < assetIds.length; i += 1000) {
+    const res = await api(base, 'POST', '/jobs', { assetIds: assetIds.slice(i, i + 1000) });
+    if (res.status !== 202 || res.body.errors.length) throw new Error(`POST /jobs: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+    for (const j of res.body.jobs) jobIds.push(j.id);
+  }
+  const pushedMs = performance.now() - t0;
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const [[, queued], [, leased]] = await redis.pipeline().zcard(keys.jobsQueued).zcard(keys.jobsLeases).exec();
+    if (queued === 0 && leased === 0) break;
+    assertAlive();
+    if (Date.now() > deadline) throw new Error(`jobs not finished in time: ${queued} queued, ${leased} leased`);
+    await sleep(50);
+  }
+  return { jobIds, elapsedMs: performance.now() - t0, pushedMs };
+}
+
+/** Status and outcome of every job, read from Redis after the clock stopped. */
+async function verify(base, redis, keys, jobIds) {
+  const counts = { ok: 0, warn: 0, error: 0, unsupported: 0, failed: 0, other: 0 };
+  const reasons = {};
+  for (let i = 0; i < jobIds.length; i += 5000) {
+    const pipe = redis.pipeline();
+    for (const id of jobIds.slice(i, i + 5000)) pipe.hmget(keys.job(id), 'status', 'outcome', 'results');
+    for (const [err, row] of await pipe.exec()) {
+      if (err) throw err;
+      const [status, outcome, results] = row;
+      if (status === 'done' && outcome in counts) counts[outcome]++;
+      else if (status === 'failed') counts.failed++;
+      else counts.other++;
+      if (outcome !== 'ok') {
+        const r = (results && JSON.parse(results)[0]?.reason) || status;
+        reasons[r] = (reasons[r] ?? 0) + 1;
+      }
+    }
+  }
+  // A few through the REST API, as a client would see them.
+  const sample = [];
+  const step = Math.max(1, Math.floor(jobIds.length / 5));
+  for (let i = 0; i < jobIds.length && sample.length < 5; i += step) sample.push(jobIds[i]);
+  const problems = [];
+  for (const id of sample) {
+    const res = await api(base, 'GET', `/jobs/${id}`);
+    const r = res.body?.results?.[0];
+    if (res.status !== 200 || res.body.status !== 'done' || res.body.outcome !== 'ok' || r?.plugin !== 'http' || r?.status !== 'ok' || r?.metrics?.statusCode !== 200) {
+      problems.push(`GET /jobs/${id}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    }
+  }
+  return { counts, reasons, sampled: sample.length, problems, failedChecks: jobIds.length - counts.ok };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm run bench\` does)`);
+  const { checks, concurrency, warmup } = opts;
+  const started = Date.now();
+  workDir = mkdtempSync(join(tmpdir(), 'webmon-bench-'));
+
+  const target = await startTarget();
+  managedRedis = await startManagedRedis({ dir: join(workDir, 'redis') });
+  say(`target ${target.url} (own process), redis ${managedRedis.url}, ${cpus().length} cores, node ${process.version}`);
+
+  // Raw ceiling.
+  if (warmup) await rawPhase(target.url, warmup, concurrency, '/w?i=', 30_000);
+  say(`raw: ${checks} requests, concurrency ${concurrency}, new connection per request ...`);
+  const raw = await rawPhase(target.url, checks, concurrency, '/r?i=', 60_000);
+  say(`raw: ${raw.perSec.toFixed(0)} req/s`);
+
+  // End to end.
+  const { base, roles } = await startRoles(managedRedis.url, concurrency);
+  const redis = await openRedis({ url: managedRedis.url, name: 'webmon-bench' });
+  const keys = createKeys(PREFIX);
+  try {
+    if (warmup) {
+      const warmIds = await createAssets(base, target.url, warmup, '/w?a=');
+      await runJobs(base, redis, keys, warmIds, 60_000);
+    }
+    const assetIds = await createAssets(base, target.url, checks, '/p?i=');
+    const pids = { api: roles.api.child.pid, dispatcher: roles.dispatcher.child.pid, executor: roles.executor.child.pid, redis: managedRedis.process.pid };
+    const hits0 = await targetHits(target.url);
+    await sleep(200); // let the creates settle (no work in flight before the clock starts)
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    say(`e2e: ${checks} checks through api → dispatcher → executor (concurrency ${concurrency}) ...`);
+    const run = await runJobs(base, redis, keys, assetIds, Math.max(5_000, opts.timeoutSec * 1000 - (Date.now() - started)));
+    const cpu1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    const hits = (await targetHits(target.url)) - hits0;
+    const check = await verify(base, redis, keys, run.jobIds);
+
+    const perProcessMs = Object.fromEntries(Object.keys(pids).map((k) => [k, cpu1[k] - cpu0[k]]));
+    const totalCpuMs = Object.values(perProcessMs).reduce((a, b) => a + b, 0);
+    const e2ePerSec = checks / (run.elapsedMs / 1000);
+    const result = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: cpus().length,
+      checks,
+      concurrency,
+      raw: { perSec: round(raw.perSec), elapsedMs: round(raw.elapsedMs), clientCpuMsPerReq: round(raw.clientCpuMsPerReq, 3) },
+      e2e: { perSec: round(e2ePerSec), elapsedMs: round(run.elapsedMs), pushMs: round(run.pushedMs), ratio: round(e2ePerSec / raw.perSec, 3) },
+      cpu: {
+        totalMs: round(totalCpuMs),
+        perCheckMs: round(totalCpuMs / checks, 3),
+        perProcessMs: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v)])),
+        perCheckByProcessMs: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v / checks, 3)])),
+        utilization: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v / run.elapsedMs, 3)])),
+      },
+      correctness: { failedChecks: check.failedChecks, outcomes: check.counts, reasons: check.reasons, targetRequests: hits, sampledViaApi: check.sampled, sampleProblems: check.problems },
+      targets: {
+        e2eRatio: { target: `>= ${TARGET_E2E_RATIO}`, met: e2ePerSec / raw.perSec >= TARGET_E2E_RATIO },
+        cpuPerCheckMs: { target: `< ${TARGET_CPU_MS}`, met: totalCpuMs / checks < TARGET_CPU_MS },
+      },
+    };
+    const correct = check.failedChecks === 0 && check.problems.length === 0 && hits === checks;
+    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else process.stdout.write(table(result, correct));
+    return correct ? 0 : 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function round(n, digits = 1) {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function table(r, correct) {
+  const pct = (x) => `${(x * 100).toFixed(1)}%`;
+  const ms = (x) => x.toFixed(3);
+  const p = r.cpu.perCheckByProcessMs;
+  const u = r.cpu.utilization;
+  const lines = [
+    '',
+    `webmon e2e throughput — ${r.date.slice(0, 10)}, ${r.cores} cores, node ${r.node}, ${r.checks} checks, concurrency ${r.concurrency}, 1 executor`,
+    '',
+    `raw undici (new connection/request): ${r.raw.perSec.toFixed(0).padStart(6)} req/s     (${(r.raw.elapsedMs / 1000).toFixed(2)} s; client CPU ${ms(r.raw.clientCpuMsPerReq)} ms/req)`,
+    `end to end:                          ${r.e2e.perSec.toFixed(0).padStart(6)} checks/s  (${pct(r.e2e.ratio)} of raw; ${(r.e2e.elapsedMs / 1000).toFixed(2)} s, POST /jobs done after ${(r.e2e.pushMs / 1000).toFixed(2)} s)`,
+    `CPU per check: ${ms(r.cpu.perCheckMs)} ms (api ${ms(p.api)}, dispatcher ${ms(p.dispatcher)}, executor ${ms(p.executor)}, redis ${ms(p.redis)})`,
+    `CPU total:     ${r.cpu.totalMs.toFixed(0)} ms (api ${r.cpu.perProcessMs.api}, dispatcher ${r.cpu.perProcessMs.dispatcher}, executor ${r.cpu.perProcessMs.executor}, redis ${r.cpu.perProcessMs.redis})`,
+    `busy (CPU/wall): api ${pct(u.api)}, dispatcher ${pct(u.dispatcher)}, executor ${pct(u.executor)}, redis ${pct(u.redis)}`,
+    '',
+    `failed checks: ${r.correctness.failedChecks}   outcomes ${JSON.stringify(r.correctness.outcomes)}${Object.keys(r.correctness.reasons).length ? `   reasons ${JSON.stringify(r.correctness.reasons)}` : ''}`,
+    `target saw ${r.correctness.targetRequests} requests for ${r.checks} checks; ${r.correctness.sampledViaApi} jobs sampled via GET /jobs/:id: ${r.correctness.sampleProblems.length ? r.correctness.sampleProblems.join('; ') : 'all done, http ok, 200'}`,
+    '',
+    `design target e2e >= ${pct(TARGET_E2E_RATIO)} of raw:       ${r.targets.e2eRatio.met ? 'met' : 'NOT met'} (${pct(r.e2e.ratio)})`,
+    `design target CPU < ${TARGET_CPU_MS} ms per check:    ${r.targets.cpuPerCheckMs.met ? 'met' : 'NOT met'} (${ms(r.cpu.perCheckMs)} ms)`,
+    correct ? 'result: correct' : 'result: INCORRECT (see above)',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+main().then(
+  async (code) => {
+    clearTimeout(overall);
+    await cleanup();
+    process.exit(code);
+  },
+  (err) => abort(err?.stack ?? String(err), 1),
+);
