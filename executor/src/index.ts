@@ -78,8 +78,12 @@ export async function checkAsset(
 ): Promise<CheckResult[]> {
   const target = { url: new URL(asset.url), assetId: asset.id };
   const shared = sharedCache();
+  // Registration order, whatever the asset lists: plugins that provide shared data (the http
+  // page) start before the plugins that reuse it, so results do not depend on list order.
+  const order = deps.registry.names();
+  const names = [...asset.plugins].sort((a, b) => rank(order, a) - rank(order, b));
   return Promise.all(
-    asset.plugins.map((name) => {
+    names.map((name) => {
       const plugin = deps.registry.get(name);
       if (!plugin) {
         return Promise.resolve<CheckResult>({
@@ -97,6 +101,11 @@ export async function checkAsset(
       return runPlugin(plugin, target, config, { log, storage: pluginStorage(deps.redis, deps.keys, asset.id, name), shared }, timeoutMs, deps.signal);
     }),
   );
+}
+
+function rank(order: readonly string[], name: string): number {
+  const i = order.indexOf(name);
+  return i < 0 ? order.length : i;
 }
 
 export async function startExecutor(config: Readonly<Config>, log: Logger, redisUrl: string, opts: ExecutorOptions = {}): Promise<RunningExecutor> {

@@ -6,7 +6,7 @@
  */
 import Type from 'typebox';
 import { Agent, request, type Dispatcher } from 'undici';
-import { classifyError, definePlugin, fail, ok, warn, type PluginOutput } from '@webmon/plugin-sdk';
+import { classifyError, definePlugin, fail, ok, warn, type PluginContext, type PluginOutput } from '@webmon/plugin-sdk';
 import { STATUS_SPEC_PATTERN, parseStatusSpec, statusMatches } from './status-ranges.js';
 
 export const httpConfigSchema = Type.Object(
@@ -168,6 +168,18 @@ function withoutCredentials(headers: Record<string, string>): Record<string, str
   return out;
 }
 
+/** Key under which a check's page fetch is shared between plugins (see fetchPage). */
+export const PAGE_KEY = 'http:page';
+
+/**
+ * Fetches the asset's page once per check, body included, and shares it with every plugin of
+ * the check that asks (http, htmlstats, …). The executor runs plugins in registration order, so
+ * when the http plugin is enabled its request options are the ones used.
+ */
+export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal'>, url: URL, cfg: HttpConfig): Promise<FetchOutcome> {
+  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, true));
+}
+
 export const httpPlugin = definePlugin({
   name: 'http',
   description: 'Requests an HTTP(S) URL and checks status, timing and size.',
@@ -177,7 +189,7 @@ export const httpPlugin = definePlugin({
   async run(target, cfg, ctx): Promise<PluginOutput> {
     let res: FetchOutcome;
     try {
-      res = await fetchUrl(target.url, cfg, ctx.signal, false);
+      res = await fetchPage(ctx, target.url, cfg);
     } catch (err) {
       if (err instanceof RedirectError) return fail(err.reason, err.message, { redirects: err.redirects });
       const c = classifyError(err, ctx.signal);
