@@ -22,7 +22,7 @@ import {
   type PluginStorage,
   type SharedCache,
 } from '@webmon/plugin-sdk';
-import { httpPlugin } from './index.js';
+import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -148,6 +148,18 @@ function route(req: IncomingMessage, res: ServerResponse, body: string): void {
 
   if (path === '/ok') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('hello');
+    return;
+  }
+  if (path === '/shop') {
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><h1>Welcome to the Shop</h1><p>Order #12345 ready</p></body></html>');
+    return;
+  }
+  if (path === '/ratelimited') {
+    res.writeHead(429, { 'retry-after': '120' }).end('slow down');
+    return;
+  }
+  if (path === '/unavailable') {
+    res.writeHead(503, { 'retry-after': new Date(Date.now() + 60_000).toUTCString() }).end('maintenance');
     return;
   }
   const status = /^\/status\/(\d{3})$/.exec(path);
@@ -762,6 +774,9 @@ describe('http config validation (PluginRegistry)', () => {
         expectedStatus: '200-399',
         maxBodyBytes: 1_048_576,
         keepAlive: false,
+        ignoreCase: false,
+        verifyTls: true,
+        certWarnDays: 14,
       },
     });
   });
@@ -836,5 +851,85 @@ describe('status ranges', () => {
       true,
       false,
     ]);
+  });
+});
+
+describe('http plugin: content, timings, certificates, Retry-After', () => {
+  it.each([
+    [{ bodyContains: 'Welcome to the Shop' }, 'ok', null],
+    [{ bodyContains: 'Sold out' }, 'error', 'body_mismatch'],
+    [{ bodyNotContains: 'Exception' }, 'ok', null],
+    [{ bodyNotContains: 'Order #' }, 'error', 'body_mismatch'],
+    [{ bodyMatches: 'Order #\\d{5} ready' }, 'ok', null],
+    [{ bodyMatches: 'Order #\\d{6}' }, 'error', 'body_mismatch'],
+    [{ bodyNotMatches: 'error \\d+' }, 'ok', null],
+    [{ bodyNotMatches: '<h1>\\w+' }, 'error', 'body_mismatch'],
+    [{ bodyContains: 'welcome TO the shop' }, 'error', 'body_mismatch'],
+    [{ bodyContains: 'welcome TO the shop', ignoreCase: true }, 'ok', null],
+    [{ bodyMatches: 'ORDER #\\d+', ignoreCase: true }, 'ok', null],
+  ])('body rule %j → %s', async (options, status, reason) => {
+    const r = await check(`${base}/shop`, options);
+    expect(r).toMatchObject({ status, reason });
+    if (reason) expect(r.message).toMatch(/body (does not )?(contain|match)/);
+  });
+
+  it('refuses an invalid regular expression when the asset is configured', () => {
+    const v = registry.validate('http', { bodyMatches: 'unclosed(' });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.problems.map((p) => p.field)).toContain('http.bodyMatches');
+  });
+
+  it('reports DNS, connect and first-byte timings of a fresh connection', async () => {
+    const port = new URL(base).port;
+    const r = await check(`http://localhost:${port}/ok`);
+    expect(r.status).toBe('ok');
+    expect(r.metrics.dnsMs).toBeGreaterThanOrEqual(0);
+    expect(r.metrics.connectMs).toBeGreaterThan(0);
+    expect(r.metrics.ttfbMs).toBeGreaterThanOrEqual(r.metrics.connectMs!);
+    expect(r.metrics.tlsMs).toBeUndefined();
+    // An IP literal needs no lookup.
+    const literal = await check(`${base}/ok`);
+    expect(literal.metrics.dnsMs).toBeUndefined();
+    expect(literal.metrics.connectMs).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasOpenssl)('reports the certificate and warns when it expires soon', async () => {
+    const r = await check(tlsUrl, { verifyTls: false });
+    expect(r).toMatchObject({ status: 'warn', reason: 'cert_expiring', details: { certificate: { subject: 'localhost' } } });
+    expect(r.metrics.certDaysLeft).toBeGreaterThan(0);
+    expect(r.metrics.certDaysLeft).toBeLessThanOrEqual(1);
+    expect(r.metrics.tlsMs).toBeGreaterThan(0);
+    expect((await check(tlsUrl, { verifyTls: false, certWarnDays: 0 })).status).toBe('ok');
+    expect(await check(tlsUrl)).toMatchObject({ status: 'error', reason: 'tls' });
+  });
+
+  it('fails an expired certificate even without verification', () => {
+    const res: FetchOutcome = {
+      status: 200, url: 'https://x.test/', redirects: 0, bytes: 1, truncated: false, headers: {}, ttfbMs: 1, totalMs: 2,
+      cert: { subject: 'x.test', issuer: 'CA', validTo: Date.now() - 3 * 86_400_000 },
+    };
+    const out = evaluate(res, validated({ verifyTls: false }) as never);
+    expect(out).toMatchObject({ status: 'error', reason: 'tls', message: expect.stringContaining('expired 3 days ago') });
+  });
+
+  it('reports Retry-After on 429 (rate_limited) and 503', async () => {
+    const limited = await check(`${base}/ratelimited`);
+    expect(limited).toMatchObject({ status: 'error', reason: 'rate_limited', metrics: { statusCode: 429, retryAfterSec: 120 } });
+    expect(limited.message).toContain('retry after 120 s');
+    const down = await check(`${base}/unavailable`);
+    expect(down).toMatchObject({ status: 'error', reason: 'http_status', metrics: { statusCode: 503 } });
+    expect(down.metrics.retryAfterSec).toBeGreaterThanOrEqual(58);
+    expect(down.metrics.retryAfterSec).toBeLessThanOrEqual(61);
+    expect((await check(`${base}/status/500`)).metrics.retryAfterSec).toBeUndefined();
+  });
+
+  it('parses Retry-After seconds and dates', () => {
+    const now = Date.parse('2026-11-22T10:00:00Z');
+    expect(parseRetryAfter('30', now)).toBe(30);
+    expect(parseRetryAfter(['7'], now)).toBe(7);
+    expect(parseRetryAfter('Sun, 22 Nov 2026 10:02:00 GMT', now)).toBe(120);
+    expect(parseRetryAfter('Sun, 22 Nov 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
 });

@@ -5,8 +5,9 @@
  * as a visitor arriving fresh would see it.
  */
 import Type from 'typebox';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { classifyError, definePlugin, fail, ok, warn, type PluginContext, type PluginOutput } from '@webmon/plugin-sdk';
+import { Probe, agentFor, closeAgents, withProbe, type PeerCertificate } from './connection.js';
 import { STATUS_SPEC_PATTERN, parseStatusSpec, statusMatches } from './status-ranges.js';
 
 export const httpConfigSchema = Type.Object(
@@ -32,6 +33,13 @@ export const httpConfigSchema = Type.Object(
     warnAfterMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Total time above which the check warns (slow).' })),
     errorAfterMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Total time above which the check fails (slow).' })),
     keepAlive: Type.Boolean({ default: false, description: 'Reuse connections between checks (hides connect problems).' }),
+    bodyContains: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Text the body must contain.' })),
+    bodyNotContains: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Text the body must not contain.' })),
+    bodyMatches: Type.Optional(Type.String({ format: 'regex', minLength: 1, maxLength: 512, description: 'JavaScript regular expression the body must match.' })),
+    bodyNotMatches: Type.Optional(Type.String({ format: 'regex', minLength: 1, maxLength: 512, description: 'JavaScript regular expression the body must not match.' })),
+    ignoreCase: Type.Boolean({ default: false, description: 'Body text and expressions match case-insensitively.' }),
+    verifyTls: Type.Boolean({ default: true, description: 'Verify certificates (chain, expiry, host name). false still reports the certificate and its expiry.' }),
+    certWarnDays: Type.Integer({ default: 14, minimum: 0, maximum: 3650, description: 'Warn (cert_expiring) when the certificate expires within this many days; 0 turns it off.' }),
   },
   { additionalProperties: false },
 );
@@ -41,23 +49,8 @@ export type HttpConfig = Type.Static<typeof httpConfigSchema>;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)';
 
-/** One pooled dispatcher per process and connect timeout (few distinct values in practice). */
-const agents = new Map<number, Agent>();
-function agentFor(connectTimeoutMs: number): Agent {
-  let agent = agents.get(connectTimeoutMs);
-  if (!agent) {
-    agent = new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000, connections: null });
-    agents.set(connectTimeoutMs, agent);
-  }
-  return agent;
-}
-
 /** Closes the pooled connections (executor shutdown). */
-export async function closeHttpAgents(): Promise<void> {
-  const all = [...agents.values()];
-  agents.clear();
-  await Promise.all(all.map((a) => a.close()));
-}
+export const closeHttpAgents = closeAgents;
 
 export interface FetchOutcome {
   status: number;
@@ -68,13 +61,19 @@ export interface FetchOutcome {
   headers: Record<string, string | string[] | undefined>;
   ttfbMs: number;
   totalMs: number;
+  /** Connection phases summed over every hop that opened a connection. */
+  dnsMs?: number;
+  connectMs?: number;
+  tlsMs?: number;
+  /** Certificate of the last TLS connection (the one that served the final response). */
+  cert?: PeerCertificate;
   /** Body bytes read (up to maxBodyBytes), when requested. */
   body?: Buffer;
 }
 
 export class RedirectError extends Error {
   constructor(
-    readonly reason: 'redirect_loop' | 'too_many_redirects',
+    readonly reason: 'redirect_loop' | 'too_many_redirects' | 'protocol',
     message: string,
     readonly redirects: number,
   ) {
@@ -85,7 +84,8 @@ export class RedirectError extends Error {
 /** Performs the request with redirects; throws network errors and RedirectError. */
 export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, keepBody: boolean): Promise<FetchOutcome> {
   const started = performance.now();
-  const dispatcher = agentFor(cfg.connectTimeoutMs);
+  const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls);
+  const phases: { dnsMs?: number; connectMs?: number; tlsMs?: number; cert?: PeerCertificate } = {};
   // Header names are case-insensitive: lower-case them so a configured User-Agent replaces ours.
   let headers: Record<string, string> = { 'user-agent': USER_AGENT };
   for (const [name, value] of Object.entries(cfg.headers)) headers[name.toLowerCase()] = value;
@@ -96,21 +96,35 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
   // A loop is the same request seen twice; POST /x → 303 → GET /x is not one.
   const visited = new Set<string>([`${method} ${url.href}`]);
   for (;;) {
-    const res: Dispatcher.ResponseData = await request(current, {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      dispatcher,
-      signal,
-      headersTimeout: cfg.headersTimeoutMs,
-      bodyTimeout: cfg.bodyTimeoutMs,
-      reset: !cfg.keepAlive,
-    });
+    const probe = new Probe();
+    const hop = current;
+    const res: Dispatcher.ResponseData = await withProbe(probe, () =>
+      request(hop, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        dispatcher,
+        signal,
+        headersTimeout: cfg.headersTimeoutMs,
+        bodyTimeout: cfg.bodyTimeoutMs,
+        reset: !cfg.keepAlive,
+      }),
+    );
+    const t = probe.timing;
+    if (t && !t.reused) {
+      for (const k of ['dnsMs', 'connectMs', 'tlsMs'] as const) if (t[k] !== undefined) phases[k] = (phases[k] ?? 0) + t[k];
+      if (t.cert) phases.cert = t.cert;
+    }
     const ttfbMs = performance.now() - started;
     const location = res.headers.location;
     if (cfg.followRedirects && REDIRECTS.has(res.statusCode) && typeof location === 'string') {
       await res.body.dump();
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new RedirectError('protocol', `invalid Location header ${JSON.stringify(location.slice(0, 200))}`, redirects);
+      }
       // Fetch standard: 303 turns any method but GET/HEAD into GET; 301/302 turn POST into GET.
       const nextMethod = (res.statusCode === 303 && method !== 'GET' && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST') ? 'GET' : method;
       const key = `${nextMethod} ${next.href}`;
@@ -154,6 +168,7 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
       headers: res.headers,
       ttfbMs,
       totalMs: performance.now() - started,
+      ...phases,
     };
     if (keepBody) out.body = Buffer.concat(chunks);
     return out;
@@ -195,27 +210,93 @@ export const httpPlugin = definePlugin({
       const c = classifyError(err, ctx.signal);
       return fail(c.reason, c.message);
     }
-    const metrics: Record<string, number> = {
-      statusCode: res.status,
-      totalMs: round(res.totalMs),
-      ttfbMs: round(res.ttfbMs),
-      bytes: res.bytes,
-      redirects: res.redirects,
-    };
-    const details: Record<string, unknown> = { finalUrl: res.url };
-    if (res.truncated) details.truncated = true;
-    if (!statusMatches(res.status, parseStatusSpec(cfg.expectedStatus))) {
-      return fail('http_status', `HTTP ${res.status}, expected ${cfg.expectedStatus}`, metrics, details);
-    }
-    if (cfg.errorAfterMs !== undefined && res.totalMs > cfg.errorAfterMs) {
-      return fail('slow', `took ${Math.round(res.totalMs)} ms, limit ${cfg.errorAfterMs} ms`, metrics, details);
-    }
-    if (cfg.warnAfterMs !== undefined && res.totalMs > cfg.warnAfterMs) {
-      return warn('slow', `took ${Math.round(res.totalMs)} ms, warning above ${cfg.warnAfterMs} ms`, metrics, details);
-    }
-    return ok(`HTTP ${res.status} in ${Math.round(res.totalMs)} ms`, metrics, details);
+    return evaluate(res, cfg);
   },
 });
+
+/** Turns a fetched response into a result: status, body, time and certificate rules, worst first. */
+export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): PluginOutput {
+  const metrics: Record<string, number> = {
+    statusCode: res.status,
+    totalMs: round(res.totalMs),
+    ttfbMs: round(res.ttfbMs),
+    bytes: res.bytes,
+    redirects: res.redirects,
+  };
+  if (res.dnsMs !== undefined) metrics.dnsMs = round(res.dnsMs);
+  if (res.connectMs !== undefined) metrics.connectMs = round(res.connectMs);
+  if (res.tlsMs !== undefined) metrics.tlsMs = round(res.tlsMs);
+  const details: Record<string, unknown> = { finalUrl: res.url };
+  if (res.truncated) details.truncated = true;
+  let certDaysLeft: number | undefined;
+  if (res.cert) {
+    certDaysLeft = Math.floor(((res.cert.validTo - now) / 86_400_000) * 100) / 100;
+    metrics.certDaysLeft = certDaysLeft;
+    details.certificate = { subject: res.cert.subject, issuer: res.cert.issuer, validTo: new Date(res.cert.validTo).toISOString() };
+  }
+  const retryAfter = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], now) : undefined;
+  if (retryAfter !== undefined) {
+    metrics.retryAfterSec = retryAfter;
+    details.retryAfterSec = retryAfter;
+  }
+  const took = `${Math.round(res.totalMs)} ms`;
+
+  if (!statusMatches(res.status, parseStatusSpec(cfg.expectedStatus))) {
+    const reason = res.status === 429 ? 'rate_limited' : 'http_status';
+    const wait = retryAfter !== undefined ? `, retry after ${retryAfter} s` : '';
+    return fail(reason, `HTTP ${res.status}, expected ${cfg.expectedStatus}${wait}`, metrics, details);
+  }
+  const mismatch = bodyMismatch(res, cfg);
+  if (mismatch) return fail('body_mismatch', mismatch, metrics, details);
+  if (cfg.errorAfterMs !== undefined && res.totalMs > cfg.errorAfterMs) {
+    return fail('slow', `took ${took}, limit ${cfg.errorAfterMs} ms`, metrics, details);
+  }
+  if (certDaysLeft !== undefined && certDaysLeft < 0) {
+    return fail('tls', `certificate expired ${Math.floor(-certDaysLeft)} days ago`, metrics, details);
+  }
+  if (cfg.warnAfterMs !== undefined && res.totalMs > cfg.warnAfterMs) {
+    return warn('slow', `took ${took}, warning above ${cfg.warnAfterMs} ms`, metrics, details);
+  }
+  if (certDaysLeft !== undefined && certDaysLeft < cfg.certWarnDays) {
+    return warn('cert_expiring', `certificate expires in ${Math.floor(certDaysLeft)} days`, metrics, details);
+  }
+  return ok(`HTTP ${res.status} in ${took}`, metrics, details);
+}
+
+const regexCache = new Map<string, RegExp>();
+function compiled(source: string, flags: string): RegExp {
+  const key = `${flags}/${source}`;
+  let re = regexCache.get(key);
+  if (!re) {
+    re = new RegExp(source, flags);
+    if (regexCache.size > 1000) regexCache.clear();
+    regexCache.set(key, re);
+  }
+  return re;
+}
+
+/** Why the body fails the configured content rules, or null. Only the bytes read are searched. */
+function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): string | null {
+  if (!cfg.bodyContains && !cfg.bodyNotContains && !cfg.bodyMatches && !cfg.bodyNotMatches) return null;
+  const raw = res.body?.toString('utf8') ?? '';
+  const text = cfg.ignoreCase ? raw.toLowerCase() : raw;
+  const norm = (s: string) => (cfg.ignoreCase ? s.toLowerCase() : s);
+  const flags = cfg.ignoreCase ? 'i' : '';
+  if (cfg.bodyContains && !text.includes(norm(cfg.bodyContains))) return `body does not contain ${JSON.stringify(cfg.bodyContains)}`;
+  if (cfg.bodyNotContains && text.includes(norm(cfg.bodyNotContains))) return `body contains ${JSON.stringify(cfg.bodyNotContains)}`;
+  if (cfg.bodyMatches && !compiled(cfg.bodyMatches, flags).test(raw)) return `body does not match /${cfg.bodyMatches}/${flags}`;
+  if (cfg.bodyNotMatches && compiled(cfg.bodyNotMatches, flags).test(raw)) return `body matches /${cfg.bodyNotMatches}/${flags}`;
+  return null;
+}
+
+/** Retry-After as seconds from now: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, Math.round((at - now) / 1000)) : undefined;
+}
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

@@ -1,0 +1,137 @@
+/**
+ * Pooled undici dispatchers with per-connection timing and certificate capture.
+ *
+ * Each Agent's connector records, on the socket it opens, when DNS resolved, when TCP connected
+ * and when TLS finished, plus the peer certificate. A request is tied to its socket through
+ * undici's diagnostics channels: `undici:request:create` fires synchronously inside `request()`
+ * (so the probe that is "current" while we call it is the right one), and
+ * `undici:client:sendHeaders` names the socket the request was written to.
+ */
+import dc from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Agent, buildConnector } from 'undici';
+
+export interface PeerCertificate {
+  subject: string;
+  issuer: string;
+  /** Expiry, ms since the epoch. */
+  validTo: number;
+}
+
+export interface ConnectionTiming {
+  /** The socket had already served a request (keep-alive): no connect phase was measured. */
+  reused: boolean;
+  dnsMs?: number;
+  connectMs?: number;
+  tlsMs?: number;
+  cert?: PeerCertificate;
+}
+
+interface SocketInfo {
+  start: number;
+  lookupAt?: number;
+  connectAt?: number;
+  secureAt?: number;
+  cert?: PeerCertificate;
+  requests: number;
+}
+
+const kInfo = Symbol('webmon.socket');
+
+/** Collects the connection facts of the request made while it was current. */
+export class Probe {
+  timing: ConnectionTiming | undefined;
+}
+
+let current: Probe | null = null;
+const probes = new WeakMap<object, Probe>();
+
+dc.subscribe('undici:request:create', (message) => {
+  if (current) probes.set((message as { request: object }).request, current);
+});
+dc.subscribe('undici:client:sendHeaders', (message) => {
+  const { request, socket } = message as { request: object; socket: Socket & { [kInfo]?: SocketInfo } };
+  const probe = probes.get(request);
+  const info = socket[kInfo];
+  if (!probe || !info) return;
+  info.requests++;
+  if (info.requests > 1) {
+    probe.timing = { reused: true };
+    return;
+  }
+  const connectFrom = info.lookupAt ?? info.start;
+  const timing: ConnectionTiming = { reused: false };
+  if (info.lookupAt !== undefined) timing.dnsMs = info.lookupAt - info.start;
+  if (info.connectAt !== undefined) timing.connectMs = info.connectAt - connectFrom;
+  if (info.secureAt !== undefined && info.connectAt !== undefined) timing.tlsMs = info.secureAt - info.connectAt;
+  if (info.cert) timing.cert = info.cert;
+  probe.timing = timing;
+});
+
+/** Runs `start` (which must call undici's request() synchronously) with `probe` current. */
+export function withProbe<T>(probe: Probe, start: () => T): T {
+  current = probe;
+  try {
+    return start();
+  } finally {
+    current = null;
+  }
+}
+
+function timedConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const base = buildConnector(options);
+  return (opts, callback) => {
+    const info: SocketInfo = { start: performance.now(), requests: 0 };
+    // undici writes the first request from inside this callback, so the phases are stamped
+    // here, before it runs (a 'connect' listener of ours would fire too late).
+    const socket = base(opts, (err, sock) => {
+      if (!err && sock) {
+        const now = performance.now();
+        info.connectAt ??= now;
+        if (opts.protocol === 'https:') {
+          info.secureAt = now;
+          const peer = (sock as TLSSocket).getPeerCertificate?.();
+          if (peer && peer.valid_to) {
+            info.cert = {
+              subject: String(peer.subject?.CN ?? ''),
+              issuer: [peer.issuer?.O, peer.issuer?.CN].filter(Boolean).map(String).join(' / '),
+              validTo: Date.parse(peer.valid_to),
+            };
+          }
+        }
+      }
+      callback(err as never, sock as never);
+    }) as (Socket & { [kInfo]?: SocketInfo }) | undefined;
+    if (!socket) return socket as never;
+    socket[kInfo] = info;
+    socket.once('lookup', () => (info.lookupAt ??= performance.now()));
+    // For TLS, TCP connects before the handshake: this fires first and marks the TCP phase.
+    socket.once('connect', () => (info.connectAt ??= performance.now()));
+    return socket;
+  };
+}
+
+const agents = new Map<string, Agent>();
+
+/** The pooled dispatcher for these connection options (few distinct combinations exist). */
+export function agentFor(connectTimeoutMs: number, verifyTls: boolean): Agent {
+  const key = `${connectTimeoutMs}|${verifyTls}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = new Agent({
+      connect: timedConnector({ timeout: connectTimeoutMs, rejectUnauthorized: verifyTls }),
+      keepAliveTimeout: 4_000,
+      connections: null,
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Closes the pooled connections (executor shutdown). */
+export async function closeAgents(): Promise<void> {
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.all(all.map((a) => a.close()));
+}
