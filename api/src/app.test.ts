@@ -38,7 +38,12 @@ beforeAll(async () => {
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   config = loadConfig({
     env: {},
-    overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN, maxBatch: 2000, bodyLimit: 1_000_000 }, zmq: { frontend } },
+    overrides: {
+      redis: { keyPrefix: t.prefix },
+      api: { adminKey: ADMIN, maxBatch: 2000, bodyLimit: 1_000_000 },
+      zmq: { frontend },
+      policy: { denyHosts: ['*.internal.test'], denyCidrs: ['169.254.0.0/16'] },
+    },
   });
   pull = new Pull();
   await pull.bind(frontend);
@@ -127,6 +132,17 @@ describe('assets', () => {
     const res = await call('POST', '/assets', { url: 'gopher://old.test/1' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ plugins: [], state: 'unsupported', stateReason: expect.stringContaining('gopher') });
+  });
+
+  it('marks an asset the host policy denies as unsupported, with the reason', async () => {
+    const denied = await call('POST', '/assets', { url: 'http://db.internal.test/' });
+    expect(denied.status).toBe(201);
+    expect(denied.body).toMatchObject({ state: 'unsupported', stateReason: 'host db.internal.test is denied (policy.denyHosts)' });
+    const metadata = await call('POST', '/assets', { url: 'http://169.254.169.254/latest/meta-data/' });
+    expect(metadata.body).toMatchObject({ state: 'unsupported', stateReason: expect.stringContaining('denied range') });
+    // Moving it to an admitted host makes it checkable again.
+    const moved = await call('PATCH', `/assets/${denied.body.id}`, { url: 'http://db.public.test/' });
+    expect(moved.body).toMatchObject({ state: 'unknown', stateReason: 'url changed' });
   });
 
   it.each([

@@ -6,7 +6,9 @@
  */
 import {
   WebmonError,
+  createPolicy,
   normalizeUrl,
+  type HostPolicy,
   type AssetChange,
   type AssetRecord,
   type Config,
@@ -18,10 +20,20 @@ import { REDACTED, type PluginRegistry } from '@webmon/plugin-sdk';
 import type { AssetInput, AssetPatch } from './schemas.js';
 
 export class AssetInputs {
+  private readonly policy: HostPolicy;
+
   constructor(
     private readonly registry: PluginRegistry,
     private readonly cfg: Readonly<Config>,
-  ) {}
+  ) {
+    this.policy = createPolicy(cfg.policy);
+  }
+
+  /** Why the asset cannot be checked (no plugin for its scheme, or a host policy), or null. */
+  private unsupported(url: NormalizedUrl, plugins: readonly string[]): string | null {
+    if (plugins.length === 0) return `no plugin handles ${url.scheme}: URLs`;
+    return this.policy.denyHost(url.host);
+  }
 
   forCreate(input: AssetInput, owner: string): NewAsset {
     const url = normalizeUrl(input.url);
@@ -36,9 +48,10 @@ export class AssetInputs {
       tags: normalizeTags(input.tags),
       paused: input.paused ?? false,
     };
-    if (plugins.length === 0) {
+    const why = this.unsupported(url, plugins);
+    if (why) {
       asset.state = 'unsupported';
-      asset.stateReason = `no plugin handles ${url.scheme}: URLs`;
+      asset.stateReason = why;
     }
     return asset;
   }
@@ -62,9 +75,10 @@ export class AssetInputs {
     if (patch.interval !== undefined) change.interval = this.interval(patch.interval);
     if (patch.tags !== undefined) change.tags = normalizeTags(patch.tags);
     if (patch.paused !== undefined) change.paused = patch.paused;
-    if (change.plugins) {
-      if (plugins.length === 0) change.state = { state: 'unsupported', reason: `no plugin handles ${(url ?? cur).scheme}: URLs` };
-      else if (cur.state === 'unsupported') change.state = { state: 'unknown', reason: 'plugins changed' };
+    if (change.plugins || change.url) {
+      const why = this.unsupported(url ?? { url: cur.url, scheme: cur.scheme, host: cur.host }, plugins);
+      if (why) change.state = { state: 'unsupported', reason: why };
+      else if (cur.state === 'unsupported') change.state = { state: 'unknown', reason: change.url ? 'url changed' : 'plugins changed' };
     }
     return change;
   }

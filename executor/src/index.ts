@@ -11,6 +11,7 @@ import {
   JobStore,
   ProtocolError,
   createKeys,
+  createPolicy,
   decode,
   instanceId,
   isStoreUnavailable,
@@ -120,6 +121,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     downAfter: config.checks.downAfter,
     upAfter: config.checks.upAfter,
   });
+  const policy = createPolicy(config.policy);
   const concurrency = config.executor.concurrency;
   const leaseMs = config.executor.leaseMs;
   const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, inFlight: 0 };
@@ -169,6 +171,12 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     }
     stats.claimed++;
     const asset = claim.asset;
+    const denied = asset.plugins.length === 0 ? `no plugin handles ${asset.scheme}: URLs` : await policy.denyResolved(asset.host);
+    if (denied) {
+      // Unsupported is a verdict, not a failure: recorded once, never retried as an error.
+      await completeWithRetry({ jobId, token, outcome: 'unsupported', reason: denied, results: [], durationMs: 0, owner: asset.owner, assetId: asset.id });
+      return;
+    }
     // Keep the lease alive while long checks run.
     const extender = setInterval(() => {
       jobs.extend(jobId, token, leaseMs).catch((err: Error) => log.warn({ jobId, err: err.message }, 'lease extension failed'));

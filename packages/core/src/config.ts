@@ -12,6 +12,7 @@ import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { createPolicy } from './policy.js';
 import { schemaProblems } from './schema-errors.js';
 
 const Endpoint = (d: string, description: string) =>
@@ -91,6 +92,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    policy: Type.Object(
+      {
+        denyHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [], description: 'Host names never checked; "*.example.com" covers a domain and its subdomains.' }),
+        allowHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [], description: 'When set, only these host names are checked.' }),
+        denyCidrs: Type.Array(Type.String({ minLength: 3, maxLength: 64 }), { default: [], description: 'Address ranges never checked (IP literals and resolved addresses), e.g. 169.254.0.0/16.' }),
+        allowCidrs: Type.Array(Type.String({ minLength: 3, maxLength: 64 }), { default: [], description: 'When set, only addresses in these ranges are checked.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     history: Type.Object(
       {
         maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),
@@ -151,7 +161,9 @@ export function validateConfig(raw: unknown): Readonly<Config> {
     const extra = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     throw new ConfigError(`invalid configuration: ${first.field || '(root)'}: ${first.message}${got}${extra}`);
   }
-  return deepFreeze(withDefaults as Config);
+  const config = withDefaults as Config;
+  createPolicy(config.policy); // throws ConfigError naming a malformed CIDR
+  return deepFreeze(config);
 }
 
 function envName(prefix: string, path: string[]): string {
@@ -200,6 +212,7 @@ function coerceEnv(node: SchemaNode, value: string, name: string): unknown {
     if (!Number.isFinite(n)) throw new ConfigError(`invalid configuration: ${name}: must be a number (got "${value}")`);
     return n;
   }
+  if (node.type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
   if (node.type === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(value)) return true;
     if (/^(0|false|no|off)$/i.test(value)) return false;
@@ -242,7 +255,7 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
 }
 
 function deepFreeze<T>(obj: T): Readonly<T> {
-  if (isPlainObject(obj)) {
+  if (isPlainObject(obj) || Array.isArray(obj)) {
     for (const v of Object.values(obj)) deepFreeze(v);
     Object.freeze(obj);
   }

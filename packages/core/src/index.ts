@@ -14,3 +14,4 @@ export * from './types.js';
 export * from './url.js';
 export * from './store/plugin-storage.js';
 export * from './schema-errors.js';
+export * from './policy.js';
