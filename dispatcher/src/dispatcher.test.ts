@@ -69,7 +69,10 @@ describe('dispatcher', () => {
 
   beforeAll(async () => {
     zmq = await endpoints();
-    config = loadConfig({ env: {}, overrides: { redis: { keyPrefix: t.prefix }, zmq, dispatcher: { sweepIntervalMs: 50, requeueAfterMs: 60_000 } } });
+    config = loadConfig({
+      env: {},
+      overrides: { redis: { keyPrefix: t.prefix }, zmq, dispatcher: { sweepIntervalMs: 50, requeueAfterMs: 60_000 }, scheduler: { enabled: false } },
+    });
     d = await startDispatcher(config, log, t.url);
     push = new Push({ linger: 0 });
     push.connect(zmq.frontend);
@@ -130,7 +133,7 @@ describe('dispatcher restart', () => {
   it('picks up every job still queued in Redis', async () => {
     const ids = await enqueue(12, 3);
     const zmq = await endpoints();
-    const cfg = loadConfig({ env: {}, overrides: { redis: { keyPrefix: t.prefix }, zmq } });
+    const cfg = loadConfig({ env: {}, overrides: { redis: { keyPrefix: t.prefix }, zmq, scheduler: { enabled: false } } });
     const pull = new Pull({ linger: 0 });
     pull.connect(zmq.backend);
     const d = await startDispatcher(cfg, log, t.url);
@@ -140,6 +143,47 @@ describe('dispatcher restart', () => {
     } finally {
       pull.close();
       await d.stop();
+    }
+  });
+});
+
+describe('dispatcher scheduler', () => {
+  it('checks every asset every interval, without a push', async () => {
+    const zmq = await endpoints();
+    const s = await testRedis('scheduler');
+    const store = new AssetStore(s.redis, s.keys, s.scripts);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { id } = await store.create({ owner: 'o', url: normalizeUrl(`http://sched${i}.test/`), plugins: ['http'], config: {}, interval: 1, tags: [] });
+      ids.push(id);
+      await s.redis.zadd(s.keys.schedule, Date.now(), id); // due now rather than within its first minute
+    }
+    const cfg = loadConfig({ env: {}, overrides: { redis: { keyPrefix: s.prefix }, zmq, scheduler: { tickMs: 100 } } });
+    const pull = new Pull({ linger: 0 });
+    pull.connect(zmq.backend);
+    const d = await startDispatcher(cfg, log, s.url);
+    const sched = new JobStore(s.redis, s.keys, s.scripts, { retentionSec: 60, maxAttempts: 3, historyMax: 10, eventsMax: 10, downAfter: 3, upAfter: 1 });
+    try {
+      // Act as an executor: complete each job as it arrives, for ~2.5 intervals.
+      const perAsset = new Map<string, number>();
+      const deadline = Date.now() + 2500;
+      while (Date.now() < deadline) {
+        for (const jobId of await receiveIds(pull, 1, Math.max(1, deadline - Date.now()))) {
+          const claim = await sched.claim(jobId, 'tok', 5000);
+          if (!claim.claimed) continue;
+          perAsset.set(claim.asset.id, (perAsset.get(claim.asset.id) ?? 0) + 1);
+          await sched.complete({ jobId, token: 'tok', outcome: 'ok', reason: null, results: [], durationMs: 1, owner: 'o', assetId: claim.asset.id });
+        }
+      }
+      for (const id of ids) {
+        expect(perAsset.get(id), id).toBeGreaterThanOrEqual(2);
+        expect(perAsset.get(id), id).toBeLessThanOrEqual(4);
+      }
+      expect(d.stats().scheduled).toBeGreaterThanOrEqual(6);
+    } finally {
+      pull.close();
+      await d.stop();
+      await s.cleanup();
     }
   });
 });

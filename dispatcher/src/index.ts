@@ -35,6 +35,7 @@ export interface DispatcherStats {
   dropped: number;
   requeued: number;
   failed: number;
+  scheduled: number;
   queue: number;
 }
 
@@ -50,7 +51,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     upAfter: config.checks.upAfter,
   });
   const queue = new PriorityQueue();
-  const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, queue: 0 };
+  const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, scheduled: 0, queue: 0 };
   let running = true;
 
   const frontend = new Pull({ receiveHighWaterMark: 100_000, linger: 0 });
@@ -117,6 +118,28 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     }
   }, config.dispatcher.sweepIntervalMs);
 
+  // The scheduler: due assets become queued jobs (atomically in Redis), then go out like any other.
+  let scheduling = false;
+  let scheduleTimer: NodeJS.Timeout | undefined;
+  const scheduleTick = async () => {
+    if (scheduling || !running) return;
+    scheduling = true;
+    let again = false;
+    try {
+      const res = await jobs.scheduleDue(config.scheduler.batch, config.scheduler.maxQueued);
+      for (const jobId of res.ids) queue.add(jobId, 0);
+      stats.scheduled += res.ids.length;
+      // A full batch means more may be due: go again at once, unless the queue bound stopped us.
+      again = res.ids.length + res.skipped >= config.scheduler.batch && !res.backpressure;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'scheduling failed');
+    } finally {
+      scheduling = false;
+    }
+    if (running) scheduleTimer = setTimeout(scheduleTick, again ? 0 : config.scheduler.tickMs);
+  };
+  if (config.scheduler.enabled) void scheduleTick();
+
   const id = instanceId('dispatcher');
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
 
@@ -133,6 +156,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
           failed: counts.failed,
           executors: executors.length,
           received: stats.received,
+          scheduled: stats.scheduled,
           sent: stats.sent,
           dropped: stats.dropped,
         });
@@ -148,6 +172,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     async stop() {
       running = false;
       clearInterval(sweepTimer);
+      clearTimeout(scheduleTimer);
       queue.wake();
       frontend.close();
       backend.close();

@@ -81,6 +81,8 @@ export async function webmonEnv(redisUrl: string, prefix: string, adminKey: stri
     WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_LOG_LEVEL: 'info',
+    // Checks run when a test pushes them, so counts are exact; scheduling has its own tests.
+    WEBMON_SCHEDULER_ENABLED: 'false',
   };
   return { env, apiUrl: `http://127.0.0.1:${apiPort}` };
 }

@@ -6,7 +6,8 @@
   KEYS[3]   latest-results hash
   KEYS[4]   history stream
   KEYS[5]   set naming the asset's plugin-storage keys (each is deleted too)
-  KEYS[6..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
+  KEYS[6]   schedule (sorted set)
+  KEYS[7..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
 
   ARGV[1]   expected rev
   ARGV[2]   normalised url
@@ -25,7 +26,8 @@ local id = redis.call('HGET', KEYS[1], 'id')
 if redis.call('HGET', KEYS[2], ARGV[2]) == id then
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
-for i = 6, #KEYS do
+redis.call('ZREM', KEYS[6], id)
+for i = 7, #KEYS do
   redis.call('ZREM', KEYS[i], id)
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[5])) do

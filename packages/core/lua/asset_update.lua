@@ -3,14 +3,16 @@
 
   KEYS[1]           asset hash
   KEYS[2]           owner URL hash
-  KEYS[3..2+R]      indexes the asset leaves (R = ARGV[4])
-  KEYS[3+R..]       indexes the asset joins
+  KEYS[3]           schedule (sorted set: asset id -> next due time, ms)
+  KEYS[4..3+R]      indexes the asset leaves (R = ARGV[4])
+  KEYS[4+R..]       indexes the asset joins
 
   ARGV[1]   expected rev (as read before the change was computed)
   ARGV[2]   old normalised url
   ARGV[3]   new normalised url (equal to ARGV[2] when unchanged)
   ARGV[4]   R, the number of indexes left
-  ARGV[5..] field, value pairs to set (updatedAt, plugins, …)
+  ARGV[5]   schedule change: '' none, '-' unschedule, or a due time (ms) to schedule at
+  ARGV[6..] field, value pairs to set (updatedAt, plugins, …)
 
   Returns { 1, newRev }     updated
           { 0 }             no such asset
@@ -35,14 +37,19 @@ if ARGV[2] ~= ARGV[3] then
 end
 local removeCount = tonumber(ARGV[4])
 local seq = redis.call('HGET', KEYS[1], 'seq')
-for i = 3, 2 + removeCount do
+for i = 4, 3 + removeCount do
   redis.call('ZREM', KEYS[i], id)
 end
-for i = 3 + removeCount, #KEYS do
+for i = 4 + removeCount, #KEYS do
   redis.call('ZADD', KEYS[i], seq, id)
 end
+if ARGV[5] == '-' then
+  redis.call('ZREM', KEYS[3], id)
+elseif ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[3], ARGV[5], id)
+end
 local fields = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 if #fields > 0 then

@@ -54,7 +54,10 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return { 1, '', '' }
 end
 
-local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner')
+local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob')
+if a[8] == ARGV[1] then
+  redis.call('HDEL', KEYS[3], 'pendingJob')
+end
 local from = a[1] or 'unknown'
 local downAfter = tonumber(a[3] or ARGV[11]) or tonumber(ARGV[11])
 local upAfter = tonumber(a[4] or ARGV[12]) or tonumber(ARGV[12])

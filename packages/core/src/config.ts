@@ -68,6 +68,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    scheduler: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Check every asset every interval (the dispatcher schedules).' }),
+        tickMs: Int(1000, 50, 60_000, 'How often due assets are looked for.'),
+        batch: Int(1000, 1, 100_000, 'Most checks scheduled per tick.'),
+        maxQueued: Int(1000, 1, 10_000_000, 'Backpressure: no new scheduled checks while this many jobs are queued.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     executor: Type.Object(
       {
         concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),

@@ -38,6 +38,10 @@ export function createKeys(prefix: string) {
     ownerIndexPrefix: (owner: string) => `${p}owner:${owner}:`,
     /** String counter: creation sequence of assets (orders listings, stable cursors). */
     assetSeq: `${p}seq:asset`,
+    /** Sorted set: asset id → next due time (ms) of its scheduled check. */
+    schedule: `${p}schedule`,
+    /** String counter: ids of scheduled jobs (`s<n>`). */
+    jobSeq: `${p}seq:job`,
     /** Hash: one job. */
     job: (id: string) => `${p}job:${id}`,
     /** Prefix of job hashes, for scripts: `jobPrefix + jobId`. */

@@ -132,8 +132,9 @@ export class AssetStore {
       'okCount', 0,
       'failCount', 0,
     ];
-    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), ...this.indexKeys(a.owner, state, a.plugins, a.tags)];
-    const res = await this.scripts.run<[number, string, number?]>('asset_create', keys, [a.url.url, id, ...fields]);
+    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags)];
+    const due = scheduled(state) ? firstDue(now, a.interval) : '';
+    const res = await this.scripts.run<[number, string, number?]>('asset_create', keys, [a.url.url, id, due, ...fields]);
     return { id: res[1], created: res[0] === 1 };
   }
 
@@ -195,10 +196,14 @@ export class AssetStore {
       if (change.paused !== undefined) fields.push('paused', change.paused ? 1 : 0);
       if (state !== cur.state) fields.push('state', state, 'stateChangedAt', now, 'stateReason', reason, 'failStreak', 0, 'okStreak', 0);
       const newUrl = change.url?.url ?? cur.url;
+      const interval = change.interval ?? cur.interval;
+      let schedule: string | number = '';
+      if (!scheduled(state)) schedule = scheduled(cur.state) ? '-' : '';
+      else if (!scheduled(cur.state) || change.interval !== undefined) schedule = firstDue(now, interval);
       const res = await this.scripts.run<[number, (number | string)?]>(
         'asset_update',
-        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), ...leave, ...join],
-        [cur.rev, cur.url, newUrl, leave.length, ...fields],
+        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), this.keys.schedule, ...leave, ...join],
+        [cur.rev, cur.url, newUrl, leave.length, schedule, ...fields],
       );
       if (res[0] === 1) return this.get(id);
       if (res[0] === 0) return null;
@@ -219,6 +224,7 @@ export class AssetStore {
           this.keys.assetLatest(id),
           this.keys.assetHistory(id),
           this.keys.assetPluginKeys(id),
+          this.keys.schedule,
           ...this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags),
         ],
         [cur.rev, cur.url],
@@ -258,6 +264,19 @@ export class AssetStore {
     for (const [plugin, json] of Object.entries(h)) out[plugin] = safeJson(json);
     return out;
   }
+}
+
+/** Paused and unsupported assets are not checked on a schedule. */
+function scheduled(state: AssetState): boolean {
+  return state !== 'paused' && state !== 'unsupported';
+}
+
+/**
+ * First due time of a newly scheduled asset: soon (new monitors should show a result quickly),
+ * spread over up to a minute so that a large batch does not fire at once.
+ */
+function firstDue(now: number, intervalSec: number): number {
+  return now + Math.floor(Math.random() * Math.min(intervalSec, 60) * 1000);
 }
 
 export function parseAsset(h: Record<string, string> | null | undefined): AssetRecord | null {

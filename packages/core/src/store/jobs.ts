@@ -147,6 +147,19 @@ export class JobStore {
     return { requeued: pairs(requeued), failed, stale: pairs(stale) };
   }
 
+  /**
+   * Creates jobs for due assets (see schedule_claim.lua). Returns the new job ids and whether
+   * the queue bound stopped it early.
+   */
+  async scheduleDue(batch: number, maxQueued: number, now = Date.now()): Promise<{ ids: string[]; skipped: number; backpressure: boolean }> {
+    const res = await this.scripts.run<Array<number | string>>(
+      'schedule_claim',
+      [this.keys.schedule, this.keys.jobsQueued, this.keys.jobSeq],
+      [now, batch, maxQueued, this.keys.assetPrefix, this.keys.jobPrefix, Math.floor(Math.random() * 2 ** 31)],
+    );
+    return { ids: res.slice(3).map(String), skipped: Number(res[1]), backpressure: Number(res[2]) === 1 };
+  }
+
   /** Every queued job with its priority (dispatcher start-up), oldest first, in chunks. */
   async *queued(chunk = 1000): AsyncGenerator<Array<{ id: string; priority: number }>> {
     let start = 0;
