@@ -35,6 +35,8 @@ export interface ExecutorStats {
   claimed: number;
   completed: number;
   skipped: number;
+  /** Given back to run later because their host had no free slot soon enough. */
+  deferred: number;
   inFlight: number;
 }
 
@@ -99,9 +101,36 @@ export async function checkAsset(
       const config = asset.config[name] ?? {};
       const timeoutMs = typeof config.timeoutMs === 'number' ? config.timeoutMs : deps.defaultTimeoutMs;
       const log = deps.log.child({ assetId: asset.id, plugin: name });
-      return runPlugin(plugin, target, config, { log, storage: pluginStorage(deps.redis, deps.keys, asset.id, name), shared }, timeoutMs, deps.signal);
+      return runPlugin(
+        plugin,
+        target,
+        config,
+        { log, storage: pluginStorage(deps.redis, deps.keys, asset.id, name), shared, assetConfig: asset.config },
+        timeoutMs,
+        deps.signal,
+      );
     }),
   );
+}
+
+/** Spacing between check starts for a host: its own entry, else the smallest of its tags', else the default. */
+export function hostSpacing(p: Readonly<Config['politeness']>, host: string, tags: readonly string[]): number {
+  if (Object.hasOwn(p.hosts, host)) return p.hosts[host]!;
+  let best: number | undefined;
+  for (const t of tags) if (Object.hasOwn(p.tags, t)) best = Math.min(best ?? Infinity, p.tags[t]!);
+  return best ?? p.hostIntervalMs;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function rank(order: readonly string[], name: string): number {
@@ -124,7 +153,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const policy = createPolicy(config.policy);
   const concurrency = config.executor.concurrency;
   const leaseMs = config.executor.leaseMs;
-  const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, inFlight: 0 };
+  const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, deferred: 0, inFlight: 0 };
   const stopping = new AbortController();
   let closing = false;
 
@@ -177,6 +206,17 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
       await completeWithRetry({ jobId, token, outcome: 'unsupported', reason: denied, results: [], durationMs: 0, owner: asset.owner, assetId: asset.id });
       return;
     }
+    // Politeness: one start per host per spacing, across every executor (a slot in Redis).
+    const spacing = hostSpacing(config.politeness, asset.host, asset.tags);
+    if (spacing > 0 && asset.host) {
+      const wait = await jobs.hostSlot(asset.host, spacing, config.politeness.maxWaitMs);
+      if (wait < 0) {
+        await jobs.defer(jobId, token, Date.now() - wait);
+        stats.deferred++;
+        return;
+      }
+      if (wait > 0) await sleep(wait, stopping.signal);
+    }
     // Keep the lease alive while long checks run.
     const extender = setInterval(() => {
       jobs.extend(jobId, token, leaseMs).catch((err: Error) => log.warn({ jobId, err: err.message }, 'lease extension failed'));
@@ -193,6 +233,12 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const { outcome, reason } = outcomeOf(results);
     await completeWithRetry({ jobId, token, outcome, reason, results, durationMs, owner: asset.owner, assetId: asset.id });
+    // A host that asked us to wait (Retry-After on 429/503) gets no check before then.
+    const retryAfter = Math.max(0, ...results.map((r) => r.metrics.retryAfterSec ?? 0));
+    if (retryAfter > 0 && asset.host) {
+      const until = Date.now() + Math.min(retryAfter, config.politeness.maxRetryAfterSec) * 1000;
+      await jobs.hostBackoff(asset.host, until).catch((err: Error) => log.warn({ err: err.message, host: asset.host }, 'could not record Retry-After'));
+    }
     log.debug({ jobId, assetId: asset.id, outcome, durationMs }, 'check done');
   }
 

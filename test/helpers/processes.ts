@@ -83,6 +83,8 @@ export async function webmonEnv(redisUrl: string, prefix: string, adminKey: stri
     WEBMON_LOG_LEVEL: 'info',
     // Checks run when a test pushes them, so counts are exact; scheduling has its own tests.
     WEBMON_SCHEDULER_ENABLED: 'false',
+    // Test targets all live on 127.0.0.1; politeness has its own test.
+    WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
   };
   return { env, apiUrl: `http://127.0.0.1:${apiPort}` };
 }
@@ -92,20 +94,26 @@ export interface Target {
   server: Server;
   /** Requests seen, by path. */
   hits: Map<string, number>;
+  /** Every request in arrival order: path, Host header and arrival time (ms). */
+  arrivals: Array<{ path: string; host: string; at: number }>;
   close(): Promise<void>;
 }
 
-/** A local HTTP target: /ok 200, /missing 404, /slow answers after 3 s, /redirect → /ok. */
+/** A local HTTP target: /ok 200, /missing 404, /slow answers after 3 s, /redirect → /ok, /busy 429 (Retry-After: 2). */
 export async function startTarget(): Promise<Target> {
   const hits = new Map<string, number>();
+  const arrivals: Target['arrivals'] = [];
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     hits.set(path, (hits.get(path) ?? 0) + 1);
+    arrivals.push({ path: req.url ?? '/', host: (req.headers.host ?? '').split(':')[0]!, at: Date.now() });
     if (path === '/missing') {
       res.writeHead(404).end('not here');
     } else if (path === '/slow') {
       const timer = setTimeout(() => res.writeHead(200).end('finally'), 3000);
       res.on('close', () => clearTimeout(timer));
+    } else if (path === '/busy') {
+      res.writeHead(429, { 'retry-after': '2' }).end('slow down');
     } else if (path === '/redirect') {
       res.writeHead(302, { location: '/ok' }).end();
     } else {
@@ -119,6 +127,7 @@ export async function startTarget(): Promise<Target> {
     url: `http://127.0.0.1:${port}`,
     server,
     hits,
+    arrivals,
     close: () =>
       new Promise((r) => {
         server.closeAllConnections();

@@ -4,8 +4,10 @@
   KEYS[1]           asset hash
   KEYS[2]           owner URL hash
   KEYS[3]           schedule (sorted set: asset id -> next due time, ms)
-  KEYS[4..3+R]      indexes the asset leaves (R = ARGV[4])
-  KEYS[4+R..]       indexes the asset joins
+  KEYS[4]           set naming the asset's plugin-storage keys (deleted when the url changes:
+                    baselines of another page mean nothing)
+  KEYS[5..4+R]      indexes the asset leaves (R = ARGV[4])
+  KEYS[5+R..]       indexes the asset joins
 
   ARGV[1]   expected rev (as read before the change was computed)
   ARGV[2]   old normalised url
@@ -34,13 +36,17 @@ if ARGV[2] ~= ARGV[3] then
   end
   redis.call('HDEL', KEYS[2], ARGV[2])
   redis.call('HSET', KEYS[2], ARGV[3], id)
+  for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    redis.call('DEL', key)
+  end
+  redis.call('DEL', KEYS[4])
 end
 local removeCount = tonumber(ARGV[4])
 local seq = redis.call('HGET', KEYS[1], 'seq')
-for i = 4, 3 + removeCount do
+for i = 5, 4 + removeCount do
   redis.call('ZREM', KEYS[i], id)
 end
-for i = 4 + removeCount, #KEYS do
+for i = 5 + removeCount, #KEYS do
   redis.call('ZADD', KEYS[i], seq, id)
 end
 if ARGV[5] == '-' then

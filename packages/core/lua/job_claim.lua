@@ -16,7 +16,7 @@
   ARGV[6]   retention of finished jobs, seconds
 
   Returns { 1, attempts, field, value, … }   claimed; the pairs are the asset hash
-          { 0, why }                        not claimed: 'missing', 'done', 'failed', 'running',
+          { 0, why }                        not claimed: 'missing', 'done', 'failed', 'running', 'deferred',
                                             'asset_deleted' (the job is failed with that error)
 ]]
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -30,6 +30,9 @@ if status == 'done' or status == 'failed' then
 end
 if status == 'running' and tonumber(redis.call('HGET', KEYS[1], 'leaseUntil') or '0') > now then
   return { 0, 'running' }
+end
+if tonumber(redis.call('HGET', KEYS[1], 'notBefore') or '0') > now then
+  return { 0, 'deferred' }
 end
 local assetId = redis.call('HGET', KEYS[1], 'assetId')
 local asset = redis.call('HGETALL', ARGV[5] .. assetId)

@@ -3,10 +3,12 @@
   1. Leases past their deadline: the job is queued again, or failed once it has had maxAttempts.
   2. Jobs queued longer than requeueAfter without being claimed (their id was lost in a socket
      or a restarted dispatcher): their queued time is bumped and they are returned.
+  3. Deferred jobs whose time has come: queued again and returned (with the stale ones).
 
   KEYS[1]   leases (sorted set)
   KEYS[2]   queued jobs (sorted set)
   KEYS[3]   failed jobs (sorted set)
+  KEYS[4]   delayed jobs (sorted set, score = time to queue again)
 
   ARGV[1]   now, ms
   ARGV[2]   most jobs to handle per part
@@ -53,6 +55,18 @@ for _, id in ipairs(old) do
     stale[#stale + 1] = priority
   else
     redis.call('ZREM', KEYS[2], id)
+  end
+end
+local ready = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(ready) do
+  redis.call('ZREM', KEYS[4], id)
+  local job = ARGV[4] .. id
+  local j = redis.call('HMGET', job, 'status', 'priority')
+  if j[1] == 'queued' then
+    redis.call('HDEL', job, 'notBefore')
+    redis.call('ZADD', KEYS[2], now, id)
+    stale[#stale + 1] = id
+    stale[#stale + 1] = j[2] or '0'
   end
 end
 return { requeued, failed, stale }

@@ -77,6 +77,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    politeness: Type.Object(
+      {
+        hostIntervalMs: Int(1000, 0, 3_600_000, 'Least time between the starts of two checks of one host, across all executors (0: no limit).'),
+        maxWaitMs: Int(2000, 0, 3_600_000, 'An executor waits this long for a host slot; a longer wait gives the job back to run later.'),
+        hosts: Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: 3_600_000 }), { default: {}, description: 'hostIntervalMs per host name, e.g. {"api.example.com": 100}.' }),
+        tags: Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: 3_600_000 }), { default: {}, description: 'hostIntervalMs for assets with a tag (the smallest of an asset\'s tags wins; a host entry wins over tags).' }),
+        maxRetryAfterSec: Int(3600, 0, 86_400, 'Longest Retry-After honoured; a host asking for more waits this long.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     executor: Type.Object(
       {
         concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),
@@ -222,6 +232,13 @@ function coerceEnv(node: SchemaNode, value: string, name: string): unknown {
     return n;
   }
   if (node.type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (node.type === 'object') {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      throw new ConfigError(`invalid configuration: ${name}: must be a JSON object (got "${value}")`);
+    }
+  }
   if (node.type === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(value)) return true;
     if (/^(0|false|no|off)$/i.test(value)) return false;

@@ -54,6 +54,10 @@ export function createKeys(prefix: string) {
     jobsFailed: `${p}jobs:failed`,
     /** String: API key digest → client id. */
     apiKey: (digest: string) => `${p}apikey:${digest}`,
+    /** Sorted set: jobs given back to run later (politeness), scored by when to queue them again. */
+    jobsDelayed: `${p}jobs:delayed`,
+    /** String: earliest start time (ms) of the next check of a host, shared by every executor. */
+    hostSlot: (host: string) => `${p}host:${host}`,
     /** Hash: one client (tenant). */
     client: (id: string) => `${p}client:${id}`,
     /** Set: all client ids. */

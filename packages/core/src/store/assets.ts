@@ -202,7 +202,7 @@ export class AssetStore {
       else if (!scheduled(cur.state) || change.interval !== undefined) schedule = firstDue(now, interval);
       const res = await this.scripts.run<[number, (number | string)?]>(
         'asset_update',
-        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), this.keys.schedule, ...leave, ...join],
+        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), this.keys.schedule, this.keys.assetPluginKeys(id), ...leave, ...join],
         [cur.rev, cur.url, newUrl, leave.length, schedule, ...fields],
       );
       if (res[0] === 1) return this.get(id);

@@ -132,3 +132,40 @@ describe('JobStore', () => {
     expect(all).toContainEqual({ id, priority: 2 });
   });
 });
+
+describe('politeness', () => {
+  it('spaces check starts per host and refuses waits that are too long', async () => {
+    const t0 = Date.now();
+    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(0);
+    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(1000);
+    expect(await jobs.hostSlot('a.test', 1000, 2500, t0 + 100)).toBe(1900);
+    // The next slot is 3000 ms away: too long, nothing reserved.
+    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(-3000);
+    expect(await jobs.hostSlot('a.test', 1000, 2500, t0 + 500)).toBe(2500);
+    // Other hosts are independent.
+    expect(await jobs.hostSlot('b.test', 1000, 2500, t0)).toBe(0);
+  });
+
+  it('honours Retry-After without ever moving the next slot earlier', async () => {
+    const t0 = Date.now();
+    await jobs.hostBackoff('c.test', t0 + 30_000, t0);
+    expect(await jobs.hostSlot('c.test', 1000, 2000, t0)).toBe(-30_000);
+    await jobs.hostBackoff('c.test', t0 + 5_000, t0);
+    expect(await jobs.hostSlot('c.test', 1000, 2000, t0 + 29_000)).toBe(1000);
+  });
+
+  it('defers a claimed job without counting an attempt, and queues it again on time', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 6);
+    const t0 = Date.now();
+    expect((await jobs.claim(id!, 'tok', 10_000, t0)).claimed).toBe(true);
+    expect(await jobs.defer(id!, 'other', t0 + 5000)).toBe(false);
+    expect(await jobs.defer(id!, 'tok', t0 + 5000)).toBe(true);
+    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', attempts: 0 });
+    // A stray delivery before its time is not claimed.
+    expect(await jobs.claim(id!, 'early', 10_000, t0 + 1000)).toEqual({ claimed: false, why: 'deferred' });
+    expect((await jobs.sweep(3_600_000, 100, t0 + 4000)).stale.map((j) => j.id)).not.toContain(id);
+    expect((await jobs.sweep(3_600_000, 100, t0 + 5000)).stale).toContainEqual({ id, priority: 6 });
+    expect((await jobs.claim(id!, 'late', 10_000, t0 + 5001)).claimed).toBe(true);
+  });
+});

@@ -110,6 +110,26 @@ export class JobStore {
     return res === 1;
   }
 
+  /** Gives a claimed job back, to be queued again at `runAt` (not counted as an attempt). */
+  async defer(jobId: string, token: string, runAt: number): Promise<boolean> {
+    const res = await this.scripts.run<number>('job_defer', [this.keys.job(jobId), this.keys.jobsLeases, this.keys.jobsDelayed], [jobId, token, runAt]);
+    return res === 1;
+  }
+
+  /**
+   * Reserves a start slot for a check of `host`, `spacingMs` after the previous one across all
+   * executors. Returns the wait before starting (>= 0), or a negative number: no slot within
+   * `maxWaitMs`, the next one is that far away.
+   */
+  async hostSlot(host: string, spacingMs: number, maxWaitMs: number, now = Date.now()): Promise<number> {
+    return this.scripts.run<number>('host_slot', [this.keys.hostSlot(host)], [now, spacingMs, maxWaitMs]);
+  }
+
+  /** No check of `host` starts before `until` (Retry-After). */
+  async hostBackoff(host: string, until: number, now = Date.now()): Promise<void> {
+    await this.scripts.run('host_backoff', [this.keys.hostSlot(host)], [now, until]);
+  }
+
   /** Records results and finishes the job. Returns the state transition, or why nothing was written. */
   async complete(c: Completion, now = Date.now()): Promise<{ recorded: true; from: string; to: string } | { recorded: false; why: string }> {
     const resultsJson = JSON.stringify(c.results);
@@ -141,7 +161,7 @@ export class JobStore {
   async sweep(requeueAfterMs: number, limit = 1000, now = Date.now()): Promise<SweepResult> {
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
-      [this.keys.jobsLeases, this.keys.jobsQueued, this.keys.jobsFailed],
+      [this.keys.jobsLeases, this.keys.jobsQueued, this.keys.jobsFailed, this.keys.jobsDelayed],
       [now, limit, this.policy.maxAttempts, this.keys.jobPrefix, this.policy.retentionSec, requeueAfterMs],
     );
     return { requeued: pairs(requeued), failed, stale: pairs(stale) };
