@@ -90,6 +90,9 @@ describe('pipeline across three processes', () => {
     expect(stats.body).toMatchObject({ state: 'up', checks: 1, successes: 1, failures: 0, lastOutcome: 'ok', latest: { http: { metrics: { statusCode: 200 } } } });
     const missingStats = await api.call('GET', `/assets/${ids[1]}/stats`);
     expect(missingStats.body).toMatchObject({ state: 'unknown', checks: 1, failures: 1 });
+    // Every applicable plugin ran on the asset, on one download of the page.
+    expect(ok.results.map((r: { plugin: string }) => r.plugin)).toEqual(['http', 'htmlstats']);
+    expect(ok.results[1]).toMatchObject({ status: 'ok', message: expect.stringContaining('learning'), metrics: { elements: expect.any(Number), bytes: ok.results[0].metrics.bytes } });
     expect(target.hits.get('/ok')).toBe(1);
   });
 

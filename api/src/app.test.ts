@@ -114,7 +114,7 @@ describe('assets', () => {
     expect(res.body).toMatchObject({
       url: 'http://create.test/a',
       owner: 'admin',
-      plugins: ['http'],
+      plugins: ['http', 'htmlstats'],
       interval: 60,
       tags: ['a', 'b'],
       paused: false,
@@ -122,6 +122,7 @@ describe('assets', () => {
       lastCheckAt: null,
     });
     expect(res.body.config.http).toMatchObject({ method: 'GET', expectedStatus: '200-399', maxRedirects: 5 });
+    expect(res.body.config.htmlstats).toMatchObject({ window: 30, minSamples: 5, warnZ: 3, errorZ: 5 });
     expect(Date.parse(res.body.createdAt)).toBeGreaterThan(0);
     const again = await call('POST', '/assets', { url: 'http://create.test/a' });
     expect(again.status).toBe(200);
@@ -232,6 +233,26 @@ describe('assets', () => {
       expect(res.status, qs).toBe(400);
       expect(['WEBMON_ERR_VALIDATION', 'WEBMON_ERR_INVALID_CURSOR']).toContain(res.body.code);
     }
+  });
+
+  it('resets what a plugin learned, and only for plugins that learn', async () => {
+    const { body: a } = await call('POST', '/assets', { url: 'http://learn.test/' });
+    const windowKey = `${t.prefix}:asset:${a.id}:plugin:htmlstats:window`;
+    await t.redis.rpush(windowKey, '{"bytes":1}');
+    await t.redis.sadd(`${t.prefix}:asset:${a.id}:pluginkeys`, windowKey);
+    expect((await call('POST', `/assets/${a.id}/plugins/htmlstats/reset`)).status).toBe(204);
+    expect(await t.redis.exists(windowKey)).toBe(0);
+    expect((await call('POST', `/assets/${a.id}/plugins/http/reset`)).body).toMatchObject({ code: 'WEBMON_ERR_PLUGIN_CONFIG', message: expect.stringContaining('nothing to reset') });
+    expect((await call('POST', `/assets/${a.id}/plugins/warp/reset`)).body.code).toBe('WEBMON_ERR_UNKNOWN_PLUGIN');
+    expect((await call('POST', `/assets/${a.id}/plugins/tcp/reset`)).body.message).toMatch(/not enabled/);
+    expect((await call('POST', '/assets/nope/plugins/htmlstats/reset')).body.code).toBe('WEBMON_ERR_ASSET_NOT_FOUND');
+    // A new URL is a new page: what was learned about the old one is dropped.
+    await t.redis.rpush(windowKey, '{"bytes":1}');
+    await t.redis.sadd(`${t.prefix}:asset:${a.id}:pluginkeys`, windowKey);
+    await call('PATCH', `/assets/${a.id}`, { tags: ['x'] });
+    expect(await t.redis.exists(windowKey)).toBe(1);
+    await call('PATCH', `/assets/${a.id}`, { url: 'http://learn.test/other' });
+    expect(await t.redis.exists(windowKey)).toBe(0);
   });
 
   it('gets, updates and deletes', async () => {

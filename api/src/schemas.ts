@@ -76,6 +76,7 @@ export const Asset = Type.Object(
 export type AssetOut = Static<typeof Asset>;
 
 export const AssetId = Type.Object({ id: Type.String({ pattern: ID }) });
+export const PluginParams = Type.Object({ id: Type.String({ pattern: ID }), plugin: Type.String({ pattern: NAME }) });
 
 export const ListQuery = Type.Object(
   {

@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Type from 'typebox';
-import { ALL_OWNERS, WebmonError, errorBody, type AssetRecord, type Principal } from '@webmon/core';
+import { ALL_OWNERS, WebmonError, errorBody, pluginStorage, type AssetRecord, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
 import { presentAsset } from '../present.js';
 import {
@@ -14,6 +14,7 @@ import {
   BatchInput,
   BatchResult,
   ListQuery,
+  PluginParams,
   type AssetInput as AssetInputT,
 } from '../schemas.js';
 
@@ -169,6 +170,28 @@ export function assetRoutes(ctx: ApiContext) {
         const { id } = req.params;
         visible(await assets.get(id), req.principal, id);
         if (!(await assets.delete(id))) throw new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/assets/:id/plugins/:plugin/reset',
+      {
+        schema: {
+          tags: ['assets'],
+          summary: "Forget what a plugin learned about the asset (e.g. htmlstats' baseline); it learns again",
+          params: PluginParams,
+          response: { 204: Type.Null(), 400: E, 401: E, 404: E },
+        },
+      },
+      async (req, reply) => {
+        const { id, plugin: name } = req.params;
+        const a = visible(await assets.get(id), req.principal, id);
+        const plugin = registry.get(name);
+        if (!plugin) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `plugin: unknown plugin "${name}"`);
+        if (!a.plugins.includes(name)) throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `plugin: "${name}" is not enabled on asset ${id}`);
+        if (!plugin.reset) throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `plugin: "${name}" keeps nothing to reset`);
+        await plugin.reset(pluginStorage(ctx.redis, ctx.keys, id, name));
         return reply.code(204).send(null);
       },
     );

@@ -42,6 +42,11 @@ export interface PluginContext {
   log: Logger;
   storage: PluginStorage;
   shared: SharedCache;
+  /**
+   * Options of every plugin enabled on this asset, by plugin name, so that plugins sharing one
+   * fetch (see SharedCache) agree on its options whatever order they run in.
+   */
+  assetConfig?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export interface PluginOutput {
@@ -62,6 +67,8 @@ export interface Plugin<S extends TObject = TObject> {
   /** Options that are secrets: never logged, never returned by the API. */
   secretOptions?: readonly string[];
   run(target: Target, config: Static<S>, ctx: PluginContext): Promise<PluginOutput>;
+  /** Forgets what the plugin learned about one asset (a baseline), on request through the API. */
+  reset?(storage: PluginStorage): Promise<void>;
   /** Releases process-wide resources (connection pools) when the executor stops. */
   close?(): Promise<void>;
 }

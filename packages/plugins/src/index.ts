@@ -3,9 +3,13 @@
  */
 import { PluginRegistry, type AnyPlugin } from '@webmon/plugin-sdk';
 import { httpPlugin } from '@webmon/plugin-http';
+import { htmlStatsPlugin } from '@webmon/plugin-htmlstats';
+import { tcpPlugin } from '@webmon/plugin-tcp';
 
 export const plugins: readonly AnyPlugin[] = [
   httpPlugin,
+  htmlStatsPlugin, // after http: it reuses the page http fetched
+  tcpPlugin,
 ];
 
 export const registry = new PluginRegistry(plugins);

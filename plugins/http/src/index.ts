@@ -187,12 +187,20 @@ function withoutCredentials(headers: Record<string, string>): Record<string, str
 export const PAGE_KEY = 'http:page';
 
 /**
- * Fetches the asset's page once per check, body included, and shares it with every plugin of
- * the check that asks (http, htmlstats, …). The executor runs plugins in registration order, so
- * when the http plugin is enabled its request options are the ones used.
+ * Fetches the asset's page once per check and shares it with every plugin of the check that
+ * asks (http, htmlstats, …). The request options are the http plugin's when it is enabled on
+ * the asset (`ctx.assetConfig.http`), else `fallback`, whichever plugin asks first. The body is
+ * kept when another plugin may need it or a body rule is set; otherwise it is read and dropped.
  */
-export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal'>, url: URL, cfg: HttpConfig): Promise<FetchOutcome> {
-  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, true));
+export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal' | 'assetConfig'>, url: URL, fallback: HttpConfig): Promise<FetchOutcome> {
+  const cfg = (ctx.assetConfig?.http as HttpConfig | undefined) ?? fallback;
+  const sharedWithOthers = ctx.assetConfig ? Object.keys(ctx.assetConfig).some((name) => name !== 'http') : true;
+  const keepBody = sharedWithOthers || hasBodyRules(cfg);
+  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, keepBody));
+}
+
+function hasBodyRules(cfg: HttpConfig): boolean {
+  return Boolean(cfg.bodyContains || cfg.bodyNotContains || cfg.bodyMatches || cfg.bodyNotMatches);
 }
 
 export const httpPlugin = definePlugin({
@@ -277,7 +285,7 @@ function compiled(source: string, flags: string): RegExp {
 
 /** Why the body fails the configured content rules, or null. Only the bytes read are searched. */
 function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): string | null {
-  if (!cfg.bodyContains && !cfg.bodyNotContains && !cfg.bodyMatches && !cfg.bodyNotMatches) return null;
+  if (!hasBodyRules(cfg)) return null;
   const raw = res.body?.toString('utf8') ?? '';
   const text = cfg.ignoreCase ? raw.toLowerCase() : raw;
   const norm = (s: string) => (cfg.ignoreCase ? s.toLowerCase() : s);
