@@ -52,8 +52,11 @@ describe('politeness across executors', () => {
     expect(ip).toHaveLength(8);
     expect(local).toHaveLength(4);
     const gaps = ip.slice(1).map((at, i) => at - ip[i]!);
-    // Arrival times carry a few ms of jitter from connect and scheduling.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(SPACING - 40);
+    // Starts are spaced exactly; arrivals add connect and scheduling jitter (more on a loaded
+    // machine), so judge the whole span and allow single gaps some slack. Without politeness
+    // all eight arrive within a few milliseconds.
+    expect(ip[ip.length - 1]! - ip[0]!).toBeGreaterThanOrEqual(7 * SPACING - 60);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(SPACING / 2);
     // localhost was checked while 127.0.0.1 was still being spaced out, not after it.
     expect(local[0]!).toBeLessThan(ip[ip.length - 1]!);
   });

@@ -58,7 +58,7 @@ export function classifyError(err: unknown, signal?: AbortSignal): Classified {
   const message = errs.map((e) => e.message).find((m) => m) ?? String(err);
   if (signal?.aborted) return { reason: 'timeout', message: 'timed out' };
   for (const e of errs) {
-    const code = e.code ?? '';
+    const code = typeof e.code === 'string' ? e.code : ''; // FTP replies carry numeric codes
     if (e.name === 'AbortError' || e.name === 'TimeoutError' || TIMEOUT_CODES.has(code)) return { reason: 'timeout', message };
     if (code === 'ECONNREFUSED') return { reason: 'refused', message };
     if (DNS_CODES.has(code)) return { reason: 'dns', message };
