@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pull } from 'zeromq';
 import {
   ClientStore,
+  JobStore,
   connectRedis,
+  jobPolicy,
   createLogger,
   decode,
   freePort,
@@ -317,6 +319,29 @@ describe('jobs', () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('WEBMON_ERR_VALIDATION');
     expect(res.body.message).toMatch(message);
+  });
+
+  it('lists failed jobs and retries them', async () => {
+    const { body: a } = await call('POST', '/assets', { url: 'http://fails.test/' });
+    const pushed = await call('POST', '/jobs', { assetIds: [a.id] });
+    await pull.receive();
+    const id = pushed.body.jobs[0].id;
+    // An executor that hits a system fault on its only attempt.
+    const store = new JobStore(t.redis, t.keys, t.scripts, { ...jobPolicy(config), maxAttempts: 1 });
+    expect((await store.claim(id, 'tok', 10_000)).claimed).toBe(true);
+    expect(await store.fail(id, 'tok', 'disk on fire')).toBe('failed');
+
+    const failed = await call('GET', '/jobs/failed?limit=10');
+    expect(failed.body.items.map((j: { id: string }) => j.id)).toContain(id);
+    expect(failed.body.items.find((j: { id: string }) => j.id === id)).toMatchObject({ status: 'failed', error: 'disk on fire' });
+    expect((await call('GET', '/jobs/failed', undefined, otherKey)).body.items).toEqual([]);
+    expect((await call('POST', `/jobs/${id}/retry`, undefined, otherKey)).body.code).toBe('WEBMON_ERR_JOB_NOT_FOUND');
+    const retried = await call('POST', `/jobs/${id}/retry`);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toMatchObject({ id, status: 'queued', attempts: 0 });
+    expect(decode(await pull.receive())).toMatchObject({ type: 'JOBS', ids: [id] });
+    expect((await call('POST', `/jobs/${id}/retry`)).body.code).toBe('WEBMON_ERR_JOB_NOT_FAILED');
+    expect((await call('GET', '/jobs/failed?limit=0')).body.code).toBe('WEBMON_ERR_VALIDATION');
   });
 
   it('answers 404 for unknown jobs and routes', async () => {

@@ -166,6 +166,19 @@ export const Job = Type.Object({
 
 export const JobId = Type.Object({ id: Type.String({ pattern: ID }) });
 
+export const FailedQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    offset: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const FailedJobs = Type.Object({
+  items: Type.Array(Job),
+  more: Type.Boolean({ description: 'More failed jobs follow: ask again with offset + limit.' }),
+});
+
 export const AssetStats = Type.Object({
   assetId: Type.String(),
   state: Type.Enum(ASSET_STATES),

@@ -6,6 +6,7 @@
 import { Pull, Push } from 'zeromq';
 import {
   JobStore,
+  jobPolicy,
   ProtocolError,
   aliveInstances,
   createKeys,
@@ -42,14 +43,7 @@ export interface DispatcherStats {
 export async function startDispatcher(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningDispatcher> {
   const redis = await openRedis({ url: redisUrl, name: 'webmon-dispatcher', log });
   const keys = createKeys(config.redis.keyPrefix);
-  const jobs = new JobStore(redis, keys, scripts(redis), {
-    retentionSec: config.jobs.retentionSec,
-    maxAttempts: config.jobs.maxAttempts,
-    historyMax: config.history.maxResults,
-    eventsMax: config.history.maxEvents,
-    downAfter: config.checks.downAfter,
-    upAfter: config.checks.upAfter,
-  });
+  const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const queue = new PriorityQueue();
   const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, scheduled: 0, queue: 0 };
   let running = true;
@@ -105,12 +99,12 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     sweeping = true;
     try {
       const res = await jobs.sweep(config.dispatcher.requeueAfterMs);
-      for (const j of res.requeued) queue.add(j.id, j.priority);
+      // Retries wait out their backoff on the delayed set and come back here as `stale`.
       for (const j of res.stale) queue.add(j.id, j.priority);
-      stats.requeued += res.requeued.length + res.stale.length;
+      stats.requeued += res.stale.length;
       stats.failed += res.failed.length;
-      if (res.requeued.length || res.failed.length) log.info({ requeued: res.requeued.length, failed: res.failed.length }, 'expired leases swept');
-      if (res.stale.length) log.info({ jobs: res.stale.length }, 're-dispatched jobs that were never claimed');
+      if (res.requeued.length || res.failed.length) log.info({ retrying: res.requeued.length, failed: res.failed.length }, 'expired leases swept');
+      if (res.stale.length) log.debug({ jobs: res.stale.length }, 're-dispatched jobs (retries, deferrals, lost ids)');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'sweep failed');
     } finally {

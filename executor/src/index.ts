@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Pull } from 'zeromq';
 import {
   JobStore,
+  jobPolicy,
   ProtocolError,
   createKeys,
   createPolicy,
@@ -142,14 +143,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const registry = opts.registry ?? installed;
   const redis = await openRedis({ url: redisUrl, name: 'webmon-executor', autoPipelining: true, log });
   const keys = createKeys(config.redis.keyPrefix);
-  const jobs = new JobStore(redis, keys, scripts(redis), {
-    retentionSec: config.jobs.retentionSec,
-    maxAttempts: config.jobs.maxAttempts,
-    historyMax: config.history.maxResults,
-    eventsMax: config.history.maxEvents,
-    downAfter: config.checks.downAfter,
-    upAfter: config.checks.upAfter,
-  });
+  const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const policy = createPolicy(config.policy);
   const concurrency = config.executor.concurrency;
   const leaseMs = config.executor.leaseMs;
@@ -199,7 +193,17 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
       return;
     }
     stats.claimed++;
-    const asset = claim.asset;
+    try {
+      await checkClaimed(jobId, token, claim.asset);
+    } catch (err) {
+      if (stopping.signal.aborted) return;
+      // A fault of the system, not a failed check: retry with backoff, then keep it as failed.
+      const verdict = await jobs.fail(jobId, token, (err as Error).message).catch(() => 'unrecorded');
+      log.error({ jobId, assetId: claim.asset.id, err, verdict }, 'job failed');
+    }
+  }
+
+  async function checkClaimed(jobId: string, token: string, asset: AssetRecord): Promise<void> {
     const denied = asset.plugins.length === 0 ? `no plugin handles ${asset.scheme}: URLs` : await policy.denyResolved(asset.host);
     if (denied) {
       // Unsupported is a verdict, not a failure: recorded once, never retried as an error.
@@ -262,7 +266,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
           free--;
           stats.inFlight++;
           runJob(id)
-            .catch((err: Error) => log.error({ jobId: id, err }, 'job failed; its lease will expire and it will run again'))
+            .catch((err: Error) => log.error({ jobId: id, err }, 'job failed; it will be retried, then kept in the failed set'))
             .finally(release);
         }
       }

@@ -1,7 +1,7 @@
 import { WebmonError, errorBody } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
 import { presentJob } from '../present.js';
-import { Job, JobId, JobsCreated, JobsInput } from '../schemas.js';
+import { FailedJobs, FailedQuery, Job, JobId, JobsCreated, JobsInput } from '../schemas.js';
 import { ownerScope } from './assets.js';
 
 const E = { $ref: 'Error#' };
@@ -56,6 +56,45 @@ export function jobRoutes(ctx: ApiContext) {
         const ids = targets.length ? await jobStore.enqueue(targets, priority) : [];
         if (ids.length) await sink.push(ids, priority);
         return reply.code(202).send({ jobs: ids.map((id, i) => ({ id, assetId: targets[i]!.assetId })), errors });
+      },
+    );
+
+    app.get(
+      '/jobs/failed',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Jobs that failed for a system reason after every retry, newest first',
+          querystring: FailedQuery,
+          response: { 200: FailedJobs, 400: E, 401: E },
+        },
+      },
+      async (req) => {
+        const { jobs, more } = await jobStore.listFailed(ownerScope(req.principal), req.query.offset, req.query.limit);
+        return { items: jobs.map(presentJob), more };
+      },
+    );
+
+    app.post(
+      '/jobs/:id/retry',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Queue a failed job again',
+          params: JobId,
+          response: { 202: Job, 401: E, 404: E, 409: E },
+        },
+      },
+      async (req, reply) => {
+        const job = await jobStore.get(req.params.id);
+        if (!job || (!req.principal.admin && job.owner !== req.principal.id)) {
+          throw new WebmonError('WEBMON_ERR_JOB_NOT_FOUND', `job ${req.params.id} not found`);
+        }
+        const res = await jobStore.retry(job.id);
+        if (res === 'missing') throw new WebmonError('WEBMON_ERR_JOB_NOT_FOUND', `job ${req.params.id} not found`);
+        if (res === 'not_failed') throw new WebmonError('WEBMON_ERR_JOB_NOT_FAILED', `job ${job.id} is ${job.status}, not failed`);
+        await sink.push([job.id], job.priority);
+        return reply.code(202).send(presentJob((await jobStore.get(job.id))!));
       },
     );
 

@@ -1,6 +1,8 @@
 --[[
   jobs_sweep: find work to dispatch again.
-  1. Leases past their deadline: the job is queued again, or failed once it has had maxAttempts.
+  1. Leases past their deadline (the executor died or stalled): the job is retried after an
+     exponential backoff (retryBase * 2^(attempts-1), at most 5 minutes) through the delayed
+     set, or failed once it has had maxAttempts. Failed entries older than the retention go.
   2. Jobs queued longer than requeueAfter without being claimed (their id was lost in a socket
      or a restarted dispatcher): their queued time is bumped and they are returned.
   3. Deferred jobs whose time has come: queued again and returned (with the stale ones).
@@ -16,9 +18,10 @@
   ARGV[4]   job hash key prefix (jobPrefix in keys.ts)
   ARGV[5]   retention of finished jobs, seconds
   ARGV[6]   requeue-after, ms
+  ARGV[7]   retry backoff base, ms
 
-  Returns { requeued, failed, stale }: requeued and stale are flat lists of id, priority pairs;
-  failed is a list of ids.
+  Returns { requeued, failed, stale }: requeued (ids put on the delayed set for a retry) and
+  failed are lists of ids; stale is a flat list of id, priority pairs to dispatch now.
 ]]
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -38,10 +41,10 @@ for _, id in ipairs(expired) do
       redis.call('EXPIRE', job, ARGV[5])
       failed[#failed + 1] = id
     else
-      redis.call('HSET', job, 'status', 'queued')
-      redis.call('ZADD', KEYS[2], now, id)
+      local backoff = math.min(tonumber(ARGV[7]) * 2 ^ (tonumber(j[3] or '1') - 1), 300000)
+      redis.call('HSET', job, 'status', 'queued', 'notBefore', now + backoff, 'error', 'lease expired (executor lost); retrying')
+      redis.call('ZADD', KEYS[4], now + backoff, id)
       requeued[#requeued + 1] = id
-      requeued[#requeued + 1] = j[4] or '0'
     end
   end
 end
@@ -57,6 +60,8 @@ for _, id in ipairs(old) do
     redis.call('ZREM', KEYS[2], id)
   end
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[5]) * 1000)
+
 local ready = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)
 for _, id in ipairs(ready) do
   redis.call('ZREM', KEYS[4], id)

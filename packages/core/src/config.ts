@@ -108,6 +108,7 @@ export const ConfigSchema = Type.Object(
       {
         retentionSec: Int(86_400, 60, 31_536_000, 'How long finished jobs are kept.'),
         maxAttempts: Int(3, 1, 100, 'Dispatch attempts before a job is failed.'),
+        retryBaseMs: Int(1000, 10, 300_000, 'Delay before retrying a job whose executor was lost; doubles with each attempt (at most 5 minutes).'),
       },
       { default: {}, additionalProperties: false },
     ),

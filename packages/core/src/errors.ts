@@ -22,6 +22,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
   WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
+  WEBMON_ERR_JOB_NOT_FAILED: { status: 409, title: 'Only a failed job can be retried' },
   WEBMON_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   WEBMON_ERR_INTERNAL: { status: 500, title: 'Internal error' },

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-const SCRIPTS = ['asset_create', 'asset_update', 'asset_delete', 'asset_list', 'job_claim', 'job_extend', 'job_complete', 'jobs_sweep', 'schedule_claim', 'host_slot', 'host_backoff', 'job_defer'] as const;
+const SCRIPTS = ['asset_create', 'asset_update', 'asset_delete', 'asset_list', 'job_claim', 'job_extend', 'job_complete', 'jobs_sweep', 'schedule_claim', 'host_slot', 'host_backoff', 'job_defer', 'job_fail', 'job_retry'] as const;
 export type ScriptName = (typeof SCRIPTS)[number];
 
 const sources = new Map<ScriptName, string>();

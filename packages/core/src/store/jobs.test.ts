@@ -95,7 +95,7 @@ describe('JobStore', () => {
     expect(await jobs.get(id!)).toMatchObject({ status: 'failed', error: 'asset_deleted' });
   });
 
-  it('requeues an expired lease, then fails the job after maxAttempts', async () => {
+  it('retries an expired lease after a backoff, then fails the job after maxAttempts', async () => {
     const assetId = await newAsset();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 4);
     const t0 = Date.now();
@@ -105,17 +105,21 @@ describe('JobStore', () => {
     // Not expired yet at t0+1400 (extended to t0+1500).
     expect((await jobs.sweep(3_600_000, 100, t0 + 1400)).requeued).toEqual([]);
     const first = await jobs.sweep(3_600_000, 100, t0 + 1600);
-    expect(first.requeued).toEqual([{ id, priority: 4 }]);
-    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(first.requeued).toEqual([id]);
+    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', attempts: 1, error: expect.stringContaining('lease expired') });
     // The first executor comes back late: its completion is refused.
     expect(await jobs.complete({ jobId: id!, token: 'a', outcome: 'ok', reason: null, results: [], durationMs: 1, owner: 'o', assetId })).toEqual({
       recorded: false,
       why: 'stale',
     });
-    expect((await jobs.claim(id!, 'b', 1000, t0 + 2000)).claimed).toBe(true);
-    const second = await jobs.sweep(3_600_000, 100, t0 + 3100);
+    // Backoff: 1 s after the first attempt, then it is dispatched again.
+    expect(await jobs.claim(id!, 'early', 1000, t0 + 2000)).toEqual({ claimed: false, why: 'deferred' });
+    expect((await jobs.sweep(3_600_000, 100, t0 + 2500)).stale.map((j) => j.id)).not.toContain(id);
+    expect((await jobs.sweep(3_600_000, 100, t0 + 2600)).stale).toContainEqual({ id, priority: 4 });
+    expect((await jobs.claim(id!, 'b', 1000, t0 + 2700)).claimed).toBe(true);
+    const second = await jobs.sweep(3_600_000, 100, t0 + 3800);
     expect(second.failed).toEqual([id]);
-    expect(await jobs.get(id!)).toMatchObject({ status: 'failed', attempts: 2, error: expect.stringContaining('lease expired') });
+    expect(await jobs.get(id!)).toMatchObject({ status: 'failed', attempts: 2, error: expect.stringContaining('lease expired 2 times') });
     expect(await t.redis.zscore(t.keys.jobsFailed, id!)).not.toBeNull();
   });
 
@@ -123,10 +127,11 @@ describe('JobStore', () => {
     const assetId = await newAsset();
     const t0 = Date.now();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 2, t0);
-    expect((await jobs.sweep(60_000, 100, t0 + 30_000)).stale).toEqual([]);
-    expect((await jobs.sweep(60_000, 100, t0 + 61_000)).stale).toEqual([{ id, priority: 2 }]);
+    const mine = (r: { stale: Array<{ id: string; priority: number }> }) => r.stale.filter((j) => j.id === id);
+    expect(mine(await jobs.sweep(60_000, 100, t0 + 30_000))).toEqual([]);
+    expect(mine(await jobs.sweep(60_000, 100, t0 + 61_000))).toEqual([{ id, priority: 2 }]);
     // Bumped: not returned again until another requeueAfter has passed.
-    expect((await jobs.sweep(60_000, 100, t0 + 62_000)).stale).toEqual([]);
+    expect(mine(await jobs.sweep(60_000, 100, t0 + 62_000))).toEqual([]);
     const all = [];
     for await (const chunk of jobs.queued(2)) all.push(...chunk);
     expect(all).toContainEqual({ id, priority: 2 });
@@ -167,5 +172,31 @@ describe('politeness', () => {
     expect((await jobs.sweep(3_600_000, 100, t0 + 4000)).stale.map((j) => j.id)).not.toContain(id);
     expect((await jobs.sweep(3_600_000, 100, t0 + 5000)).stale).toContainEqual({ id, priority: 6 });
     expect((await jobs.claim(id!, 'late', 10_000, t0 + 5001)).claimed).toBe(true);
+  });
+});
+
+describe('system failures', () => {
+  it('retries a job after a fault with backoff, then keeps it failed; a retry queues it again', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 1);
+    const t0 = Date.now();
+    expect((await jobs.claim(id!, 'a', 10_000, t0)).claimed).toBe(true);
+    expect(await jobs.fail(id!, 'wrong', 'boom', t0)).toBe('stale');
+    expect(await jobs.fail(id!, 'a', 'boom', t0)).toBe('retry');
+    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', error: 'boom' });
+    expect(await t.redis.zscore(t.keys.jobsDelayed, id!)).toBe(String(t0 + 1000));
+    expect((await jobs.claim(id!, 'b', 10_000, t0 + 1000)).claimed).toBe(true);
+    expect(await jobs.fail(id!, 'b', 'boom again', t0 + 1000)).toBe('failed'); // maxAttempts 2
+    expect(await jobs.get(id!)).toMatchObject({ status: 'failed', error: 'boom again', attempts: 2 });
+    const listed = await jobs.listFailed('o', 0, 10);
+    expect(listed.jobs.map((j) => j.id)).toContain(id);
+    expect((await jobs.listFailed('someone-else', 0, 10)).jobs.map((j) => j.id)).not.toContain(id);
+
+    expect(await jobs.retry(id!)).toBe('queued');
+    expect(await jobs.get(id!)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await t.redis.ttl(t.keys.job(id!))).toBe(-1);
+    expect(await t.redis.zscore(t.keys.jobsFailed, id!)).toBeNull();
+    expect(await jobs.retry(id!)).toBe('not_failed');
+    expect(await jobs.retry('nope')).toBe('missing');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
 import type { Keys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
@@ -48,6 +49,8 @@ export interface Completion {
 export interface JobPolicy {
   retentionSec: number;
   maxAttempts: number;
+  /** First retry delay after a lost lease; doubles with each attempt. */
+  retryBaseMs?: number;
   historyMax: number;
   eventsMax: number;
   downAfter: number;
@@ -55,9 +58,23 @@ export interface JobPolicy {
 }
 
 export interface SweepResult {
-  requeued: Array<{ id: string; priority: number }>;
+  /** Put on the delayed set for a retry (dispatched when their backoff ends, as `stale`). */
+  requeued: string[];
   failed: string[];
   stale: Array<{ id: string; priority: number }>;
+}
+
+/** The job policy a role uses, from its configuration. */
+export function jobPolicy(config: Readonly<Config>): JobPolicy {
+  return {
+    retentionSec: config.jobs.retentionSec,
+    maxAttempts: config.jobs.maxAttempts,
+    retryBaseMs: config.jobs.retryBaseMs,
+    historyMax: config.history.maxResults,
+    eventsMax: config.history.maxEvents,
+    downAfter: config.checks.downAfter,
+    upAfter: config.checks.upAfter,
+  };
 }
 
 /** Time-ordered, unguessable job id: base36 milliseconds + 8 random hex digits. */
@@ -108,6 +125,53 @@ export class JobStore {
   async extend(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
     const res = await this.scripts.run<number>('job_extend', [this.keys.job(jobId), this.keys.jobsLeases], [jobId, token, now, leaseMs]);
     return res === 1;
+  }
+
+  /** A system fault ended a claimed job: retry after a backoff, or fail it after maxAttempts. */
+  async fail(jobId: string, token: string, error: string, now = Date.now()): Promise<'retry' | 'failed' | 'stale'> {
+    return this.scripts.run(
+      'job_fail',
+      [this.keys.job(jobId), this.keys.jobsLeases, this.keys.jobsDelayed, this.keys.jobsFailed],
+      [jobId, token, now, error.slice(0, 1000), this.policy.maxAttempts, this.policy.retryBaseMs ?? 1000, this.policy.retentionSec],
+    );
+  }
+
+  /** Queues a failed job again. Returns 'queued', 'missing' or 'not_failed'. */
+  async retry(jobId: string, now = Date.now()): Promise<'queued' | 'missing' | 'not_failed'> {
+    const res = await this.scripts.run<number>('job_retry', [this.keys.job(jobId), this.keys.jobsFailed, this.keys.jobsQueued], [jobId, now]);
+    return res === 1 ? 'queued' : res === 0 ? 'missing' : 'not_failed';
+  }
+
+  /** Failed jobs, most recent first (owner: only theirs; ALL_OWNERS: every one). */
+  async listFailed(owner: string, offset: number, limit: number): Promise<{ jobs: JobRecord[]; more: boolean }> {
+    const out: JobRecord[] = [];
+    let start = 0;
+    let skipped = 0;
+    const chunk = 500;
+    // Scans the failed set newest first, bounded; entries whose job expired are dropped.
+    for (let scanned = 0; scanned < 100_000; scanned += chunk) {
+      const ids = await this.redis.zrevrange(this.keys.jobsFailed, String(start), String(start + chunk - 1));
+      if (ids.length === 0) return { jobs: out, more: false };
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.job(id));
+      const rows = (await pipe.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        const job = parseJob(rows[i]?.[1] as Record<string, string>);
+        if (!job) {
+          await this.redis.zrem(this.keys.jobsFailed, ids[i]!);
+          continue;
+        }
+        if (owner !== '*' && job.owner !== owner) continue;
+        if (skipped < offset) {
+          skipped++;
+          continue;
+        }
+        if (out.length === limit) return { jobs: out, more: true };
+        out.push(job);
+      }
+      start += chunk;
+    }
+    return { jobs: out, more: true };
   }
 
   /** Gives a claimed job back, to be queued again at `runAt` (not counted as an attempt). */
@@ -162,9 +226,9 @@ export class JobStore {
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
       [this.keys.jobsLeases, this.keys.jobsQueued, this.keys.jobsFailed, this.keys.jobsDelayed],
-      [now, limit, this.policy.maxAttempts, this.keys.jobPrefix, this.policy.retentionSec, requeueAfterMs],
+      [now, limit, this.policy.maxAttempts, this.keys.jobPrefix, this.policy.retentionSec, requeueAfterMs, this.policy.retryBaseMs ?? 1000],
     );
-    return { requeued: pairs(requeued), failed, stale: pairs(stale) };
+    return { requeued, failed, stale: pairs(stale) };
   }
 
   /**
