@@ -99,7 +99,10 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** A local HTTP target: /ok 200, /missing 404, /slow answers after 3 s, /redirect → /ok, /busy 429 (Retry-After: 2). */
+/**
+ * A local HTTP target: /ok 200, /missing 404, /slow answers after 3 s, /wait?ms=N after N ms,
+ * /redirect → /ok, /busy 429 (Retry-After: 2).
+ */
 export async function startTarget(): Promise<Target> {
   const hits = new Map<string, number>();
   const arrivals: Target['arrivals'] = [];
@@ -111,6 +114,10 @@ export async function startTarget(): Promise<Target> {
       res.writeHead(404).end('not here');
     } else if (path === '/slow') {
       const timer = setTimeout(() => res.writeHead(200).end('finally'), 3000);
+      res.on('close', () => clearTimeout(timer));
+    } else if (path === '/wait') {
+      const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 500);
+      const timer = setTimeout(() => res.writeHead(200).end('waited'), ms);
       res.on('close', () => clearTimeout(timer));
     } else if (path === '/busy') {
       res.writeHead(429, { 'retry-after': '2' }).end('slow down');

@@ -63,7 +63,7 @@ export const ConfigSchema = Type.Object(
     dispatcher: Type.Object(
       {
         sweepIntervalMs: Int(1000, 50, 60_000, 'How often expired leases and stale queued jobs are re-dispatched.'),
-        requeueAfterMs: Int(60_000, 1000, 3_600_000, 'A queued job not claimed for this long is dispatched again.'),
+        requeueAfterMs: Int(15_000, 1000, 3_600_000, 'A queued job not claimed for this long is dispatched again (its id was lost with an executor or a socket).'),
         backendHighWaterMark: Int(64, 1, 100_000, 'Job ids buffered per executor connection; small keeps priorities effective.'),
       },
       { default: {}, additionalProperties: false },
