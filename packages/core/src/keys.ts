@@ -62,6 +62,19 @@ export function createKeys(prefix: string) {
     client: (id: string) => `${p}client:${id}`,
     /** Set: all client ids. */
     clients: `${p}clients`,
+    /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
+    maintenance: `${p}maintenance`,
+    // --- notifications (packages/notifier) ---------------------------------------------------
+    /** Hash: a client's webhook (url, secret, enabled, failures, disabledReason, …). */
+    webhook: (clientId: string) => `${p}webhook:${clientId}`,
+    /** List: a client's pending deliveries, oldest first (JSON payloads). */
+    outbox: (clientId: string) => `${p}outbox:${clientId}`,
+    /** Sorted set: client id → when its outbox may next be delivered (ms). */
+    outboxDue: `${p}outbox:due`,
+    /** Sorted set: "<clientId>|<assetId>" → next reminder time (ms) while the asset stays down. */
+    reminders: `${p}reminders`,
+    /** Consumer group on `events` that turns state changes into deliveries. */
+    notifierGroup: 'notifier',
     /** Sorted set: instance id → last heartbeat time, per role. */
     heartbeats: (role: string) => `${p}heartbeats:${role}`,
     /** Stream: asset state transitions. */
