@@ -15,3 +15,4 @@ export * from './url.js';
 export * from './store/plugin-storage.js';
 export * from './schema-errors.js';
 export * from './policy.js';
+export * from './store/maintenance.js';
