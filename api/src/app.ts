@@ -12,6 +12,7 @@ import {
   AssetStore,
   ClientStore,
   JobStore,
+  MaintenanceStore,
   jobPolicy,
   WebmonError,
   createKeys,
@@ -27,7 +28,9 @@ import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { AssetInputs } from './asset-input.js';
 import { assetRoutes } from './routes/assets.js';
 import { healthRoutes } from './routes/health.js';
+import { clientRoutes } from './routes/clients.js';
 import { jobRoutes } from './routes/jobs.js';
+import { maintenanceRoutes } from './routes/maintenance.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { ErrorResponse } from './schemas.js';
 
@@ -51,6 +54,7 @@ export interface ApiContext {
   assets: AssetStore;
   jobStore: JobStore;
   clients: ClientStore;
+  maintenance: MaintenanceStore;
   inputs: AssetInputs;
   sink: JobSink;
   keys: ReturnType<typeof createKeys>;
@@ -108,6 +112,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     assets: new AssetStore(redis, keys, sc),
     jobStore: new JobStore(redis, keys, sc, jobPolicy(config)),
     clients: new ClientStore(redis, keys, config.api.adminKey),
+    maintenance: new MaintenanceStore(redis, keys),
     inputs: new AssetInputs(registry, config),
     sink: deps.jobs,
   };
@@ -156,6 +161,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   await app.register(pluginRoutes(ctx));
   await app.register(assetRoutes(ctx));
   await app.register(jobRoutes(ctx));
+  await app.register(clientRoutes(ctx));
+  await app.register(maintenanceRoutes(ctx));
   return app;
 }
 

@@ -17,10 +17,28 @@ import {
   type PluginConfigs,
 } from '@webmon/core';
 import { REDACTED, type PluginRegistry } from '@webmon/plugin-sdk';
-import type { AssetInput, AssetPatch } from './schemas.js';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { AssetInput as AssetInputSchema, type AssetInput, type AssetPatch } from './schemas.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export class AssetInputs {
   private readonly policy: HostPolicy;
+  private readonly itemValidator: ValidateFunction = addFormats(new Ajv({ strict: false, coerceTypes: false })).compile(AssetInputSchema);
+
+  /**
+   * Validates one item of a list (batch create, sync) against the AssetInput schema; a bare
+   * string is a URL. Throws WEBMON_ERR_VALIDATION naming the field under `path`.
+   */
+  parseItem(item: unknown, path: string): AssetInput {
+    const value = typeof item === 'string' ? { url: item } : item;
+    if (this.itemValidator(value)) return value as AssetInput;
+    const v = this.itemValidator.errors?.[0];
+    const at = [path, ...(v?.instancePath.split('/').slice(1) ?? [])].join('.');
+    const extra = v?.params && 'additionalProperty' in v.params ? `.${String(v.params.additionalProperty)}` : '';
+    throw new WebmonError('WEBMON_ERR_VALIDATION', `${at}${extra}: ${extra ? 'is not a known field' : (v?.message ?? 'is invalid')}`);
+  }
 
   constructor(
     private readonly registry: PluginRegistry,

@@ -1,5 +1,5 @@
 /** Converts stored records into API responses: ISO times, secrets redacted. */
-import type { AssetRecord, JobRecord } from '@webmon/core';
+import { coveringWindow, type AssetRecord, type JobRecord, type MaintenanceWindow } from '@webmon/core';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import type { AssetOut } from './schemas.js';
 
@@ -7,7 +7,12 @@ export function iso(ms: number | null): string | null {
   return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
-export function presentAsset(a: AssetRecord, registry: PluginRegistry): AssetOut {
+/**
+ * The API view of an asset. While a maintenance window covers it, its state reads
+ * `maintenance` (checks still run; the underlying state resumes when the window closes).
+ */
+export function presentAsset(a: AssetRecord, registry: PluginRegistry, windows: readonly MaintenanceWindow[] = [], now = Date.now()): AssetOut {
+  const window = windows.length ? coveringWindow(windows, a, now) : null;
   return {
     id: a.id,
     url: a.url,
@@ -17,8 +22,8 @@ export function presentAsset(a: AssetRecord, registry: PluginRegistry): AssetOut
     interval: a.interval,
     tags: a.tags,
     paused: a.paused,
-    state: a.state,
-    stateReason: a.stateReason,
+    state: window ? 'maintenance' : a.state,
+    stateReason: window ? `maintenance: ${window.reason}` : a.stateReason,
     stateChangedAt: iso(a.stateChangedAt),
     createdAt: iso(a.createdAt)!,
     updatedAt: iso(a.updatedAt)!,

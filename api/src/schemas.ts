@@ -208,3 +208,82 @@ export const PluginList = Type.Array(
     defaults: Type.Record(Type.String(), Type.Unknown()),
   }),
 );
+
+export const ClientId = Type.Object({ id: Type.String({ pattern: ID }) });
+
+export const ClientInput = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+
+export const Client = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) });
+
+export const ClientCreated = Type.Object({
+  client: Client,
+  apiKey: Type.String({ description: 'The new client\'s API key. Shown once: only its digest is stored.' }),
+});
+
+export const Whoami = Type.Object({ id: Type.String(), admin: Type.Boolean() });
+
+export const SyncInput = Type.Object(
+  {
+    assets: Type.Array(Type.Unknown(), {
+      description: 'The complete list: URLs as strings, or AssetInput objects. Assets of the client not listed are removed.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const SyncResult = Type.Object({
+  added: Type.Integer(),
+  updated: Type.Integer(),
+  kept: Type.Integer(),
+  removed: Type.Integer(),
+  failed: Type.Integer(),
+  pruned: Type.Boolean({ description: 'false when bad items stopped the removal of unlisted assets (nothing is removed while the list has errors).' }),
+  items: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      url: Type.Optional(Type.String()),
+      id: Type.Optional(Type.String()),
+      change: Type.Optional(Type.Enum(['added', 'updated', 'kept'])),
+      state: Type.Optional(Type.Enum(ASSET_STATES)),
+      lastCheckAt: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+      error: Type.Optional(ErrorResponse),
+    }),
+  ),
+});
+
+export const MaintenanceInput = Type.Object(
+  {
+    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    assetIds: Type.Array(Type.String({ pattern: ID }), { default: [], maxItems: 10_000 }),
+    tags: Type.Array(Type.String({ pattern: TAG_PATTERN }), { default: [], maxItems: 100 }),
+    start: Type.Optional(Type.String({ format: 'date-time', description: 'One-off window start.' })),
+    end: Type.Optional(Type.String({ format: 'date-time', description: 'One-off window end.' })),
+    recurring: Type.Optional(
+      Type.Object(
+        {
+          days: Type.Array(Type.Integer({ minimum: 0, maximum: 6 }), { minItems: 1, maxItems: 7, uniqueItems: true, description: '0 = Sunday … 6 = Saturday (UTC).' }),
+          start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'HH:MM, UTC.' }),
+          durationMinutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Covers assets by id and/or tag; either start and end, or recurring.' },
+);
+
+export const Maintenance = Type.Object({
+  id: Type.String(),
+  owner: Type.String(),
+  reason: Type.String(),
+  assetIds: Type.Array(Type.String()),
+  tags: Type.Array(Type.String()),
+  start: Type.Optional(Type.String({ format: 'date-time' })),
+  end: Type.Optional(Type.String({ format: 'date-time' })),
+  recurring: Type.Optional(Type.Object({ days: Type.Array(Type.Integer()), start: Type.String(), durationMinutes: Type.Integer() })),
+  open: Type.Boolean({ description: 'The window is open now.' }),
+  createdAt: Type.String({ format: 'date-time' }),
+});

@@ -1,5 +1,3 @@
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import Type from 'typebox';
 import { ALL_OWNERS, WebmonError, errorBody, pluginStorage, type AssetRecord, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
@@ -15,11 +13,9 @@ import {
   BatchResult,
   ListQuery,
   PluginParams,
-  type AssetInput as AssetInputT,
 } from '../schemas.js';
 
 const E = { $ref: 'Error#' };
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** The asset if it exists and the principal may see it; 404 otherwise (never 403: ids do not leak). */
 export function visible(a: AssetRecord | null, who: Principal, id: string): AssetRecord {
@@ -32,8 +28,7 @@ export function ownerScope(who: Principal): string {
 }
 
 export function assetRoutes(ctx: ApiContext) {
-  const { assets, inputs, registry, config } = ctx;
-  const itemValidator = addFormats(new Ajv({ allErrors: false, strict: false, coerceTypes: false })).compile(AssetInput);
+  const { assets, inputs, registry, config, maintenance } = ctx;
 
   return async function routes(app: App) {
     app.post(
@@ -50,7 +45,7 @@ export function assetRoutes(ctx: ApiContext) {
         const input = inputs.forCreate(req.body, req.principal.id);
         const { id, created } = await assets.create(input);
         const rec = visible(await assets.get(id), req.principal, id);
-        return reply.code(created ? 201 : 200).send(presentAsset(rec, registry));
+        return reply.code(created ? 201 : 200).send(presentAsset(rec, registry, await maintenance.all()));
       },
     );
 
@@ -72,19 +67,13 @@ export function assetRoutes(ctx: ApiContext) {
         const out: Array<{ index: number; id?: string; created?: boolean; error?: ReturnType<typeof errorBody> }> = [];
         const pending: Array<Promise<void>> = [];
         items.forEach((item, index) => {
-          if (!itemValidator(item)) {
-            const v = itemValidator.errors?.[0];
-            const path = ['assets', String(index), ...(v?.instancePath.split('/').slice(1) ?? [])].join('.');
-            const extra = v?.params && 'additionalProperty' in v.params ? `.${String(v.params.additionalProperty)}` : '';
-            out[index] = { index, error: errorBody('WEBMON_ERR_VALIDATION', `${path}${extra}: ${extra ? 'is not a known field' : (v?.message ?? 'is invalid')}`) };
-            return;
-          }
           let prepared;
           try {
-            prepared = inputs.forCreate(item as AssetInputT, req.principal.id);
+            prepared = inputs.forCreate(inputs.parseItem(typeof item === 'string' ? {} : item, `assets.${index}`), req.principal.id);
           } catch (err) {
             if (!(err instanceof WebmonError)) throw err;
-            out[index] = { index, error: errorBody(err.code, `assets.${index}.${err.message}`, err.details) };
+            const message = err.code === 'WEBMON_ERR_VALIDATION' ? err.message : `assets.${index}.${err.message}`;
+            out[index] = { index, error: errorBody(err.code, message, err.details) };
             return;
           }
           pending.push(
@@ -124,9 +113,9 @@ export function assetRoutes(ctx: ApiContext) {
           cursor = Number(q.cursor);
         }
         const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
-        const records = await assets.getMany(page.ids);
+        const [records, windows] = await Promise.all([assets.getMany(page.ids), maintenance.all()]);
         return {
-          items: records.filter((r): r is AssetRecord => r !== null).map((r) => presentAsset(r, registry)),
+          items: records.filter((r): r is AssetRecord => r !== null).map((r) => presentAsset(r, registry, windows)),
           nextCursor: page.next === null ? null : String(page.next),
         };
       },
@@ -135,7 +124,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.get(
       '/assets/:id',
       { schema: { tags: ['assets'], summary: 'Get an asset', params: AssetId, response: { 200: Asset, 401: E, 404: E } } },
-      async (req) => presentAsset(visible(await assets.get(req.params.id), req.principal, req.params.id), registry),
+      async (req) => presentAsset(visible(await assets.get(req.params.id), req.principal, req.params.id), registry, await maintenance.all()),
     );
 
     app.patch(
@@ -152,7 +141,7 @@ export function assetRoutes(ctx: ApiContext) {
       async (req) => {
         const { id } = req.params;
         const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, id), req.body));
-        return presentAsset(visible(updated, req.principal, id), registry);
+        return presentAsset(visible(updated, req.principal, id), registry, await maintenance.all());
       },
     );
 

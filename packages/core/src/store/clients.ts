@@ -58,6 +58,16 @@ export class ClientStore {
     return { client: { id, name, createdAt: now }, apiKey };
   }
 
+  async list(): Promise<ClientRecord[]> {
+    const ids = await this.redis.smembers(this.keys.clients);
+    const out: ClientRecord[] = [];
+    for (const id of ids) {
+      const c = await this.get(id);
+      if (c) out.push(c);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
   async get(id: string): Promise<ClientRecord | null> {
     const h = await this.redis.hgetall(this.keys.client(id));
     if (!h.id) return null;

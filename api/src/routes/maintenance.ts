@@ -1,0 +1,77 @@
+import Type from 'typebox';
+import { ALL_OWNERS, WebmonError, windowOpen, type MaintenanceWindow } from '@webmon/core';
+import type { ApiContext, App } from '../app.js';
+import { iso } from '../present.js';
+import { Maintenance, MaintenanceInput } from '../schemas.js';
+
+const E = { $ref: 'Error#' };
+const WindowId = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+
+function present(w: MaintenanceWindow, now = Date.now()) {
+  return {
+    id: w.id,
+    owner: w.owner,
+    reason: w.reason,
+    assetIds: w.assetIds,
+    tags: w.tags,
+    ...(w.start !== undefined ? { start: iso(w.start)! } : {}),
+    ...(w.end !== undefined ? { end: iso(w.end)! } : {}),
+    ...(w.recurring ? { recurring: w.recurring } : {}),
+    open: windowOpen(w, now),
+    createdAt: iso(w.createdAt)!,
+  };
+}
+
+export function maintenanceRoutes(ctx: ApiContext) {
+  const { maintenance } = ctx;
+  return async function routes(app: App) {
+    app.post(
+      '/maintenance',
+      {
+        schema: {
+          tags: ['maintenance'],
+          summary: 'Create a maintenance window: checks run, no notifications, assets show as maintenance',
+          body: MaintenanceInput,
+          response: { 201: Maintenance, 400: E, 401: E },
+        },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        if (b.assetIds.length === 0 && b.tags.length === 0) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give assetIds or tags (or both)');
+        const oneOff = b.start !== undefined || b.end !== undefined;
+        if (oneOff === (b.recurring !== undefined)) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give either start and end, or recurring');
+        const w: Omit<MaintenanceWindow, 'id' | 'createdAt'> = { owner: req.principal.id, reason: b.reason, assetIds: b.assetIds, tags: b.tags };
+        if (oneOff) {
+          const start = Date.parse(b.start ?? '');
+          const end = Date.parse(b.end ?? '');
+          if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
+            throw new WebmonError('WEBMON_ERR_VALIDATION', 'body.end: a one-off window needs start and end, end after start');
+          }
+          Object.assign(w, { start, end });
+        } else {
+          w.recurring = b.recurring!;
+        }
+        return reply.code(201).send(present(await maintenance.create(w)));
+      },
+    );
+
+    app.get(
+      '/maintenance',
+      { schema: { tags: ['maintenance'], summary: 'Maintenance windows (yours; the admin sees all)', response: { 200: Type.Object({ items: Type.Array(Maintenance) }), 401: E } } },
+      async (req) => ({ items: (await maintenance.list(req.principal.admin ? ALL_OWNERS : req.principal.id)).map((w) => present(w)) }),
+    );
+
+    app.delete(
+      '/maintenance/:id',
+      { schema: { tags: ['maintenance'], summary: 'Delete a maintenance window', params: WindowId, response: { 204: Type.Null(), 401: E, 404: E } } },
+      async (req, reply) => {
+        const w = await maintenance.get(req.params.id);
+        if (!w || (!req.principal.admin && w.owner !== req.principal.id)) {
+          throw new WebmonError('WEBMON_ERR_MAINTENANCE_NOT_FOUND', `maintenance window ${req.params.id} not found`);
+        }
+        await maintenance.delete(w.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}
