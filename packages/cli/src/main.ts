@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Request } from 'zeromq';
+import { parse as parseYaml } from 'yaml';
 import {
   ConfigError,
   REDIS_INSTALL_HINT,
@@ -20,9 +20,6 @@ import {
   type Logger,
   type ManagedRedis,
 } from '@webmon/core';
-import { startApi } from '@webmon/api';
-import { startDispatcher } from '@webmon/dispatcher';
-import { startExecutor } from '@webmon/executor';
 
 const USAGE = `usage: webmon <command> [--config FILE]
 
@@ -32,6 +29,9 @@ commands:
   api           run the REST API only
   dispatcher    run the dispatcher only
   executor      run one executor only
+  apply -f FILE monitors as code: make a client's assets exactly those in a YAML/JSON
+                file (adds, updates, removes; idempotent). Options: --api URL,
+                --key KEY (or $WEBMON_API_KEY; default: the admin key), --client ID
   status        ask a running dispatcher for its status (control channel)
   ping          check that a dispatcher answers on the control channel
   env           list the environment variables webmon reads, with defaults
@@ -51,7 +51,14 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      file: { type: 'string', short: 'f' },
+      api: { type: 'string' },
+      key: { type: 'string' },
+      client: { type: 'string' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -73,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
     case 'ping':
       return control(config, command.toUpperCase());
+    case 'apply':
+      return apply(config, { file: values.file, api: values.api, key: values.key, client: values.client });
     default:
       process.stderr.write(`webmon: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
@@ -135,13 +144,17 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
     }
     log.info({ redis: redactUrl(redisUrl) }, 'using redis');
     for (const role of roles) {
+      // Roles load on demand: `webmon apply`, `status` and friends start fast.
       if (role === 'dispatcher') {
+        const { startDispatcher } = await import('@webmon/dispatcher');
         const d = await startDispatcher(config, roleLog(role), redisUrl);
         stoppers.push(() => d.stop());
       } else if (role === 'executor') {
+        const { startExecutor } = await import('@webmon/executor');
         const e = await startExecutor(config, roleLog(role), redisUrl);
         stoppers.push(() => e.stop());
       } else {
+        const { startApi } = await import('@webmon/api');
         const a = await startApi(config, roleLog(role), redisUrl);
         stoppers.push(() => a.stop());
         if (roles.length > 1) {
@@ -165,7 +178,57 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
   return new Promise<number>(() => undefined); // run until a signal arrives
 }
 
+interface ApplyOptions {
+  file: string | undefined;
+  api: string | undefined;
+  key: string | undefined;
+  client: string | undefined;
+}
+
+/** `webmon apply -f FILE`: declarative sync of one client's assets through the REST API. */
+async function apply(config: Readonly<Config>, opts: ApplyOptions): Promise<number> {
+  if (!opts.file) throw new ConfigError('apply needs -f FILE (a YAML or JSON list of assets)');
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(opts.file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${opts.file}: ${(err as Error).message}`);
+  }
+  const spec = Array.isArray(doc) ? { assets: doc } : (doc as { client?: unknown; assets?: unknown } | null);
+  if (!spec || !Array.isArray(spec.assets)) throw new ConfigError(`${opts.file}: expected a list of assets, or a mapping with "assets:" (and optionally "client:")`);
+  const host = ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host;
+  const base = (opts.api ?? process.env.WEBMON_API_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`).replace(/\/+$/, '');
+  const keyFile = join(config.dataDir, 'admin.key');
+  const key = opts.key ?? process.env.WEBMON_API_KEY ?? config.api.adminKey ?? (existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined);
+  if (!key) throw new ConfigError('apply needs an API key: --key, $WEBMON_API_KEY, api.adminKey, or <dataDir>/admin.key');
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.code ?? ''} ${json.message ?? text}`);
+    return json;
+  };
+  try {
+    const client = opts.client ?? (typeof spec.client === 'string' ? spec.client : undefined) ?? String((await call('GET', '/whoami')).id);
+    const r = await call('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets: spec.assets });
+    process.stdout.write(`client ${client}: ${r.added} added, ${r.updated} updated, ${r.kept} kept, ${r.removed} removed, ${r.failed} failed\n`);
+    for (const item of r.items as Array<{ index: number; error?: { code: string; message: string } }>) {
+      if (item.error) process.stdout.write(`  item ${item.index}: ${item.error.code}: ${item.error.message}\n`);
+    }
+    if (!r.pruned) process.stdout.write('nothing was removed: fix the items above and apply again\n');
+    return r.failed > 0 ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(`webmon: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
 async function control(config: Readonly<Config>, command: string): Promise<number> {
+  const { Request } = await import('zeromq');
   const sock = new Request({ receiveTimeout: 5000, sendTimeout: 5000, linger: 0 });
   sock.connect(config.zmq.control);
   try {
