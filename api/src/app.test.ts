@@ -45,6 +45,7 @@ beforeAll(async () => {
       api: { adminKey: ADMIN, maxBatch: 2000, bodyLimit: 1_000_000 },
       zmq: { frontend },
       policy: { denyHosts: ['*.internal.test'], denyCidrs: ['169.254.0.0/16'] },
+      snapshots: { afterWrites: 'off' },
     },
   });
   pull = new Pull();

@@ -13,6 +13,7 @@ import {
   ClientStore,
   JobStore,
   MaintenanceStore,
+  SnapshotCoalescer,
   jobPolicy,
   WebmonError,
   createKeys,
@@ -67,6 +68,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: the route needs no API key. */
     auth?: boolean;
+    /** true: a successful call changes stored configuration and triggers a snapshot (snapshots.afterWrites). */
+    snapshot?: boolean;
   }
 }
 
@@ -145,6 +148,28 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     if (!principal) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'unknown API key');
     req.principal = principal;
   });
+
+  // Snapshots after writes: coalesced (one running, one waiting); `sync` answers only once a
+  // snapshot that started after the write has finished.
+  const snapshots = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot after write failed'));
+  const afterWrites = config.snapshots.afterWrites;
+  if (afterWrites !== 'off') {
+    app.addHook('onSend', async (req, reply, payload) => {
+      if (!req.routeOptions.config.snapshot || reply.statusCode >= 400) return payload;
+      if (afterWrites === 'async') {
+        snapshots.request().catch(() => undefined);
+        return payload;
+      }
+      try {
+        await snapshots.request();
+      } catch (err) {
+        reply.code(503);
+        return JSON.stringify(errorBody('WEBMON_ERR_SNAPSHOT_FAILED', `the change was applied but could not be snapshotted: ${(err as Error).message}`));
+      }
+      return payload;
+    });
+    app.addHook('onClose', async () => snapshots.idle());
+  }
 
   app.setErrorHandler((err: FastifyError | WebmonError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const body = toErrorBody(err);

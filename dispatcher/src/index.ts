@@ -14,7 +14,9 @@ import {
   encode,
   instanceId,
   openRedis,
+  persistenceInfo,
   scripts,
+  snapshot,
   startHeartbeat,
   type Config,
   type Logger,
@@ -140,8 +142,13 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const control = new ControlChannel(
     {
       PING: async () => 'PONG',
+      'SNAPSHOT NOW': async () => {
+        const res = await snapshot(redis);
+        log.info({ lastSave: res.lastSave, durationMs: res.durationMs, joined: res.joined }, 'snapshot written (control channel)');
+        return `OK ${res.lastSave}`;
+      },
       STATUS: async () => {
-        const [counts, executors] = await Promise.all([jobs.counts(), aliveInstances(redis, keys, 'executor')]);
+        const [counts, executors, persistence] = await Promise.all([jobs.counts(), aliveInstances(redis, keys, 'executor'), persistenceInfo(redis)]);
         return JSON.stringify({
           instance: id,
           queue: queue.size,
@@ -149,6 +156,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
           running: counts.running,
           failed: counts.failed,
           executors: executors.length,
+          lastSnapshot: { at: persistence.lastSave, status: persistence.lastStatus, inProgress: persistence.inProgress, changesSince: persistence.changesSinceLastSave },
           received: stats.received,
           scheduled: stats.scheduled,
           sent: stats.sent,

@@ -28,7 +28,7 @@ export async function testApi(name: string, overrides: Record<string, unknown> =
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadConfig({
     env: {},
-    overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN }, zmq: { frontend }, ...overrides },
+    overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN }, zmq: { frontend }, snapshots: { afterWrites: 'off' }, ...overrides },
   });
   const log = createLogger({ level: 'silent', role: 'api' });
   const pull = new Pull();

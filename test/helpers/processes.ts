@@ -85,6 +85,8 @@ export async function webmonEnv(redisUrl: string, prefix: string, adminKey: stri
     WEBMON_SCHEDULER_ENABLED: 'false',
     // Test targets all live on 127.0.0.1; politeness has its own test.
     WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
+    // The shared test Redis is not snapshotted after every write; durability has its own tests.
+    WEBMON_SNAPSHOTS_AFTER_WRITES: 'off',
   };
   return { env, apiUrl: `http://127.0.0.1:${apiPort}` };
 }

@@ -34,6 +34,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.post(
       '/assets',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['assets'],
           summary: 'Create an asset (or return the existing one with the same URL)',
@@ -52,6 +53,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.post(
       '/assets/batch',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['assets'],
           summary: 'Create many assets; each malformed item is reported by index, the valid ones are created',
@@ -130,6 +132,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.patch(
       '/assets/:id',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['assets'],
           summary: 'Change an asset (URL, plugins, options, interval, tags, paused)',
@@ -148,6 +151,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.delete(
       '/assets/:id',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['assets'],
           summary: 'Delete an asset with its results',

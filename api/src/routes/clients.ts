@@ -31,6 +31,7 @@ export function clientRoutes(ctx: ApiContext) {
     app.post(
       '/clients',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['clients'],
           summary: 'Create a client (tenant) with its first API key (admin)',
@@ -68,6 +69,7 @@ export function clientRoutes(ctx: ApiContext) {
     app.put(
       '/clients/:id/assets',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['clients'],
           summary: "Declarative sync: the client's complete list of assets. New URLs are added, unlisted assets removed, the rest kept (with history) or updated",

@@ -28,6 +28,7 @@ export function maintenanceRoutes(ctx: ApiContext) {
     app.post(
       '/maintenance',
       {
+        config: { snapshot: true },
         schema: {
           tags: ['maintenance'],
           summary: 'Create a maintenance window: checks run, no notifications, assets show as maintenance',
@@ -63,7 +64,10 @@ export function maintenanceRoutes(ctx: ApiContext) {
 
     app.delete(
       '/maintenance/:id',
-      { schema: { tags: ['maintenance'], summary: 'Delete a maintenance window', params: WindowId, response: { 204: Type.Null(), 401: E, 404: E } } },
+      {
+        config: { snapshot: true },
+        schema: { tags: ['maintenance'], summary: 'Delete a maintenance window', params: WindowId, response: { 204: Type.Null(), 401: E, 404: E } },
+      },
       async (req, reply) => {
         const w = await maintenance.get(req.params.id);
         if (!w || (!req.principal.admin && w.owner !== req.principal.id)) {

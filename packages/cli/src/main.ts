@@ -34,6 +34,7 @@ commands:
                 --key KEY (or $WEBMON_API_KEY; default: the admin key), --client ID
   status        ask a running dispatcher for its status (control channel)
   ping          check that a dispatcher answers on the control channel
+  snapshot      make Redis write an RDB snapshot now (SNAPSHOT NOW on the control channel)
   env           list the environment variables webmon reads, with defaults
 
 options:
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
     case 'ping':
       return control(config, command.toUpperCase());
+    case 'snapshot':
+      return control(config, 'SNAPSHOT NOW', 130_000);
     case 'apply':
       return apply(config, { file: values.file, api: values.api, key: values.key, client: values.client });
     default:
@@ -227,9 +230,9 @@ async function apply(config: Readonly<Config>, opts: ApplyOptions): Promise<numb
   }
 }
 
-async function control(config: Readonly<Config>, command: string): Promise<number> {
+async function control(config: Readonly<Config>, command: string, timeoutMs = 5000): Promise<number> {
   const { Request } = await import('zeromq');
-  const sock = new Request({ receiveTimeout: 5000, sendTimeout: 5000, linger: 0 });
+  const sock = new Request({ receiveTimeout: timeoutMs, sendTimeout: 5000, linger: 0 });
   sock.connect(config.zmq.control);
   try {
     await sock.send(command);

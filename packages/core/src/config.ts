@@ -121,6 +121,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    snapshots: Type.Object(
+      {
+        afterWrites: Type.Enum(['off', 'async', 'sync'], {
+          default: 'async',
+          description: 'RDB snapshot after API writes (assets, clients, sync, maintenance): off; async (coalesced, the answer does not wait); sync (the answer waits for a snapshot containing the write).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     history: Type.Object(
       {
         maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),

@@ -29,6 +29,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   WEBMON_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   WEBMON_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Redis is unavailable' },
+  WEBMON_ERR_SNAPSHOT_FAILED: { status: 503, title: 'The change was applied but not snapshotted' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ErrorCatalog;

@@ -16,3 +16,4 @@ export * from './store/plugin-storage.js';
 export * from './schema-errors.js';
 export * from './policy.js';
 export * from './store/maintenance.js';
+export * from './snapshot.js';
