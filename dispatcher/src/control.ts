@@ -3,8 +3,9 @@
  * DEALER) sockets. One request frame, one reply frame:
  *
  *   PING          → PONG
- *   SNAPSHOT NOW  → "OK <LASTSAVE>" once Redis has written an RDB snapshot (a save already
- *                   running is joined), or "ERR <why it failed>"
+ *   SNAPSHOT NOW  → "OK <LASTSAVE>" once Redis has written an RDB snapshot holding every write
+ *                   made before the command (a save already running is joined, then
+ *                   followed by a fresh one), or "ERR <why it failed>"
  *   STATUS        → JSON {queue, queuedInRedis, running, failed, executors, lastSnapshot, …}
  *   anything else → "ERR <reason>" (the socket and the dispatcher carry on)
  *

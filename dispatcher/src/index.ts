@@ -143,7 +143,9 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     {
       PING: async () => 'PONG',
       'SNAPSHOT NOW': async () => {
-        const res = await snapshot(redis);
+        // A save already running is joined (waited for), then a new one is taken, so the
+        // snapshot holds everything written before the command.
+        const res = await snapshot(redis, { fresh: true });
         log.info({ lastSave: res.lastSave, durationMs: res.durationMs, joined: res.joined }, 'snapshot written (control channel)');
         return `OK ${res.lastSave}`;
       },
