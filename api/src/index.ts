@@ -1,7 +1,7 @@
 /**
  * The api role: REST API over Redis, pushing job ids to the dispatcher.
  */
-import { openRedis, type Config, type Logger } from '@webmon/core';
+import { curveClientOptions, openRedis, type Config, type Logger } from '@webmon/core';
 import { registry } from '@webmon/plugins';
 import { buildApi, type App } from './app.js';
 import { JobPusher } from './pusher.js';
@@ -18,7 +18,7 @@ export interface RunningApi {
 
 export async function startApi(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningApi> {
   const redis = await openRedis({ url: redisUrl, failFast: true, name: 'webmon-api', log });
-  const pusher = new JobPusher(config.zmq.frontend, config.zmq.sendTimeoutMs, log);
+  const pusher = new JobPusher(config.zmq.frontend, config.zmq.sendTimeoutMs, log, curveClientOptions(config));
   const app = await buildApi({ config, redis, log, registry, jobs: pusher });
   await app.listen({ host: config.api.host, port: config.api.port });
   const addr = app.server.address();

@@ -18,8 +18,10 @@ export class JobPusher {
     endpoint: string,
     sendTimeoutMs: number,
     private readonly log: Logger,
+    /** Extra socket options (CURVE, see curveClientOptions). */
+    security: object = {},
   ) {
-    this.socket = new Push({ sendTimeout: sendTimeoutMs, sendHighWaterMark: 100_000, linger: 1000 });
+    this.socket = new Push({ sendTimeout: sendTimeoutMs, sendHighWaterMark: 100_000, linger: 1000, ...security });
     this.socket.connect(endpoint);
   }
 

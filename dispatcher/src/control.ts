@@ -19,15 +19,19 @@ export type CommandHandler = (command: string) => Promise<string>;
 const MAX_REQUEST_BYTES = 4096;
 
 export class ControlChannel {
-  private readonly socket = new Router({ linger: 0 });
+  private readonly socket: Router;
   private loop: Promise<void> | null = null;
   private sending: Promise<void> = Promise.resolve();
   private inFlight = new Set<Promise<void>>();
 
   constructor(
+    /** Extra socket options (CURVE). */
+    security: object,
     private readonly handlers: Record<string, CommandHandler>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.socket = new Router({ linger: 0, ...security });
+  }
 
   async bind(endpoint: string): Promise<void> {
     await this.socket.bind(endpoint);

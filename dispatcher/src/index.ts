@@ -5,7 +5,10 @@
  */
 import { Pull, Push } from 'zeromq';
 import {
+  ConfigError,
   JobStore,
+  curveServerOptions,
+  isLocalEndpoint,
   jobPolicy,
   ProtocolError,
   aliveInstances,
@@ -23,6 +26,7 @@ import {
 } from '@webmon/core';
 import { ControlChannel } from './control.js';
 import { PriorityQueue } from './queue.js';
+import { ZapHandler } from './zap.js';
 
 export { PriorityQueue } from './queue.js';
 export { ControlChannel } from './control.js';
@@ -43,6 +47,12 @@ export interface DispatcherStats {
 }
 
 export async function startDispatcher(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningDispatcher> {
+  // Reachable from other hosts, the control channel must be authenticated.
+  if (!isLocalEndpoint(config.zmq.control) && !config.zmq.curve.serverSecretKey) {
+    throw new ConfigError(
+      `invalid configuration: zmq.control: ${config.zmq.control} is reachable from other hosts; set zmq.curve (serverPublicKey, serverSecretKey, allowedClientKeys; see webmon keys) or bind 127.0.0.1`,
+    );
+  }
   const redis = await openRedis({ url: redisUrl, name: 'webmon-dispatcher', log });
   const keys = createKeys(config.redis.keyPrefix);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
@@ -50,8 +60,14 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, scheduled: 0, queue: 0 };
   let running = true;
 
-  const frontend = new Pull({ receiveHighWaterMark: 100_000, linger: 0 });
-  const backend = new Push({ sendHighWaterMark: config.dispatcher.backendHighWaterMark, linger: 0 });
+  const secure = curveServerOptions(config);
+  let zap: ZapHandler | null = null;
+  if (config.zmq.curve.serverSecretKey) {
+    zap = new ZapHandler([config.zmq.curve.serverPublicKey!, ...config.zmq.curve.allowedClientKeys], log);
+    await zap.start();
+  }
+  const frontend = new Pull({ receiveHighWaterMark: 100_000, linger: 0, ...secure });
+  const backend = new Push({ sendHighWaterMark: config.dispatcher.backendHighWaterMark, linger: 0, ...secure });
   await frontend.bind(config.zmq.frontend);
   await backend.bind(config.zmq.backend);
 
@@ -140,6 +156,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
 
   const control = new ControlChannel(
+    secure,
     {
       PING: async () => 'PONG',
       'SNAPSHOT NOW': async () => {
@@ -182,6 +199,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
       backend.close();
       await Promise.allSettled([receiveLoop, sendLoop]);
       await control.close();
+      await zap?.close();
       await heartbeat.stop();
       redis.disconnect();
     },

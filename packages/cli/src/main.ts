@@ -12,6 +12,7 @@ import {
   ConfigError,
   REDIS_INSTALL_HINT,
   configEnvVars,
+  curveClientOptions,
   createLogger,
   loadConfig,
   redactUrl,
@@ -35,6 +36,7 @@ commands:
   status        ask a running dispatcher for its status (control channel)
   ping          check that a dispatcher answers on the control channel
   snapshot      make Redis write an RDB snapshot now (SNAPSHOT NOW on the control channel)
+  keys          print a new CURVE key pair (for zmq.curve)
   env           list the environment variables webmon reads, with defaults
 
 options:
@@ -65,6 +67,12 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
+  }
+  if (command === 'keys') {
+    const { curveKeyPair } = await import('zeromq');
+    const pair = curveKeyPair();
+    process.stdout.write(`public: ${pair.publicKey}\nsecret: ${pair.secretKey}\n`);
+    return 0;
   }
   if (command === 'env') {
     for (const v of configEnvVars()) process.stdout.write(`${v.env.padEnd(36)} ${v.default === undefined ? '(unset)' : JSON.stringify(v.default)}  ${v.description}\n`);
@@ -232,7 +240,7 @@ async function apply(config: Readonly<Config>, opts: ApplyOptions): Promise<numb
 
 async function control(config: Readonly<Config>, command: string, timeoutMs = 5000): Promise<number> {
   const { Request } = await import('zeromq');
-  const sock = new Request({ receiveTimeout: timeoutMs, sendTimeout: 5000, linger: 0 });
+  const sock = new Request({ receiveTimeout: timeoutMs, sendTimeout: 5000, linger: 0, ...curveClientOptions(config) });
   sock.connect(config.zmq.control);
   try {
     await sock.send(command);

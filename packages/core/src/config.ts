@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { createPolicy } from './policy.js';
 import { schemaProblems } from './schema-errors.js';
+import { Z85_KEY_PATTERN } from './z85.js';
 
 const Endpoint = (d: string, description: string) =>
   Type.String({ default: d, pattern: '^(tcp|ipc|inproc)://.+$', description });
@@ -57,6 +58,16 @@ export const ConfigSchema = Type.Object(
         backend: Endpoint('tcp://127.0.0.1:5560', 'Dispatcher PUSH socket: the dispatcher binds it, executors connect to it.'),
         control: Endpoint('tcp://127.0.0.1:5561', 'Dispatcher control channel (REP).'),
         sendTimeoutMs: Int(2000, 1, 60_000, 'How long the api waits to hand job ids to ZeroMQ before leaving them to the recovery sweep.'),
+        curve: Type.Object(
+          {
+            serverPublicKey: Type.Optional(Type.String({ pattern: Z85_KEY_PATTERN, description: 'The dispatcher\'s CURVE public key (Z85). Set on every role: clients encrypt to it.' })),
+            serverSecretKey: Type.Optional(Type.String({ pattern: Z85_KEY_PATTERN, description: 'The dispatcher\'s CURVE secret key (dispatcher only). Set: every dispatcher socket requires CURVE.' })),
+            clientPublicKey: Type.Optional(Type.String({ pattern: Z85_KEY_PATTERN, description: 'This process\'s CURVE public key (api, executor, CLI).' })),
+            clientSecretKey: Type.Optional(Type.String({ pattern: Z85_KEY_PATTERN, description: 'This process\'s CURVE secret key (api, executor, CLI).' })),
+            allowedClientKeys: Type.Array(Type.String({ pattern: Z85_KEY_PATTERN }), { default: [], description: 'Client public keys the dispatcher accepts (its own public key always is).' }),
+          },
+          { default: {}, additionalProperties: false, description: '`webmon keys` makes key pairs.' },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -192,11 +203,45 @@ export function validateConfig(raw: unknown): Readonly<Config> {
   }
   const config = withDefaults as Config;
   createPolicy(config.policy); // throws ConfigError naming a malformed CIDR
+  const curve = config.zmq.curve;
+  if (curve.serverSecretKey && !curve.serverPublicKey) {
+    throw new ConfigError('invalid configuration: zmq.curve.serverPublicKey: needed with zmq.curve.serverSecretKey (the pair from webmon keys)');
+  }
+  if (Boolean(curve.clientPublicKey) !== Boolean(curve.clientSecretKey)) {
+    throw new ConfigError('invalid configuration: zmq.curve.clientSecretKey: give the client key pair whole (public and secret)');
+  }
+  if (curve.serverPublicKey && !curve.clientSecretKey && !curve.serverSecretKey) {
+    throw new ConfigError('invalid configuration: zmq.curve.clientSecretKey: a CURVE client needs its own key pair (webmon keys)');
+  }
   return deepFreeze(config);
 }
 
 function envName(prefix: string, path: string[]): string {
   return [prefix, ...path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())].join('_');
+}
+
+/** Whether a ZeroMQ endpoint is reachable only from this host (loopback, ipc, inproc). */
+export function isLocalEndpoint(endpoint: string): boolean {
+  if (!endpoint.startsWith('tcp://')) return true;
+  const host = endpoint.slice(6).replace(/:[^:]*$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** Socket options for a dispatcher (server) socket: CURVE when a server secret key is set. */
+export function curveServerOptions(config: Readonly<Config>): { curveServer: true; curveSecretKey: string; zapDomain: string } | Record<string, never> {
+  const c = config.zmq.curve;
+  return c.serverSecretKey ? { curveServer: true, curveSecretKey: c.serverSecretKey, zapDomain: 'webmon' } : {};
+}
+
+/**
+ * Socket options for a client of the dispatcher: CURVE when the server's public key is set.
+ * A process that holds the server pair too (`webmon up`) uses it as its client pair.
+ */
+export function curveClientOptions(config: Readonly<Config>): { curveServerKey: string; curvePublicKey: string; curveSecretKey: string } | Record<string, never> {
+  const c = config.zmq.curve;
+  const pub = c.clientPublicKey ?? (c.serverSecretKey ? c.serverPublicKey : undefined);
+  const sec = c.clientSecretKey ?? c.serverSecretKey;
+  return c.serverPublicKey && pub && sec ? { curveServerKey: c.serverPublicKey, curvePublicKey: pub, curveSecretKey: sec } : {};
 }
 
 /** Lists every environment variable the schema understands, with its config path. */

@@ -17,3 +17,4 @@ export * from './schema-errors.js';
 export * from './policy.js';
 export * from './store/maintenance.js';
 export * from './snapshot.js';
+export * from './z85.js';
