@@ -27,7 +27,8 @@
   ARGV[10]  events cap (entries, approximate)
   ARGV[11]  default downAfter, ARGV[12] default upAfter (an asset's own fields win)
   ARGV[13]  owner index prefix, ARGV[14] fleet index prefix (suffix 'state:<state>')
-  ARGV[15]  N, then N pairs: plugin name, JSON of its result
+  ARGV[15]  history age cap, ms (older entries are trimmed, approximately)
+  ARGV[16]  N, then N pairs: plugin name, JSON of its result
 
   Returns { 1, fromState, toState }   recorded
           { 0, 'stale' }              the token no longer owns the job; nothing written
@@ -107,13 +108,14 @@ if to ~= from then
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
 end
 
-local n = tonumber(ARGV[15])
+local n = tonumber(ARGV[16])
 if n > 0 then
   local pairs_ = {}
-  for i = 16, 15 + 2 * n do
+  for i = 17, 16 + 2 * n do
     pairs_[#pairs_ + 1] = ARGV[i]
   end
   redis.call('HSET', KEYS[4], unpack(pairs_))
 end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'job', ARGV[1], 'at', now, 'outcome', outcome, 'results', ARGV[6])
+redis.call('XTRIM', KEYS[5], 'MINID', '~', tostring(tonumber(now) - tonumber(ARGV[15])))
 return { 1, from, to }

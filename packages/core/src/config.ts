@@ -144,6 +144,7 @@ export const ConfigSchema = Type.Object(
     history: Type.Object(
       {
         maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),
+        maxAgeSec: Int(2_592_000, 60, 315_360_000, 'Raw results older than this are dropped (approximate; default 30 days).'),
         maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream.'),
       },
       { default: {}, additionalProperties: false },

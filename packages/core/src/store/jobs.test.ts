@@ -200,3 +200,28 @@ describe('system failures', () => {
     expect(await jobs.retry('nope')).toBe('missing');
   });
 });
+
+describe('retention', () => {
+  it('caps an asset history by count and by age', async () => {
+    const capped = new JobStore(t.redis, t.keys, t.scripts, { retentionSec: 60, maxAttempts: 2, historyMax: 50, historyMaxAgeSec: 3600, eventsMax: 1000, downAfter: 3, upAfter: 1 });
+    const assetId = await newAsset();
+    const complete = async (now: number) => {
+      const [id] = await capped.enqueue([{ assetId, owner: 'o' }], 0, now);
+      await capped.claim(id!, 'tok', 10_000, now);
+      await capped.complete({ jobId: id!, token: 'tok', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId }, now);
+    };
+    for (let i = 0; i < 400; i++) await complete(Date.now());
+    const len = await t.redis.xlen(t.keys.assetHistory(assetId));
+    expect(len).toBeGreaterThanOrEqual(50);
+    expect(len).toBeLessThan(250); // MAXLEN ~ trims whole radix nodes (100 entries by default)
+    // Entries older than the age cap go too. Stream ids are the server's clock, so age them by
+    // writing a history far in the past: trim happens on the next completion.
+    const old = t.keys.assetHistory(assetId);
+    await t.redis.del(old);
+    for (let i = 0; i < 300; i++) await t.redis.xadd(old, `${Date.now() - 7_200_000 + i}-0`, 'job', 'x');
+    await complete(Date.now());
+    const remaining = await t.redis.xrange(old, '-', '+');
+    expect(remaining.length).toBeLessThan(300);
+    expect(remaining.some(([id]) => Number(id.split('-')[0]) > Date.now() - 60_000)).toBe(true);
+  });
+});

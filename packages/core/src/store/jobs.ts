@@ -52,6 +52,8 @@ export interface JobPolicy {
   /** First retry delay after a lost lease; doubles with each attempt. */
   retryBaseMs?: number;
   historyMax: number;
+  /** Raw results older than this are trimmed (approximately). */
+  historyMaxAgeSec?: number;
   eventsMax: number;
   downAfter: number;
   upAfter: number;
@@ -71,6 +73,7 @@ export function jobPolicy(config: Readonly<Config>): JobPolicy {
     maxAttempts: config.jobs.maxAttempts,
     retryBaseMs: config.jobs.retryBaseMs,
     historyMax: config.history.maxResults,
+    historyMaxAgeSec: config.history.maxAgeSec,
     eventsMax: config.history.maxEvents,
     downAfter: config.checks.downAfter,
     upAfter: config.checks.upAfter,
@@ -214,6 +217,7 @@ export class JobStore {
         c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
         p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
         this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
+        (p.historyMaxAgeSec ?? 2_592_000) * 1000,
         c.results.length, ...latest,
       ],
     );
