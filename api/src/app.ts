@@ -14,6 +14,7 @@ import {
   JobStore,
   MaintenanceStore,
   SnapshotCoalescer,
+  createPolicy,
   jobPolicy,
   WebmonError,
   createKeys,
@@ -25,6 +26,7 @@ import {
   type Principal,
   type Redis,
 } from '@webmon/core';
+import { WebhookStore } from '@webmon/notifier';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { AssetInputs } from './asset-input.js';
 import { assetRoutes } from './routes/assets.js';
@@ -56,6 +58,7 @@ export interface ApiContext {
   jobStore: JobStore;
   clients: ClientStore;
   maintenance: MaintenanceStore;
+  webhooks: WebhookStore;
   inputs: AssetInputs;
   sink: JobSink;
   keys: ReturnType<typeof createKeys>;
@@ -116,6 +119,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     jobStore: new JobStore(redis, keys, sc, jobPolicy(config)),
     clients: new ClientStore(redis, keys, config.api.adminKey),
     maintenance: new MaintenanceStore(redis, keys),
+    webhooks: new WebhookStore(redis, keys, { policy: createPolicy(config.policy) }),
     inputs: new AssetInputs(registry, config),
     sink: deps.jobs,
   };

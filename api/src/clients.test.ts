@@ -130,3 +130,27 @@ describe('maintenance windows', () => {
     expect(res.body.message).toMatch(message);
   });
 });
+
+describe('webhooks', () => {
+  it('sets, shows (never the secret), updates, enables and deletes a client webhook', async () => {
+    const c = await api.newClient('Hooked');
+    const path = `/clients/${c.id}/webhook`;
+    expect((await api.call('GET', path, undefined, c.apiKey)).body.code).toBe('WEBMON_ERR_WEBHOOK_NOT_FOUND');
+    expect((await api.call('PUT', path, { url: 'https://hooks.example.test/in' }, c.apiKey)).body.code).toBe('WEBMON_ERR_VALIDATION'); // first time needs a secret
+    const created = await api.call('PUT', path, { url: 'https://hooks.example.test/in', secret: 's3cret-s3cret-s3cret', remindEverySec: 3600 }, c.apiKey);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ clientId: c.id, url: 'https://hooks.example.test/in', secretSet: true, enabled: true, failures: 0, pending: 0, remindEverySec: 3600 });
+    expect(JSON.stringify(created.body)).not.toContain('s3cret');
+    const updated = await api.call('PUT', path, { url: 'https://hooks.example.test/v2' }, c.apiKey);
+    expect(updated.status).toBe(200);
+    expect(updated.body.url).toBe('https://hooks.example.test/v2');
+    expect((await api.call('GET', path, undefined, c.apiKey)).body).toMatchObject({ url: 'https://hooks.example.test/v2', secretSet: true });
+    expect((await api.call('GET', path)).status).toBe(200); // the admin may look
+    const other = await api.newClient('Nosy');
+    expect((await api.call('GET', path, undefined, other.apiKey)).body.code).toBe('WEBMON_ERR_FORBIDDEN');
+    expect((await api.call('PUT', path, { url: 'https://x.test/', secret: 'x'.repeat(16), extra: 1 }, c.apiKey)).body.code).toBe('WEBMON_ERR_VALIDATION');
+    expect((await api.call('POST', `${path}/enable`, {}, c.apiKey)).body).toMatchObject({ enabled: true, failures: 0 });
+    expect((await api.call('DELETE', path, undefined, c.apiKey)).status).toBe(204);
+    expect((await api.call('DELETE', path, undefined, c.apiKey)).body.code).toBe('WEBMON_ERR_WEBHOOK_NOT_FOUND');
+  });
+});

@@ -287,3 +287,34 @@ export const Maintenance = Type.Object({
   open: Type.Boolean({ description: 'The window is open now.' }),
   createdAt: Type.String({ format: 'date-time' }),
 });
+
+export const WebhookInput = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL that receives POSTed JSON.' }),
+    secret: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: 'HMAC-SHA256 key for x-webmon-signature. Required the first time; kept when omitted later. Never shown again.' })),
+    remindEverySec: Type.Optional(Type.Union([Type.Integer({ minimum: 60, maximum: 604_800 }), Type.Null()], { description: 'Remind while an asset stays down (null: never).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const WebhookEnable = Type.Object({ dropPending: Type.Boolean({ default: false }) }, { additionalProperties: false });
+
+export const Webhook = Type.Object({
+  clientId: Type.String(),
+  url: Type.String(),
+  secretSet: Type.Boolean(),
+  remindEverySec: Type.Union([Type.Integer(), Type.Null()]),
+  enabled: Type.Boolean(),
+  failures: Type.Integer(),
+  disabledReason: Type.Union([Type.String(), Type.Null()]),
+  disabledAt: Type.Union([Type.String(), Type.Null()]),
+  lastDeliveryAt: Type.Union([Type.String(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  lastErrorAt: Type.Union([Type.String(), Type.Null()]),
+  nextAttemptAt: Type.Union([Type.String(), Type.Null()]),
+  pending: Type.Integer(),
+  delivered: Type.Integer(),
+  dropped: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});

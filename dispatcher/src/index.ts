@@ -7,6 +7,7 @@ import { Pull, Push } from 'zeromq';
 import {
   ConfigError,
   JobStore,
+  createPolicy,
   curveServerOptions,
   isLocalEndpoint,
   jobPolicy,
@@ -24,6 +25,7 @@ import {
   type Config,
   type Logger,
 } from '@webmon/core';
+import { startNotifier } from '@webmon/notifier';
 import { ControlChannel } from './control.js';
 import { PriorityQueue } from './queue.js';
 import { ZapHandler } from './zap.js';
@@ -152,6 +154,17 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   };
   if (config.scheduler.enabled) void scheduleTick();
 
+  const notifier = config.notifier.enabled
+    ? await startNotifier({
+        redis,
+        keys,
+        log,
+        consumer: instanceId('notifier'),
+        policy: createPolicy(config.policy),
+        options: { maxFailures: config.notifier.maxFailures, backoffBaseMs: config.notifier.backoffBaseMs, timeoutMs: config.notifier.timeoutMs, leaseMs: config.notifier.timeoutMs + 5000 },
+      })
+    : null;
+
   const id = instanceId('dispatcher');
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
 
@@ -198,6 +211,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
       frontend.close();
       backend.close();
       await Promise.allSettled([receiveLoop, sendLoop]);
+      await notifier?.stop();
       await control.close();
       await zap?.close();
       await heartbeat.stop();

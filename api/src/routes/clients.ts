@@ -2,7 +2,7 @@ import Type from 'typebox';
 import { ADMIN_CLIENT_ID, WebmonError, errorBody, type AssetRecord, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
 import { iso } from '../present.js';
-import { Client, ClientCreated, ClientId, ClientInput, SyncInput, SyncResult, Whoami } from '../schemas.js';
+import { Client, ClientCreated, ClientId, ClientInput, SyncInput, SyncResult, Webhook, WebhookEnable, WebhookInput, Whoami } from '../schemas.js';
 
 const E = { $ref: 'Error#' };
 
@@ -19,7 +19,8 @@ async function actingFor(ctx: ApiContext, who: Principal, id: string): Promise<s
 }
 
 export function clientRoutes(ctx: ApiContext) {
-  const { clients, assets, inputs, config } = ctx;
+  const { clients, assets, inputs, config, webhooks } = ctx;
+  const noWebhook = (id: string) => new WebmonError('WEBMON_ERR_WEBHOOK_NOT_FOUND', `client ${id} has no webhook`);
   const present = (c: { id: string; name: string; createdAt: number }) => ({ id: c.id, name: c.name, createdAt: iso(c.createdAt)! });
 
   return async function routes(app: App) {
@@ -141,6 +142,69 @@ export function clientRoutes(ctx: ApiContext) {
         }
         const count = (c: string) => out.filter((o) => o.change === c).length;
         return { added: count('added'), updated: count('updated'), kept: count('kept'), removed, failed, pruned, items: out as never };
+      },
+    );
+
+    app.put(
+      '/clients/:id/webhook',
+      {
+        config: { snapshot: true },
+        schema: {
+          tags: ['notifications'],
+          summary: 'Set the webhook that receives state changes (signed with HMAC-SHA256 of the body)',
+          params: ClientId,
+          body: WebhookInput,
+          response: { 200: Webhook, 201: Webhook, 400: E, 401: E, 403: E, 404: E },
+        },
+      },
+      async (req, reply) => {
+        const id = await actingFor(ctx, req.principal, req.params.id);
+        const { webhook, created } = await webhooks.set(id, req.body);
+        return reply.code(created ? 201 : 200).send(webhook as never);
+      },
+    );
+
+    app.get(
+      '/clients/:id/webhook',
+      { schema: { tags: ['notifications'], summary: 'The webhook and its delivery status (the secret is never shown)', params: ClientId, response: { 200: Webhook, 401: E, 403: E, 404: E } } },
+      async (req) => {
+        const id = await actingFor(ctx, req.principal, req.params.id);
+        const w = await webhooks.get(id);
+        if (!w) throw noWebhook(id);
+        return w as never;
+      },
+    );
+
+    app.delete(
+      '/clients/:id/webhook',
+      {
+        config: { snapshot: true },
+        schema: { tags: ['notifications'], summary: 'Remove the webhook (and its pending deliveries)', params: ClientId, response: { 204: Type.Null(), 401: E, 403: E, 404: E } },
+      },
+      async (req, reply) => {
+        const id = await actingFor(ctx, req.principal, req.params.id);
+        if (!(await webhooks.delete(id))) throw noWebhook(id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/clients/:id/webhook/enable',
+      {
+        config: { snapshot: true },
+        schema: {
+          tags: ['notifications'],
+          summary: 'Re-enable notifications after they were disabled for failing deliveries',
+          params: ClientId,
+          body: WebhookEnable,
+          response: { 200: Webhook, 400: E, 401: E, 403: E, 404: E },
+        },
+      },
+      async (req) => {
+        const id = await actingFor(ctx, req.principal, req.params.id);
+        const w = await webhooks.enable(id, { dropPending: req.body.dropPending });
+        if (!w) throw noWebhook(id);
+        return w as never;
       },
     );
   };

@@ -132,6 +132,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    notifier: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Deliver state changes to client webhooks (runs in the dispatcher).' }),
+        maxFailures: Int(20, 1, 1000, 'Consecutive failed deliveries after which a client\'s notifications are disabled.'),
+        backoffBaseMs: Int(1000, 10, 3_600_000, 'First retry delay of a failed delivery; doubles each time (at most 10 minutes).'),
+        timeoutMs: Int(10_000, 100, 120_000, 'Time allowed for one webhook request.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     snapshots: Type.Object(
       {
         afterWrites: Type.Enum(['off', 'async', 'sync'], {

@@ -22,6 +22,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   WEBMON_ERR_CLIENT_NOT_FOUND: { status: 404, title: 'Client not found' },
   WEBMON_ERR_MAINTENANCE_NOT_FOUND: { status: 404, title: 'Maintenance window not found' },
+  WEBMON_ERR_WEBHOOK_NOT_FOUND: { status: 404, title: 'No webhook is set for this client' },
   WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
   WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
   WEBMON_ERR_JOB_NOT_FAILED: { status: 409, title: 'Only a failed job can be retried' },
