@@ -13,6 +13,7 @@ import {
   ProtocolError,
   createKeys,
   createPolicy,
+  curveClientOptions,
   decode,
   instanceId,
   isStoreUnavailable,
@@ -151,7 +152,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const stopping = new AbortController();
   let closing = false;
 
-  const pull = new Pull({ receiveHighWaterMark: Math.max(1, Math.ceil(concurrency / 2)), linger: 0 });
+  const pull = new Pull({ receiveHighWaterMark: Math.max(1, Math.ceil(concurrency / 2)), linger: 0, ...curveClientOptions(config) });
   pull.connect(config.zmq.backend);
 
   // Slots: the receive loop waits for one before taking the next message.
