@@ -7,7 +7,8 @@
   KEYS[4]   history stream
   KEYS[5]   set naming the asset's plugin-storage keys (each is deleted too)
   KEYS[6]   schedule (sorted set)
-  KEYS[7..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
+  KEYS[7..10] roll-ups per minute, hour, day, and the asset's events stream
+  KEYS[11..] every index the asset is in (all assets, state, plugins, tags; owner and fleet)
 
   ARGV[1]   expected rev
   ARGV[2]   normalised url
@@ -27,7 +28,8 @@ if redis.call('HGET', KEYS[2], ARGV[2]) == id then
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
 redis.call('ZREM', KEYS[6], id)
-for i = 7, #KEYS do
+redis.call('DEL', KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+for i = 11, #KEYS do
   redis.call('ZREM', KEYS[i], id)
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[5])) do

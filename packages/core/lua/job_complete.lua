@@ -14,6 +14,10 @@
   KEYS[4]   asset latest-results hash
   KEYS[5]   asset history stream
   KEYS[6]   events stream
+  KEYS[7]   asset roll-ups per minute (hash: bucket start, s -> JSON, see below)
+  KEYS[8]   asset roll-ups per hour
+  KEYS[9]   asset roll-ups per day
+  KEYS[10]  asset events stream (this asset's state transitions)
 
   ARGV[1]   job id
   ARGV[2]   lease token
@@ -28,7 +32,16 @@
   ARGV[11]  default downAfter, ARGV[12] default upAfter (an asset's own fields win)
   ARGV[13]  owner index prefix, ARGV[14] fleet index prefix (suffix 'state:<state>')
   ARGV[15]  history age cap, ms (older entries are trimmed, approximately)
-  ARGV[16]  N, then N pairs: plugin name, JSON of its result
+  ARGV[16]  roll-up retention per minute / ARGV[17] per hour / ARGV[18] per day, seconds
+  ARGV[19]  N, then N pairs: plugin name, JSON of its result
+
+  Roll-ups (updated here, on the write path): one JSON object per bucket,
+    { n = checks, o = { <outcome> = n }, r = { <reason> = n },
+      p = { <plugin> = { n = runs, s = sum ms, x = max ms, h = { <bin> = n } } },
+      t = { <state> = ms spent in it } }
+  Latency bins: bin i counts durations <= EDGES[i+1] ms (0-based i), the last bin the rest.
+  Time in a state: the time since the previous check, attributed to the state the asset was
+  in, capped at twice its interval (a longer gap counts as 'gap').
 
   Returns { 1, fromState, toState }   recorded
           { 0, 'stale' }              the token no longer owns the job; nothing written
@@ -55,7 +68,7 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return { 1, '', '' }
 end
 
-local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob')
+local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval')
 if a[8] == ARGV[1] then
   redis.call('HDEL', KEYS[3], 'pendingJob')
 end
@@ -106,12 +119,71 @@ if to ~= from then
     redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
   end
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
+  redis.call('XADD', KEYS[10], 'MAXLEN', '~', 1000, '*', 'from', from, 'to', to, 'reason', reason, 'at', now)
 end
 
-local n = tonumber(ARGV[16])
+-- Roll-ups.
+local EDGES = { {{LATENCY_EDGES}} }
+local function bin(ms)
+  for i = 1, #EDGES do
+    if ms <= EDGES[i] then return tostring(i - 1) end
+  end
+  return tostring(#EDGES)
+end
+local function incr(t, k, by)
+  t[k] = (t[k] or 0) + by
+end
+local results = cjson.decode(ARGV[6])
+local nowMs = tonumber(now)
+local spent, spentState = 0, from
+if a[9] then
+  local dt = nowMs - tonumber(a[9])
+  local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
+  spent = math.min(dt, cap)
+  if dt > cap then spent = dt; spentState = 'gap' end
+end
+local sizes = { 60, 3600, 86400 }
+for i = 1, 3 do
+  local key = KEYS[6 + i]
+  local bucket = tostring(math.floor(nowMs / 1000 / sizes[i]) * sizes[i])
+  local raw = redis.call('HGET', key, bucket)
+  local b
+  if raw then
+    b = cjson.decode(raw)
+  else
+    b = { n = 0, o = {}, r = {}, p = {}, t = {} }
+  end
+  b.n = b.n + 1
+  incr(b.o, outcome, 1)
+  if reason ~= '' and outcome ~= 'ok' then incr(b.r, reason, 1) end
+  for _, res in ipairs(results) do
+    local p = b.p[res.plugin] or { n = 0, s = 0, x = 0, h = {} }
+    local ms = tonumber(res.durationMs) or 0
+    p.n = p.n + 1
+    p.s = p.s + ms
+    if ms > p.x then p.x = ms end
+    incr(p.h, bin(ms), 1)
+    b.p[res.plugin] = p
+  end
+  if spent > 0 then incr(b.t, spentState, spent) end
+  redis.call('HSET', key, bucket, cjson.encode(b))
+  if not raw then
+    -- A new bucket: drop the ones past retention (rare: once per bucket size).
+    local retention = tonumber(ARGV[15 + i])
+    redis.call('EXPIRE', key, retention)
+    local oldest = tonumber(bucket) - retention
+    if redis.call('HLEN', key) > retention / sizes[i] then
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        if tonumber(f) < oldest then redis.call('HDEL', key, f) end
+      end
+    end
+  end
+end
+
+local n = tonumber(ARGV[19])
 if n > 0 then
   local pairs_ = {}
-  for i = 17, 16 + 2 * n do
+  for i = 20, 19 + 2 * n do
     pairs_[#pairs_ + 1] = ARGV[i]
   end
   redis.call('HSET', KEYS[4], unpack(pairs_))

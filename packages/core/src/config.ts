@@ -154,6 +154,9 @@ export const ConfigSchema = Type.Object(
       {
         maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),
         maxAgeSec: Int(2_592_000, 60, 315_360_000, 'Raw results older than this are dropped (approximate; default 30 days).'),
+        minutesForSec: Int(86_400, 3600, 31_536_000, 'Per-minute roll-ups are kept this long (default 1 day).'),
+        hoursForSec: Int(7_776_000, 86_400, 315_360_000, 'Per-hour roll-ups are kept this long (default 90 days).'),
+        daysForSec: Int(157_680_000, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 5 years).'),
         maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream.'),
       },
       { default: {}, additionalProperties: false },

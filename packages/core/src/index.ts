@@ -18,3 +18,4 @@ export * from './policy.js';
 export * from './store/maintenance.js';
 export * from './snapshot.js';
 export * from './z85.js';
+export * from './rollup.js';

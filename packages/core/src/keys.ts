@@ -24,6 +24,10 @@ export function createKeys(prefix: string) {
     assetLatest: (id: string) => `${p}asset:${id}:latest`,
     /** Stream: raw results of one asset, entry id = completion time. */
     assetHistory: (id: string) => `${p}asset:${id}:history`,
+    /** Hash: bucket start (s) → JSON roll-up of one asset at one resolution (see rollup.ts). */
+    assetRollup: (id: string, resolution: 'minute' | 'hour' | 'day') => `${p}asset:${id}:agg:${resolution}`,
+    /** Stream: one asset's state transitions (from, to, reason, at). */
+    assetEvents: (id: string) => `${p}asset:${id}:events`,
     /** A plugin's own storage for one asset (string or list, plugin-defined). */
     assetPluginData: (id: string, plugin: string, key: string) => `${p}asset:${id}:plugin:${plugin}:${key}`,
     /** Set: names of every assetPluginData key of an asset, so that deleting the asset removes them. */

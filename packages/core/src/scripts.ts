@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { LATENCY_EDGES_MS } from './rollup.js';
 
 const SCRIPTS = ['asset_create', 'asset_update', 'asset_delete', 'asset_list', 'job_claim', 'job_extend', 'job_complete', 'jobs_sweep', 'schedule_claim', 'host_slot', 'host_backoff', 'job_defer', 'job_fail', 'job_retry'] as const;
 export type ScriptName = (typeof SCRIPTS)[number];
@@ -13,7 +14,7 @@ const sources = new Map<ScriptName, string>();
 function source(name: ScriptName): string {
   let text = sources.get(name);
   if (!text) {
-    text = readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+    text = readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8').replace('{{LATENCY_EDGES}}', LATENCY_EDGES_MS.join(', '));
     sources.set(name, text);
   }
   return text;

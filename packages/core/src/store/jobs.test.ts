@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedis, type TestRedis } from '../../../../test/helpers/redis.js';
 import type { CheckOutcome, CheckResult } from '../types.js';
 import { normalizeUrl } from '../url.js';
+import { parseBucket } from '../rollup.js';
 import { AssetStore } from './assets.js';
 import { JobStore } from './jobs.js';
 
@@ -223,5 +224,40 @@ describe('retention', () => {
     const remaining = await t.redis.xrange(old, '-', '+');
     expect(remaining.length).toBeLessThan(300);
     expect(remaining.some(([id]) => Number(id.split('-')[0]) > Date.now() - 60_000)).toBe(true);
+  });
+});
+
+describe('roll-ups', () => {
+  it('aggregates checks per minute, hour and day on the write path', async () => {
+    const assetId = await newAsset();
+    const t0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000 + 3_600_000; // yesterday 01:00 UTC: one hour, one day
+    const run = async (status: CheckResult['status'], durationMs: number, at: number) => {
+      const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 0, at);
+      await jobs.claim(id!, 'tok', 10_000, at);
+      const r = { ...result(status, status === 'ok' ? null : 'timeout'), durationMs };
+      await jobs.complete({ jobId: id!, token: 'tok', outcome: status, reason: r.reason, results: [r], durationMs, owner: 'o', assetId }, at);
+    };
+    await run('ok', 12, t0);
+    await run('ok', 250, t0 + 10_000);
+    await run('error', 5000, t0 + 20_000);
+    for (const res of ['minute', 'hour', 'day'] as const) {
+      const all = await t.redis.hgetall(t.keys.assetRollup(assetId, res));
+      const buckets = Object.values(all).map(parseBucket);
+      const total = buckets.reduce((s, b) => s + b.n, 0);
+      expect(total, res).toBe(3);
+      const merged = buckets.reduce((m, b) => ({ ok: m.ok + (b.o.ok ?? 0), error: m.error + (b.o.error ?? 0), x: Math.max(m.x, b.p.http?.x ?? 0) }), { ok: 0, error: 0, x: 0 });
+      expect(merged).toEqual({ ok: 2, error: 1, x: 5000 });
+    }
+    const days = Object.values(await t.redis.hgetall(t.keys.assetRollup(assetId, 'day'))).map(parseBucket);
+    expect(days).toHaveLength(1);
+    const day = days[0]!;
+    expect(day.r).toEqual({ timeout: 1 });
+    expect(day.p.http!.s).toBe(5262);
+    // 12 ms → bin "6" (≤ 15), 250 → bin "14" (≤ 300), 5000 → bin "21" (≤ 5000)
+    expect(day.p.http!.h).toEqual({ '6': 1, '14': 1, '21': 1 });
+    // The time between checks counts for the state the asset was in: 2 × 10 s of up.
+    expect(day.t).toEqual({ up: 20_000 });
+    await assets.delete(assetId);
+    expect(await t.redis.exists(t.keys.assetRollup(assetId, 'minute'), t.keys.assetRollup(assetId, 'day'))).toBe(0);
   });
 });

@@ -54,6 +54,8 @@ export interface JobPolicy {
   historyMax: number;
   /** Raw results older than this are trimmed (approximately). */
   historyMaxAgeSec?: number;
+  /** How long roll-ups are kept, per resolution, seconds. */
+  rollups?: { minuteSec: number; hourSec: number; daySec: number };
   eventsMax: number;
   downAfter: number;
   upAfter: number;
@@ -74,6 +76,7 @@ export function jobPolicy(config: Readonly<Config>): JobPolicy {
     retryBaseMs: config.jobs.retryBaseMs,
     historyMax: config.history.maxResults,
     historyMaxAgeSec: config.history.maxAgeSec,
+    rollups: { minuteSec: config.history.minutesForSec, hourSec: config.history.hoursForSec, daySec: config.history.daysForSec },
     eventsMax: config.history.maxEvents,
     downAfter: config.checks.downAfter,
     upAfter: config.checks.upAfter,
@@ -212,12 +215,17 @@ export class JobStore {
         this.keys.assetLatest(c.assetId),
         this.keys.assetHistory(c.assetId),
         this.keys.events,
+        this.keys.assetRollup(c.assetId, 'minute'),
+        this.keys.assetRollup(c.assetId, 'hour'),
+        this.keys.assetRollup(c.assetId, 'day'),
+        this.keys.assetEvents(c.assetId),
       ],
       [
         c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
         p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
         this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
         (p.historyMaxAgeSec ?? 2_592_000) * 1000,
+        p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
         c.results.length, ...latest,
       ],
     );
