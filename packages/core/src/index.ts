@@ -19,3 +19,4 @@ export * from './store/maintenance.js';
 export * from './snapshot.js';
 export * from './z85.js';
 export * from './rollup.js';
+export * from './stats.js';

@@ -67,6 +67,8 @@ export interface Plugin<S extends TObject = TObject> {
   /** Options that are secrets: never logged, never returned by the API. */
   secretOptions?: readonly string[];
   run(target: Target, config: Static<S>, ctx: PluginContext): Promise<PluginOutput>;
+  /** What the plugin has learned about one asset (a baseline), for statistics. */
+  describe?(storage: PluginStorage): Promise<Record<string, unknown>>;
   /** Forgets what the plugin learned about one asset (a baseline), on request through the API. */
   reset?(storage: PluginStorage): Promise<void>;
   /** Releases process-wide resources (connection pools) when the executor stops. */

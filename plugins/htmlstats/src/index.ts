@@ -20,6 +20,7 @@ import Value from 'typebox/value';
 import { fetchPage, httpConfigSchema, RedirectError, type FetchOutcome, type HttpConfig } from '@webmon/plugin-http';
 import { classifyError, definePlugin, fail, ok, warn, type PluginOutput, type PluginStorage } from '@webmon/plugin-sdk';
 import { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
+import { mean as meanOf, sampleStandardDeviation } from 'simple-statistics';
 import { scoreFeature, type Score, type ScoreOptions } from './stats.js';
 
 export { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
@@ -79,6 +80,18 @@ export async function resetHtmlStatsBaseline(storage: Pick<PluginStorage, 'del'>
   for (const key of HTMLSTATS_STORAGE_KEYS) await storage.del(key);
 }
 
+/** The baseline of one asset: per feature, the mean and sample deviation of the window. */
+export async function describeBaseline(storage: Pick<PluginStorage, 'window'>): Promise<Record<string, unknown>> {
+  const samples = parseSamples(await storage.window(HTMLSTATS_WINDOW_KEY));
+  const features: Record<string, { mean: number; sd: number }> = {};
+  for (const f of FEATURES) {
+    const values = valuesOf(samples, f);
+    if (values.length === 0) continue;
+    features[f] = { mean: round(meanOf(values)), sd: values.length > 1 ? round(sampleStandardDeviation(values)) : 0 };
+  }
+  return { samples: samples.length, features };
+}
+
 /** One stored sample: the features and the time it was measured (ms since the epoch). */
 interface Sample extends Partial<Features> {
   t?: number;
@@ -93,6 +106,7 @@ export const htmlStatsPlugin = definePlugin({
   schemes: ['http', 'https'],
   configSchema: htmlStatsConfigSchema,
   reset: resetHtmlStatsBaseline,
+  describe: describeBaseline,
   async run(target, cfg, ctx): Promise<PluginOutput> {
     let page: FetchOutcome;
     try {
