@@ -6,7 +6,7 @@
  * and how much CPU the webmon processes and Redis spend per check.
  *
  *   npm run bench                       # builds, then runs with the defaults
- *   npm run bench -- --checks 10000     # more checks
+ *   npm run bench -- --checks 20000     # more checks
  *   node bench/e2e-throughput.mjs --json
  *
  * Processes: the HTTP target runs in its own child process (its CPU is not counted), Redis is a
@@ -18,7 +18,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -33,11 +33,16 @@ const TARGET_CPU_MS = 0.35; // design target: < 0.35 ms CPU per check (webmon + 
 
 const USAGE = `usage: node bench/e2e-throughput.mjs [options]
 
-  --checks N        checks in the measured e2e phase, and requests in the raw phase (default 5000)
+  --checks N        checks in the measured e2e phase, and requests in the raw phase (default 10000)
   --concurrency N   executor concurrency and raw-phase concurrency (default 20)
-  --warmup N        unmeasured warm-up checks/requests before each phase (default 500)
+  --warmup N        unmeasured warm-up requests before the raw phase (default 3000); the e2e
+                    phase always checks every asset once before the measured round
   --timeout S       overall limit in seconds; everything is stopped after it (default 120)
   --json            print one JSON line of results instead of the table
+  --cpu-prof DIR    run the webmon roles with node --cpu-prof, profiles written to DIR
+                    (profiling slows them down: numbers of such a run are not comparable)
+  --node-arg ARG    extra node option for the webmon roles, repeatable
+                    (e.g. --node-arg=--max-old-space-size=128)
   -h, --help        this help`;
 
 // ---------------------------------------------------------------------------------------------
@@ -47,10 +52,12 @@ let opts;
 try {
   const { values } = parseArgs({
     options: {
-      checks: { type: 'string', default: '5000' },
+      checks: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '500' },
+      warmup: { type: 'string', default: '3000' },
       timeout: { type: 'string', default: '120' },
+      'cpu-prof': { type: 'string' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -70,6 +77,8 @@ try {
     warmup: int('warmup', 0, 100_000),
     timeoutSec: int('timeout', 5, 3600),
     json: values.json,
+    cpuProfDir: values['cpu-prof'],
+    nodeArgs: values['node-arg'],
   };
 } catch (err) {
   process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
@@ -132,12 +141,21 @@ process.on('exit', () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
+let aborting = false;
 async function abort(message, code) {
+  if (aborting) return; // errors caused by the shutdown itself are not news
+  aborting = true;
   process.stderr.write(`bench: ${message}\n`);
+  if (code === 1) {
+    // What the processes said (warnings and errors only: they run at log level warn).
+    for (const c of children) if (c.output()) process.stderr.write(`--- ${c.name} (last output)\n${c.output().slice(-1500)}\n`);
+  }
   await cleanup();
   process.exit(code);
 }
 
+process.on('uncaughtException', (err) => void abort(err?.stack ?? String(err), 1));
+process.on('unhandledRejection', (err) => void abort(err?.stack ?? String(err), 1));
 process.once('SIGINT', () => void abort('interrupted', 130));
 process.once('SIGTERM', () => void abort('terminated', 143));
 const overall = setTimeout(() => void abort(`overall timeout of ${opts.timeoutSec} s reached; stopped everything`, 1), opts.timeoutSec * 1000);
@@ -148,6 +166,19 @@ overall.unref();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The commit measured, with +dirty when tracked files outside bench/ have changes (e.g. `0c5719d+dirty`). */
+function gitRevision() {
+  try {
+    const cwd = fileURLToPath(new URL('..', import.meta.url));
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    // Changes under bench/ do not change what is measured.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${rev}+dirty` : rev;
+  } catch {
+    return 'unknown';
+  }
+}
+
 let clockTicks = 100;
 try {
   clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -155,12 +186,25 @@ try {
   // keep 100
 }
 
-/** utime + stime of a process (all its threads), in ms. */
+/** utime and stime of a process (all its threads), in ms. */
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  return { user: (Number(fields[11]) * 1000) / clockTicks, sys: (Number(fields[12]) * 1000) / clockTicks };
+}
+
+/** CPU time the whole machine spent busy (all cores, all processes, irq and steal included), in ms. */
+function machineBusyMs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal …
+  return ((f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * 1000) / clockTicks;
+}
+
+/** Resident set size of a process, in MB. */
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function assertAlive() {
@@ -225,7 +269,7 @@ async function targetHits(url) {
 // ---------------------------------------------------------------------------------------------
 // Phase "raw": undici, a new connection per request, like the http plugin's defaults.
 
-async function rawPhase(targetUrl, count, concurrency, pathPrefix, timeLimitMs) {
+async function rawPhase(targetUrl, targetPid, count, concurrency, pathPrefix, timeLimitMs) {
   // Same dispatcher settings as plugins/http: pooled Agent, no reuse (reset: true).
   const agent = new Agent({ connect: { timeout: 5_000 }, keepAliveTimeout: 4_000, connections: null });
   let next = 0;
@@ -234,6 +278,8 @@ async function rawPhase(targetUrl, count, concurrency, pathPrefix, timeLimitMs) 
   let firstError;
   const deadline = Date.now() + timeLimitMs;
   const cpu0 = process.cpuUsage();
+  const target0 = cpuMs(targetPid);
+  const machine0 = machineBusyMs();
   const t0 = performance.now();
   const worker = async () => {
     while (next < count && Date.now() < deadline) {
@@ -260,11 +306,21 @@ async function rawPhase(targetUrl, count, concurrency, pathPrefix, timeLimitMs) 
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const target1 = cpuMs(targetPid);
+  const machineMs = machineBusyMs() - machine0;
   await agent.close();
   const done = ok + errors;
   if (done < count) throw new Error(`raw phase: only ${done} of ${count} requests in ${timeLimitMs} ms`);
   if (errors) throw new Error(`raw phase: ${errors} of ${count} requests failed; first: ${firstError?.message ?? 'bad status'}`);
-  return { requests: count, elapsedMs, perSec: count / (elapsedMs / 1000), clientCpuMsPerReq: (cpu.user + cpu.system) / 1000 / count };
+  return {
+    requests: count,
+    elapsedMs,
+    perSec: count / (elapsedMs / 1000),
+    clientCpuMsPerReq: (cpu.user + cpu.system) / 1000 / count,
+    targetCpuMsPerReq: (target1.user + target1.sys - target0.user - target0.sys) / count,
+    // Busy time of the machine not spent by the driver or the target: other load.
+    otherMs: Math.max(0, machineMs - (cpu.user + cpu.system) / 1000 - (target1.user + target1.sys - target0.user - target0.sys)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,11 +341,16 @@ async function startRoles(redisUrl, concurrency) {
     WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_EXECUTOR_CONCURRENCY: String(concurrency),
     WEBMON_LOG_LEVEL: 'warn',
+    // As in the e2e tests (test/helpers/processes.ts): the only checks are the jobs the bench
+    // pushes, and the single target host is not rate-limited by per-host politeness.
+    WEBMON_SCHEDULER_ENABLED: 'false',
+    WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
   };
   const roles = {};
   for (const role of ['dispatcher', 'executor', 'api']) {
     // cwd = the temp dir, so that no ./webmon.yaml of the caller is picked up.
-    const child = spawn(process.execPath, [CLI, role], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const prof = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProfDir), '--cpu-prof-name', `${role}.cpuprofile`] : [];
+    const child = spawn(process.execPath, [...opts.nodeArgs, ...prof, CLI, role], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     roles[role] = track(role, child);
   }
   const base = `http://127.0.0.1:${apiPort}`;
@@ -382,6 +443,16 @@ async function verify(base, redis, keys, jobIds) {
 
 // ---------------------------------------------------------------------------------------------
 
+/** `INFO commandstats` as { command: { calls, usec } }. */
+async function commandStats(redis) {
+  const out = {};
+  for (const line of (await redis.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
+  }
+  return out;
+}
+
 async function main() {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm run bench\` does)`);
   const { checks, concurrency, warmup } = opts;
@@ -389,13 +460,17 @@ async function main() {
   workDir = mkdtempSync(join(tmpdir(), 'webmon-bench-'));
 
   const target = await startTarget();
+  const targetPid = target.entry.child.pid;
   managedRedis = await startManagedRedis({ dir: join(workDir, 'redis') });
   say(`target ${target.url} (own process), redis ${managedRedis.url}, ${cpus().length} cores, node ${process.version}`);
 
   // Raw ceiling.
-  if (warmup) await rawPhase(target.url, warmup, concurrency, '/w?i=', 30_000);
+  if (warmup) {
+    say(`raw: warm-up, ${warmup} requests ...`);
+    await rawPhase(target.url, targetPid, warmup, concurrency, '/w?i=', 30_000);
+  }
   say(`raw: ${checks} requests, concurrency ${concurrency}, new connection per request ...`);
-  const raw = await rawPhase(target.url, checks, concurrency, '/r?i=', 60_000);
+  const raw = await rawPhase(target.url, targetPid, checks, concurrency, '/r?i=', 60_000);
   say(`raw: ${raw.perSec.toFixed(0)} req/s`);
 
   // End to end.
@@ -403,48 +478,90 @@ async function main() {
   const redis = await openRedis({ url: managedRedis.url, name: 'webmon-bench' });
   const keys = createKeys(PREFIX);
   try {
-    if (warmup) {
-      const warmIds = await createAssets(base, target.url, warmup, '/w?a=');
-      await runJobs(base, redis, keys, warmIds, 60_000);
-    }
+    say(`e2e: creating ${checks} assets ...`);
     const assetIds = await createAssets(base, target.url, checks, '/p?i=');
+    // Warm-up round: every asset is checked once (its state goes unknown → up). The measured
+    // round then re-checks them, as steady-state monitoring does: no state change, no event.
+    say(`e2e: warm-up, first check of the ${checks} assets ...`);
+    await runJobs(base, redis, keys, assetIds, Math.max(5_000, opts.timeoutSec * 1000 - (Date.now() - started)));
     const pids = { api: roles.api.child.pid, dispatcher: roles.dispatcher.child.pid, executor: roles.executor.child.pid, redis: managedRedis.process.pid };
     const hits0 = await targetHits(target.url);
     await sleep(200); // let the creates settle (no work in flight before the clock starts)
-    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    await redis.config('RESETSTAT');
+    const cpu0 = Object.fromEntries(Object.entries({ ...pids, target: targetPid }).map(([k, pid]) => [k, cpuMs(pid)]));
+    const machine0 = machineBusyMs();
+    const driver0 = process.cpuUsage();
     say(`e2e: ${checks} checks through api → dispatcher → executor (concurrency ${concurrency}) ...`);
     const run = await runJobs(base, redis, keys, assetIds, Math.max(5_000, opts.timeoutSec * 1000 - (Date.now() - started)));
-    const cpu1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    const cpu1 = Object.fromEntries(Object.entries({ ...pids, target: targetPid }).map(([k, pid]) => [k, cpuMs(pid)]));
+    const machineMs = machineBusyMs() - machine0;
+    const driverCpu = process.cpuUsage(driver0);
+    const rss = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, round(rssMb(pid))]));
+    const cmdStats = await commandStats(redis);
+    say(`e2e: ${(checks / (run.elapsedMs / 1000)).toFixed(0)} checks/s; verifying results ...`);
     const hits = (await targetHits(target.url)) - hits0;
     const check = await verify(base, redis, keys, run.jobIds);
 
-    const perProcessMs = Object.fromEntries(Object.keys(pids).map((k) => [k, cpu1[k] - cpu0[k]]));
+    const used = (k) => cpu1[k].user + cpu1[k].sys - cpu0[k].user - cpu0[k].sys;
+    const perProcessMs = Object.fromEntries(Object.keys(pids).map((k) => [k, used(k)]));
     const totalCpuMs = Object.values(perProcessMs).reduce((a, b) => a + b, 0);
     const e2ePerSec = checks / (run.elapsedMs / 1000);
+    const redisCommands = Object.entries(cmdStats)
+      .filter(([name]) => name !== 'info' && name !== 'config|resetstat')
+      .sort((a, b) => b[1].usec - a[1].usec)
+      .map(([name, v]) => ({ command: name, calls: v.calls, usec: v.usec, usecPerCall: round(v.usec / v.calls, 2), perCheck: round(v.calls / checks, 3) }));
     const result = {
       date: new Date().toISOString(),
+      commit: gitRevision(),
       node: process.version,
       cores: cpus().length,
       checks,
       concurrency,
-      raw: { perSec: round(raw.perSec), elapsedMs: round(raw.elapsedMs), clientCpuMsPerReq: round(raw.clientCpuMsPerReq, 3) },
+      warmup,
+      raw: {
+        perSec: round(raw.perSec),
+        elapsedMs: round(raw.elapsedMs),
+        clientCpuMsPerReq: round(raw.clientCpuMsPerReq, 3),
+        targetCpuMsPerReq: round(raw.targetCpuMsPerReq, 3),
+        otherMs: round(raw.otherMs),
+      },
       e2e: { perSec: round(e2ePerSec), elapsedMs: round(run.elapsedMs), pushMs: round(run.pushedMs), ratio: round(e2ePerSec / raw.perSec, 3) },
       cpu: {
         totalMs: round(totalCpuMs),
         perCheckMs: round(totalCpuMs / checks, 3),
         perProcessMs: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v)])),
+        kernelMs: Object.fromEntries(Object.keys(pids).map((k) => [k, round(cpu1[k].sys - cpu0[k].sys)])),
         perCheckByProcessMs: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v / checks, 3)])),
-        utilization: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v / run.elapsedMs, 3)])),
+        rssMbAfter: rss,
+        busy: Object.fromEntries(Object.entries(perProcessMs).map(([k, v]) => [k, round(v / run.elapsedMs, 3)])),
+        notCounted: { targetMs: round(used('target')), targetPerCheckMs: round(used('target') / checks, 3), targetBusy: round(used('target') / run.elapsedMs, 3) },
+        // Busy time of the whole machine during the e2e phase, and what is left after webmon,
+        // Redis, the target and the driver: other load that would distort the numbers.
+        machine: {
+          busyMs: round(machineMs),
+          busy: round(machineMs / run.elapsedMs / cpus().length, 3),
+          driverMs: round((driverCpu.user + driverCpu.system) / 1000),
+          otherMs: round(Math.max(0, machineMs - totalCpuMs - used('target') - (driverCpu.user + driverCpu.system) / 1000)),
+        },
       },
-      correctness: { failedChecks: check.failedChecks, outcomes: check.counts, reasons: check.reasons, targetRequests: hits, sampledViaApi: check.sampled, sampleProblems: check.problems },
+      redisCommands,
+      correctness: {
+        failedChecks: check.failedChecks,
+        outcomes: check.counts,
+        reasons: check.reasons,
+        targetRequests: hits,
+        sampledViaApi: check.sampled,
+        sampleProblems: check.problems,
+      },
       targets: {
         e2eRatio: { target: `>= ${TARGET_E2E_RATIO}`, met: e2ePerSec / raw.perSec >= TARGET_E2E_RATIO },
         cpuPerCheckMs: { target: `< ${TARGET_CPU_MS}`, met: totalCpuMs / checks < TARGET_CPU_MS },
       },
     };
     const correct = check.failedChecks === 0 && check.problems.length === 0 && hits === checks;
+    result.correct = correct;
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else process.stdout.write(table(result, correct));
+    else process.stdout.write(table(result));
     return correct ? 0 : 1;
   } finally {
     redis.disconnect();
@@ -456,27 +573,34 @@ function round(n, digits = 1) {
   return Math.round(n * f) / f;
 }
 
-function table(r, correct) {
+function table(r) {
   const pct = (x) => `${(x * 100).toFixed(1)}%`;
   const ms = (x) => x.toFixed(3);
-  const p = r.cpu.perCheckByProcessMs;
-  const u = r.cpu.utilization;
+  const c = r.cpu;
+  const p = c.perCheckByProcessMs;
+  const row = (name, total, perCheck, kernel, busy, rss) =>
+    `  ${name.padEnd(12)}${String(total).padStart(9)}${perCheck.padStart(11)}${String(kernel).padStart(11)}${busy.padStart(9)}${String(rss).padStart(9)}`;
   const lines = [
     '',
-    `webmon e2e throughput — ${r.date.slice(0, 10)}, ${r.cores} cores, node ${r.node}, ${r.checks} checks, concurrency ${r.concurrency}, 1 executor`,
+    `webmon e2e throughput — ${r.date.slice(0, 10)}, commit ${r.commit}, ${r.cores} cores, node ${r.node}, ${r.checks} checks, concurrency ${r.concurrency}, 1 executor`,
     '',
-    `raw undici (new connection/request): ${r.raw.perSec.toFixed(0).padStart(6)} req/s     (${(r.raw.elapsedMs / 1000).toFixed(2)} s; client CPU ${ms(r.raw.clientCpuMsPerReq)} ms/req)`,
-    `end to end:                          ${r.e2e.perSec.toFixed(0).padStart(6)} checks/s  (${pct(r.e2e.ratio)} of raw; ${(r.e2e.elapsedMs / 1000).toFixed(2)} s, POST /jobs done after ${(r.e2e.pushMs / 1000).toFixed(2)} s)`,
-    `CPU per check: ${ms(r.cpu.perCheckMs)} ms (api ${ms(p.api)}, dispatcher ${ms(p.dispatcher)}, executor ${ms(p.executor)}, redis ${ms(p.redis)})`,
-    `CPU total:     ${r.cpu.totalMs.toFixed(0)} ms (api ${r.cpu.perProcessMs.api}, dispatcher ${r.cpu.perProcessMs.dispatcher}, executor ${r.cpu.perProcessMs.executor}, redis ${r.cpu.perProcessMs.redis})`,
-    `busy (CPU/wall): api ${pct(u.api)}, dispatcher ${pct(u.dispatcher)}, executor ${pct(u.executor)}, redis ${pct(u.redis)}`,
+    `raw undici (new connection/request): ${r.raw.perSec.toFixed(0).padStart(6)} req/s     (${(r.raw.elapsedMs / 1000).toFixed(2)} s)`,
+    `end to end:                          ${r.e2e.perSec.toFixed(0).padStart(6)} checks/s  (${pct(r.e2e.ratio)} of raw; ${(r.e2e.elapsedMs / 1000).toFixed(2)} s, all POST /jobs answered after ${(r.e2e.pushMs / 1000).toFixed(2)} s)`,
+    `CPU per check: ${ms(c.perCheckMs)} ms (api ${ms(p.api)}, dispatcher ${ms(p.dispatcher)}, executor ${ms(p.executor)}, redis ${ms(p.redis)})`,
+    '',
+    row('process', 'CPU ms', 'ms/check', 'kernel ms', 'busy', 'RSS MB'),
+    ...Object.keys(c.perProcessMs).map((k) => row(k, c.perProcessMs[k], ms(p[k]), c.kernelMs[k], pct(c.busy[k]), c.rssMbAfter[k])),
+    row('total', c.totalMs, ms(c.perCheckMs), round(Object.values(c.kernelMs).reduce((a, b) => a + b, 0)), pct(Object.values(c.busy).reduce((a, b) => a + b, 0)), ''),
+    `  not counted: target ${ms(c.notCounted.targetPerCheckMs)} ms/check (busy ${pct(c.notCounted.targetBusy)}); raw phase: client (undici in the bench driver) ${ms(r.raw.clientCpuMsPerReq)} ms/req, target ${ms(r.raw.targetCpuMsPerReq)} ms/req`,
+    `  other load on the machine (should be ~0): ${r.raw.otherMs} ms during the raw phase, ${c.machine.otherMs} ms during the e2e phase (${pct(c.machine.busy)} of ${r.cores} cores busy)`,
+    `  redis commands: ${r.redisCommands.slice(0, 6).map((x) => `${x.command} ${x.perCheck}/check ${x.usecPerCall} µs`).join(', ')}`,
     '',
     `failed checks: ${r.correctness.failedChecks}   outcomes ${JSON.stringify(r.correctness.outcomes)}${Object.keys(r.correctness.reasons).length ? `   reasons ${JSON.stringify(r.correctness.reasons)}` : ''}`,
-    `target saw ${r.correctness.targetRequests} requests for ${r.checks} checks; ${r.correctness.sampledViaApi} jobs sampled via GET /jobs/:id: ${r.correctness.sampleProblems.length ? r.correctness.sampleProblems.join('; ') : 'all done, http ok, 200'}`,
+    `target saw ${r.correctness.targetRequests} requests for ${r.checks} checks; ${r.correctness.sampledViaApi} jobs read back via GET /jobs/:id: ${r.correctness.sampleProblems.length ? r.correctness.sampleProblems.join('; ') : 'all done, http ok, HTTP 200'}`,
     '',
-    `design target e2e >= ${pct(TARGET_E2E_RATIO)} of raw:       ${r.targets.e2eRatio.met ? 'met' : 'NOT met'} (${pct(r.e2e.ratio)})`,
-    `design target CPU < ${TARGET_CPU_MS} ms per check:    ${r.targets.cpuPerCheckMs.met ? 'met' : 'NOT met'} (${ms(r.cpu.perCheckMs)} ms)`,
-    correct ? 'result: correct' : 'result: INCORRECT (see above)',
+    `design target: e2e >= ${pct(TARGET_E2E_RATIO)} of raw         ${r.targets.e2eRatio.met ? 'met' : 'NOT met'} (${pct(r.e2e.ratio)})`,
+    `design target: CPU < ${TARGET_CPU_MS} ms per check      ${r.targets.cpuPerCheckMs.met ? 'met' : 'NOT met'} (${ms(c.perCheckMs)} ms)`,
+    r.correct ? 'result: correct' : 'result: INCORRECT (see above)',
     '',
   ];
   return lines.join('\n');

@@ -34,6 +34,7 @@ import { healthRoutes } from './routes/health.js';
 import { clientRoutes } from './routes/clients.js';
 import { jobRoutes } from './routes/jobs.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
+import { statsRoutes } from './routes/stats.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { ErrorResponse } from './schemas.js';
 
@@ -192,6 +193,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   await app.register(jobRoutes(ctx));
   await app.register(clientRoutes(ctx));
   await app.register(maintenanceRoutes(ctx));
+  await app.register(statsRoutes(ctx));
   return app;
 }
 

@@ -179,7 +179,52 @@ export const FailedJobs = Type.Object({
   more: Type.Boolean({ description: 'More failed jobs follow: ask again with offset + limit.' }),
 });
 
+export const StatsQuery = Type.Object(
+  {
+    window: Type.Enum(['1h', '24h', '7d', '30d', '365d'], { default: '24h', description: 'Ignored when from is given.' }),
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'Default: now.' })),
+    points: Type.Integer({ minimum: 1, maximum: 1000, default: 60, description: 'Most points in the series.' }),
+  },
+  { additionalProperties: false },
+);
+
+const Latency = Type.Object({
+  count: Type.Integer(),
+  meanMs: Type.Union([Type.Number(), Type.Null()]),
+  p50Ms: Type.Union([Type.Number(), Type.Null()]),
+  p95Ms: Type.Union([Type.Number(), Type.Null()]),
+  p99Ms: Type.Union([Type.Number(), Type.Null()]),
+  maxMs: Type.Union([Type.Number(), Type.Null()]),
+});
+
+const WindowStatsSchema = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  resolution: Type.Enum(['minute', 'hour', 'day']),
+  checks: Type.Integer(),
+  outcomes: Type.Record(Type.String(), Type.Integer()),
+  failuresByReason: Type.Record(Type.String(), Type.Integer()),
+  uptimePercent: Type.Union([Type.Number(), Type.Null()], { description: 'Time up or degraded over time up, degraded or down.' }),
+  coveragePercent: Type.Number({ description: 'Share of the window observed in a known state.' }),
+  timeInStateMs: Type.Record(Type.String(), Type.Number()),
+  latency: Type.Record(Type.String(), Latency, { description: 'Per plugin; percentiles from histograms (exact to their bins).' }),
+  transitions: Type.Array(Type.Object({ at: Type.String({ format: 'date-time' }), from: Type.String(), to: Type.String(), reason: Type.String() })),
+  series: Type.Array(
+    Type.Object({
+      t: Type.String({ format: 'date-time' }),
+      checks: Type.Integer(),
+      failures: Type.Integer(),
+      uptimePercent: Type.Union([Type.Number(), Type.Null()]),
+      meanMs: Type.Union([Type.Number(), Type.Null()]),
+      p95Ms: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ),
+});
+
 export const AssetStats = Type.Object({
+  window: WindowStatsSchema,
+  plugins: Type.Record(Type.String(), Type.Unknown(), { description: 'What plugins learned (e.g. htmlstats: per feature mean, sd and latest z).' }),
   assetId: Type.String(),
   state: Type.Enum(ASSET_STATES),
   checks: Type.Integer(),
@@ -317,4 +362,31 @@ export const Webhook = Type.Object({
   dropped: Type.Integer(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
+});
+
+export const ResultsQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    plugin: Type.Optional(Type.String({ pattern: NAME })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    cursor: Type.Optional(Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$', description: 'nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ResultsPage = Type.Object({
+  items: Type.Array(
+    Type.Object({ at: Type.String({ format: 'date-time' }), jobId: Type.String(), outcome: Type.String(), results: Type.Array(CheckResultSchema) }),
+  ),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const FleetStatsSchema = Type.Object({
+  assetsByState: Type.Record(Type.String(), Type.Integer()),
+  checksPerSecond: Type.Number({ description: 'Over the last complete minute (fleet-wide).' }),
+  checksLastHour: Type.Integer(),
+  queue: Type.Object({ queued: Type.Integer(), running: Type.Integer(), failed: Type.Integer() }),
+  executorsAlive: Type.Integer(),
+  failingMost: Type.Array(Type.Object({ assetId: Type.String(), url: Type.Union([Type.String(), Type.Null()]), failures: Type.Integer() })),
 });

@@ -1,7 +1,7 @@
 import Type from 'typebox';
-import { ALL_OWNERS, WebmonError, errorBody, pluginStorage, type AssetRecord, type Principal } from '@webmon/core';
+import { ALL_OWNERS, StatsStore, WebmonError, errorBody, pluginStorage, resolutionFor, type AssetRecord, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
-import { presentAsset } from '../present.js';
+import { iso, presentAsset } from '../present.js';
 import {
   Asset,
   AssetId,
@@ -13,7 +13,21 @@ import {
   BatchResult,
   ListQuery,
   PluginParams,
+  ResultsPage,
+  ResultsQuery,
+  StatsQuery,
 } from '../schemas.js';
+
+const WINDOWS: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '365d': 365 * 86_400_000 };
+
+/** The [from, to) of a stats query: a named window ending now, or an explicit range. */
+export function windowOf(q: { window: string; from?: string | undefined; to?: string | undefined }, now = Date.now()): { from: number; to: number } {
+  const to = q.to ? Date.parse(q.to) : now;
+  const from = q.from ? Date.parse(q.from) : to - (WINDOWS[q.window] ?? 86_400_000);
+  if (!(from < to)) throw new WebmonError('WEBMON_ERR_VALIDATION', 'querystring.from: must be before to');
+  if (to - from > 366 * 86_400_000 * 5) throw new WebmonError('WEBMON_ERR_VALIDATION', 'querystring.from: windows are at most 5 years');
+  return { from, to };
+}
 
 const E = { $ref: 'Error#' };
 
@@ -29,6 +43,7 @@ export function ownerScope(who: Principal): string {
 
 export function assetRoutes(ctx: ApiContext) {
   const { assets, inputs, registry, config, maintenance } = ctx;
+  const stats = new StatsStore(ctx.redis, ctx.keys);
 
   return async function routes(app: App) {
     app.post(
@@ -194,25 +209,76 @@ export function assetRoutes(ctx: ApiContext) {
       {
         schema: {
           tags: ['statistics'],
-          summary: 'Latest result per plugin and simple counts',
+          summary: 'Uptime, checks, failures by reason, latency percentiles, time in state, transitions and a series, over a window',
           params: AssetId,
-          response: { 200: AssetStats, 401: E, 404: E },
+          querystring: StatsQuery,
+          response: { 200: AssetStats, 400: E, 401: E, 404: E },
         },
       },
       async (req) => {
         const { id } = req.params;
         const a = visible(await assets.get(id), req.principal, id);
-        const latest = await assets.latest(id);
+        const { from, to } = windowOf(req.query);
+        const resolution = resolutionFor(to - from);
+        const [window, transitions, latest] = await Promise.all([
+          stats.window(id, resolution, from, to, req.query.points),
+          stats.transitions(id, from, to),
+          assets.latest(id),
+        ]);
+        const plugins: Record<string, unknown> = {};
+        for (const name of a.plugins) {
+          const plugin = registry.get(name);
+          if (!plugin?.describe) continue;
+          const learned = await plugin.describe(pluginStorage(ctx.redis, ctx.keys, id, name));
+          // The latest z-scores sit in the latest result's metrics (z_<feature>).
+          const metrics = (latest[name] as { metrics?: Record<string, number> } | undefined)?.metrics ?? {};
+          const latestZ = Object.fromEntries(Object.entries(metrics).filter(([k]) => k.startsWith('z_')).map(([k, v]) => [k.slice(2), v]));
+          plugins[name] = { ...learned, latestZ };
+        }
         return {
+          window: {
+            ...window,
+            from: iso(window.from)!,
+            to: iso(window.to)!,
+            transitions: transitions.map((t) => ({ ...t, at: iso(t.at)! })),
+            series: window.series.map((p) => ({ ...p, t: iso(p.t)! })),
+          },
+          plugins,
           assetId: a.id,
           state: a.state,
           checks: a.checks,
           successes: a.okCount,
           failures: a.failCount,
-          lastCheckAt: a.lastCheckAt === null ? null : new Date(a.lastCheckAt).toISOString(),
+          lastCheckAt: iso(a.lastCheckAt),
           lastDurationMs: a.lastDurationMs,
           lastOutcome: a.lastOutcome,
           latest: latest as never,
+        };
+      },
+    );
+
+    app.get(
+      '/assets/:id/results',
+      {
+        schema: {
+          tags: ['statistics'],
+          summary: 'Raw results, newest first, paged with a cursor; time range and plugin filters',
+          params: AssetId,
+          querystring: ResultsQuery,
+          response: { 200: ResultsPage, 400: E, 401: E, 404: E },
+        },
+      },
+      async (req) => {
+        const { id } = req.params;
+        visible(await assets.get(id), req.principal, id);
+        const q = req.query;
+        const from = q.from ? Date.parse(q.from) : 0;
+        const to = q.to ? Date.parse(q.to) : Date.now();
+        if (from > to) throw new WebmonError('WEBMON_ERR_VALIDATION', 'querystring.from: must be before to');
+        const page = await stats.results(id, { from, to, before: q.cursor, limit: q.limit, plugin: q.plugin });
+        return {
+          items: page.items.map((r) => ({ at: iso(r.at)!, jobId: r.jobId, outcome: r.outcome, results: r.results })),
+          nextCursor: page.next,
         };
       },
     );

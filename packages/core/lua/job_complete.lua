@@ -33,7 +33,9 @@
   ARGV[13]  owner index prefix, ARGV[14] fleet index prefix (suffix 'state:<state>')
   ARGV[15]  history age cap, ms (older entries are trimmed, approximately)
   ARGV[16]  roll-up retention per minute / ARGV[17] per hour / ARGV[18] per day, seconds
-  ARGV[19]  N, then N pairs: plugin name, JSON of its result
+  ARGV[19]  fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
+            'failures:<day>' sorted set asset -> failed checks that day)
+  ARGV[20]  N, then N pairs: plugin name, JSON of its result
 
   Roll-ups (updated here, on the write path): one JSON object per bucket,
     { n = checks, o = { <outcome> = n }, r = { <reason> = n },
@@ -119,7 +121,15 @@ if to ~= from then
     redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
   end
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
-  redis.call('XADD', KEYS[10], 'MAXLEN', '~', 1000, '*', 'from', from, 'to', to, 'reason', reason, 'at', now)
+  -- The asset's own stream is keyed by the check's time (ranges are asked by time), never
+  -- going backwards even when executors' clocks disagree a little.
+  local eventMs = tonumber(now)
+  local last = redis.call('XREVRANGE', KEYS[10], '+', '-', 'COUNT', 1)
+  if #last > 0 then
+    local lastMs = tonumber(string.match(last[1][1], '^(%d+)'))
+    if lastMs > eventMs then eventMs = lastMs end
+  end
+  redis.call('XADD', KEYS[10], 'MAXLEN', '~', 1000, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
 end
 
 -- Roll-ups.
@@ -180,10 +190,24 @@ for i = 1, 3 do
   end
 end
 
-local n = tonumber(ARGV[19])
+-- Fleet statistics: checks per minute (two hours kept), failures per asset per day (three days).
+local minute = tostring(math.floor(nowMs / 60000) * 60)
+local checksKey = ARGV[19] .. 'checks'
+if redis.call('HINCRBY', checksKey, minute, 1) == 1 and redis.call('HLEN', checksKey) > 130 then
+  for _, f in ipairs(redis.call('HKEYS', checksKey)) do
+    if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
+  end
+end
+if outcome == 'error' then
+  local failuresKey = ARGV[19] .. 'failures:' .. tostring(math.floor(nowMs / 86400000))
+  redis.call('ZINCRBY', failuresKey, 1, a[6])
+  redis.call('EXPIRE', failuresKey, 259200)
+end
+
+local n = tonumber(ARGV[20])
 if n > 0 then
   local pairs_ = {}
-  for i = 20, 19 + 2 * n do
+  for i = 21, 20 + 2 * n do
     pairs_[#pairs_ + 1] = ARGV[i]
   end
   redis.call('HSET', KEYS[4], unpack(pairs_))

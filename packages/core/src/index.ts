@@ -20,3 +20,4 @@ export * from './snapshot.js';
 export * from './z85.js';
 export * from './rollup.js';
 export * from './stats.js';
+export * from './store/stats.js';

@@ -66,6 +66,12 @@ export function createKeys(prefix: string) {
     client: (id: string) => `${p}client:${id}`,
     /** Set: all client ids. */
     clients: `${p}clients`,
+    /** Prefix of fleet statistics, for scripts: suffixes `checks` (hash: minute → checks) and `failures:<day>` (sorted set). */
+    statsPrefix: `${p}stats:`,
+    /** Hash: minute start (s) → checks completed in that minute, fleet-wide. */
+    statsChecks: `${p}stats:checks`,
+    /** Sorted set: asset id → failed checks on one day (days since the epoch). */
+    statsFailures: (day: number) => `${p}stats:failures:${day}`,
     /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
     maintenance: `${p}maintenance`,
     // --- notifications (packages/notifier) ---------------------------------------------------

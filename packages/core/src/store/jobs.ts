@@ -226,6 +226,7 @@ export class JobStore {
         this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
         (p.historyMaxAgeSec ?? 2_592_000) * 1000,
         p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
+        this.keys.statsPrefix,
         c.results.length, ...latest,
       ],
     );

@@ -1,0 +1,129 @@
+/**
+ * Reads for statistics: roll-up buckets of a window, an asset's transitions, its raw results
+ * page by page, and fleet-wide numbers. The arithmetic lives in ../stats.ts.
+ */
+import type { Redis } from 'ioredis';
+import { ALL_OWNERS, type Keys } from '../keys.js';
+import { RESOLUTION_SECONDS, parseBucket, type Resolution } from '../rollup.js';
+import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
+import { ASSET_STATES, type CheckResult } from '../types.js';
+import { safeJson } from './assets.js';
+
+export interface Transition {
+  at: number;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface ResultEntry {
+  /** Stream id: the page cursor. */
+  id: string;
+  at: number;
+  jobId: string;
+  outcome: string;
+  results: CheckResult[];
+}
+
+export interface FleetStats {
+  assetsByState: Record<string, number>;
+  /** Over the last complete minute. */
+  checksPerSecond: number;
+  checksLastHour: number;
+  failingMost: Array<{ assetId: string; failures: number }>;
+}
+
+export class StatsStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async buckets(assetId: string, resolution: Resolution, from: number, to: number): Promise<TimedBucket[]> {
+    const all = await this.redis.hgetall(this.keys.assetRollup(assetId, resolution));
+    const size = RESOLUTION_SECONDS[resolution] * 1000;
+    const out: TimedBucket[] = [];
+    for (const [start, json] of Object.entries(all)) {
+      const ms = Number(start) * 1000;
+      if (ms + size <= from || ms >= to) continue;
+      try {
+        out.push({ start: ms, bucket: parseBucket(json) });
+      } catch {
+        // an unreadable bucket is skipped, not fatal
+      }
+    }
+    return out;
+  }
+
+  async window(assetId: string, resolution: Resolution, from: number, to: number, points?: number): Promise<WindowStats> {
+    // Buckets that start before `from` are left out: align the window to whole buckets.
+    const size = RESOLUTION_SECONDS[resolution] * 1000;
+    const alignedFrom = Math.floor(from / size) * size;
+    return windowStats(await this.buckets(assetId, resolution, alignedFrom, to), alignedFrom, to, resolution, points);
+  }
+
+  async transitions(assetId: string, from: number, to: number, limit = 1000): Promise<Transition[]> {
+    const rows = await this.redis.xrange(this.keys.assetEvents(assetId), String(from), String(to), 'COUNT', limit);
+    return rows.map(([, fields]) => {
+      const f = fieldsOf(fields);
+      return { at: Number(f.at), from: f.from ?? '', to: f.to ?? '', reason: f.reason ?? '' };
+    });
+  }
+
+  /** Raw results, newest first, from `before` (an exclusive stream id) or the latest. */
+  async results(assetId: string, opts: { from: number; to: number; before?: string | undefined; limit: number; plugin?: string | undefined }): Promise<{ items: ResultEntry[]; next: string | null }> {
+    const items: ResultEntry[] = [];
+    let end = opts.before ? `(${opts.before}` : String(opts.to);
+    // Filtering by plugin may skip entries: read in chunks until the page is full (bounded).
+    for (let round = 0; round < 50 && items.length < opts.limit; round++) {
+      const rows = await this.redis.xrevrange(this.keys.assetHistory(assetId), end, String(opts.from), 'COUNT', opts.limit + 1);
+      for (const [id, fields] of rows) {
+        const f = fieldsOf(fields);
+        let results = (safeJson(f.results) as CheckResult[] | null) ?? [];
+        if (opts.plugin) {
+          results = results.filter((r) => r.plugin === opts.plugin);
+          if (results.length === 0) {
+            end = `(${id}`;
+            continue;
+          }
+        }
+        if (items.length === opts.limit) return { items, next: items[items.length - 1]!.id };
+        items.push({ id, at: Number(f.at ?? id.split('-')[0]), jobId: f.job ?? '', outcome: f.outcome ?? '', results });
+        end = `(${id}`;
+      }
+      if (rows.length < opts.limit + 1) return { items, next: null };
+    }
+    return { items, next: items.length ? items[items.length - 1]!.id : null };
+  }
+
+  async fleet(owner: string, now = Date.now()): Promise<FleetStats> {
+    const pipe = this.redis.pipeline();
+    for (const s of ASSET_STATES) pipe.zcard(this.keys.ownerIndex(owner, 'state', s));
+    const counts = ((await pipe.exec()) ?? []).map(([, n]) => Number(n) || 0);
+    const assetsByState = Object.fromEntries(ASSET_STATES.map((s, i) => [s, counts[i] ?? 0]));
+    const minutes = await this.redis.hgetall(this.keys.statsChecks);
+    const thisMinute = Math.floor(now / 60_000) * 60;
+    const lastMinute = Number(minutes[String(thisMinute - 60)] ?? 0);
+    let lastHour = 0;
+    for (const [m, n] of Object.entries(minutes)) if (Number(m) > thisMinute - 3600 && Number(m) <= thisMinute) lastHour += Number(n);
+    const today = Math.floor(now / 86_400_000);
+    const failing = await this.redis.zunion(2, this.keys.statsFailures(today), this.keys.statsFailures(today - 1), 'WITHSCORES');
+    const ranked: Array<{ assetId: string; failures: number }> = [];
+    for (let i = 0; i < failing.length; i += 2) ranked.push({ assetId: failing[i]!, failures: Number(failing[i + 1]) });
+    ranked.sort((a, b) => b.failures - a.failures);
+    let failingMost = ranked;
+    if (owner !== ALL_OWNERS) {
+      const pipe2 = this.redis.pipeline();
+      for (const r of ranked.slice(0, 1000)) pipe2.hget(this.keys.asset(r.assetId), 'owner');
+      const owners = ((await pipe2.exec()) ?? []).map(([, o]) => o);
+      failingMost = ranked.slice(0, 1000).filter((_, i) => owners[i] === owner);
+    }
+    return { assetsByState, checksPerSecond: Math.round((lastMinute / 60) * 100) / 100, checksLastHour: lastHour, failingMost: failingMost.slice(0, 10) };
+  }
+}
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
