@@ -146,6 +146,9 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const keys = createKeys(config.redis.keyPrefix);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const policy = createPolicy(config.policy);
+  // Lease tokens: unique per claim, unguessable across executors, cheap to make.
+  const tokenPrefix = `${randomBytes(9).toString('base64url')}.`;
+  let tokenSeq = 0;
   const concurrency = config.executor.concurrency;
   const leaseMs = config.executor.leaseMs;
   const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, deferred: 0, inFlight: 0 };
@@ -186,7 +189,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   }
 
   async function runJob(jobId: string): Promise<void> {
-    const token = randomBytes(12).toString('base64url');
+    const token = `${tokenPrefix}${(tokenSeq++).toString(36)}`;
     const claim = await jobs.claim(jobId, token, leaseMs);
     if (!claim.claimed) {
       stats.skipped++;

@@ -35,7 +35,8 @@
   ARGV[16]  roll-up retention per minute / ARGV[17] per hour / ARGV[18] per day, seconds
   ARGV[19]  fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
             'failures:<day>' sorted set asset -> failed checks that day)
-  ARGV[20]  N, then N pairs: plugin name, JSON of its result
+  ARGV[20]  durations per plugin for the roll-ups: "name=ms;name=ms" (saves decoding ARGV[6])
+  ARGV[21]  N, then N pairs: plugin name, JSON of its result
 
   Roll-ups (updated here, on the write path): one JSON object per bucket,
     { n = checks, o = { <outcome> = n }, r = { <reason> = n },
@@ -143,7 +144,10 @@ end
 local function incr(t, k, by)
   t[k] = (t[k] or 0) + by
 end
-local results = cjson.decode(ARGV[6])
+local durations = {}
+for name, ms in string.gmatch(ARGV[20], '([^=;]+)=([^;]+)') do
+  durations[#durations + 1] = { name, tonumber(ms) or 0 }
+end
 local nowMs = tonumber(now)
 local spent, spentState = 0, from
 if a[9] then
@@ -166,14 +170,14 @@ for i = 1, 3 do
   b.n = b.n + 1
   incr(b.o, outcome, 1)
   if reason ~= '' and outcome ~= 'ok' then incr(b.r, reason, 1) end
-  for _, res in ipairs(results) do
-    local p = b.p[res.plugin] or { n = 0, s = 0, x = 0, h = {} }
-    local ms = tonumber(res.durationMs) or 0
+  for _, d in ipairs(durations) do
+    local p = b.p[d[1]] or { n = 0, s = 0, x = 0, h = {} }
+    local ms = d[2]
     p.n = p.n + 1
     p.s = p.s + ms
     if ms > p.x then p.x = ms end
     incr(p.h, bin(ms), 1)
-    b.p[res.plugin] = p
+    b.p[d[1]] = p
   end
   if spent > 0 then incr(b.t, spentState, spent) end
   redis.call('HSET', key, bucket, cjson.encode(b))
@@ -204,10 +208,10 @@ if outcome == 'error' then
   redis.call('EXPIRE', failuresKey, 259200)
 end
 
-local n = tonumber(ARGV[20])
+local n = tonumber(ARGV[21])
 if n > 0 then
   local pairs_ = {}
-  for i = 21, 20 + 2 * n do
+  for i = 22, 21 + 2 * n do
     pairs_[#pairs_ + 1] = ARGV[i]
   end
   redis.call('HSET', KEYS[4], unpack(pairs_))

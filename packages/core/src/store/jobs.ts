@@ -202,9 +202,11 @@ export class JobStore {
 
   /** Records results and finishes the job. Returns the state transition, or why nothing was written. */
   async complete(c: Completion, now = Date.now()): Promise<{ recorded: true; from: string; to: string } | { recorded: false; why: string }> {
-    const resultsJson = JSON.stringify(c.results);
+    // Each result is serialised once: alone for `latest`, joined for the job and the history.
+    const each = c.results.map((r) => JSON.stringify(r));
+    const resultsJson = `[${each.join(',')}]`;
     const latest: string[] = [];
-    for (const r of c.results) latest.push(r.plugin, JSON.stringify(r));
+    c.results.forEach((r, i) => latest.push(r.plugin, each[i]!));
     const p = this.policy;
     const res = await this.scripts.run<string[] | [number, string, string]>(
       'job_complete',
@@ -227,6 +229,7 @@ export class JobStore {
         (p.historyMaxAgeSec ?? 2_592_000) * 1000,
         p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
         this.keys.statsPrefix,
+        c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
         c.results.length, ...latest,
       ],
     );
