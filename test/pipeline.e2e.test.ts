@@ -3,6 +3,7 @@
  * executor → plugin → local HTTP target → Redis → REST.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { freePort } from '@webmon/core';
 import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
@@ -12,6 +13,7 @@ let t: TestRedis;
 let target: Target;
 let procs: Record<'api' | 'dispatcher' | 'executor', Proc>;
 let api: ReturnType<typeof client>;
+let apiUrl: string;
 let refusedUrl: string;
 let env: Record<string, string>;
 
@@ -21,7 +23,8 @@ beforeAll(async () => {
   refusedUrl = `http://127.0.0.1:${await freePort()}/`;
   const deployment = await webmonEnv(t.url, t.prefix, KEY);
   env = deployment.env;
-  const apiUrl = deployment.apiUrl;
+  env.WEBMON_EXECUTOR_METRICS_PORT = String(await freePort());
+  apiUrl = deployment.apiUrl;
   procs = {
     dispatcher: webmon(['dispatcher'], env),
     executor: webmon(['executor'], env),
@@ -44,6 +47,26 @@ afterAll(async () => {
 });
 
 describe('pipeline across three processes', () => {
+  it('exposes Prometheus metrics on the api and on the executor', async () => {
+    const { body: a } = await api.call('POST', '/assets', { url: `${target.url}/wait?ms=1`, plugins: ['http'] });
+    const pushed = await api.call('POST', '/jobs', { assetIds: [a.id] });
+    await api.waitJob(pushed.body.jobs[0].id);
+    const apiText = await (await fetch(`${apiUrl}/metrics`)).text();
+    const apiFamilies = parsePrometheusTextFormat(apiText) as Array<{ name: string; metrics: Array<{ labels?: Record<string, string>; value?: string }> }>;
+    const family = (fs: typeof apiFamilies, name: string) => fs.find((f) => f.name === name);
+    expect(family(apiFamilies, 'webmon_assets')!.metrics.find((m) => m.labels?.state === 'up')!.value).toBe('1');
+    expect(family(apiFamilies, 'webmon_jobs')!.metrics.map((m) => m.labels?.queue).sort()).toEqual(['delayed', 'failed', 'queued', 'running']);
+    expect(Number(family(apiFamilies, 'webmon_executors_alive')!.metrics[0]!.value)).toBe(1);
+    expect(Number(family(apiFamilies, 'webmon_snapshot_age_seconds')!.metrics[0]!.value)).toBeGreaterThanOrEqual(0);
+
+    const execText = await (await fetch(`http://127.0.0.1:${env.WEBMON_EXECUTOR_METRICS_PORT}/metrics`)).text();
+    const execFamilies = parsePrometheusTextFormat(execText) as typeof apiFamilies;
+    const checks = family(execFamilies, 'webmon_checks_total')!.metrics.find((m) => m.labels?.plugin === 'http' && m.labels?.status === 'ok');
+    expect(Number(checks!.value)).toBeGreaterThanOrEqual(1);
+    expect(family(execFamilies, 'webmon_check_duration_seconds')).toBeDefined();
+    expect(family(execFamilies, 'webmon_executor_jobs_in_flight')).toBeDefined();
+  });
+
   it('is healthy once all roles run', async () => {
     let health: any;
     for (let i = 0; i < 50; i++) {

@@ -26,6 +26,7 @@ async function ports() {
     WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_EXECUTOR_METRICS_PORT: String(await freePort()),
   };
 }
 

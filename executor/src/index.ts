@@ -6,14 +6,17 @@
  * where priorities apply.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { Pull } from 'zeromq';
 import {
   JobStore,
   jobPolicy,
   ProtocolError,
   createKeys,
+  CONTENT_TYPE,
   createPolicy,
   curveClientOptions,
+  processMetrics,
   decode,
   instanceId,
   isStoreUnavailable,
@@ -146,6 +149,8 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const keys = createKeys(config.redis.keyPrefix);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const policy = createPolicy(config.policy);
+  const metrics = processMetrics();
+  metrics.jobsInFlight.set(0);
   // Lease tokens: unique per claim, unguessable across executors, cheap to make.
   const tokenPrefix = `${randomBytes(9).toString('base64url')}.`;
   let tokenSeq = 0;
@@ -165,6 +170,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const release = () => {
     free++;
     stats.inFlight--;
+    metrics.jobsInFlight.dec();
     const w = slotWaiter;
     slotWaiter = null;
     w?.();
@@ -239,6 +245,10 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     }
     if (stopping.signal.aborted) return; // cut short by shutdown: the lease expires and the job runs again
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    for (const r of results) {
+      metrics.checks.inc({ plugin: r.plugin, status: r.status, reason: r.reason ?? '' });
+      metrics.checkDuration.observe({ plugin: r.plugin }, r.durationMs / 1000);
+    }
     const { outcome, reason } = outcomeOf(results);
     await completeWithRetry({ jobId, token, outcome, reason, results, durationMs, owner: asset.owner, assetId: asset.id });
     // A host that asked us to wait (Retry-After on 429/503) gets no check before then.
@@ -269,6 +279,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
         for (const id of ids) {
           free--;
           stats.inFlight++;
+          metrics.jobsInFlight.inc();
           runJob(id)
             .catch((err: Error) => log.error({ jobId: id, err }, 'job failed; it will be retried, then kept in the failed set'))
             .finally(release);
@@ -281,6 +292,23 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
 
   const id = instanceId('executor');
   const heartbeat = startHeartbeat(redis, keys, 'executor', id, log);
+  // Its own Prometheus endpoint, for executors on other hosts (in `webmon up` the api's
+  // /metrics shows the same registry).
+  let metricsServer: Server | undefined;
+  if (config.executor.metricsPort > 0) {
+    metricsServer = createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': CONTENT_TYPE }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer!.once('error', reject);
+      metricsServer!.listen(config.executor.metricsPort, config.executor.metricsHost, () => resolve());
+    });
+    log.info({ url: `http://${config.executor.metricsHost}:${config.executor.metricsPort}/metrics` }, 'executor metrics');
+  }
   log.info({ backend: config.zmq.backend, concurrency }, 'executor ready');
 
   return {
@@ -297,6 +325,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
       }
       stopping.abort();
       await registry.close();
+      await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
       await heartbeat.stop();
       redis.disconnect();
     },

@@ -87,6 +87,8 @@ export async function webmonEnv(redisUrl: string, prefix: string, adminKey: stri
     WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
     // The shared test Redis is not snapshotted after every write; durability has its own tests.
     WEBMON_SNAPSHOTS_AFTER_WRITES: 'off',
+    // Several executors run at once: their own metrics endpoints stay off unless a test wants one.
+    WEBMON_EXECUTOR_METRICS_PORT: '0',
   };
   return { env, apiUrl: `http://127.0.0.1:${apiPort}` };
 }

@@ -1,9 +1,27 @@
-import { aliveInstances } from '@webmon/core';
+import { Registry } from 'prom-client';
+import { CONTENT_TYPE, WebmonError, aliveInstances, processMetrics, registerFleetGauges } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
 import { Health } from '../schemas.js';
 
 export function healthRoutes(ctx: ApiContext) {
+  // This process's metrics (an executor's too, in `webmon up`) plus fleet gauges from this api's Redis.
+  const fleet = new Registry();
+  registerFleetGauges(fleet, ctx.redis, ctx.keys);
+  const metrics = { registry: Registry.merge([processMetrics().registry, fleet]) };
   return async function routes(app: App) {
+    app.get(
+      '/metrics',
+      {
+        config: { auth: !ctx.config.api.publicMetrics },
+        schema: { tags: ['health'], summary: 'Prometheus metrics: checks by plugin and outcome, durations, assets by state, queue, executors, snapshot age', security: [] },
+      },
+      async (req, reply) => {
+        if (!ctx.config.api.publicMetrics && !req.principal?.admin) throw new WebmonError('WEBMON_ERR_FORBIDDEN', 'metrics need the admin key');
+        reply.header('content-type', CONTENT_TYPE);
+        return metrics.registry.metrics();
+      },
+    );
+
     app.get(
       '/health',
       {

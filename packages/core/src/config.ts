@@ -49,6 +49,7 @@ export const ConfigSchema = Type.Object(
         ),
         bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
         maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
+        publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (it shows fleet totals only); false: the admin key.' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -102,6 +103,8 @@ export const ConfigSchema = Type.Object(
       {
         concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),
         leaseMs: Int(60_000, 1000, 3_600_000, 'Lease on a claimed job; extended while the check runs.'),
+        metricsHost: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the executor\'s own Prometheus endpoint.' }),
+        metricsPort: Int(9464, 0, 65535, 'Port of the executor\'s own Prometheus endpoint (GET /metrics); 0 turns it off.'),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -21,3 +21,4 @@ export * from './z85.js';
 export * from './rollup.js';
 export * from './stats.js';
 export * from './store/stats.js';
+export * from './metrics.js';
