@@ -52,7 +52,7 @@ describe('pipeline across three processes', () => {
     const pushed = await api.call('POST', '/jobs', { assetIds: [a.id] });
     await api.waitJob(pushed.body.jobs[0].id);
     const apiText = await (await fetch(`${apiUrl}/metrics`)).text();
-    const apiFamilies = parsePrometheusTextFormat(apiText) as Array<{ name: string; metrics: Array<{ labels?: Record<string, string>; value?: string }> }>;
+    const apiFamilies = parsePrometheusTextFormat(apiText);
     const family = (fs: typeof apiFamilies, name: string) => fs.find((f) => f.name === name);
     expect(family(apiFamilies, 'webmon_assets')!.metrics.find((m) => m.labels?.state === 'up')!.value).toBe('1');
     expect(family(apiFamilies, 'webmon_jobs')!.metrics.map((m) => m.labels?.queue).sort()).toEqual(['delayed', 'failed', 'queued', 'running']);
@@ -60,7 +60,7 @@ describe('pipeline across three processes', () => {
     expect(Number(family(apiFamilies, 'webmon_snapshot_age_seconds')!.metrics[0]!.value)).toBeGreaterThanOrEqual(0);
 
     const execText = await (await fetch(`http://127.0.0.1:${env.WEBMON_EXECUTOR_METRICS_PORT}/metrics`)).text();
-    const execFamilies = parsePrometheusTextFormat(execText) as typeof apiFamilies;
+    const execFamilies = parsePrometheusTextFormat(execText);
     const checks = family(execFamilies, 'webmon_checks_total')!.metrics.find((m) => m.labels?.plugin === 'http' && m.labels?.status === 'ok');
     expect(Number(checks!.value)).toBeGreaterThanOrEqual(1);
     expect(family(execFamilies, 'webmon_check_duration_seconds')).toBeDefined();

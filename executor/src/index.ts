@@ -32,7 +32,7 @@ import {
   type Logger,
   type Redis,
 } from '@webmon/core';
-import { runPlugin, type PluginRegistry, type SharedCache } from '@webmon/plugin-sdk';
+import { createSharedCache, runPlugin, type PluginRegistry } from '@webmon/plugin-sdk';
 import { registry as installed } from '@webmon/plugins';
 
 export interface ExecutorStats {
@@ -65,27 +65,13 @@ export function outcomeOf(results: readonly CheckResult[]): { outcome: CheckOutc
   return { outcome: worst.status, reason: worst.reason };
 }
 
-function sharedCache(): SharedCache {
-  const entries = new Map<string, Promise<unknown>>();
-  return {
-    once<T>(key: string, load: () => Promise<T>): Promise<T> {
-      let p = entries.get(key) as Promise<T> | undefined;
-      if (!p) {
-        p = load();
-        entries.set(key, p);
-      }
-      return p;
-    },
-  };
-}
-
 /** Runs every plugin of an asset and returns their results (never throws for a failed check). */
 export async function checkAsset(
   asset: AssetRecord,
   deps: { registry: PluginRegistry; redis: Redis; keys: Keys; log: Logger; defaultTimeoutMs: number; signal?: AbortSignal },
 ): Promise<CheckResult[]> {
   const target = { url: new URL(asset.url), assetId: asset.id };
-  const shared = sharedCache();
+  const shared = createSharedCache();
   // Registration order, whatever the asset lists: plugins that provide shared data (the http
   // page) start before the plugins that reuse it, so results do not depend on list order.
   const order = deps.registry.names();

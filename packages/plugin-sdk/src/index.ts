@@ -104,3 +104,4 @@ function withDetails(out: PluginOutput, details?: Record<string, unknown>): Plug
 export { classifyError, type Classified } from './classify.js';
 export { PluginRegistry, REDACTED, type ConfigProblem, type PluginInfo } from './registry.js';
 export { runPlugin } from './run.js';
+export { createSharedCache, memoryStorage } from './context.js';

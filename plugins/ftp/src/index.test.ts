@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginRegistry, REDACTED, runPlugin, type CheckResult, type PluginStorage, type SharedCache } from '@webmon/plugin-sdk';
+import { PluginRegistry, REDACTED, createSharedCache, memoryStorage, runPlugin, type CheckResult } from '@webmon/plugin-sdk';
 import { ftpPath, ftpPlugin } from './index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -22,46 +22,6 @@ import { ftpPath, ftpPlugin } from './index.js';
 
 const registry = new PluginRegistry([ftpPlugin]);
 const silentLog = pino({ level: 'silent' });
-
-/** In-memory PluginStorage (the FTP plugin does not use storage; the contract requires one). */
-function memoryStorage(): PluginStorage {
-  const kv = new Map<string, string>();
-  const lists = new Map<string, string[]>();
-  return {
-    async get(key) {
-      return kv.get(key) ?? null;
-    },
-    async set(key, value) {
-      kv.set(key, value);
-    },
-    async del(key) {
-      kv.delete(key);
-      lists.delete(key);
-    },
-    async pushWindow(key, value, max) {
-      const list = [...(lists.get(key) ?? []), value].slice(-max);
-      lists.set(key, list);
-      return [...list];
-    },
-    async window(key) {
-      return [...(lists.get(key) ?? [])];
-    },
-  };
-}
-
-function sharedCache(): SharedCache {
-  const values = new Map<string, Promise<unknown>>();
-  return {
-    once<T>(key: string, load: () => Promise<T>): Promise<T> {
-      let p = values.get(key) as Promise<T> | undefined;
-      if (!p) {
-        p = load();
-        values.set(key, p);
-      }
-      return p;
-    },
-  };
-}
 
 function validated(options: Record<string, unknown>): Record<string, unknown> {
   const v = registry.validate('ftp', options);
@@ -72,7 +32,7 @@ function validated(options: Record<string, unknown>): Record<string, unknown> {
 /** One check as the executor runs it: validated config, overall deadline = config.timeoutMs. */
 async function check(url: string, options: Record<string, unknown> = {}): Promise<CheckResult> {
   const config = validated(options);
-  const ctx = { log: silentLog, storage: memoryStorage(), shared: sharedCache() };
+  const ctx = { log: silentLog, storage: memoryStorage(), shared: createSharedCache() };
   return runPlugin(ftpPlugin, { url: new URL(url), assetId: 'asset-ftp-test' }, config, ctx, config.timeoutMs as number);
 }
 

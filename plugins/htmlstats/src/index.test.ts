@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginRegistry, runPlugin, type AnyPlugin, type CheckResult, type PluginStorage, type SharedCache } from '@webmon/plugin-sdk';
+import { PluginRegistry, createSharedCache, runPlugin, type AnyPlugin, type CheckResult, type PluginStorage } from '@webmon/plugin-sdk';
 import { httpPlugin } from '@webmon/plugin-http';
 import {
   FEATURES,
@@ -58,21 +58,6 @@ function memoryStorage(): MemoryStorage {
   };
 }
 
-/** Memoising SharedCache, one per check as in the executor. */
-function sharedCache(): SharedCache {
-  const values = new Map<string, Promise<unknown>>();
-  return {
-    once<T>(key: string, load: () => Promise<T>): Promise<T> {
-      let p = values.get(key) as Promise<T> | undefined;
-      if (!p) {
-        p = load();
-        values.set(key, p);
-      }
-      return p;
-    },
-  };
-}
-
 function validated(plugin: string, options: Record<string, unknown>): Record<string, unknown> {
   const v = registry.validate(plugin, options);
   if (!v.ok) throw new Error(`invalid test config: ${JSON.stringify(v.problems)}`);
@@ -84,7 +69,7 @@ async function checkWith(
   plugins: { plugin: AnyPlugin; options?: Record<string, unknown>; storage?: PluginStorage }[],
   url: string,
 ): Promise<CheckResult[]> {
-  const shared = sharedCache();
+  const shared = createSharedCache();
   const target = { url: new URL(url), assetId: 'asset-htmlstats-test' };
   return Promise.all(
     plugins.map(({ plugin, options = {}, storage = memoryStorage() }) => {

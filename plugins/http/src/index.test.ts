@@ -15,12 +15,12 @@ import Type from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PluginRegistry,
+  createSharedCache,
+  memoryStorage,
   definePlugin,
   runPlugin,
   type AnyPlugin,
   type CheckResult,
-  type PluginStorage,
-  type SharedCache,
 } from '@webmon/plugin-sdk';
 import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
@@ -31,49 +31,8 @@ import { parseStatusSpec, statusMatches } from './status-ranges.js';
 const registry = new PluginRegistry([httpPlugin]);
 const silentLog = pino({ level: 'silent' });
 
-/** In-memory PluginStorage (the HTTP plugin does not use storage; the contract requires one). */
-function memoryStorage(): PluginStorage {
-  const kv = new Map<string, string>();
-  const lists = new Map<string, string[]>();
-  return {
-    async get(key) {
-      return kv.get(key) ?? null;
-    },
-    async set(key, value) {
-      kv.set(key, value);
-    },
-    async del(key) {
-      kv.delete(key);
-      lists.delete(key);
-    },
-    async pushWindow(key, value, max) {
-      const list = [...(lists.get(key) ?? []), value].slice(-max);
-      lists.set(key, list);
-      return [...list];
-    },
-    async window(key) {
-      return [...(lists.get(key) ?? [])];
-    },
-  };
-}
-
-/** Memoising SharedCache, one per check as in the executor. */
-function sharedCache(): SharedCache {
-  const values = new Map<string, Promise<unknown>>();
-  return {
-    once<T>(key: string, load: () => Promise<T>): Promise<T> {
-      let p = values.get(key) as Promise<T> | undefined;
-      if (!p) {
-        p = load();
-        values.set(key, p);
-      }
-      return p;
-    },
-  };
-}
-
 function ctx() {
-  return { log: silentLog, storage: memoryStorage(), shared: sharedCache() };
+  return { log: silentLog, storage: memoryStorage(), shared: createSharedCache() };
 }
 
 function validated(options: Record<string, unknown>): Record<string, unknown> {

@@ -1,18 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { PluginRegistry, runPlugin, type CheckResult, type PluginStorage, type SharedCache } from '@webmon/plugin-sdk';
+import { PluginRegistry, createSharedCache, memoryStorage, runPlugin, type CheckResult } from '@webmon/plugin-sdk';
 import { tcpPlugin } from './index.js';
 
 const registry = new PluginRegistry([tcpPlugin]);
-const storage: PluginStorage = {
-  get: async () => null,
-  set: async () => undefined,
-  del: async () => undefined,
-  pushWindow: async () => [],
-  window: async () => [],
-};
-const shared: SharedCache = { once: (_k, load) => load() };
 const servers: Server[] = [];
 
 async function serve(onConnection: (s: Socket) => void): Promise<number> {
@@ -28,7 +20,7 @@ async function serve(onConnection: (s: Socket) => void): Promise<number> {
 async function check(port: number, options: Record<string, unknown> = {}, host = '127.0.0.1'): Promise<CheckResult> {
   const v = registry.validate('tcp', options);
   if (!v.ok) throw new Error(JSON.stringify(v.problems));
-  return runPlugin(tcpPlugin, { url: new URL(`tcp://${host}:${port}`), assetId: 'a' }, v.value, { log: pino({ level: 'silent' }), storage, shared }, v.value.timeoutMs as number);
+  return runPlugin(tcpPlugin, { url: new URL(`tcp://${host}:${port}`), assetId: 'a' }, v.value, { log: pino({ level: 'silent' }), storage: memoryStorage(), shared: createSharedCache() }, v.value.timeoutMs as number);
 }
 
 const ports: Record<string, number> = {};
