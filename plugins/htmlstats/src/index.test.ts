@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginRegistry, createSharedCache, runPlugin, type AnyPlugin, type CheckResult, type PluginStorage } from '@webmon/plugin-sdk';
+import { PluginRegistry, createSharedCache, memoryStorage, runPlugin, type AnyPlugin, type CheckResult, type PluginStorage } from '@webmon/plugin-sdk';
 import { httpPlugin } from '@webmon/plugin-http';
 import {
   FEATURES,
@@ -26,37 +26,6 @@ import {
 
 const registry = new PluginRegistry([httpPlugin, htmlStatsPlugin]);
 const silentLog = pino({ level: 'silent' });
-
-interface MemoryStorage extends PluginStorage {
-  lists: Map<string, string[]>;
-}
-
-/** In-memory PluginStorage with the contract of the Redis-backed one. */
-function memoryStorage(): MemoryStorage {
-  const kv = new Map<string, string>();
-  const lists = new Map<string, string[]>();
-  return {
-    lists,
-    async get(key) {
-      return kv.get(key) ?? null;
-    },
-    async set(key, value) {
-      kv.set(key, value);
-    },
-    async del(key) {
-      kv.delete(key);
-      lists.delete(key);
-    },
-    async pushWindow(key, value, max) {
-      const list = [...(lists.get(key) ?? []), value].slice(-max);
-      lists.set(key, list);
-      return [...list];
-    },
-    async window(key) {
-      return [...(lists.get(key) ?? [])];
-    },
-  };
-}
 
 function validated(plugin: string, options: Record<string, unknown>): Record<string, unknown> {
   const v = registry.validate(plugin, options);
@@ -267,7 +236,7 @@ describe('htmlstats plugin', () => {
       expect(r.status, `check ${i + 1}: ${r.message}`).toBe('ok');
       for (const z of Object.values(zMetrics(r))) expect(Math.abs(z)).toBeLessThan(3);
     }
-    expect(storage.lists.get(HTMLSTATS_WINDOW_KEY)).toHaveLength(20);
+    expect(await storage.window(HTMLSTATS_WINDOW_KEY)).toHaveLength(20);
 
     // The page is replaced by a tiny one.
     serve('/drift', '<!doctype html><p>Gone.</p>');
@@ -286,15 +255,15 @@ describe('htmlstats plugin', () => {
     expect(deviatingFeatures(big)).toEqual(expect.arrayContaining(['elements', 'bytes', 'tag_p']));
     expect(big.metrics.z_elements).toBeGreaterThan(5);
     // Deviating samples are held out of the baseline.
-    expect(storage.lists.get(HTMLSTATS_WINDOW_KEY)).toHaveLength(20);
-    expect(storage.lists.get(HTMLSTATS_PENDING_KEY)).toHaveLength(2);
+    expect(await storage.window(HTMLSTATS_WINDOW_KEY)).toHaveLength(20);
+    expect(await storage.window(HTMLSTATS_PENDING_KEY)).toHaveLength(2);
 
     // Back to normal: ok, joins the window, the held-out samples are dropped.
     serve('/drift', page({ paragraphs: 40, extraWords: 3 }));
     const back = await check('/drift', storage);
     expect(back.status, back.message).toBe('ok');
-    expect(storage.lists.get(HTMLSTATS_WINDOW_KEY)).toHaveLength(21);
-    expect(storage.lists.has(HTMLSTATS_PENDING_KEY)).toBe(false);
+    expect(await storage.window(HTMLSTATS_WINDOW_KEY)).toHaveLength(21);
+    expect(await storage.window(HTMLSTATS_PENDING_KEY)).toEqual([]);
   });
 
   it('keeps scores finite on a constant history (floored deviation)', async () => {
@@ -334,8 +303,8 @@ describe('htmlstats plugin', () => {
     }
     const fifth = await check('/adopt', storage, { adoptAfter: 5 });
     expect(fifth).toMatchObject({ status: 'error', details: { baselineReplaced: true } });
-    expect(storage.lists.get(HTMLSTATS_WINDOW_KEY)).toHaveLength(5);
-    expect(storage.lists.has(HTMLSTATS_PENDING_KEY)).toBe(false);
+    expect(await storage.window(HTMLSTATS_WINDOW_KEY)).toHaveLength(5);
+    expect(await storage.window(HTMLSTATS_PENDING_KEY)).toEqual([]);
     const after = await check('/adopt', storage, { adoptAfter: 5 });
     expect(after.status, after.message).toBe('ok');
     expect(after.message).toMatch(/^no deviation from 5 samples/);
@@ -407,8 +376,8 @@ describe('htmlstats plugin', () => {
     for (let i = 0; i < 5; i++) await check('/reset', storage);
     serve('/reset', page({ paragraphs: 2 }));
     expect((await check('/reset', storage)).status).toBe('error');
-    expect(storage.lists.get(HTMLSTATS_WINDOW_KEY)).toHaveLength(5);
-    expect(storage.lists.get(HTMLSTATS_PENDING_KEY)).toHaveLength(1);
+    expect(await storage.window(HTMLSTATS_WINDOW_KEY)).toHaveLength(5);
+    expect(await storage.window(HTMLSTATS_PENDING_KEY)).toHaveLength(1);
 
     await resetHtmlStatsBaseline(storage);
     expect(storage.lists.size).toBe(0);
