@@ -91,15 +91,17 @@ export async function checkAsset(
       }
       const config = asset.config[name] ?? {};
       const timeoutMs = typeof config.timeoutMs === 'number' ? config.timeoutMs : deps.defaultTimeoutMs;
-      const log = deps.log.child({ assetId: asset.id, plugin: name });
-      return runPlugin(
-        plugin,
-        target,
-        config,
-        { log, storage: pluginStorage(deps.redis, deps.keys, asset.id, name), shared, assetConfig: asset.config },
-        timeoutMs,
-        deps.signal,
-      );
+      // The child logger is made only if the plugin logs (most checks never do).
+      let log: Logger | undefined;
+      const ctx = {
+        get log() {
+          return (log ??= deps.log.child({ assetId: asset.id, plugin: name }));
+        },
+        storage: pluginStorage(deps.redis, deps.keys, asset.id, name),
+        shared,
+        assetConfig: asset.config,
+      };
+      return runPlugin(plugin, target, config, ctx, timeoutMs, deps.signal);
     }),
   );
 }

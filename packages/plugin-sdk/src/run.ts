@@ -30,7 +30,8 @@ export async function runPlugin(
   try {
     // The race makes a plugin that ignores its signal still end on time.
     const out = await Promise.race([
-      plugin.run(target, config, { ...ctx, signal, timeoutMs }),
+      // The caller's context stays the prototype, so lazy members (a getter for log) stay lazy.
+      plugin.run(target, config, Object.assign(Object.create(ctx) as PluginContext, { signal, timeoutMs })),
       new Promise<never>((_, reject) => {
         rejectOnAbort = () => reject(signal.reason);
         if (signal.aborted) rejectOnAbort();
