@@ -68,6 +68,19 @@ describe('webmon up', () => {
       const job = await api.waitJob(pushed.jobs[0].id);
       expect(job).toMatchObject({ status: 'done', outcome: 'ok' });
 
+      // The control channel from the CLI.
+      const cli = async (...args: string[]) => {
+        const p = webmon(args, env, { cwd });
+        const code = await new Promise<number | null>((r) => p.child.once('exit', r));
+        return { code, out: p.output() };
+      };
+      const status = await cli('status');
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.out)).toMatchObject({ executors: 1, lastSnapshot: { status: 'ok' } });
+      const snap = await cli('snapshot');
+      expect(snap).toMatchObject({ code: 0, out: expect.stringMatching(/^OK \d{10}\n$/) });
+      expect(await cli('ping')).toMatchObject({ code: 0, out: 'PONG\n' });
+
       expect(await up.stop('SIGTERM')).toBe(0);
       expect(await portOpen(redisPort)).toBe(false);
       expect(existsSync(join(cwd, 'data', 'redis', 'dump.rdb'))).toBe(true);
