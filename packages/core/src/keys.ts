@@ -16,7 +16,7 @@ export function createKeys(prefix: string) {
   const p = `${prefix}:`;
   return {
     prefix,
-    /** Hash: one asset (see AssetRecord in store/assets.ts). */
+    /** Hash: one asset (see AssetRecord in store/assets.ts; the notifier also keeps `notifiedEventId` there, the newest event it handled). */
     asset: (id: string) => `${p}asset:${id}`,
     /** Prefix of asset hashes, for scripts that read the asset a job names: `assetPrefix + assetId`. */
     assetPrefix: `${p}asset:`,
