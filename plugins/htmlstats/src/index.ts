@@ -17,8 +17,8 @@
  */
 import Type from 'typebox';
 import Value from 'typebox/value';
-import { fetchPage, httpConfigSchema, RedirectError, type FetchOutcome, type HttpConfig } from '@webmon/plugin-http';
-import { classifyError, definePlugin, fail, ok, warn, type PluginOutput, type PluginStorage } from '@webmon/plugin-sdk';
+import { fetchFailure, fetchPage, httpConfigSchema, type FetchOutcome, type HttpConfig } from '@webmon/plugin-http';
+import { definePlugin, fail, ok, warn, type PluginOutput, type PluginStorage } from '@webmon/plugin-sdk';
 import { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
 import { mean as meanOf, sampleStandardDeviation } from 'simple-statistics';
 import { scoreFeature, type Score, type ScoreOptions } from './stats.js';
@@ -113,9 +113,7 @@ export const htmlStatsPlugin = definePlugin({
       page = await fetchPage(ctx, target.url, { ...HTTP_DEFAULTS, timeoutMs: cfg.timeoutMs });
     } catch (err) {
       // The http plugin, when enabled, reports the same failure; alone, this is the only report.
-      if (err instanceof RedirectError) return fail(err.reason, `page not fetched: ${err.message}`);
-      const c = classifyError(err, ctx.signal);
-      return fail(c.reason, `page not fetched: ${c.message}`);
+      return fetchFailure(err, ctx.signal, 'page not fetched: ');
     }
     const details: Record<string, unknown> = { finalUrl: page.url };
     if (page.truncated) details.truncated = true;

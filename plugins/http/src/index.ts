@@ -199,6 +199,13 @@ export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal' | 'assetC
   return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, keepBody));
 }
 
+/** The result for a page that could not be fetched: a redirect problem or a classified network error. */
+export function fetchFailure(err: unknown, signal: AbortSignal, prefix = ''): PluginOutput {
+  if (err instanceof RedirectError) return fail(err.reason, `${prefix}${err.message}`, { redirects: err.redirects });
+  const c = classifyError(err, signal);
+  return fail(c.reason, `${prefix}${c.message}`);
+}
+
 function hasBodyRules(cfg: HttpConfig): boolean {
   return Boolean(cfg.bodyContains || cfg.bodyNotContains || cfg.bodyMatches || cfg.bodyNotMatches);
 }
@@ -214,9 +221,7 @@ export const httpPlugin = definePlugin({
     try {
       res = await fetchPage(ctx, target.url, cfg);
     } catch (err) {
-      if (err instanceof RedirectError) return fail(err.reason, err.message, { redirects: err.redirects });
-      const c = classifyError(err, ctx.signal);
-      return fail(c.reason, c.message);
+      return fetchFailure(err, ctx.signal);
     }
     return evaluate(res, cfg);
   },
