@@ -15,7 +15,9 @@
   ARGV[5]   asset hash key prefix (assetPrefix in keys.ts)
   ARGV[6]   retention of finished jobs, seconds
 
-  Returns { 1, attempts, field, value, … }   claimed; the pairs are the asset hash
+  ARGV[7..] asset fields the executor needs (returned in this order)
+
+  Returns { 1, attempts, value, … }         claimed; the values of the asked asset fields
           { 0, why }                        not claimed: 'missing', 'done', 'failed', 'running', 'deferred',
                                             'asset_deleted' (the job is failed with that error)
 ]]
@@ -35,8 +37,8 @@ if tonumber(redis.call('HGET', KEYS[1], 'notBefore') or '0') > now then
   return { 0, 'deferred' }
 end
 local assetId = redis.call('HGET', KEYS[1], 'assetId')
-local asset = redis.call('HGETALL', ARGV[5] .. assetId)
-if #asset == 0 then
+local assetKey = ARGV[5] .. assetId
+if redis.call('EXISTS', assetKey) == 0 then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'error', 'asset_deleted', 'finishedAt', now)
   redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -49,8 +51,13 @@ local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'token', ARGV[2], 'startedAt', now, 'leaseUntil', deadline)
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
+local fields = {}
+for i = 7, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+local values = redis.call('HMGET', assetKey, unpack(fields))
 local out = { 1, attempts }
-for i = 1, #asset do
-  out[#out + 1] = asset[i]
+for i = 1, #values do
+  out[#out + 1] = values[i] or ''
 end
 return out

@@ -68,6 +68,9 @@ export interface SweepResult {
   stale: Array<{ id: string; priority: number }>;
 }
 
+/** The asset fields a claim returns: what running a check needs, no more. */
+const CLAIM_FIELDS = ['id', 'seq', 'rev', 'owner', 'url', 'scheme', 'host', 'plugins', 'config', 'interval', 'tags', 'paused', 'state', 'createdAt', 'updatedAt'] as const;
+
 /** The job policy a role uses, from its configuration. */
 export function jobPolicy(config: Readonly<Config>): JobPolicy {
   return {
@@ -118,11 +121,14 @@ export class JobStore {
     const res = await this.scripts.run<(string | number)[]>(
       'job_claim',
       [this.keys.job(jobId), this.keys.jobsQueued, this.keys.jobsLeases, this.keys.jobsFailed],
-      [jobId, token, now, leaseMs, this.keys.assetPrefix, this.policy.retentionSec],
+      [jobId, token, now, leaseMs, this.keys.assetPrefix, this.policy.retentionSec, ...CLAIM_FIELDS],
     );
     if (res[0] !== 1) return { claimed: false, why: String(res[1]) };
     const h: Record<string, string> = {};
-    for (let i = 2; i < res.length; i += 2) h[String(res[i])] = String(res[i + 1]);
+    CLAIM_FIELDS.forEach((f, i) => {
+      const v = res[i + 2];
+      if (v !== undefined && v !== '') h[f] = String(v);
+    });
     const asset = parseAsset(h);
     if (!asset) return { claimed: false, why: 'asset_unreadable' };
     return { claimed: true, attempts: Number(res[1]), asset };
