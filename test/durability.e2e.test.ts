@@ -4,7 +4,7 @@
  * with snapshots after writes `sync` (every acknowledged write survives) and `async`
  * (everything up to the last snapshot survives). Running processes reconnect by themselves.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,19 @@ import { client, startTarget, webmon, webmonEnv, type Proc } from './helpers/pro
 
 const run = promisify(execFile);
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+/**
+ * The control-channel client is written with Python's zmq binding (Debian: python3-zmq). CI
+ * installs it and never skips; elsewhere, without it, that one test is reported as skipped.
+ */
+const hasPythonZmq = (() => {
+  try {
+    execFileSync(PYTHON, ['-c', 'import zmq'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const withPython = hasPythonZmq || Boolean(process.env.CI);
 const CONTROL_CLIENT = fileURLToPath(new URL('./helpers/zmq_control.py', import.meta.url));
 const KEY = 'durability-admin-key-0123456789';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -63,7 +76,7 @@ async function deployment(afterWrites: 'sync' | 'async') {
 }
 
 describe('durability', () => {
-  it('answers SNAPSHOT NOW from a Python zmq client with a valid RDB file', async () => {
+  it.skipIf(!withPython)('answers SNAPSHOT NOW from a Python zmq client with a valid RDB file', async () => {
     const d = await deployment('async');
     await d.api.call('POST', '/assets', { url: 'https://snap.test/' });
     const { stdout } = await d.control('SNAPSHOT NOW', 'STATUS', 'PING', 'MAKE COFFEE');
@@ -114,7 +127,9 @@ describe('durability', () => {
     const pushed = await d.api.call('POST', '/jobs', { assetIds: [a.id] });
     const jobId = pushed.body.jobs[0].id;
     // Snapshot now: the asset and the queued (or running) job are in it.
-    expect((await d.control('SNAPSHOT NOW')).stdout).toMatch(/^OK /);
+    const snap = webmon(['snapshot'], d.env);
+    expect(await new Promise((r) => snap.child.once('exit', r))).toBe(0);
+    expect(snap.output()).toMatch(/^OK \d+/);
     // The check is under way when Redis dies; its result waits in the executor.
     const deadline = Date.now() + 5000;
     while (!target.hits.get('/wait') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
