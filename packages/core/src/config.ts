@@ -12,6 +12,7 @@ import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { validateCidrs } from './egress.js';
 import { createPolicy } from './policy.js';
 import { schemaProblems } from './schema-errors.js';
 import { Z85_KEY_PATTERN } from './z85.js';
@@ -59,6 +60,7 @@ export const ConfigSchema = Type.Object(
         backend: Endpoint('tcp://127.0.0.1:5560', 'Dispatcher PUSH socket: the dispatcher binds it, executors connect to it.'),
         control: Endpoint('tcp://127.0.0.1:5561', 'Dispatcher control channel (REP).'),
         sendTimeoutMs: Int(2000, 1, 60_000, 'How long the api waits to hand job ids to ZeroMQ before leaving them to the recovery sweep.'),
+        maxMessageBytes: Int(1_048_576, 1024, 268_435_456, 'Largest ZeroMQ message any dispatcher socket accepts (ZMQ_MAXMSGSIZE); a peer sending more is disconnected.'),
         curve: Type.Object(
           {
             serverPublicKey: Type.Optional(Type.String({ pattern: Z85_KEY_PATTERN, description: 'The dispatcher\'s CURVE public key (Z85). Set on every role: clients encrypt to it.' })),
@@ -135,6 +137,28 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    tenants: Type.Object(
+      {
+        allowCidrs: Type.Array(Type.String({ minLength: 3, maxLength: 64 }), {
+          default: [],
+          description: 'Non-public ranges every client may reach (clients may reach only public unicast addresses otherwise; per-client ranges: PATCH /clients/:id).',
+        }),
+        limits: Type.Object(
+          {
+            maxAssets: Int(10_000, 0, 10_000_000, 'Most assets one client may have.'),
+            maxMaintenanceWindows: Int(100, 0, 100_000, 'Most maintenance windows one client may have.'),
+            maxIdsPerWindow: Int(1000, 1, 100_000, 'Most asset ids (and tags) one maintenance window may name.'),
+            maxOneOffWindowSec: Int(2_592_000, 60, 31_536_000, 'Longest one-off maintenance window (default 30 days); one-off windows are removed once they end.'),
+            maxSyncItems: Int(10_000, 1, 1_000_000, 'Most assets in one declarative sync (PUT /clients/:id/assets).'),
+            jobsPerMinute: Int(120, 1, 1_000_000, 'Most POST /jobs requests per client per minute.'),
+            requestsPerSecond: Int(50, 1, 1_000_000, 'Most API requests per client per second.'),
+            maxBodyBytes: Int(10 * 1024 * 1024, 1024, 104_857_600, 'Most response body bytes a client\'s check reads (the http plugin\'s maxBodyBytes is capped to it).'),
+          },
+          { default: {}, additionalProperties: false, description: 'Quotas of every client; the admin can override them per client (PATCH /clients/:id). The admin key itself is not limited.' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     notifier: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Deliver state changes to client webhooks (runs in the dispatcher).' }),
@@ -150,6 +174,7 @@ export const ConfigSchema = Type.Object(
           default: 'async',
           description: 'RDB snapshot after API writes (assets, clients, sync, maintenance): off; async (coalesced, the answer does not wait); sync (the answer waits for a snapshot containing the write).',
         }),
+        minIntervalMs: Int(5000, 0, 3_600_000, 'Least time between the starts of two snapshots asked for by SNAPSHOT NOW; requests in between share the next one.'),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -219,6 +244,7 @@ export function validateConfig(raw: unknown): Readonly<Config> {
   }
   const config = withDefaults as Config;
   createPolicy(config.policy); // throws ConfigError naming a malformed CIDR
+  validateCidrs(config.tenants.allowCidrs, 'tenants.allowCidrs');
   const curve = config.zmq.curve;
   if (curve.serverSecretKey && !curve.serverPublicKey) {
     throw new ConfigError('invalid configuration: zmq.curve.serverPublicKey: needed with zmq.curve.serverSecretKey (the pair from webmon keys)');

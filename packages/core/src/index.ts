@@ -15,6 +15,7 @@ export * from './url.js';
 export * from './store/plugin-storage.js';
 export * from './schema-errors.js';
 export * from './policy.js';
+export * from './egress.js';
 export * from './store/maintenance.js';
 export * from './snapshot.js';
 export * from './z85.js';

@@ -31,6 +31,7 @@ export const REASONS = [
   'protocol',
   'unsupported',
   'plugin_error',
+  'denied',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
