@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
 import type { Keys } from '../keys.js';
 import { newId } from './assets.js';
 
@@ -20,6 +21,31 @@ export interface ClientRecord {
   id: string;
   name: string;
   createdAt: number;
+}
+
+/** Quotas of a client (config `tenants.limits`, with the admin's per-client overrides applied). */
+export type ClientLimits = Config['tenants']['limits'];
+
+/** What the admin set for one client beyond the defaults (client hash fields `allowCidrs`, `limits`, JSON). */
+export interface ClientSettings {
+  /** Non-public ranges this client's checks and notifications may reach. */
+  allowCidrs: string[];
+  /** Overrides of `tenants.limits` for this client. */
+  limits: Partial<ClientLimits>;
+}
+
+/** The limits that apply to a client: the configured defaults, then its overrides. */
+export function effectiveLimits(config: Readonly<Config>, settings: ClientSettings | null): ClientLimits {
+  return { ...config.tenants.limits, ...(settings?.limits ?? {}) };
+}
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
 }
 
 export function digestKey(key: string): string {
@@ -66,6 +92,13 @@ export class ClientStore {
       if (c) out.push(c);
     }
     return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** The admin's settings for a client (empty for the admin itself and unknown clients). */
+  async settings(id: string): Promise<ClientSettings> {
+    if (id === ADMIN_CLIENT_ID) return { allowCidrs: [], limits: {} };
+    const [allowCidrs, limits] = await this.redis.hmget(this.keys.client(id), 'allowCidrs', 'limits');
+    return { allowCidrs: parseJson<string[]>(allowCidrs ?? undefined, []), limits: parseJson<Partial<ClientLimits>>(limits ?? undefined, {}) };
   }
 
   async get(id: string): Promise<ClientRecord | null> {
