@@ -18,6 +18,7 @@
   KEYS[8]   asset roll-ups per hour
   KEYS[9]   asset roll-ups per day
   KEYS[10]  asset events stream (this asset's state transitions)
+  KEYS[11]  queued jobs (sorted set)
 
   ARGV[1]   job id
   ARGV[2]   lease token
@@ -48,13 +49,19 @@
 
   Returns { 1, fromState, toState }   recorded
           { 0, 'stale' }              the token no longer owns the job; nothing written
+
+  A job found 'queued' lost its claim to a Redis restart from a snapshot taken before the
+  claim: nobody owns it, and the check did run for it, so the result is recorded (waiting for
+  the re-dispatch would run the check again, seconds later, for nothing).
           { 0, 'done' }               already recorded (a duplicate completion)
 ]]
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'done' or status == 'failed' then
   return { 0, 'done' }
 end
-if status ~= 'running' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
+if status == 'queued' then
+  redis.call('ZREM', KEYS[11], ARGV[1])
+elseif status ~= 'running' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
   return { 0, 'stale' }
 end
 local now = ARGV[3]

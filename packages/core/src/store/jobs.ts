@@ -227,6 +227,7 @@ export class JobStore {
         this.keys.assetRollup(c.assetId, 'hour'),
         this.keys.assetRollup(c.assetId, 'day'),
         this.keys.assetEvents(c.assetId),
+        this.keys.jobsQueued,
       ],
       [
         c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
