@@ -49,7 +49,7 @@ describe('webmon up', () => {
     const up = webmon(['up'], env, { cwd });
     try {
       await up.waitFor(/webmon is running/, 20_000);
-      const redisPort = Number(/"url":"redis:\/\/127\.0\.0\.1:(\d+)"/.exec(up.output())?.[1]);
+      const redisPort = Number(/"url":"redis:\/\/:\*\*\*@127\.0\.0\.1:(\d+)"/.exec(up.output())?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       const keyFile = join(cwd, 'data', 'admin.key');
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);

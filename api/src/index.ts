@@ -18,7 +18,7 @@ export interface RunningApi {
 
 export async function startApi(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningApi> {
   const redis = await openRedis({ url: redisUrl, failFast: true, name: 'webmon-api', log });
-  const pusher = new JobPusher(config.zmq.frontend, config.zmq.sendTimeoutMs, log, curveClientOptions(config));
+  const pusher = new JobPusher(config.zmq.frontend, config.zmq.sendTimeoutMs, log, curveClientOptions(config), config.zmq.maxMessageBytes);
   const app = await buildApi({ config, redis, log, registry, jobs: pusher });
   await app.listen({ host: config.api.host, port: config.api.port });
   const addr = app.server.address();

@@ -3,9 +3,10 @@
  * DEALER) sockets. One request frame, one reply frame:
  *
  *   PING          → PONG
- *   SNAPSHOT NOW  → "OK <LASTSAVE>" once Redis has written an RDB snapshot holding every write
- *                   made before the command (a save already running is joined, then
- *                   followed by a fresh one), or "ERR <why it failed>"
+ *   SNAPSHOT NOW  → "OK <LASTSAVE>" once Redis has written an RDB snapshot that began after the
+ *                   command arrived (so it holds every write made before it), or
+ *                   "ERR <why it failed>". Concurrent requests share one save; saves start at
+ *                   most once per snapshots.minIntervalMs.
  *   STATUS        → JSON {queue, queuedInRedis, running, failed, executors, lastSnapshot, …}
  *   anything else → "ERR <reason>" (the socket and the dispatcher carry on)
  *
@@ -25,7 +26,7 @@ export class ControlChannel {
   private inFlight = new Set<Promise<void>>();
 
   constructor(
-    /** Extra socket options (CURVE). */
+    /** Extra socket options (ZAP domain, CURVE, maximum message size). */
     security: object,
     private readonly handlers: Record<string, CommandHandler>,
     private readonly log: Logger,

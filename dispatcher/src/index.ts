@@ -2,12 +2,18 @@
  * The dispatcher role: a ZeroMQ streamer (PULL frontend ← api, PUSH backend → executors) with a
  * priority queue in between, a sweep that re-dispatches expired leases and lost ids from Redis,
  * start-up recovery of every job still queued, and the control channel.
+ *
+ * Every socket authenticates its peers even on loopback (a tenant's check could otherwise speak
+ * to it): ZAP on every socket (ZMTP 3 only; CURVE with allowed keys when configured, see
+ * zap.ts), and ZMQ_MAXMSGSIZE = zmq.maxMessageBytes, so a peer sending a larger message is
+ * disconnected before the message is buffered.
  */
 import { Pull, Push } from 'zeromq';
 import {
   ConfigError,
   JobStore,
-  createPolicy,
+  OwnerEgress,
+  ClientStore,
   curveServerOptions,
   isLocalEndpoint,
   jobPolicy,
@@ -20,7 +26,7 @@ import {
   openRedis,
   persistenceInfo,
   scripts,
-  snapshot,
+  SnapshotCoalescer,
   startHeartbeat,
   type Config,
   type Logger,
@@ -28,7 +34,8 @@ import {
 import { startNotifier } from '@webmon/notifier';
 import { ControlChannel } from './control.js';
 import { PriorityQueue } from './queue.js';
-import { ZapHandler } from './zap.js';
+import { RateLimitedWarnings } from './warnings.js';
+import { registerZap, type ZapRegistration } from './zap.js';
 
 export { PriorityQueue } from './queue.js';
 export { ControlChannel } from './control.js';
@@ -62,16 +69,21 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, scheduled: 0, queue: 0 };
   let running = true;
 
-  const secure = curveServerOptions(config);
-  let zap: ZapHandler | null = null;
-  if (config.zmq.curve.serverSecretKey) {
-    zap = new ZapHandler([config.zmq.curve.serverPublicKey!, ...config.zmq.curve.allowedClientKeys], log);
-    await zap.start();
-  }
+  const warnings = new RateLimitedWarnings(log);
+  const zap = await registerZap(zapAdmission(config), log);
+  const secure = socketOptions(config, zap);
   const frontend = new Pull({ receiveHighWaterMark: 100_000, linger: 0, ...secure });
   const backend = new Push({ sendHighWaterMark: config.dispatcher.backendHighWaterMark, linger: 0, ...secure });
-  await frontend.bind(config.zmq.frontend);
-  await backend.bind(config.zmq.backend);
+  try {
+    await frontend.bind(config.zmq.frontend);
+    await backend.bind(config.zmq.backend);
+  } catch (err) {
+    frontend.close();
+    backend.close();
+    await zap.close();
+    redis.disconnect();
+    throw err;
+  }
 
   const receiveLoop = (async () => {
     try {
@@ -83,7 +95,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
           stats.received += msg.ids.length;
         } catch (err) {
           stats.dropped++;
-          if (err instanceof ProtocolError) log.warn({ err: err.message, frames: frames.length }, 'dropped malformed message');
+          if (err instanceof ProtocolError) warnings.warn('malformed-jobs', { err: err.message, frames: frames.length, dropped: stats.dropped }, 'dropped malformed message');
           else throw err;
         }
       }
@@ -160,7 +172,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
         keys,
         log,
         consumer: instanceId('notifier'),
-        policy: createPolicy(config.policy),
+        egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined)),
         options: { maxFailures: config.notifier.maxFailures, backoffBaseMs: config.notifier.backoffBaseMs, timeoutMs: config.notifier.timeoutMs, leaseMs: config.notifier.timeoutMs + 5000 },
       })
     : null;
@@ -168,15 +180,21 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const id = instanceId('dispatcher');
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
 
+  // One save in flight, at most one start per snapshots.minIntervalMs; every request is answered
+  // by a save that began after it arrived, so it holds everything written before the command.
+  const snapshots = new SnapshotCoalescer(redis, undefined, { minIntervalMs: config.snapshots.minIntervalMs });
+  let lastLogged: Promise<unknown> | null = null;
   const control = new ControlChannel(
     secure,
     {
       PING: async () => 'PONG',
       'SNAPSHOT NOW': async () => {
-        // A save already running is joined (waited for), then a new one is taken, so the
-        // snapshot holds everything written before the command.
-        const res = await snapshot(redis, { fresh: true });
-        log.info({ lastSave: res.lastSave, durationMs: res.durationMs, joined: res.joined }, 'snapshot written (control channel)');
+        const run = snapshots.request();
+        const res = await run;
+        if (lastLogged !== run) {
+          lastLogged = run;
+          log.info({ lastSave: res.lastSave, durationMs: res.durationMs, joined: res.joined }, 'snapshot written (control channel)');
+        }
         return `OK ${res.lastSave}`;
       },
       STATUS: async () => {
@@ -212,10 +230,26 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
       backend.close();
       await Promise.allSettled([receiveLoop, sendLoop]);
       await notifier?.stop();
+      await snapshots.close();
       await control.close();
-      await zap?.close();
+      await zap.close();
       await heartbeat.stop();
       redis.disconnect();
     },
   };
+}
+
+/** Who the ZAP handler admits: CURVE clients with allowed keys, or NULL when CURVE is off. */
+function zapAdmission(config: Readonly<Config>) {
+  const curve = config.zmq.curve;
+  return curve.serverSecretKey ? { curveKeys: [curve.serverPublicKey!, ...curve.allowedClientKeys], allowNull: false } : { curveKeys: [], allowNull: true };
+}
+
+/**
+ * Options of every dispatcher socket. The ZAP domain makes libzmq refuse ZMTP 1.0/2.0 peers and
+ * ask the handler about everyone else; zapEnforceDomain refuses NULL peers too should the
+ * handler be missing.
+ */
+function socketOptions(config: Readonly<Config>, zap: ZapRegistration) {
+  return { ...curveServerOptions(config), zapDomain: zap.domain, zapEnforceDomain: true, maxMessageSize: config.zmq.maxMessageBytes };
 }

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   ConfigError,
   REDIS_INSTALL_HINT,
+  Z85_KEY_PATTERN,
   configEnvVars,
   curveClientOptions,
   createLogger,
@@ -33,7 +34,8 @@ commands:
   apply -f FILE monitors as code: make a client's assets exactly those in a YAML/JSON
                 file (adds, updates, removes; idempotent). Options: --api URL,
                 --key KEY (or $WEBMON_API_KEY; default: the admin key), --client ID
-  status        ask a running dispatcher for its status (control channel)
+  status        ask a running dispatcher for its status (control channel; uses
+                <dataDir>/curve.json, written by \`webmon up\`, when no zmq.curve keys are set)
   ping          check that a dispatcher answers on the control channel
   snapshot      make Redis write an RDB snapshot now (SNAPSHOT NOW on the control channel)
   keys          print a new CURVE key pair (for zmq.curve)
@@ -88,9 +90,9 @@ async function main(argv: string[]): Promise<number> {
       return runRoles(config, [command]);
     case 'status':
     case 'ping':
-      return control(config, command.toUpperCase());
+      return control(await withLocalCurve(config, false), command.toUpperCase());
     case 'snapshot':
-      return control(config, 'SNAPSHOT NOW', 130_000);
+      return control(await withLocalCurve(config, false), 'SNAPSHOT NOW', 130_000);
     case 'apply':
       return apply(config, { file: values.file, api: values.api, key: values.key, client: values.client });
     default:
@@ -109,6 +111,50 @@ function localAdminKey(config: Readonly<Config>, log: Logger): string {
   chmodSync(file, 0o600);
   log.info({ file }, 'generated an admin API key');
   return key;
+}
+
+const CURVE_FILE = 'curve.json';
+
+/** Whether no zmq.curve key of any kind is configured. */
+function noCurveKeys(config: Readonly<Config>): boolean {
+  const c = config.zmq.curve;
+  return !c.serverPublicKey && !c.serverSecretKey && !c.clientPublicKey && !c.clientSecretKey;
+}
+
+/**
+ * The local install's CURVE server pair, <dataDir>/curve.json (mode 0600): created once by
+ * `webmon up` (`create`), read by `webmon status|ping|snapshot`. Used only when no zmq.curve keys
+ * are configured; the process then holds the server pair and uses it as its client pair too.
+ */
+async function withLocalCurve(config: Readonly<Config>, create: boolean, log?: Logger): Promise<Readonly<Config>> {
+  if (!noCurveKeys(config)) return config;
+  const file = resolve(join(config.dataDir, CURVE_FILE));
+  if (!existsSync(file)) {
+    if (!create) return config;
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const { curveKeyPair } = await import('zeromq');
+    const { publicKey, secretKey } = curveKeyPair();
+    writeFileSync(file, `${JSON.stringify({ publicKey, secretKey })}\n`, { mode: 0o600, flag: 'wx' });
+    log?.info({ file }, 'generated a CURVE key pair: every dispatcher socket requires CURVE');
+  }
+  chmodSync(file, 0o600);
+  const pair = readCurvePair(file);
+  return { ...config, zmq: { ...config.zmq, curve: { ...config.zmq.curve, serverPublicKey: pair.publicKey, serverSecretKey: pair.secretKey } } };
+}
+
+function readCurvePair(file: string): { publicKey: string; secretKey: string } {
+  let pair: { publicKey?: unknown; secretKey?: unknown } | null;
+  try {
+    pair = JSON.parse(readFileSync(file, 'utf8')) as { publicKey?: unknown; secretKey?: unknown } | null;
+  } catch {
+    pair = null;
+  }
+  const key = new RegExp(Z85_KEY_PATTERN);
+  const { publicKey, secretKey } = pair ?? {};
+  if (typeof publicKey !== 'string' || typeof secretKey !== 'string' || !key.test(publicKey) || !key.test(secretKey)) {
+    throw new ConfigError(`${file} does not hold a CURVE key pair ({"publicKey", "secretKey"} in Z85); delete it to generate a new one with webmon up`);
+  }
+  return { publicKey, secretKey };
 }
 
 async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatcher' | 'executor'>): Promise<number> {
@@ -145,8 +191,9 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
     if (!redisUrl && roles.length > 1) {
       managed = await startManagedRedis({ binary: config.redis.serverBinary, dir: join(config.dataDir, 'redis') });
       redisUrl = managed.url;
-      log.info({ url: redisUrl, dir: managed.dir }, 'started local redis-server');
+      log.info({ url: redactUrl(redisUrl), port: managed.port, dir: managed.dir }, 'started local redis-server (password in redis.pass)');
     }
+    if (roles.length > 1) config = await withLocalCurve(config, true, log);
     redisUrl ??= DEFAULT_REDIS_URL;
     if (roles.includes('api') && !config.api.adminKey && roles.length > 1) {
       config = { ...config, api: { ...config.api, adminKey: localAdminKey(config, log) } };
@@ -249,7 +296,8 @@ async function control(config: Readonly<Config>, command: string, timeoutMs = 50
     process.stdout.write(`${text}\n`);
     return text.startsWith('ERR') ? 1 : 0;
   } catch (err) {
-    process.stderr.write(`webmon: no answer from the dispatcher at ${config.zmq.control}: ${(err as Error).message}\n`);
+    const how = config.zmq.curve.serverPublicKey ? ` (over CURVE to server key ${config.zmq.curve.serverPublicKey}: zmq.curve or ${join(config.dataDir, CURVE_FILE)})` : '';
+    process.stderr.write(`webmon: no answer from the dispatcher at ${config.zmq.control}${how}: ${(err as Error).message}\n`);
     return 1;
   } finally {
     sock.close();

@@ -9,8 +9,10 @@
  *   JOBS  api → dispatcher         [priority 0-9, ids joined by "\n"]
  *   JOB   dispatcher → executor    [ids joined by "\n"]        (usually one id)
  *
- * Job ids travel as plain ASCII; the job itself lives in Redis. A frame set that does not parse
- * is reported as a ProtocolError by decode(); receivers log and drop it, never crash.
+ * Job ids travel as plain ASCII; the job itself lives in Redis. Parsing is exact: the version
+ * and type frames are compared byte for byte, a priority is one ASCII digit (no sign, space,
+ * leading zero or exponent), every id matches ID_RE. A frame set that does not parse is reported
+ * as a ProtocolError by decode(); receivers log and drop it, never crash.
  */
 import { MAX_PRIORITY } from './types.js';
 
@@ -26,6 +28,7 @@ export class ProtocolError extends Error {
 }
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const PRIORITY_RE = /^[0-9]$/;
 
 export function isValidId(id: string): boolean {
   return ID_RE.test(id);
@@ -49,9 +52,7 @@ export function decode(frames: readonly Buffer[]): Message {
   switch (type) {
     case 'JOBS': {
       if (frames.length !== 4) throw new ProtocolError(`JOBS needs 4 frames, got ${frames.length}`);
-      const priority = Number(frames[2]!.toString('latin1'));
-      if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) throw new ProtocolError('JOBS priority must be 0-9');
-      return { type, priority, ids: parseIds(frames[3]!) };
+      return { type, priority: parsePriority(frames[2]!), ids: parseIds(frames[3]!) };
     }
     case 'JOB': {
       if (frames.length !== 3) throw new ProtocolError(`JOB needs 3 frames, got ${frames.length}`);
@@ -60,6 +61,13 @@ export function decode(frames: readonly Buffer[]): Message {
     default:
       throw new ProtocolError(`unknown message type ${JSON.stringify(type.slice(0, 32))}`);
   }
+}
+
+function parsePriority(frame: Buffer): number {
+  const text = frame.toString('latin1');
+  const priority = PRIORITY_RE.test(text) ? Number(text) : NaN;
+  if (!(priority <= MAX_PRIORITY)) throw new ProtocolError(`JOBS priority must be one digit 0-${MAX_PRIORITY}, got ${JSON.stringify(text.slice(0, 16))}`);
+  return priority;
 }
 
 function parseIds(frame: Buffer): string[] {

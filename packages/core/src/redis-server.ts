@@ -2,9 +2,16 @@
  * A managed local redis-server: started on a free loopback port with its own data directory and
  * RDB persistence, stopped with SIGTERM (Redis then writes a final snapshot). Used by `webmon up`
  * when no Redis URL is configured, and by the test harness.
+ *
+ * It requires a password even on loopback: any local process (a tenant's tcp check included)
+ * could otherwise read and write every key. The password is generated once into
+ * <dir>/redis.pass (mode 0600) and reused on every start, so a restart on the same directory
+ * keeps the same URL; it reaches redis-server on stdin (`redis-server -`), never in its
+ * command line, and travels only inside the returned `url`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
@@ -20,6 +27,7 @@ export interface ManagedRedisOptions {
 }
 
 export interface ManagedRedis {
+  /** redis://:<password>@127.0.0.1:<port>; log it only through redactUrl. */
   url: string;
   port: number;
   dir: string;
@@ -58,13 +66,36 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+export const REDIS_PASSWORD_FILE = 'redis.pass';
+const PASSWORD_RE = /^[A-Za-z0-9_-]{43,256}$/;
+
+/**
+ * Reads <dir>/redis.pass, creating it the first time with 32 random bytes (base64url). The file
+ * is kept at mode 0600; a malformed one stops start-up rather than being replaced silently.
+ */
+export function managedRedisPassword(dir: string): string {
+  const file = join(dir, REDIS_PASSWORD_FILE);
+  try {
+    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  chmodSync(file, 0o600);
+  const password = readFileSync(file, 'utf8').trim();
+  if (!PASSWORD_RE.test(password)) throw new ConfigError(`${file} does not hold a valid password (43-256 characters of A-Z a-z 0-9 _ -); delete it to generate a new one`);
+  return password;
+}
+
 export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
   const binary = findExecutable(opts.binary ?? 'redis-server');
   if (!binary) throw new ConfigError(`redis-server was not found on the PATH. ${REDIS_INSTALL_HINT}`);
   const dir = isAbsolute(opts.dir) ? opts.dir : resolve(opts.dir);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const password = managedRedisPassword(dir);
   const port = opts.port ?? (await freePort());
+  // `-`: the rest of the configuration (the password) is read from stdin.
   const args = [
+    '-',
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--protected-mode', 'yes',
@@ -77,7 +108,9 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
     '--logfile', '',
     ...(opts.args ?? []),
   ];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined); // an early exit is reported below with its output
+  child.stdin?.end(`requirepass ${password}\n`);
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -89,7 +122,7 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${output.trim()}`);
-    if (await ping(port)) break;
+    if (await ping(port, password)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not answer on port ${port} within the timeout: ${output.trim()}`);
@@ -98,7 +131,7 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
   }
 
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://:${password}@127.0.0.1:${port}`,
     port,
     dir,
     process: child,
@@ -112,17 +145,26 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
   };
 }
 
-/** Sends PING over a raw socket; true when the server answers +PONG. */
-function ping(port: number): Promise<boolean> {
+/** Sends AUTH and PING over a raw socket; true when the server answers +OK then +PONG. */
+function ping(port: number, password: string): Promise<boolean> {
   return new Promise((res) => {
     const sock = createConnection({ host: '127.0.0.1', port });
+    let answer = '';
     const done = (ok: boolean) => {
       sock.destroy();
       res(ok);
     };
     sock.setTimeout(500, () => done(false));
     sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => done(d.toString().startsWith('+PONG')));
+    sock.once('connect', () => sock.write(`${resp('AUTH', password)}${resp('PING')}`));
+    sock.on('data', (d) => {
+      answer += d.toString();
+      const lines = answer.split('\r\n');
+      if (lines.length > 2) done(lines[0] === '+OK' && lines[1] === '+PONG');
+    });
   });
+}
+
+function resp(...parts: string[]): string {
+  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
 }

@@ -43,6 +43,10 @@ export function connectRedis(opts: ConnectOptions): Redis {
 /** Connects and waits until the server answers, or throws after `timeoutMs`. */
 export async function openRedis(opts: ConnectOptions, timeoutMs = 10_000): Promise<Redis> {
   const redis = connectRedis(opts);
+  // The connection's own error (e.g. NOAUTH) says more than the "Connection is closed" it causes.
+  let cause = '';
+  const onError = (err: Error) => (cause ||= err.message);
+  redis.on('error', onError);
   const timer = setTimeout(() => redis.disconnect(), timeoutMs);
   try {
     await redis.connect();
@@ -50,9 +54,12 @@ export async function openRedis(opts: ConnectOptions, timeoutMs = 10_000): Promi
     return redis;
   } catch (err) {
     redis.disconnect();
-    throw new Error(`cannot reach Redis at ${redactUrl(opts.url)}: ${(err as Error).message}`);
+    const message = cause && cause !== (err as Error).message ? `${(err as Error).message} (${cause})` : (err as Error).message;
+    const hint = /NOAUTH|WRONGPASS|invalid password/i.test(message) ? '; put the password (or ACL user and password) in redis.url: redis://[user]:password@host:port' : '';
+    throw new Error(`cannot reach Redis at ${redactUrl(opts.url)}: ${message}${hint}`);
   } finally {
     clearTimeout(timer);
+    redis.off('error', onError);
   }
 }
 

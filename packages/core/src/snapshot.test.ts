@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManagedRedis, type ManagedRedis } from './redis-server.js';
-import { SnapshotCoalescer, persistenceInfo, snapshot } from './snapshot.js';
+import { SnapshotCoalescer, SnapshotError, persistenceInfo, snapshot, type SnapshotResult } from './snapshot.js';
 
 let server: ManagedRedis;
 let redis: Redis;
@@ -59,7 +59,55 @@ describe('snapshots', () => {
     await coalescer.idle();
   });
 
+  it('answers every request with a save that began after it, sharing the next save while one runs', async () => {
+    // Slow saves (Redis's own test knob: a delay per key written), so requests surely arrive
+    // while one runs.
+    await redis.mset(Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`slow:${i}`, 'x'])));
+    await redis.config('SET', 'rdb-key-save-delay', '1000');
+    try {
+      const coalescer = new SnapshotCoalescer(redis);
+      const before = (await persistenceInfo(redis)).saves;
+      const t0 = Date.now();
+      const first = coalescer.request();
+      for (let i = 0; i < 200 && !(await persistenceInfo(redis)).inProgress; i++) await new Promise((r) => setTimeout(r, 5));
+      expect((await persistenceInfo(redis)).inProgress).toBe(true);
+      const asked: Array<{ at: number; reply: Promise<SnapshotResult> }> = [];
+      for (let i = 0; i < 20; i++) asked.push({ at: Date.now(), reply: coalescer.request() });
+      expect((await first).startedAt).toBeGreaterThanOrEqual(t0);
+      const replies = await Promise.all(asked.map((a) => a.reply));
+      replies.forEach((r, i) => expect(r.startedAt).toBeGreaterThanOrEqual(asked[i]!.at));
+      expect(new Set(replies.map((r) => r.startedAt)).size).toBe(1); // one shared save
+      expect((await persistenceInfo(redis)).saves - before).toBe(2);
+    } finally {
+      await redis.config('SET', 'rdb-key-save-delay', '0');
+    }
+  });
+
+  it('starts saves at most once per minIntervalMs; requests in between share the next one', async () => {
+    const coalescer = new SnapshotCoalescer(redis, undefined, { minIntervalMs: 800 });
+    const before = (await persistenceInfo(redis)).saves;
+    const a = await coalescer.request();
+    const t1 = Date.now();
+    const [b, c] = await Promise.all([coalescer.request(), coalescer.request()]);
+    expect(b.startedAt).toBe(c.startedAt);
+    expect(b.startedAt).toBeGreaterThanOrEqual(t1);
+    expect(b.startedAt - a.startedAt).toBeGreaterThanOrEqual(800);
+    expect((await persistenceInfo(redis)).saves - before).toBe(2);
+  });
+
+  it('fails requests still waiting for their turn when closed, and refuses new ones', async () => {
+    const coalescer = new SnapshotCoalescer(redis, undefined, { minIntervalMs: 60_000 });
+    await coalescer.request();
+    const waiting = coalescer.request();
+    const started = Date.now();
+    await coalescer.close();
+    await expect(waiting).rejects.toThrow(/shutting down/);
+    expect(Date.now() - started).toBeLessThan(10_000); // did not wait out the interval
+    await expect(coalescer.request()).rejects.toThrow(SnapshotError);
+  });
+
   it('reports why a save failed', async () => {
+
     // The snapshot cannot be renamed into place: its name is taken by a directory.
     const dir2 = mkdtempSync(join(tmpdir(), 'webmon-snapshot-fail-'));
     const broken = await startManagedRedis({ dir: dir2 });

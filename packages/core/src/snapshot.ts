@@ -5,13 +5,17 @@
  * snapshot is sure to contain every write made before the call.
  *
  * `SnapshotCoalescer` serves many writers: at most one snapshot runs and one waits; every
- * request made while one runs is answered by the next, which starts after it.
+ * request made while one runs is answered by the next, which starts after it. With
+ * `minIntervalMs`, snapshots also start at most once per interval (a steady stream of requests
+ * cannot keep Redis saving back to back).
  */
 import type { Redis } from 'ioredis';
 
 export interface SnapshotResult {
   /** LASTSAVE after the snapshot, seconds since the epoch. */
   lastSave: number;
+  /** Date.now() when snapshot() was called; with `fresh`, the save reported here began later. */
+  startedAt: number;
   durationMs: number;
   /** An already running save was joined instead of starting one. */
   joined: boolean;
@@ -77,32 +81,67 @@ export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?
       mustStart = false;
       continue;
     }
-    return { lastSave: await redis.lastsave(), durationMs: Date.now() - started, joined };
+    return { lastSave: await redis.lastsave(), startedAt: started, durationMs: Date.now() - started, joined };
   }
+}
+
+export interface CoalescerOptions {
+  /** Least time between the starts of two snapshots; requests in between share the next one. */
+  minIntervalMs?: number;
 }
 
 export class SnapshotCoalescer {
   private running: Promise<SnapshotResult> | null = null;
   private pending: Promise<SnapshotResult> | null = null;
+  /** Date.now() when the last snapshot started (0: none yet). */
+  private lastStart = 0;
+  private closed = false;
+  private readonly sleeps = new Set<() => void>();
 
   constructor(
     private readonly redis: Redis,
     private readonly onError?: (err: Error) => void,
+    private readonly opts: CoalescerOptions = {},
   ) {}
 
-  /** Resolves after a snapshot that started after this call has finished. */
+  /**
+   * Resolves after a snapshot that started after this call has finished. At most one runs;
+   * requests made while one runs or while the interval holds the next one back all share
+   * that next one.
+   */
   request(): Promise<SnapshotResult> {
-    if (!this.running) return this.start();
-    if (!this.pending) {
-      this.pending = this.running.catch(() => undefined).then(() => {
-        this.pending = null;
-        return this.start();
-      });
-    }
+    if (this.closed) return Promise.reject(new SnapshotError('snapshots are shutting down'));
+    if (this.pending) return this.pending;
+    if (!this.running && this.dueIn() <= 0) return this.start();
+    const waitFor = this.running?.catch(() => undefined);
+    this.pending = (async () => {
+      await waitFor;
+      for (let wait = this.dueIn(); wait > 0 && !this.closed; wait = this.dueIn()) await this.sleep(wait);
+      this.pending = null;
+      if (this.closed) throw new SnapshotError('snapshots are shutting down');
+      return this.start();
+    })();
     return this.pending;
   }
 
+  private dueIn(): number {
+    return this.lastStart + (this.opts.minIntervalMs ?? 0) - Date.now();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleeps.delete(wake);
+        res();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleeps.add(wake);
+    });
+  }
+
   private start(): Promise<SnapshotResult> {
+    this.lastStart = Date.now();
     const run = snapshot(this.redis, { fresh: true });
     this.running = run;
     const clear = () => {
@@ -118,5 +157,12 @@ export class SnapshotCoalescer {
   /** Resolves when nothing runs or waits (shutdown). */
   async idle(): Promise<void> {
     while (this.running || this.pending) await (this.pending ?? this.running)!.catch(() => undefined);
+  }
+
+  /** Refuses new requests, fails those still waiting for their turn, and waits for a running save. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of [...this.sleeps]) wake();
+    await this.idle();
   }
 }

@@ -1,0 +1,110 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { openRedis } from './redis.js';
+import { REDIS_PASSWORD_FILE, managedRedisPassword, startManagedRedis } from './redis-server.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'webmon-managed-redis-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Sends raw bytes and returns the first reply line. */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    let got = '';
+    s.setTimeout(3000, () => {
+      s.destroy();
+      rej(new Error('no reply'));
+    });
+    s.once('error', rej);
+    s.once('connect', () => s.write(text));
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\r\n')) {
+        s.destroy();
+        res(got.split('\r\n')[0]!);
+      }
+    });
+  });
+}
+
+describe('managed redis-server', () => {
+  it('requires a generated password kept in a 0600 file, never on the command line', async () => {
+    const dir = tmp();
+    const server = await startManagedRedis({ dir });
+    try {
+      const file = join(dir, REDIS_PASSWORD_FILE);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const password = readFileSync(file, 'utf8').trim();
+      expect(password).toMatch(/^[A-Za-z0-9_-]{43,}$/); // 32 random bytes, base64url
+      expect(server.url).toBe(`redis://:${password}@127.0.0.1:${server.port}`);
+
+      expect(await raw(server.port, 'PING\r\n')).toMatch(/^-NOAUTH/);
+      expect(await raw(server.port, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n')).toMatch(/^-NOAUTH/);
+      expect(await raw(server.port, '*2\r\n$4\r\nAUTH\r\n$5\r\nwrong\r\n')).toMatch(/^-WRONGPASS/);
+
+      const cmdline = readFileSync(`/proc/${server.process.pid}/cmdline`, 'utf8');
+      expect(cmdline).toContain('redis-server');
+      expect(cmdline).not.toContain(password);
+
+      const r = new Redis(server.url);
+      try {
+        expect(await r.set('k', 'v')).toBe('OK');
+      } finally {
+        r.disconnect();
+      }
+
+      // A role given the URL without (or with a wrong) password says what to do, without echoing it.
+      await expect(openRedis({ url: `redis://127.0.0.1:${server.port}` }, 3000)).rejects.toThrow(/NOAUTH.*redis\.url: redis:\/\/\[user\]:password@host:port/);
+      const wrong = openRedis({ url: `redis://:not-the-password-123@127.0.0.1:${server.port}` }, 3000);
+      await expect(wrong).rejects.toThrow(/WRONGPASS/);
+      await expect(wrong).rejects.toThrow(/redis:\/\/:\*\*\*@127\.0\.0\.1/);
+      await expect(wrong).rejects.not.toThrow(/not-the-password-123/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps the password across restarts on the same directory', async () => {
+    const dir = tmp();
+    const first = await startManagedRedis({ dir });
+    const r1 = new Redis(first.url);
+    await r1.set('survivor', 'yes');
+    r1.disconnect();
+    await first.stop(); // SIGTERM: final snapshot
+    const again = await startManagedRedis({ dir, port: first.port });
+    try {
+      expect(again.url).toBe(first.url);
+      const r2 = new Redis(again.url);
+      try {
+        expect(await r2.get('survivor')).toBe('yes');
+      } finally {
+        r2.disconnect();
+      }
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('repairs the file mode and refuses a malformed password file', () => {
+    const dir = tmp();
+    const file = join(dir, REDIS_PASSWORD_FILE);
+    writeFileSync(file, `${'a'.repeat(43)}\n`, { mode: 0o644 });
+    expect(managedRedisPassword(dir)).toBe('a'.repeat(43));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    writeFileSync(file, 'short\n');
+    expect(() => managedRedisPassword(dir)).toThrow(ConfigError);
+    expect(() => managedRedisPassword(dir)).toThrow(/redis\.pass does not hold a valid password/);
+  });
+});
