@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { createKeys, freePort, openRedis, startManagedRedis } from '@webmon/core';
+import { createKeys, freePort, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)'; // what the http plugin sends
@@ -462,7 +462,7 @@ async function main() {
   const target = await startTarget();
   const targetPid = target.entry.child.pid;
   managedRedis = await startManagedRedis({ dir: join(workDir, 'redis') });
-  say(`target ${target.url} (own process), redis ${managedRedis.url}, ${cpus().length} cores, node ${process.version}`);
+  say(`target ${target.url} (own process), redis ${redactUrl(managedRedis.url)}, ${cpus().length} cores, node ${process.version}`);
 
   // Raw ceiling.
   if (warmup) {
