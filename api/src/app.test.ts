@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pull } from 'zeromq';
 import {
   ClientStore,
+  ERROR_CODES,
   JobStore,
   connectRedis,
   jobPolicy,
@@ -46,6 +48,7 @@ beforeAll(async () => {
       zmq: { frontend },
       policy: { denyHosts: ['*.internal.test'], denyCidrs: ['169.254.0.0/16'] },
       snapshots: { afterWrites: 'off' },
+      tenants: { limits: { maxMaintenanceWindows: 2, maxIdsPerWindow: 3, maxOneOffWindowSec: 3600 } },
     },
   });
   pull = new Pull();
@@ -379,5 +382,171 @@ describe('health', () => {
     expect(JSON.parse(health.body).redis.ok).toBe(false);
     await down.close();
     redis.disconnect();
+  });
+});
+
+/** Sends raw bytes to the listening app and returns the whole answer once the server closes. */
+function rawRequest(port: number, text: string | Buffer): Promise<{ status: number; headers: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no answer within 10 s'));
+    }, 10_000);
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', () => undefined); // a reset after the answer is fine
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const all = Buffer.concat(chunks).toString('latin1');
+      const [head = '', body = ''] = all.split('\r\n\r\n', 2);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head.toLowerCase(), body });
+    });
+    socket.write(text);
+  });
+}
+
+function expectCatalogBody(body: unknown, status: number, code: string) {
+  expect(body).toEqual({ statusCode: status, code, error: expect.any(String), message: expect.any(String) });
+  expect(ERROR_CODES).toContain(code);
+}
+
+describe('framework and client errors in the catalog format', () => {
+  it.each([
+    ['unknown route', 'GET', '/nope', undefined, {}, 404, 'WEBMON_ERR_ROUTE_NOT_FOUND'],
+    ['unknown method on a known path', 'PURGE', '/assets', undefined, {}, 404, 'WEBMON_ERR_ROUTE_NOT_FOUND'],
+    ['known method, path without it', 'DELETE', '/assets', undefined, {}, 404, 'WEBMON_ERR_ROUTE_NOT_FOUND'],
+    ['too long a path parameter', 'GET', `/assets/${'a'.repeat(201)}`, undefined, {}, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+    ['too long a path segment on no route', 'GET', `/nope/${'a'.repeat(300)}`, undefined, {}, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+    ['too long a URL', 'GET', `/assets?q=${'a'.repeat(9000)}`, undefined, {}, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+    ['bad percent-encoding in a path parameter', 'GET', '/assets/%E0%A4%A', undefined, {}, 400, 'WEBMON_ERR_BAD_REQUEST'],
+    ['empty JSON body', 'POST', '/assets', '', { 'content-type': 'application/json' }, 400, 'WEBMON_ERR_INVALID_JSON'],
+    ['prototype poisoning', 'POST', '/assets', '{"url":"http://p.test/","__proto__":{"x":1}}', { 'content-type': 'application/json' }, 400, 'WEBMON_ERR_INVALID_JSON'],
+    ['text body on a route without a body', 'POST', '/jobs/abc/retry', 'x', { 'content-type': 'text/plain' }, 415, 'WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['text body on DELETE', 'DELETE', '/assets/abc', 'x', { 'content-type': 'text/plain' }, 415, 'WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['unknown content type', 'PATCH', '/assets/abc', '<a/>', { 'content-type': 'application/xml' }, 415, 'WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['a body too large', 'PUT', '/clients/abc/webhook', JSON.stringify({ url: 'x'.repeat(1_100_000) }), { 'content-type': 'application/json' }, 413, 'WEBMON_ERR_BODY_TOO_LARGE'],
+  ] as const)('%s', async (_name, method, url, payload, headers, status, code) => {
+    const res = await app.inject({ method, url, headers: { ...auth(), ...headers }, ...(payload === undefined ? {} : { payload }) });
+    expect(res.statusCode).toBe(status);
+    expectCatalogBody(JSON.parse(res.body), status, code);
+    expect(res.body).not.toContain('FST_');
+  });
+
+  it('answers what the HTTP parser refuses (431, 414, 400) as JSON and closes the connection', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const cases: Array<[string, string, number, string]> = [
+      ['headers too large', `GET /assets HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'WEBMON_ERR_HEADERS_TOO_LARGE'],
+      ['request line too long', `GET /assets?q=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+      ['malformed request line', 'HELLO THERE\r\n\r\n', 400, 'WEBMON_ERR_BAD_REQUEST'],
+      ['invalid header', 'GET /assets HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', 400, 'WEBMON_ERR_BAD_REQUEST'],
+      ['URL between 8 and 16 KiB', `GET /assets?q=${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+      ['path parameter too long', `GET /jobs/${'j'.repeat(300)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 414, 'WEBMON_ERR_URI_TOO_LONG'],
+    ];
+    for (const [name, request, status, code] of cases) {
+      const res = await rawRequest(port, request);
+      expect(res.status, name).toBe(status);
+      expect(res.headers, name).toContain('content-type: application/json');
+      expectCatalogBody(JSON.parse(res.body), status, code);
+    }
+    const overflow = await rawRequest(port, `GET /assets HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(overflow.headers).toContain('connection: close');
+  });
+
+  it('lists every status each route can answer in OpenAPI, with the shared error schema', async () => {
+    const spec = JSON.parse((await app.inject({ method: 'GET', url: '/docs/json' })).body) as {
+      paths: Record<string, Record<string, { security?: unknown[]; parameters?: Array<{ in: string }>; requestBody?: unknown; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    let routes = 0;
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        routes++;
+        const codes = Object.keys(op.responses);
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(codes.some((c) => c.startsWith('2')), where).toBe(true);
+        const open = Array.isArray(op.security) && op.security.length === 0; // /health, public /metrics
+        if (!open) expect(codes, where).toEqual(expect.arrayContaining(['401', '403', '429', '503']));
+        else expect(codes, where).not.toContain('401');
+        if (path.includes('{')) expect(codes, where).toContain('404');
+        if (['post', 'put', 'patch', 'delete'].includes(method)) expect(codes, where).toEqual(expect.arrayContaining(['400', '413', '415']));
+        for (const code of codes.filter((c) => Number(c) >= 400 && !(path === '/health' && c === '503'))) {
+          const schema = op.responses[code]!.content?.['application/json']?.schema as { $ref?: string; properties?: Record<string, unknown> };
+          expect(schema.$ref ?? JSON.stringify(schema), `${where} ${code}`).toMatch(/Error/);
+        }
+      }
+    }
+    expect(routes).toBeGreaterThan(20);
+    expect(spec.paths['/metrics']!.get!.responses['200']!.content).toHaveProperty(['text/plain']);
+    // The text body of /metrics is sent as is, not as a JSON string.
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body.startsWith('#')).toBe(true);
+  });
+});
+
+describe('maintenance windows of clients', () => {
+  const inAnHour = () => ({ start: new Date(Date.now() - 1000).toISOString(), end: new Date(Date.now() + 3_000_000).toISOString() });
+
+  it('counts windows and ids against the client quotas (429), the admin unlimited', async () => {
+    const c = await new ClientStore(t.redis, t.keys, undefined).create('quota co');
+    const key = c.apiKey;
+    const first = await call('POST', '/maintenance', { reason: 'a', tags: ['x'], ...inAnHour() }, key);
+    expect(first.status).toBe(201);
+    expect((await call('POST', '/maintenance', { reason: 'b', tags: ['y'], ...inAnHour() }, key)).status).toBe(201);
+    const third = await call('POST', '/maintenance', { reason: 'c', tags: ['z'], ...inAnHour() }, key);
+    expect(third.status).toBe(429);
+    expect(third.body).toMatchObject({ code: 'WEBMON_ERR_QUOTA_EXCEEDED', details: { limit: 2, value: 2 } });
+    expect(third.headers['retry-after']).toBeUndefined();
+    expect((await call('DELETE', `/maintenance/${first.body.id}`, undefined, key)).status).toBe(204);
+    const many = await call('POST', '/maintenance', { reason: 'd', tags: ['a', 'b', 'c', 'd'], ...inAnHour() }, key);
+    expect(many.status).toBe(429);
+    expect(many.body).toMatchObject({ code: 'WEBMON_ERR_QUOTA_EXCEEDED', details: { limit: 3, value: 4 } });
+    const tooLong = await call('POST', '/maintenance', { reason: 'e', tags: ['a'], start: new Date().toISOString(), end: new Date(Date.now() + 7_200_000).toISOString() }, key);
+    expect(tooLong.body).toMatchObject({ statusCode: 400, code: 'WEBMON_ERR_VALIDATION', message: expect.stringMatching(/^body\.end: .*3600/) });
+    for (let i = 0; i < 4; i++) {
+      const res = await call('POST', '/maintenance', { reason: `admin ${i}`, tags: ['a', 'b', 'c', 'd'], start: new Date().toISOString(), end: new Date(Date.now() + 86_400_000 * 60).toISOString() });
+      expect(res.status).toBe(201);
+      await call('DELETE', `/maintenance/${res.body.id}`);
+    }
+  });
+
+  it("refuses another tenant's asset ids, naming their index", async () => {
+    const mine = await call('POST', '/assets', { url: 'http://maint-mine.test/' }, clientKey);
+    const theirs = await call('POST', '/assets', { url: 'http://maint-theirs.test/' }, otherKey);
+    const res = await call('POST', '/maintenance', { reason: 'x', assetIds: [mine.body.id, theirs.body.id, 'missing'], ...inAnHour() }, clientKey);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'WEBMON_ERR_VALIDATION', message: `body.assetIds.1: no asset ${theirs.body.id} of yours` });
+    expect(res.body.details.problems.map((p: { field: string }) => p.field)).toEqual(['body.assetIds.1', 'body.assetIds.2']);
+    expect((await call('GET', `/assets/${theirs.body.id}`, undefined, otherKey)).body.state).not.toBe('maintenance');
+  });
+
+  it('makes maintenance a real state: listed, counted in /stats and /metrics, and left when the window ends', async () => {
+    const c = await new ClientStore(t.redis, t.keys, undefined).create('state co');
+    const key = c.apiKey;
+    const a = await call('POST', '/assets', { url: 'http://maint-state-a.test/', tags: ['rack1'] }, key);
+    const b = await call('POST', '/assets', { url: 'http://maint-state-b.test/' }, key);
+    const gauge = async () => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(/^webmon_assets\{state="maintenance"\} (\d+)$/m.exec(text)?.[1] ?? -1);
+    };
+    const before = await gauge();
+    const end = Date.now() + 1500;
+    const w = await call('POST', '/maintenance', { reason: 'rack move', tags: ['rack1'], assetIds: [b.body.id], start: new Date(Date.now() - 1000).toISOString(), end: new Date(end).toISOString() }, key);
+    expect(w.status).toBe(201);
+    const listed = await call('GET', '/assets?state=maintenance', undefined, key);
+    expect(listed.body.items.map((x: { id: string }) => x.id).sort()).toEqual([a.body.id, b.body.id].sort());
+    expect(listed.body.items[0]).toMatchObject({ state: 'maintenance', stateReason: 'maintenance: rack move' });
+    expect((await call('GET', '/assets?state=unknown', undefined, key)).body.items).toEqual([]);
+    expect((await call('GET', '/stats', undefined, key)).body.assetsByState).toMatchObject({ maintenance: 2, unknown: 0 });
+    expect(await gauge()).toBe(before + 2);
+    // After the end: the one-off window is gone and the states are what the checks gave.
+    await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now()) + 50));
+    expect((await call('GET', '/assets?state=maintenance', undefined, key)).body.items).toEqual([]);
+    expect((await call('GET', '/stats', undefined, key)).body.assetsByState).toMatchObject({ maintenance: 0, unknown: 2 });
+    expect((await call('GET', `/assets/${a.body.id}`, undefined, key)).body).toMatchObject({ state: 'unknown', stateReason: null });
+    expect((await call('GET', '/maintenance', undefined, key)).body.items).toEqual([]);
+    expect(await gauge()).toBe(before);
   });
 });

@@ -16,12 +16,18 @@ import {
   type NormalizedUrl,
   type PluginConfigs,
 } from '@webmon/core';
-import { REDACTED, type PluginRegistry } from '@webmon/plugin-sdk';
+import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { AssetInput as AssetInputSchema, type AssetInput, type AssetPatch } from './schemas.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** Limits on what a client (not the admin) may configure: see tenants.limits. */
+export interface ClientCaps {
+  /** Most response body bytes a check may read: the http plugin's maxBodyBytes may not exceed it. */
+  maxBodyBytes: number;
+}
 
 export class AssetInputs {
   private readonly policy: HostPolicy;
@@ -53,10 +59,11 @@ export class AssetInputs {
     return this.policy.denyHost(url.host);
   }
 
-  forCreate(input: AssetInput, owner: string): NewAsset {
+  /** `caps`: the client's limits (null for the admin, who may set up to the schemas' maxima). */
+  forCreate(input: AssetInput, owner: string, caps: ClientCaps | null = null): NewAsset {
     const url = normalizeUrl(input.url);
     const plugins = this.resolvePlugins(url, input.plugins);
-    const config = this.validateConfigs(plugins, input.config ?? {}, {});
+    const config = this.validateConfigs(plugins, input.config ?? {}, {}, caps);
     const asset: NewAsset = {
       owner,
       url,
@@ -74,7 +81,7 @@ export class AssetInputs {
     return asset;
   }
 
-  forUpdate(cur: AssetRecord, patch: AssetPatch): AssetChange {
+  forUpdate(cur: AssetRecord, patch: AssetPatch, caps: ClientCaps | null = null): AssetChange {
     const change: AssetChange = {};
     const url = patch.url !== undefined ? normalizeUrl(patch.url) : undefined;
     if (url && url.url !== cur.url) change.url = url;
@@ -88,7 +95,7 @@ export class AssetInputs {
       // Options of plugins that stay are kept unless replaced; removed plugins lose theirs.
       const kept: PluginConfigs = {};
       for (const p of plugins) if (cur.config[p] && !patch.config?.[p]) kept[p] = cur.config[p];
-      change.config = { ...this.validateConfigs(plugins, patch.config ?? {}, cur.config), ...kept };
+      change.config = { ...this.validateConfigs(plugins, patch.config ?? {}, cur.config, caps), ...kept };
     }
     if (patch.interval !== undefined) change.interval = this.interval(patch.interval);
     if (patch.tags !== undefined) change.tags = normalizeTags(patch.tags);
@@ -117,17 +124,14 @@ export class AssetInputs {
    * Validates the options given for each plugin and fills in defaults for the others. A secret
    * sent back as "[redacted]" (as the API shows it) keeps the stored value.
    */
-  private validateConfigs(plugins: readonly string[], given: Record<string, Record<string, unknown>>, stored: PluginConfigs): PluginConfigs {
+  private validateConfigs(plugins: readonly string[], given: Record<string, Record<string, unknown>>, stored: PluginConfigs, caps: ClientCaps | null): PluginConfigs {
     for (const name of Object.keys(given)) {
       if (!this.registry.get(name)) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `config.${name}: unknown plugin "${name}"`);
       if (!plugins.includes(name)) throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `config.${name}: plugin "${name}" is not enabled on this asset`);
     }
     const out: PluginConfigs = {};
     for (const name of plugins) {
-      const options = { ...(given[name] ?? {}) };
-      for (const secret of this.registry.get(name)?.secretOptions ?? []) {
-        if (options[secret] === REDACTED && stored[name]?.[secret] !== undefined) options[secret] = stored[name][secret];
-      }
+      const options = this.registry.restoreSecrets(name, given[name] ?? {}, stored[name]);
       const res = this.registry.validate(name, options);
       if (!res.ok) {
         const first = res.problems[0]!;
@@ -135,6 +139,7 @@ export class AssetInputs {
           problems: res.problems.map((p) => ({ field: `config.${p.field}`, message: p.message })),
         });
       }
+      if (caps) checkCaps(name, given[name] ?? {}, caps);
       out[name] = res.value;
     }
     return out;
@@ -147,6 +152,19 @@ export class AssetInputs {
     }
     return v;
   }
+}
+
+/**
+ * A client may not raise its checks' body cap above its limit. Only a value it gives is
+ * refused: a default above the limit is capped where the check runs.
+ */
+function checkCaps(plugin: string, given: Record<string, unknown>, caps: ClientCaps): void {
+  const bytes = given.maxBodyBytes;
+  if (plugin !== 'http' || typeof bytes !== 'number' || bytes <= caps.maxBodyBytes) return;
+  const field = 'config.http.maxBodyBytes';
+  throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `${field}: at most ${caps.maxBodyBytes} for this client (got ${bytes})`, {
+    problems: [{ field, message: `must be <= ${caps.maxBodyBytes} for this client` }],
+  });
 }
 
 function normalizeTags(tags: readonly string[] | undefined): string[] {

@@ -1,5 +1,5 @@
 /** Converts stored records into API responses: ISO times, secrets redacted. */
-import { coveringWindow, type AssetRecord, type JobRecord, type MaintenanceWindow } from '@webmon/core';
+import { windowById, type AssetRecord, type JobRecord } from '@webmon/core';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import type { AssetOut } from './schemas.js';
 
@@ -8,11 +8,13 @@ export function iso(ms: number | null): string | null {
 }
 
 /**
- * The API view of an asset. While a maintenance window covers it, its state reads
- * `maintenance` (checks still run; the underlying state resumes when the window closes).
+ * The API view of an asset. While a maintenance window covers it (`a.maintenance`, kept by the
+ * maintenance store), its state reads `maintenance` with the window's reason (checks still run;
+ * the state the checks give resumes when the window closes). `windows` supplies the reasons
+ * (MaintenanceStore.summaries()); a window missing from it shows as plain `maintenance`.
  */
-export function presentAsset(a: AssetRecord, registry: PluginRegistry, windows: readonly MaintenanceWindow[] = [], now = Date.now()): AssetOut {
-  const window = windows.length ? coveringWindow(windows, a, now) : null;
+export function presentAsset(a: AssetRecord, registry: PluginRegistry, windows: readonly { id: string; reason: string }[] = []): AssetOut {
+  const window = a.maintenance ? (windowById(windows, a.maintenance) ?? { reason: '' }) : null;
   return {
     id: a.id,
     url: a.url,
@@ -23,7 +25,7 @@ export function presentAsset(a: AssetRecord, registry: PluginRegistry, windows: 
     tags: a.tags,
     paused: a.paused,
     state: window ? 'maintenance' : a.state,
-    stateReason: window ? `maintenance: ${window.reason}` : a.stateReason,
+    stateReason: window ? (window.reason ? `maintenance: ${window.reason}` : 'maintenance') : a.stateReason,
     stateChangedAt: iso(a.stateChangedAt),
     createdAt: iso(a.createdAt)!,
     updatedAt: iso(a.updatedAt)!,

@@ -85,7 +85,7 @@ export const ListQuery = Type.Object(
     tag: Type.Optional(Type.String({ pattern: TAG_PATTERN })),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Case-insensitive text the URL contains.' })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-    cursor: Type.Optional(Type.String({ maxLength: 32, description: 'nextCursor of the previous page.' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'nextCursor of the previous page.' })),
   },
   { additionalProperties: false },
 );
@@ -370,7 +370,7 @@ export const ResultsQuery = Type.Object(
     to: Type.Optional(Type.String({ format: 'date-time' })),
     plugin: Type.Optional(Type.String({ pattern: NAME })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-    cursor: Type.Optional(Type.String({ pattern: '^\\d{1,15}-\\d{1,10}$', description: 'nextCursor of the previous page.' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'nextCursor of the previous page.' })),
   },
   { additionalProperties: false },
 );

@@ -104,7 +104,50 @@ describe('raw results', () => {
     } while (c);
     expect(durations).toEqual(Array.from({ length: 115 }, (_, i) => 229 - 2 * i)); // odd i, newest first
     expect((await api.call('GET', `/assets/${a.id}/results?to=${new Date(0).toISOString()}`)).body.items).toEqual([]);
-    expect((await api.call('GET', `/assets/${a.id}/results?cursor=abc`)).body.code).toBe('WEBMON_ERR_VALIDATION');
+    for (const cursor of ['abc', '0-0', '0-5', '1-18446744073709551616', '-1-0', '1e3-0', `${'9'.repeat(16)}-0`, 'x'.repeat(300)]) {
+      const res = await api.call('GET', `/assets/${a.id}/results?cursor=${encodeURIComponent(cursor)}`);
+      expect(res.status, cursor).toBe(400);
+      expect(res.body.code, cursor).toBe(cursor.length > 256 ? 'WEBMON_ERR_VALIDATION' : 'WEBMON_ERR_INVALID_CURSOR');
+    }
+  });
+
+  it('continues past a long run of entries that do not match the plugin filter', async () => {
+    const { body: a } = await api.call('POST', '/assets', { url: 'https://sparse.test/', plugins: ['http'] });
+    const start = Date.now() - 3_600_000;
+    // Two old tcp results, then 50 × (limit + 1) + 40 newer http-only results.
+    await inject(a.id, start, 'ok', 1, null, 'tcp');
+    await inject(a.id, start + 1, 'ok', 2, null, 'tcp');
+    const limit = 1;
+    for (let i = 0; i < 50 * (limit + 1) + 40; i++) await inject(a.id, start + 10 + i, 'ok', 3, null, 'http');
+    const found: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: { body: { items: Array<{ results: Array<{ durationMs: number }> }>; nextCursor: string | null } } = await api.call(
+        'GET',
+        `/assets/${a.id}/results?plugin=tcp&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      for (const r of page.body.items) found.push(r.results[0]!.durationMs);
+      cursor = page.body.nextCursor;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(found).toEqual([2, 1]);
+    expect(cursor).toBeNull();
+  });
+
+  it('refuses dates outside 1970..9999 and leap seconds before reading anything', async () => {
+    const { body: a } = await api.call('POST', '/assets', { url: 'https://dates.test/', plugins: ['http'] });
+    for (const date of ['1969-12-31T23:59:59Z', '2016-12-31T23:59:60Z', '1970-01-01T00:30:00+01:00', '2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01', '10000-01-01T00:00:00Z', '2026-01-01T00:00:00+24:00']) {
+      for (const url of [`/assets/${a.id}/results?from=${encodeURIComponent(date)}`, `/assets/${a.id}/stats?to=${encodeURIComponent(date)}`]) {
+        const res = await api.call('GET', url);
+        expect(res.status, url).toBe(400);
+        expect(res.body.code, url).toBe('WEBMON_ERR_VALIDATION');
+      }
+    }
+    for (const date of ['1970-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '2026-01-01T00:00:00.123456+05:30']) {
+      expect((await api.call('GET', `/assets/${a.id}/results?to=${encodeURIComponent(date)}`)).status, date).toBe(200);
+    }
+    expect((await api.call('GET', `/assets/${a.id}/stats?from=${encodeURIComponent('1970-01-01T00:00:00Z')}&to=${encodeURIComponent('1970-01-02T00:00:00Z')}`)).status).toBe(200);
   });
 });
 

@@ -4,18 +4,25 @@
  * results and completes the job in one script. At most `executor.concurrency` checks run at
  * once; ids are only received when a slot is free, so the backlog stays with the dispatcher
  * where priorities apply.
+ *
+ * Trust: each check runs with the egress guard of its asset's owner (the admin's: config
+ * `policy` only; a client's: public addresses plus the ranges allowed to it), judged by the
+ * plugins on the address they connect to. A refused address makes the asset `unsupported` with
+ * the refusal as its reason, never a retried error.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Pull } from 'zeromq';
 import {
+  ClientStore,
   JobStore,
+  OwnerEgress,
   jobPolicy,
   ProtocolError,
   createKeys,
   CONTENT_TYPE,
-  createPolicy,
   curveClientOptions,
+  effectiveLimits,
   processMetrics,
   decode,
   instanceId,
@@ -28,6 +35,7 @@ import {
   type CheckOutcome,
   type CheckResult,
   type Config,
+  type EgressGuard,
   type Keys,
   type Logger,
   type Redis,
@@ -57,9 +65,14 @@ export interface ExecutorOptions {
 
 const SEVERITY: Record<CheckResult['status'], number> = { ok: 0, warn: 1, error: 2 };
 
-/** The worst result decides the outcome; no plugin at all means unsupported. */
+/**
+ * The worst result decides the outcome; no plugin at all means unsupported, and so does a
+ * connection the egress guard refused (the refusal is the reason shown).
+ */
 export function outcomeOf(results: readonly CheckResult[]): { outcome: CheckOutcome; reason: string | null } {
   if (results.length === 0) return { outcome: 'unsupported', reason: 'unsupported' };
+  const denied = results.find((r) => r.reason === 'denied');
+  if (denied) return { outcome: 'unsupported', reason: `denied: ${denied.message}` };
   let worst = results[0]!;
   for (const r of results) if (SEVERITY[r.status] > SEVERITY[worst.status]) worst = r;
   return { outcome: worst.status, reason: worst.reason };
@@ -68,7 +81,7 @@ export function outcomeOf(results: readonly CheckResult[]): { outcome: CheckOutc
 /** Runs every plugin of an asset and returns their results (never throws for a failed check). */
 export async function checkAsset(
   asset: AssetRecord,
-  deps: { registry: PluginRegistry; redis: Redis; keys: Keys; log: Logger; defaultTimeoutMs: number; signal?: AbortSignal },
+  deps: { registry: PluginRegistry; redis: Redis; keys: Keys; log: Logger; defaultTimeoutMs: number; egress: EgressGuard; signal?: AbortSignal },
 ): Promise<CheckResult[]> {
   const target = { url: new URL(asset.url), assetId: asset.id };
   const shared = createSharedCache();
@@ -99,11 +112,24 @@ export async function checkAsset(
         },
         storage: pluginStorage(deps.redis, deps.keys, asset.id, name),
         shared,
+        egress: deps.egress,
         assetConfig: asset.config,
       };
       return runPlugin(plugin, target, config, ctx, timeoutMs, deps.signal);
     }),
   );
+}
+
+/**
+ * The asset as a client's check runs it: the http plugin reads at most `maxBodyBytes` (the
+ * client's effective limit), whatever was stored. The stored asset is not changed.
+ */
+export function withBodyCap(asset: AssetRecord, maxBodyBytes: number): AssetRecord {
+  const http = asset.config.http;
+  if (!http) return asset;
+  const stored = typeof http.maxBodyBytes === 'number' ? http.maxBodyBytes : Infinity;
+  if (stored <= maxBodyBytes) return asset;
+  return { ...asset, config: { ...asset.config, http: { ...http, maxBodyBytes } } };
 }
 
 /** Spacing between check starts for a host: its own entry, else the smallest of its tags', else the default. */
@@ -136,7 +162,8 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const redis = await openRedis({ url: redisUrl, name: 'webmon-executor', autoPipelining: true, log });
   const keys = createKeys(config.redis.keyPrefix);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
-  const policy = createPolicy(config.policy);
+  // Settings are cached per owner for a few seconds: an admin's change applies within them.
+  const owners = new OwnerEgress(config, new ClientStore(redis, keys, undefined));
   const metrics = processMetrics();
   metrics.jobsInFlight.set(0);
   // Lease tokens: unique per claim, unguessable across executors, cheap to make.
@@ -165,21 +192,25 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     if (stats.inFlight === 0) idleWaiter?.();
   };
 
-  async function completeWithRetry(args: Parameters<JobStore['complete']>[0]): Promise<void> {
+  /** Runs `op` again, with backoff, while Redis is away (the job stays claimed meanwhile). */
+  async function whileStoreAway<T>(op: () => Promise<T>): Promise<T> {
     let delay = 100;
     for (;;) {
       try {
-        const res = await jobs.complete(args);
-        if (!res.recorded) log.info({ jobId: args.jobId, why: res.why }, 'result not recorded');
-        else stats.completed++;
-        return;
+        return await op();
       } catch (err) {
         if (!isStoreUnavailable(err) || stopping.signal.aborted) throw err;
-        // Redis is away: hold the result and retry until it is back.
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 2000);
       }
     }
+  }
+
+  async function completeWithRetry(args: Parameters<JobStore['complete']>[0]): Promise<void> {
+    // Redis is away: hold the result and retry until it is back.
+    const res = await whileStoreAway(() => jobs.complete(args));
+    if (!res.recorded) log.info({ jobId: args.jobId, why: res.why }, 'result not recorded');
+    else stats.completed++;
   }
 
   async function runJob(jobId: string): Promise<void> {
@@ -201,8 +232,12 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     }
   }
 
-  async function checkClaimed(jobId: string, token: string, asset: AssetRecord): Promise<void> {
-    const denied = asset.plugins.length === 0 ? `no plugin handles ${asset.scheme}: URLs` : await policy.denyResolved(asset.host);
+  async function checkClaimed(jobId: string, token: string, claimed: AssetRecord): Promise<void> {
+    const { guard, settings } = await whileStoreAway(() => owners.forOwner(claimed.owner));
+    const asset = guard.trusted ? claimed : withBodyCap(claimed, effectiveLimits(config, settings).maxBodyBytes);
+    // Names and literals only: addresses are judged by the plugins' connections (no resolution here).
+    const refused = asset.host ? guard.judgeHost(asset.host) : null;
+    const denied = asset.plugins.length === 0 ? `no plugin handles ${asset.scheme}: URLs` : refused ? `denied: ${refused}` : null;
     if (denied) {
       // Unsupported is a verdict, not a failure: recorded once, never retried as an error.
       await completeWithRetry({ jobId, token, outcome: 'unsupported', reason: denied, results: [], durationMs: 0, owner: asset.owner, assetId: asset.id });
@@ -211,7 +246,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     // Politeness: one start per host per spacing, across every executor (a slot in Redis).
     const spacing = hostSpacing(config.politeness, asset.host, asset.tags);
     if (spacing > 0 && asset.host) {
-      const wait = await jobs.hostSlot(asset.host, spacing, config.politeness.maxWaitMs);
+      const wait = await jobs.hostSlot(asset.host, asset.owner, spacing, config.politeness.maxWaitMs);
       if (wait < 0) {
         await jobs.defer(jobId, token, Date.now() - wait);
         stats.deferred++;
@@ -227,7 +262,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     const started = performance.now();
     let results: CheckResult[];
     try {
-      results = await checkAsset(asset, { registry, redis, keys, log, defaultTimeoutMs: config.checks.timeoutMs, signal: stopping.signal });
+      results = await checkAsset(asset, { registry, redis, keys, log, defaultTimeoutMs: config.checks.timeoutMs, egress: guard, signal: stopping.signal });
     } finally {
       clearInterval(extender);
     }

@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { ALL_OWNERS, StatsStore, WebmonError, errorBody, pluginStorage, resolutionFor, type AssetRecord, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
+import { limitsFor } from '../limits.js';
 import { iso, presentAsset } from '../present.js';
 import {
   Asset,
@@ -54,14 +55,15 @@ export function assetRoutes(ctx: ApiContext) {
           tags: ['assets'],
           summary: 'Create an asset (or return the existing one with the same URL)',
           body: AssetInput,
-          response: { 200: Asset, 201: Asset, 400: E, 401: E, 409: E },
+          response: { 200: Asset, 201: Asset, 400: E, 401: E, 409: E, 429: E },
         },
       },
       async (req, reply) => {
-        const input = inputs.forCreate(req.body, req.principal.id);
-        const { id, created } = await assets.create(input);
+        const limits = await limitsFor(ctx, req.principal);
+        const input = inputs.forCreate(req.body, req.principal.id, limits);
+        const { id, created } = await assets.create(input, undefined, { maxAssets: limits?.maxAssets });
         const rec = visible(await assets.get(id), req.principal, id);
-        return reply.code(created ? 201 : 200).send(presentAsset(rec, registry, await maintenance.all()));
+        return reply.code(created ? 201 : 200).send(presentAsset(rec, registry, await maintenance.summaries()));
       },
     );
 
@@ -81,12 +83,13 @@ export function assetRoutes(ctx: ApiContext) {
         if (items.length > config.api.maxBatch) {
           throw new WebmonError('WEBMON_ERR_BATCH_TOO_LARGE', `assets: at most ${config.api.maxBatch} items per request (got ${items.length})`);
         }
+        const limits = await limitsFor(ctx, req.principal);
         const out: Array<{ index: number; id?: string; created?: boolean; error?: ReturnType<typeof errorBody> }> = [];
         const pending: Array<Promise<void>> = [];
         items.forEach((item, index) => {
           let prepared;
           try {
-            prepared = inputs.forCreate(inputs.parseItem(typeof item === 'string' ? {} : item, `assets.${index}`), req.principal.id);
+            prepared = inputs.forCreate(inputs.parseItem(typeof item === 'string' ? {} : item, `assets.${index}`), req.principal.id, limits);
           } catch (err) {
             if (!(err instanceof WebmonError)) throw err;
             const message = err.code === 'WEBMON_ERR_VALIDATION' ? err.message : `assets.${index}.${err.message}`;
@@ -94,9 +97,15 @@ export function assetRoutes(ctx: ApiContext) {
             return;
           }
           pending.push(
-            assets.create(prepared).then(({ id, created }) => {
-              out[index] = { index, id, created };
-            }),
+            assets.create(prepared, undefined, { maxAssets: limits?.maxAssets }).then(
+              ({ id, created }) => {
+                out[index] = { index, id, created };
+              },
+              (err: unknown) => {
+                if (!(err instanceof WebmonError)) throw err;
+                out[index] = { index, error: errorBody(err.code, `assets.${index}: ${err.message}`, err.details) };
+              },
+            ),
           );
         });
         await Promise.all(pending);
@@ -130,7 +139,7 @@ export function assetRoutes(ctx: ApiContext) {
           cursor = Number(q.cursor);
         }
         const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
-        const [records, windows] = await Promise.all([assets.getMany(page.ids), maintenance.all()]);
+        const [records, windows] = await Promise.all([assets.getMany(page.ids), maintenance.summaries()]);
         return {
           items: records.filter((r): r is AssetRecord => r !== null).map((r) => presentAsset(r, registry, windows)),
           nextCursor: page.next === null ? null : String(page.next),
@@ -141,7 +150,7 @@ export function assetRoutes(ctx: ApiContext) {
     app.get(
       '/assets/:id',
       { schema: { tags: ['assets'], summary: 'Get an asset', params: AssetId, response: { 200: Asset, 401: E, 404: E } } },
-      async (req) => presentAsset(visible(await assets.get(req.params.id), req.principal, req.params.id), registry, await maintenance.all()),
+      async (req) => presentAsset(visible(await assets.get(req.params.id), req.principal, req.params.id), registry, await maintenance.summaries()),
     );
 
     app.patch(
@@ -158,8 +167,9 @@ export function assetRoutes(ctx: ApiContext) {
       },
       async (req) => {
         const { id } = req.params;
-        const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, id), req.body));
-        return presentAsset(visible(updated, req.principal, id), registry, await maintenance.all());
+        const limits = await limitsFor(ctx, req.principal);
+        const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, id), req.body, limits));
+        return presentAsset(visible(updated, req.principal, id), registry, await maintenance.summaries());
       },
     );
 

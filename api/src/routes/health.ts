@@ -13,7 +13,12 @@ export function healthRoutes(ctx: ApiContext) {
       '/metrics',
       {
         config: { auth: !ctx.config.api.publicMetrics },
-        schema: { tags: ['health'], summary: 'Prometheus metrics: checks by plugin and outcome, durations, assets by state, queue, executors, snapshot age', security: [] },
+        schema: {
+          tags: ['health'],
+          summary: 'Prometheus metrics: checks by plugin and outcome, durations, assets by state, queue, executors, snapshot age',
+          ...(ctx.config.api.publicMetrics ? { security: [] } : {}),
+          response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
       },
       async (req, reply) => {
         if (!ctx.config.api.publicMetrics && !req.principal?.admin) throw new WebmonError('WEBMON_ERR_FORBIDDEN', 'metrics need the admin key');

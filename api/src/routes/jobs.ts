@@ -2,6 +2,7 @@ import { WebmonError, errorBody } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
 import { presentJob } from '../present.js';
 import { FailedJobs, FailedQuery, Job, JobId, JobsCreated, JobsInput } from '../schemas.js';
+import { jobsRateLimit } from '../limits.js';
 import { ownerScope } from './assets.js';
 
 const E = { $ref: 'Error#' };
@@ -9,14 +10,17 @@ const E = { $ref: 'Error#' };
 export function jobRoutes(ctx: ApiContext) {
   const { assets, jobStore, sink, config } = ctx;
   return async function routes(app: App) {
+    const rate = jobsRateLimit(app, ctx);
     app.post(
       '/jobs',
       {
+        config: rate.config,
+        preValidation: rate.preValidation,
         schema: {
           tags: ['jobs'],
-          summary: 'Check assets now: one job per asset, by ids or by filter',
+          summary: 'Check assets now: one job per asset, by ids or by filter (a client may post tenants.limits.jobsPerMinute per minute)',
           body: JobsInput,
-          response: { 202: JobsCreated, 400: E, 401: E },
+          response: { 202: JobsCreated, 400: E, 401: E, 429: E },
         },
       },
       async (req, reply) => {

@@ -1,6 +1,7 @@
 import Type from 'typebox';
-import { ALL_OWNERS, WebmonError, windowOpen, type MaintenanceWindow } from '@webmon/core';
+import { ALL_OWNERS, WebmonError, idsQuotaError, windowOpen, type ClientLimits, type MaintenanceWindow, type Principal } from '@webmon/core';
 import type { ApiContext, App } from '../app.js';
+import { limitsFor } from '../limits.js';
 import { iso } from '../present.js';
 import { Maintenance, MaintenanceInput } from '../schemas.js';
 
@@ -22,6 +23,27 @@ function present(w: MaintenanceWindow, now = Date.now()) {
   };
 }
 
+/** A one-off window's [start, end), checked against the clock and the client's longest window. */
+function oneOffSpan(startText: string | undefined, endText: string | undefined, limits: ClientLimits | null, now = Date.now()): { start: number; end: number } {
+  const start = Date.parse(startText ?? '');
+  const end = Date.parse(endText ?? '');
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
+    throw new WebmonError('WEBMON_ERR_VALIDATION', 'body.end: a one-off window needs start and end, end after start');
+  }
+  if (end <= now) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body.end: the window has already ended');
+  if (limits && end - start > limits.maxOneOffWindowSec * 1000) {
+    throw new WebmonError('WEBMON_ERR_VALIDATION', `body.end: a one-off window lasts at most ${limits.maxOneOffWindowSec} s (tenants.limits.maxOneOffWindowSec)`);
+  }
+  return { start, end };
+}
+
+/** Every asset id must be one of the window owner's assets (another client's answers the same as a missing one). */
+async function checkAssetIds(ctx: ApiContext, who: Principal, ids: readonly string[]): Promise<void> {
+  const owners = ids.length ? await ctx.assets.owners(ids) : [];
+  const problems = ids.flatMap((id, i) => (owners[i] === who.id ? [] : [{ field: `body.assetIds.${i}`, message: `no asset ${id} of yours` }]));
+  if (problems.length) throw new WebmonError('WEBMON_ERR_VALIDATION', `${problems[0]!.field}: ${problems[0]!.message}`, { problems });
+}
+
 export function maintenanceRoutes(ctx: ApiContext) {
   const { maintenance } = ctx;
   return async function routes(app: App) {
@@ -33,26 +55,23 @@ export function maintenanceRoutes(ctx: ApiContext) {
           tags: ['maintenance'],
           summary: 'Create a maintenance window: checks run, no notifications, assets show as maintenance',
           body: MaintenanceInput,
-          response: { 201: Maintenance, 400: E, 401: E },
+          response: { 201: Maintenance, 400: E, 401: E, 429: E },
         },
       },
       async (req, reply) => {
         const b = req.body;
-        if (b.assetIds.length === 0 && b.tags.length === 0) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give assetIds or tags (or both)');
+        const assetIds = [...new Set(b.assetIds)];
+        const tags = [...new Set(b.tags)];
+        if (assetIds.length === 0 && tags.length === 0) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give assetIds or tags (or both)');
         const oneOff = b.start !== undefined || b.end !== undefined;
         if (oneOff === (b.recurring !== undefined)) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give either start and end, or recurring');
-        const w: Omit<MaintenanceWindow, 'id' | 'createdAt'> = { owner: req.principal.id, reason: b.reason, assetIds: b.assetIds, tags: b.tags };
-        if (oneOff) {
-          const start = Date.parse(b.start ?? '');
-          const end = Date.parse(b.end ?? '');
-          if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
-            throw new WebmonError('WEBMON_ERR_VALIDATION', 'body.end: a one-off window needs start and end, end after start');
-          }
-          Object.assign(w, { start, end });
-        } else {
-          w.recurring = b.recurring!;
-        }
-        return reply.code(201).send(present(await maintenance.create(w)));
+        const limits = await limitsFor(ctx, req.principal);
+        if (limits && assetIds.length + tags.length > limits.maxIdsPerWindow) throw idsQuotaError(limits.maxIdsPerWindow, assetIds.length + tags.length);
+        const w: Omit<MaintenanceWindow, 'id' | 'createdAt'> = { owner: req.principal.id, reason: b.reason, assetIds, tags };
+        if (oneOff) Object.assign(w, oneOffSpan(b.start, b.end, limits));
+        else w.recurring = b.recurring!;
+        await checkAssetIds(ctx, req.principal, assetIds);
+        return reply.code(201).send(present(await maintenance.create(w, { maxWindows: limits?.maxMaintenanceWindows })));
       },
     );
 

@@ -7,6 +7,9 @@
   reaches downAfter (before that the state is kept). 'ok' and 'warn' end a failure streak;
   a down asset comes back after upAfter good checks; then 'ok' -> up, 'warn' -> degraded.
   A paused asset keeps the state 'paused' (its results are still recorded).
+  A state change bumps the asset's rev (writers that read it before must re-read). While a
+  maintenance window covers the asset (field `maintenance`), its state index entry stays
+  'maintenance' (see maintenance_apply.lua); only the state field follows the checks.
 
   KEYS[1]   job hash
   KEYS[2]   leases (sorted set)
@@ -78,7 +81,7 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return { 1, '', '' }
 end
 
-local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval')
+local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance')
 if a[8] == ARGV[1] then
   redis.call('HDEL', KEYS[3], 'pendingJob')
 end
@@ -123,10 +126,13 @@ redis.call('HSET', KEYS[3], 'lastCheckAt', now, 'lastDurationMs', ARGV[7], 'last
 
 if to ~= from then
   redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
-  local seq = a[5]
-  for _, prefix in ipairs({ ARGV[13], ARGV[14] }) do
-    redis.call('ZREM', prefix .. 'state:' .. from, a[6])
-    redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
+  redis.call('HINCRBY', KEYS[3], 'rev', 1)
+  if not a[11] or a[11] == '' then
+    local seq = a[5]
+    for _, prefix in ipairs({ ARGV[13], ARGV[14] }) do
+      redis.call('ZREM', prefix .. 'state:' .. from, a[6])
+      redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
+    end
   end
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
   -- The asset's own stream is keyed by the check's time (ranges are asked by time), never

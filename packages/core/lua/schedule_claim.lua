@@ -9,6 +9,9 @@
   KEYS[2]   queued jobs (sorted set)
   KEYS[3]   job sequence counter
 
+  Job ids are 's<hex ms of the Redis clock>-<sequence>': the sequence alone would repeat after
+  Redis restarts from an older snapshot (the counter goes back, the clock does not).
+
   ARGV[1]   now, ms
   ARGV[2]   most jobs to create in this call
   ARGV[3]   most jobs queued at once (backpressure bound)
@@ -28,6 +31,8 @@ local limit = math.min(tonumber(ARGV[2]), room)
 math.randomseed(tonumber(ARGV[6]))
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
 local out = { 0, 0, 0 }
+local clock = redis.call('TIME')
+local epoch = string.format('s%x-', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
 for i = 1, #due, 2 do
   local assetId = due[i]
   local dueAt = tonumber(due[i + 1])
@@ -46,7 +51,7 @@ for i = 1, #due, 2 do
     if pending == 'queued' or pending == 'running' then
       out[2] = out[2] + 1
     else
-      local jobId = 's' .. redis.call('INCR', KEYS[3])
+      local jobId = epoch .. redis.call('INCR', KEYS[3])
       redis.call('HSET', ARGV[5] .. jobId, 'id', jobId, 'assetId', assetId, 'owner', a[4], 'priority', 0, 'status', 'queued',
         'attempts', 0, 'createdAt', now, 'scheduled', 1)
       redis.call('ZADD', KEYS[2], now, jobId)

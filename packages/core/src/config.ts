@@ -153,6 +153,7 @@ export const ConfigSchema = Type.Object(
             jobsPerMinute: Int(120, 1, 1_000_000, 'Most POST /jobs requests per client per minute.'),
             requestsPerSecond: Int(50, 1, 1_000_000, 'Most API requests per client per second.'),
             maxBodyBytes: Int(10 * 1024 * 1024, 1024, 104_857_600, 'Most response body bytes a client\'s check reads (the http plugin\'s maxBodyBytes is capped to it).'),
+            maxApiKeys: Int(10, 1, 1000, 'Most API keys one client may have (expired ones count until revoked).'),
           },
           { default: {}, additionalProperties: false, description: 'Quotas of every client; the admin can override them per client (PATCH /clients/:id). The admin key itself is not limited.' },
         ),

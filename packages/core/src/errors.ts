@@ -28,6 +28,8 @@ export const ErrorCatalog = {
   WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
   WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
   WEBMON_ERR_JOB_NOT_FAILED: { status: 409, title: 'Only a failed job can be retried' },
+  WEBMON_ERR_LAST_KEY: { status: 409, title: 'A client cannot revoke its last usable API key' },
+  WEBMON_ERR_REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   WEBMON_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   WEBMON_ERR_URI_TOO_LONG: { status: 414, title: 'Request URL too long' },
   WEBMON_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },

@@ -16,6 +16,7 @@ export * from './store/plugin-storage.js';
 export * from './schema-errors.js';
 export * from './policy.js';
 export * from './egress.js';
+export * from './owner-egress.js';
 export * from './store/maintenance.js';
 export * from './snapshot.js';
 export * from './z85.js';

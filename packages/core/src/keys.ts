@@ -44,7 +44,7 @@ export function createKeys(prefix: string) {
     assetSeq: `${p}seq:asset`,
     /** Sorted set: asset id → next due time (ms) of its scheduled check. */
     schedule: `${p}schedule`,
-    /** String counter: ids of scheduled jobs (`s<n>`). */
+    /** String counter: the sequence in scheduled job ids (`s<hex ms>-<n>`, see schedule_claim.lua). */
     jobSeq: `${p}seq:job`,
     /** Hash: one job. */
     job: (id: string) => `${p}job:${id}`,
@@ -56,12 +56,29 @@ export function createKeys(prefix: string) {
     jobsLeases: `${p}jobs:leases`,
     /** Sorted set: jobs that failed for a system reason, scored by failure time. */
     jobsFailed: `${p}jobs:failed`,
-    /** String: API key digest → client id. */
+    /**
+     * Hash: one API key, by the SHA-256 digest of its secret: client, id, name, createdAt,
+     * expiresAt, lastUsedAt (ms). Keys made before key records existed are a String → client id
+     * until migrated (see ClientStore).
+     */
     apiKey: (digest: string) => `${p}apikey:${digest}`,
+    /** SCAN pattern matching every apiKey. */
+    apiKeyPattern: `${p}apikey:*`,
+    /** Hash: API key id → digest (finds a key's record from its public id). */
+    apiKeyIds: `${p}apikeys`,
+    /** Sorted set: a client's API key ids, scored by expiry (ms; +inf for a key that does not expire). */
+    clientKeys: (clientId: string) => `${p}client:${clientId}:keys`,
+    /** Prefix of @fastify/rate-limit's counters (its Redis store appends `<route>-<client id>`). */
+    rateLimitPrefix: `${p}ratelimit:`,
     /** Sorted set: jobs given back to run later (politeness), scored by when to queue them again. */
     jobsDelayed: `${p}jobs:delayed`,
-    /** String: earliest start time (ms) of the next check of a host, shared by every executor. */
-    hostSlot: (host: string) => `${p}host:${host}`,
+    /**
+     * String: earliest start time (ms) of the next check of a host, shared by every executor.
+     * The host is a hash tag: every key of one host is in one Cluster slot (host_slot.lua).
+     */
+    hostSlot: (host: string) => `${p}host:{${host}}`,
+    /** Sorted set: tenant → the start (ms) reserved for it on a host while it waits its turn (host_slot.lua). */
+    hostTurns: (host: string) => `${p}host:{${host}}:turns`,
     /** Hash: one client (tenant). */
     client: (id: string) => `${p}client:${id}`,
     /** Set: all client ids. */
@@ -74,6 +91,19 @@ export function createKeys(prefix: string) {
     statsFailures: (day: number) => `${p}stats:failures:${day}`,
     /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
     maintenance: `${p}maintenance`,
+    /** Hash: maintenance window id → JSON of the window without its asset ids (what reads of state need). */
+    maintenanceSummaries: `${p}maintenance:summary`,
+    /** Sorted set: one owner's maintenance window ids, scored by creation time (counts against its quota). */
+    maintenanceOwned: (owner: string) => `${p}maintenance:owner:${owner}`,
+    /** Set: ids of the windows the assets' `maintenance` state currently reflects as open. */
+    maintenanceOpen: `${p}maintenance:open`,
+    /** Set: ids of the windows naming one asset id. Prefix for scripts: + `<assetId>`. */
+    maintenanceByAssetPrefix: `${p}maintenance:asset:`,
+    maintenanceByAsset: (assetId: string) => `${p}maintenance:asset:${assetId}`,
+    /** Set: ids of one owner's windows naming one tag. Prefix for scripts: + `<owner>:<tag>`. */
+    maintenanceByTagPrefix: `${p}maintenance:tag:`,
+    /** Prefix of every owner's indexes, for scripts that read the owner: + `<owner>:` + the ownerIndexPrefix suffix. */
+    ownerPrefix: `${p}owner:`,
     // --- notifications (packages/notifier) ---------------------------------------------------
     /** Hash: a client's webhook (url, secret, enabled, failures, disabledReason, …). */
     webhook: (clientId: string) => `${p}webhook:${clientId}`,

@@ -1,6 +1,6 @@
 /** Delivery: signed POSTs to a real local receiver, retries with backoff, disable/enable, order, maintenance. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPolicy } from '@webmon/core';
+import { ClientStore, OwnerEgress } from '@webmon/core';
 import { FAST, harness, SECRET, sleep, until, type Harness } from '../test/harness.js';
 import { startNotifier } from './notifier.js';
 import { WebhookStore } from './webhooks.js';
@@ -154,21 +154,71 @@ describe('notifier delivery', () => {
     expect(((await h.t.redis.xpending(h.t.keys.events, h.t.keys.notifierGroup)) as unknown[])[0]).toBe(0);
   });
 
-  it('applies the host policy to webhook URLs when saved and before every delivery', async () => {
-    h = await harness('n-policy');
+  it("refuses a client's webhook to a private or loopback address when saved and at every delivery, as a failed delivery", async () => {
+    h = await harness('n-egress');
     const rx = await h.receiver(SECRET);
-    const policy = createPolicy({ denyHosts: [], allowHosts: [], denyCidrs: ['127.0.0.0/8'], allowCidrs: [] });
-    const guarded = new WebhookStore(h.t.redis, h.t.keys, { policy });
-    await expect(guarded.set('acme', { url: rx.url, secret: SECRET })).rejects.toMatchObject({ code: 'WEBMON_ERR_VALIDATION', details: [{ field: 'url' }] });
-    // Saved before the policy changed: the notifier still refuses to POST there.
+    // The default guards: clients reach public addresses only.
+    const strict = new WebhookStore(h.t.redis, h.t.keys);
+    for (const url of [rx.url, 'http://10.1.2.3/hook', 'http://[::ffff:127.0.0.1]/hook', 'http://2130706433/hook', 'http://169.254.169.254/', 'http://localhost/hook']) {
+      await expect(strict.set('acme', { url, secret: SECRET }), url).rejects.toMatchObject({
+        code: 'WEBMON_ERR_VALIDATION',
+        details: [{ field: 'url', message: expect.stringMatching(/^host not allowed: /) }],
+      });
+    }
+    // Names are judged when a delivery connects; the admin is trusted.
+    await expect(strict.set('acme', { url: 'https://hooks.example.com/in', secret: SECRET })).resolves.toMatchObject({ created: true });
+    await expect(strict.set('admin', { url: rx.url, secret: SECRET })).resolves.toMatchObject({ created: true });
+    await strict.delete('acme');
+    await strict.delete('admin');
+
+    // Saved while loopback was allowed: the notifier with the default guards refuses to POST there.
     await h.webhooks.set('acme', { url: rx.url, secret: SECRET });
     const a = await h.asset('acme', 'https://example.com/');
-    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'guarded', options: { ...FAST, backoffBaseMs: 10_000 }, policy });
+    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'guarded', options: { ...FAST, backoffBaseMs: 10_000 } });
     try {
       await h.emit(a, 'acme', 'up', 'down');
       await until(async () => (await h!.webhooks.status('acme'))?.failures === 1, 3000, 'the refused delivery');
-      expect((await h.webhooks.status('acme'))?.lastError).toMatch(/^host not allowed/);
+      expect(await h.webhooks.status('acme')).toMatchObject({ failures: 1, pending: 1, lastError: expect.stringMatching(/^denied: .*127\.0\.0\.1.*loopback/) });
+      expect(n.stats()).toMatchObject({ failed: 1, delivered: 0 });
       expect(rx.received).toHaveLength(0);
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it('judges the addresses a webhook host name resolves to when the delivery connects', async () => {
+    h = await harness('n-egress-name');
+    const rx = await h.receiver(SECRET);
+    const port = new URL(rx.url).port;
+    // The operator's policy denies loopback: `localhost` passes the name rules, its addresses do not.
+    const policy = { denyHosts: [], allowHosts: [], denyCidrs: ['127.0.0.0/8', '::1/128'], allowCidrs: [] };
+    const egress = new OwnerEgress({ policy, tenants: { allowCidrs: [] } }, new ClientStore(h.t.redis, h.t.keys, undefined));
+    await h.webhooks.set('admin', { url: `http://localhost:${port}/hook`, secret: SECRET });
+    const a = await h.asset('admin', 'https://example.com/');
+    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'by-name', options: { ...FAST, backoffBaseMs: 10_000 }, egress });
+    try {
+      await h.emit(a, 'admin', 'up', 'down');
+      await until(async () => (await h!.webhooks.status('admin'))?.failures === 1, 3000, 'the refused delivery');
+      expect((await h.webhooks.status('admin'))?.lastError).toMatch(/^denied: localhost resolves to a refused address: .*policy\.denyCidrs/);
+      expect(rx.received).toHaveLength(0);
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it("uses the client's allowed ranges from its client hash", async () => {
+    h = await harness('n-egress-ranges');
+    const rx = await h.receiver(SECRET);
+    await h.t.redis.hset(h.t.keys.client('acme'), 'allowCidrs', JSON.stringify(['127.0.0.1/32']));
+    const strict = new WebhookStore(h.t.redis, h.t.keys);
+    await expect(strict.set('acme', { url: 'http://127.0.0.2/hook', secret: SECRET })).rejects.toMatchObject({ code: 'WEBMON_ERR_VALIDATION' });
+    await expect(strict.set('acme', { url: rx.url, secret: SECRET })).resolves.toMatchObject({ created: true });
+    const a = await h.asset('acme', 'https://example.com/');
+    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'ranges', options: FAST });
+    try {
+      await h.emit(a, 'acme', 'up', 'down');
+      await until(() => rx.received.length === 1, 3000, 'the delivery');
+      expect(rx.received[0]!.verified).toBe(true);
     } finally {
       await n.stop();
     }

@@ -17,18 +17,37 @@
  * while no notifier runs are delivered when one starts again (unless the stream's MAXLEN cap
  * trimmed them away first).
  *
+ * Egress: a webhook URL is user input, so each delivery connects through its owner's egress guard
+ * (a client's: public addresses plus the ranges allowed to it; the admin's: config `policy`).
+ * The name is resolved once by the guard's lookup and every address judged before connecting;
+ * a refusal is a failed delivery recorded as `denied: …` in the webhook's lastError.
+ *
  * Guarantees: at-least-once delivery (a notifier that dies after the receiver's 2xx but
  * before recording it re-sends; the delivery id is the same, receivers de-duplicate on it);
  * per-client FIFO; per asset, never an older state change after a newer one.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Agent, request } from 'undici';
-import { AssetStore, ConfigError, MaintenanceStore, coveringWindow, instanceId, scripts as coreScripts, type AssetRecord, type HostPolicy, type Keys, type Logger } from '@webmon/core';
+import { Agent, buildConnector, request } from 'undici';
+import {
+  AssetStore,
+  ConfigError,
+  EGRESS_DENIED,
+  EgressDeniedError,
+  MaintenanceStore,
+  coveringWindow,
+  instanceId,
+  scripts as coreScripts,
+  type AssetRecord,
+  type EgressGuard,
+  type Keys,
+  type Logger,
+  type OwnerEgress,
+} from '@webmon/core';
 import { iso, type NotificationPayload } from './payload.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signPayload } from './signature.js';
-import { urlForLog, webhookHost } from './webhooks.js';
+import { defaultOwnerEgress, urlForLog, webhookHost } from './webhooks.js';
 
 export interface NotifierOptions {
   /** Stream entries read per XREADGROUP. */
@@ -97,12 +116,16 @@ export interface StartNotifierParams {
   consumer?: string;
   options?: Partial<NotifierOptions>;
   /**
-   * Host policy applied before every delivery, resolved addresses included (webhook URLs are
-   * user input: without a policy, a client can make webmon POST to internal addresses). A
-   * denied delivery counts as a failed one.
+   * Guards of webhook owners, applied on the address each delivery connects to (webhook URLs
+   * are user input: unguarded, a client could make webmon POST to internal addresses). A denied
+   * delivery counts as a failed one. Default: no operator policy, clients limited to public
+   * addresses plus the ranges in their client hash.
    */
-  policy?: HostPolicy;
+  egress?: OwnerEgress;
 }
+
+/** Delivery pools kept (one per distinct guard); beyond it the least recently used is closed. */
+const MAX_AGENTS = 32;
 
 export interface NotifierStats {
   /** Stream entries handled (including skipped ones). */
@@ -196,7 +219,22 @@ export function streamEntries(reply: unknown): StreamEntry[] {
   return [];
 }
 
+/** The guard's refusal in an error's causes or AggregateError members (undici may wrap connector errors), or null. */
+function denial(err: unknown): Error | null {
+  const queue: unknown[] = [err];
+  for (let i = 0; i < queue.length && i < 16; i++) {
+    const e = queue[i] as { code?: unknown; cause?: unknown; errors?: unknown } | null;
+    if (!e || typeof e !== 'object') continue;
+    if (e.code === EGRESS_DENIED) return e as Error;
+    if (e.cause !== undefined) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors);
+  }
+  return null;
+}
+
 function errorText(err: unknown): string {
+  const refused = denial(err);
+  if (refused) return `denied: ${refused.message}`.slice(0, 300);
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   const text = [e?.code, e?.message].filter(Boolean).join(': ') || String(err);
@@ -238,7 +276,36 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
   const stopping = new AbortController();
   const deliveryWaker = new Waker();
   const reminderWaker = new Waker();
-  const agent = new Agent({ connect: { timeout: opts.timeoutMs }, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, keepAliveTimeout: 10_000 });
+  const owners = params.egress ?? defaultOwnerEgress(redis, keys);
+  const agents = new Map<string, Agent>();
+  const closeAgents = () => Promise.allSettled([...agents.values()].map((a) => a.close()));
+
+  /** The pooled dispatcher whose every connection goes through `guard` (one per guard key). */
+  const agentFor = (guard: EgressGuard): Agent => {
+    let agent = agents.get(guard.key);
+    if (agent) agents.delete(guard.key);
+    else {
+      const base = buildConnector({ timeout: opts.timeoutMs, lookup: guard.lookup });
+      agent = new Agent({
+        // IP literals never reach the lookup: they are judged here, before connecting.
+        connect: (o, callback) => {
+          const refused = guard.judgeHost(o.hostname);
+          if (refused) return void process.nextTick(callback, new EgressDeniedError(refused), null);
+          base(o, callback);
+        },
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+        keepAliveTimeout: 10_000,
+      });
+    }
+    agents.set(guard.key, agent);
+    while (agents.size > MAX_AGENTS) {
+      const [oldest, pool] = agents.entries().next().value as [string, Agent];
+      agents.delete(oldest);
+      pool.close().catch(() => undefined);
+    }
+    return agent;
+  };
 
   // The blocking read gets a connection of its own: stop() closes it to end a BLOCK at once.
   const reader = redis.duplicate();
@@ -257,7 +324,6 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
     await ensureGroup();
   } catch (err) {
     reader.disconnect();
-    await agent.close().catch(() => undefined);
     throw err;
   }
 
@@ -396,12 +462,12 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
 
   // --- delivery ------------------------------------------------------------------------------
 
-  const post = async (url: string, secret: string, body: string, deliveryId: string): Promise<PostResult> => {
+  const post = async (guard: EgressGuard, url: string, secret: string, body: string, deliveryId: string): Promise<PostResult> => {
     const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(opts.timeoutMs)]);
     try {
       const res = await request(url, {
         method: 'POST',
-        dispatcher: agent,
+        dispatcher: agentFor(guard),
         signal,
         body,
         headers: {
@@ -420,17 +486,20 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
     }
   };
 
-  /** Why the host policy refuses this URL, or null. */
-  const denied = async (url: string): Promise<string | null> => {
-    if (!params.policy) return null;
-    let host: string;
+  /**
+   * Why the owner's guard refuses this URL by its host name or IP literal, or null (a name's
+   * addresses are judged when the delivery connects: no resolution here).
+   */
+  const refusedUrl = (guard: EgressGuard, url: string): string | null => {
+    let u: URL;
     try {
-      host = webhookHost(new URL(url));
+      u = new URL(url);
     } catch {
       return 'invalid webhook url';
     }
-    const why = params.policy.denyHost(host) ?? (params.policy.resolves ? await params.policy.denyResolved(host) : null);
-    return why ? `host not allowed: ${why}` : null;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'webhook url must be http or https';
+    const why = guard.judgeHost(webhookHost(u));
+    return why ? `denied: ${why}` : null;
   };
 
   const release = (clientId: string, token: string, dueAt: number) =>
@@ -460,8 +529,9 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
         // Never written by us; deliver it anyway, the receiver will reject or ignore it.
       }
       const started = Date.now();
-      const refused = url && secret ? await denied(url) : 'webhook has no url or secret';
-      const result: PostResult = refused ? { ok: false, error: refused, retryAfterMs: 0, stopped: false } : await post(url!, secret!, head, deliveryId);
+      const { guard } = await owners.forOwner(clientId);
+      const refused = url && secret ? refusedUrl(guard, url) : 'webhook has no url or secret';
+      const result: PostResult = refused ? { ok: false, error: refused, retryAfterMs: 0, stopped: false } : await post(guard, url!, secret!, head, deliveryId);
       if (!result.ok && result.stopped) {
         await release(clientId, token, Date.now());
         return;
@@ -603,7 +673,7 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
       clearTimeout(grace);
       stopping.abort();
       await Promise.allSettled([fanoutLoop, deliveryLoop, reminderLoop]);
-      await agent.close().catch(() => undefined);
+      await closeAgents();
       log.info({ delivered: stats.delivered, failed: stats.failed }, 'notifier stopped');
     },
   };

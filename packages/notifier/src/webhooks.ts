@@ -12,7 +12,7 @@
  * client by when its outbox may next be delivered.
  */
 import type { Redis } from 'ioredis';
-import { WebmonError, type HostPolicy, type Keys, type SchemaProblem } from '@webmon/core';
+import { ClientStore, OwnerEgress, WebmonError, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
 import { iso } from './payload.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 
@@ -79,8 +79,19 @@ export interface WebhookView extends WebhookStatus {
 export interface WebhookStoreOptions {
   /** Smallest remindEverySec accepted (default 60; tests use fractions of a second). */
   minRemindEverySec?: number;
-  /** Refuse webhook URLs whose host this policy denies (by name or IP literal; see startNotifier for resolved addresses). */
-  policy?: HostPolicy;
+  /**
+   * Guards of webhook owners: a URL whose host the owner's guard refuses by name or IP literal
+   * is refused here (names are resolved and judged at delivery, see startNotifier). Default: no
+   * operator policy, clients limited to public addresses plus their own allowed ranges.
+   */
+  egress?: OwnerEgress;
+}
+
+const OPEN_EGRESS = { policy: { denyHosts: [], allowHosts: [], denyCidrs: [], allowCidrs: [] }, tenants: { allowCidrs: [] } };
+
+/** Guards per owner when none are given: no operator policy; client ranges read from their hash. */
+export function defaultOwnerEgress(redis: Redis, keys: Keys): OwnerEgress {
+  return new OwnerEgress(OPEN_EGRESS, new ClientStore(redis, keys, undefined));
 }
 
 /** The host of a URL as host policies see it (IPv6 literals without brackets). */
@@ -159,7 +170,7 @@ export function urlForLog(url: string): string {
 export class WebhookStore {
   private readonly scripts: NotifierScripts;
   private readonly minRemindEverySec: number;
-  private readonly policy: HostPolicy | undefined;
+  private readonly egress: OwnerEgress;
 
   constructor(
     private readonly redis: Redis,
@@ -168,7 +179,7 @@ export class WebhookStore {
   ) {
     this.scripts = notifierScripts(redis);
     this.minRemindEverySec = options.minRemindEverySec ?? 60;
-    this.policy = options.policy;
+    this.egress = options.egress ?? defaultOwnerEgress(redis, keys);
   }
 
   /**
@@ -177,7 +188,8 @@ export class WebhookStore {
    * disabled webhook stays disabled until enable(). Throws WEBMON_ERR_VALIDATION.
    */
   async set(clientId: string, input: WebhookInput, now = Date.now()): Promise<{ webhook: WebhookView; created: boolean }> {
-    const problems = this.validate(input);
+    const { guard } = await this.egress.forOwner(clientId);
+    const problems = this.validate(input, guard);
     if (problems.length) throw new WebmonError('WEBMON_ERR_VALIDATION', `invalid webhook: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
     const remind = input.remindEverySec ?? null;
     const res = await this.scripts.run<number>('notify_set', [this.keys.webhook(clientId)], [now, input.url, input.secret ?? '', remind === null ? '' : String(remind)]);
@@ -189,8 +201,8 @@ export class WebhookStore {
     return { webhook, created: res === 1 };
   }
 
-  /** Problems with the input, as `{field, message}` (empty when valid). */
-  validate(input: WebhookInput): SchemaProblem[] {
+  /** Problems with the input, as `{field, message}` (empty when valid); with `guard`, a host it refuses is one. */
+  validate(input: WebhookInput, guard?: EgressGuard): SchemaProblem[] {
     const problems: SchemaProblem[] = [];
     const { url, secret, remindEverySec } = input as { url: unknown; secret: unknown; remindEverySec: unknown };
     if (typeof url !== 'string' || url.length === 0) problems.push({ field: 'url', message: 'required, an http(s) URL' });
@@ -204,7 +216,7 @@ export class WebhookStore {
       }
       if (u && u.protocol !== 'http:' && u.protocol !== 'https:') problems.push({ field: 'url', message: 'must be http or https' });
       if (u && /\s/.test(url)) problems.push({ field: 'url', message: 'must not contain whitespace' });
-      const denied = u && this.policy ? this.policy.denyHost(webhookHost(u)) : null;
+      const denied = u && guard ? guard.judgeHost(webhookHost(u)) : null;
       if (denied) problems.push({ field: 'url', message: `host not allowed: ${denied}` });
     }
     if (secret !== undefined && secret !== null) {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { AssetStore, MaintenanceStore, createLogger, normalizeUrl, type Logger } from '@webmon/core';
+import { AssetStore, ClientStore, MaintenanceStore, OwnerEgress, createLogger, normalizeUrl, type Logger, type Redis, type Keys } from '@webmon/core';
 import { testRedis, type TestRedis } from '../../../test/helpers/redis.js';
 import { startNotifier, verifySignature, WebhookStore, type NotificationPayload, type NotifierOptions, type RunningNotifier } from '../src/index.js';
 
@@ -52,6 +52,15 @@ export async function startReceiver(secret: string, path = '/hook?token=abc'): P
       server.close(() => r());
     });
   return rec;
+}
+
+/**
+ * Guards for the harness's owners: clients may reach loopback (the receivers listen on
+ * 127.0.0.1), as a deployment with tenants.allowCidrs 127.0.0.0/8 would let them.
+ */
+export function loopbackEgress(redis: Redis, keys: Keys): OwnerEgress {
+  const policy = { denyHosts: [], allowHosts: [], denyCidrs: [], allowCidrs: [] };
+  return new OwnerEgress({ policy, tenants: { allowCidrs: ['127.0.0.0/8'] } }, new ClientStore(redis, keys, undefined));
 }
 
 /** Small delays so that backoff, reminders and take-overs happen within a test's budget. */
@@ -101,7 +110,7 @@ export async function harness(name: string): Promise<Harness> {
   return {
     t,
     assets,
-    webhooks: new WebhookStore(t.redis, t.keys, { minRemindEverySec: 0.1 }),
+    webhooks: new WebhookStore(t.redis, t.keys, { minRemindEverySec: 0.1, egress: loopbackEgress(t.redis, t.keys) }),
     maintenance: new MaintenanceStore(t.redis, t.keys, 0),
     log,
     logs,
@@ -115,7 +124,7 @@ export async function harness(name: string): Promise<Harness> {
       return (await t.redis.xadd(t.keys.events, 'MAXLEN', '~', 10_000, '*', 'asset', assetId, 'owner', owner, 'from', from, 'to', to, 'reason', 'http_status', 'at', at, 'job', `s${++jobSeq}`)) as string;
     },
     async start(opts = {}, consumer) {
-      const n = await startNotifier({ redis: t.redis, keys: t.keys, log, consumer: consumer ?? `test-${running.length}`, options: { ...FAST, ...opts } });
+      const n = await startNotifier({ redis: t.redis, keys: t.keys, log, consumer: consumer ?? `test-${running.length}`, options: { ...FAST, ...opts }, egress: loopbackEgress(t.redis, t.keys) });
       running.push(n);
       return n;
     },

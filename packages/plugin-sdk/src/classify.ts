@@ -1,8 +1,10 @@
 /**
  * Classifies a network failure into a stable reason. Works on errors from node:net, node:tls,
- * node:dns, undici and basic-ftp, looking through `cause` chains.
+ * node:dns, undici and basic-ftp, looking through `cause` chains and AggregateError members.
+ * A connection the egress guard refused (code EWEBMON_DENIED, anywhere in the chain) is `denied`.
  */
 import type { Reason } from '@webmon/core';
+import { egressDenial } from './net.js';
 
 export interface Classified {
   reason: Reason;
@@ -41,19 +43,25 @@ interface ErrLike {
   cause?: unknown;
 }
 
+/** The error, then its causes and AggregateError members (happy eyeballs), breadth first, bounded. */
 function chain(err: unknown): ErrLike[] {
   const out: ErrLike[] = [];
-  let cur: unknown = err;
-  while (cur && typeof cur === 'object' && out.length < 6) {
+  const queue: unknown[] = [err];
+  for (let i = 0; i < queue.length && out.length < 12; i++) {
+    const cur = queue[i];
+    if (!cur || typeof cur !== 'object') continue;
     out.push(cur as ErrLike);
     const e = cur as ErrLike & { errors?: unknown[] };
-    // AggregateError (happy eyeballs): classify by its first member.
-    cur = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+    if (e.cause !== undefined) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors.slice(0, 8));
   }
   return out;
 }
 
 export function classifyError(err: unknown, signal?: AbortSignal): Classified {
+  const denial = egressDenial(err);
+  // Before the abort check: a refusal is the verdict even if the deadline passed meanwhile.
+  if (denial) return { reason: 'denied', message: denial.message || 'connection refused by the egress policy' };
   const errs = chain(err);
   const message = errs.map((e) => e.message).find((m) => m) ?? String(err);
   if (signal?.aborted) return { reason: 'timeout', message: 'timed out' };

@@ -7,9 +7,10 @@
  * Adding a plugin: a folder under plugins/, then one line in packages/plugins/src/index.ts.
  */
 import type { Static, TObject } from 'typebox';
-import type { CheckResult, CheckStatus, Logger, Reason } from '@webmon/core';
+import type { CheckResult, CheckStatus, EgressGuard, Logger, Reason } from '@webmon/core';
 
-export type { CheckResult, CheckStatus, Reason } from '@webmon/core';
+export type { CheckResult, CheckStatus, EgressGuard, Reason } from '@webmon/core';
+export { EGRESS_DENIED, EgressDeniedError } from '@webmon/core';
 
 export interface Target {
   /** Parsed, normalised asset URL. */
@@ -43,6 +44,12 @@ export interface PluginContext {
   storage: PluginStorage;
   shared: SharedCache;
   /**
+   * The only way out: every connection the plugin opens goes through it (see net.ts). Names are
+   * resolved by `egress.lookup` (given as `lookup` to net/tls/undici), IP literals judged with
+   * `egress.assertHost` first; a refused address is the reason `denied` (classifyError).
+   */
+  egress: EgressGuard;
+  /**
    * Options of every plugin enabled on this asset, by plugin name, so that plugins sharing one
    * fetch (see SharedCache) agree on its options whatever order they run in.
    */
@@ -66,6 +73,8 @@ export interface Plugin<S extends TObject = TObject> {
   configSchema: S;
   /** Options that are secrets: never logged, never returned by the API. */
   secretOptions?: readonly string[];
+  /** Paths of further secret values within the options (e.g. credential headers), treated like secretOptions. */
+  secretPaths?(config: Static<S>): ReadonlyArray<readonly string[]>;
   run(target: Target, config: Static<S>, ctx: PluginContext): Promise<PluginOutput>;
   /** What the plugin has learned about one asset (a baseline), for statistics. */
   describe?(storage: PluginStorage): Promise<Record<string, unknown>>;
@@ -105,3 +114,5 @@ export { classifyError, type Classified } from './classify.js';
 export { PluginRegistry, REDACTED, type ConfigProblem, type PluginInfo } from './registry.js';
 export { runPlugin } from './run.js';
 export { createSharedCache, memoryStorage } from './context.js';
+export { clientEgress, egressDenial, guardedTarget, operatorEgress } from './net.js';
+export { USER_REGEX_FORMAT, USER_REGEX_MAX_PROGRAM, UserRegexError, userRegex, userRegexProblem, validateUserRegex, type UserRegex, type UserRegexOptions } from './regex.js';

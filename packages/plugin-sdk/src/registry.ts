@@ -6,6 +6,7 @@ import { Compile, type Validator } from 'typebox/compile';
 import Value from 'typebox/value';
 import { schemaProblems } from '@webmon/core';
 import type { AnyPlugin } from './index.js';
+import { explainRegexError } from './regex.js';
 
 export interface ConfigProblem {
   /** Dotted path from the asset's `config`, e.g. `http.timeoutMs`. */
@@ -64,18 +65,50 @@ export class PluginRegistry {
       value = options; // defaults could not be applied to this shape; validation reports why
     }
     if (validator.Check(value)) return { ok: true, value: value as Record<string, unknown> };
-    const problems = schemaProblems(validator.Errors(value), name);
+    const problems = schemaProblems(validator.Errors(value).map((e) => explainRegexError(e, value)), name);
     return { ok: false, problems };
   }
 
-  /** A copy of an asset's plugin config with secret options replaced. */
+  /**
+   * Where one plugin's secrets sit in these options: each of its secretOptions, then the paths
+   * its secretPaths() finds (a plugin that cannot read options of an unexpected shape has none).
+   */
+  secretPaths(name: string, options: Record<string, unknown>): string[][] {
+    const plugin = this.byName.get(name);
+    if (!plugin) return [];
+    const out = (plugin.secretOptions ?? []).map((s) => [s]);
+    try {
+      for (const path of plugin.secretPaths?.(options) ?? []) out.push([...path]);
+    } catch {
+      // Stored options of an older shape: only the declared secretOptions apply.
+    }
+    return out;
+  }
+
+  /** A copy of an asset's plugin config with every secret value replaced by REDACTED. */
   redact(config: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
     const out: Record<string, Record<string, unknown>> = {};
     for (const [name, options] of Object.entries(config)) {
-      const secrets = this.byName.get(name)?.secretOptions ?? [];
-      const copy = { ...options };
-      for (const s of secrets) if (copy[s] !== undefined && copy[s] !== '') copy[s] = REDACTED;
+      const copy = structuredClone(options);
+      for (const path of this.secretPaths(name, options)) {
+        const v = getPath(copy, path);
+        if (v !== undefined && v !== '') setPath(copy, path, REDACTED);
+      }
       out[name] = copy;
+    }
+    return out;
+  }
+
+  /**
+   * Options sent back by a client, with each REDACTED value that stands where the stored
+   * options hold a secret (as the API showed them) replaced by the stored value.
+   */
+  restoreSecrets(name: string, given: Record<string, unknown>, stored: Record<string, unknown> | undefined): Record<string, unknown> {
+    if (!stored) return given;
+    const out = structuredClone(given);
+    for (const path of this.secretPaths(name, stored)) {
+      const kept = getPath(stored, path);
+      if (kept !== undefined && getPath(out, path) === REDACTED) setPath(out, path, kept);
     }
     return out;
   }
@@ -95,4 +128,21 @@ export class PluginRegistry {
       defaults: Value.Default(p.configSchema, {}) as Record<string, unknown>,
     }));
   }
+}
+
+function getPath(obj: Record<string, unknown>, path: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const part of path) {
+    if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, part)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Replaces an existing value only (never creates one, never touches a prototype). */
+function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const parent = getPath(obj, path.slice(0, -1));
+  const last = path[path.length - 1];
+  if (last === undefined || typeof parent !== 'object' || parent === null || !Object.hasOwn(parent, last)) return;
+  Object.defineProperty(parent, last, { value, writable: true, enumerable: true, configurable: true });
 }

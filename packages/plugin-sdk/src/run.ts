@@ -1,9 +1,11 @@
 /**
  * Runs one plugin with a deadline and turns every way it can end into a CheckResult: its own
- * result, a timeout, or an exception (recorded as `plugin_error`, never rethrown).
+ * result, a timeout, or an exception (recorded as `plugin_error`, never rethrown; a refusal of
+ * the egress guard that escaped the plugin is still `denied`).
  */
 import type { CheckResult } from '@webmon/core';
 import type { AnyPlugin, PluginContext, Target } from './index.js';
+import { egressDenial } from './net.js';
 
 export async function runPlugin(
   plugin: AnyPlugin,
@@ -53,6 +55,8 @@ export async function runPlugin(
     if (timedOut) {
       return { plugin: plugin.name, status: 'error', reason: 'timeout', message: `no result within ${timeoutMs} ms`, durationMs, metrics: {} };
     }
+    const denial = egressDenial(err);
+    if (denial) return { plugin: plugin.name, status: 'error', reason: 'denied', message: denial.message, durationMs, metrics: {} };
     ctx.log.error({ err, plugin: plugin.name, assetId: target.assetId }, 'plugin failed');
     return {
       plugin: plugin.name,

@@ -14,7 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginRegistry, REDACTED, createSharedCache, memoryStorage, runPlugin, type CheckResult } from '@webmon/plugin-sdk';
+import {
+  PluginRegistry,
+  REDACTED,
+  clientEgress,
+  createSharedCache,
+  memoryStorage,
+  operatorEgress,
+  runPlugin,
+  type CheckResult,
+  type EgressGuard,
+} from '@webmon/plugin-sdk';
 import { ftpPath, ftpPlugin } from './index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -30,9 +40,9 @@ function validated(options: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** One check as the executor runs it: validated config, overall deadline = config.timeoutMs. */
-async function check(url: string, options: Record<string, unknown> = {}): Promise<CheckResult> {
+async function check(url: string, options: Record<string, unknown> = {}, egress: EgressGuard = operatorEgress()): Promise<CheckResult> {
   const config = validated(options);
-  const ctx = { log: silentLog, storage: memoryStorage(), shared: createSharedCache() };
+  const ctx = { log: silentLog, storage: memoryStorage(), shared: createSharedCache(), egress };
   return runPlugin(ftpPlugin, { url: new URL(url), assetId: 'asset-ftp-test' }, config, ctx, config.timeoutMs as number);
 }
 
@@ -522,6 +532,117 @@ describe.skipIf(!withServer || !hasOpenssl)('ftp plugin: TLS (self-signed certif
     expect(r).toMatchObject({ status: 'ok', reason: null, details: { tls: expect.stringMatching(/^TLSv1\.[23]$/) } });
     expect(r.metrics).toMatchObject({ size: 12, bytes: 12 });
     expect(r.metrics.tlsMs).toBeUndefined(); // the handshake is part of connectMs
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Egress: a fake FTP server written here (always runs, no root needed)
+
+interface FakeFtp {
+  url: string;
+  /** Control connections accepted. */
+  connections: number;
+  /** Data connections accepted on the server's own data port. */
+  dataConnections: number;
+  commands: string[];
+}
+
+/**
+ * A minimal FTP server on 127.0.0.1: anonymous login, EPSV refused, PASV answered with
+ * `pasv(dataPort)` (the six numbers), LIST served on its own data port.
+ */
+async function fakeFtp(pasv: (dataPort: number) => string): Promise<FakeFtp> {
+  const state: FakeFtp = { url: '', connections: 0, dataConnections: 0, commands: [] };
+  let dataSocket: Promise<Socket> | null = null;
+  let acceptData: ((s: Socket) => void) | null = null;
+  const dataPort = await listen(
+    createServer((socket) => {
+      state.dataConnections++;
+      track(socket);
+      acceptData?.(socket);
+    }),
+  );
+  const replies: Record<string, string> = { USER: '331 Password please', PASS: '230 Logged in', TYPE: '200 Binary', STRU: '200 File', OPTS: '200 OK', PWD: '257 "/"', CWD: '250 OK' };
+  const port = await listen(
+    createServer((raw) => {
+      state.connections++;
+      const socket = track(raw);
+      socket.pause(); // track() resumes to drain; this server reads its commands
+      socket.removeAllListeners('data');
+      socket.setEncoding('utf8');
+      socket.write('220 fake ftp\r\n');
+      let buffered = '';
+      socket.on('data', (chunk: string) => {
+        buffered += chunk;
+        for (let at = buffered.indexOf('\r\n'); at >= 0; at = buffered.indexOf('\r\n')) {
+          const line = buffered.slice(0, at);
+          buffered = buffered.slice(at + 2);
+          const verb = line.split(' ')[0]!.toUpperCase();
+          state.commands.push(verb);
+          if (verb === 'PASV') {
+            dataSocket = new Promise((resolve) => (acceptData = resolve));
+            socket.write(`227 Entering Passive Mode (${pasv(dataPort)})\r\n`);
+          } else if (verb === 'LIST') {
+            socket.write('150 Here it comes\r\n');
+            void within(dataSocket ?? Promise.reject(new Error('no PASV')), 2_000, 'data connection').then(
+              (data) => data.end('-rw-r--r-- 1 ftp ftp 12 Jan 02 03:04 hello.txt\r\n', () => socket.write('226 Done\r\n')),
+              () => socket.write('425 No data connection\r\n'),
+            );
+          } else if (verb === 'QUIT') socket.end('221 Bye\r\n');
+          else socket.write(`${replies[verb] ?? '502 Not implemented'}\r\n`);
+        }
+      });
+      socket.resume();
+    }),
+  );
+  state.url = `ftp://127.0.0.1:${port}/`;
+  return state;
+}
+
+/** The six PASV numbers for an IPv4 address and port. */
+const pasvOf = (ip: string, port: number): string => `${ip.replace(/\./g, ',')},${port >> 8},${port & 255}`;
+
+describe('ftp plugin: egress guard', () => {
+  const loopbackClient = () => clientEgress(['127.0.0.0/8']);
+
+  it('lists through a guarded PASV data connection the guard allows', async () => {
+    const ftp = await fakeFtp((dataPort) => pasvOf('127.0.0.1', dataPort));
+    const r = await check(ftp.url, {}, loopbackClient());
+    expect(r).toMatchObject({ status: 'ok', metrics: { entries: 1 } });
+    expect(ftp.commands).toEqual(expect.arrayContaining(['EPSV', 'PASV', 'LIST']));
+    expect(ftp.dataConnections).toBe(1);
+  });
+
+  it.each([
+    ['link-local (not replaced by the control address)', '169.254.169.254'],
+    ['private (kept, as the control connection is private too)', '10.0.0.1'],
+    ['unspecified', '0.0.0.0'],
+  ])('a PASV reply pointing to a denied %s address ends the check denied before connecting', async (_what, ip) => {
+    const ftp = await fakeFtp((dataPort) => pasvOf(ip, dataPort));
+    const r = await check(ftp.url, { timeoutMs: 5_000 }, loopbackClient());
+    expect(r).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringContaining(`data connection to ${ip}:`) });
+    expect(ftp.connections).toBe(1);
+    expect(ftp.commands).toContain('PASV');
+    expect(ftp.commands).not.toContain('LIST');
+    expect(ftp.dataConnections).toBe(0);
+  });
+
+  it("refuses a client's control connection to loopback, by literal and by name, without connecting", async () => {
+    const ftp = await fakeFtp((dataPort) => pasvOf('127.0.0.1', dataPort));
+    const port = new URL(ftp.url).port;
+    for (const url of [ftp.url, `ftp://localhost:${port}/`, `ftp://2130706433:${port}/`, `ftp://[::ffff:127.0.0.1]:${port}/`]) {
+      expect(await check(url, {}, clientEgress()), url).toMatchObject({ status: 'error', reason: 'denied' });
+    }
+    expect(ftp.connections).toBe(0);
+  });
+
+  it('connects the control connection to the address the guard judged (a denied resolution is denied)', async () => {
+    const ftp = await fakeFtp((dataPort) => pasvOf('127.0.0.1', dataPort));
+    const port = new URL(ftp.url).port;
+    const strict = operatorEgress({ denyHosts: [], allowHosts: [], denyCidrs: ['127.0.0.0/8', '::1/128'], allowCidrs: [] });
+    const r = await check(`ftp://localhost:${port}/`, {}, strict);
+    expect(r).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringContaining('localhost resolves to a refused address') });
+    expect(ftp.connections).toBe(0);
   });
 });
 

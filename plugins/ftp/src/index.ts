@@ -6,13 +6,19 @@
  *
  * Paths follow RFC 1738 as curl does: the URL path is relative to the login directory, and a
  * leading `%2F` makes it absolute (`ftp://host/%2Fetc/motd` is `/etc/motd`).
+ *
+ * Egress: the host is resolved once by the check's guard and the control connection made to the
+ * judged address (the name is kept for TLS SNI and the certificate check); every passive data
+ * address (EPSV, PASV) is judged before its socket connects. A refusal is the reason `denied`.
  */
 import { isIP } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, FTPError } from 'basic-ftp';
+import { Client, FTPError, type FTPContext, type FTPResponse } from 'basic-ftp';
+import { ipIsPrivateV4Address } from 'basic-ftp/dist/netUtils.js';
+import { connectForPassiveTransfer, parseEpsvResponse, parsePasvResponse } from 'basic-ftp/dist/transfer.js';
 import Type from 'typebox';
-import { classifyError, definePlugin, fail, ok, type PluginOutput, type Reason } from '@webmon/plugin-sdk';
+import { EgressDeniedError, classifyError, definePlugin, egressDenial, fail, ok, type EgressGuard, type PluginOutput, type Reason } from '@webmon/plugin-sdk';
 
 /** No CR, LF or NUL: they would end an FTP command early (basic-ftp also refuses them). */
 const NO_CONTROL = '^[^\\r\\n\\u0000]*$';
@@ -112,8 +118,10 @@ export const ftpPlugin = definePlugin({
     const shown = path === '' ? '.' : path;
     const anonymous = ANONYMOUS_USERS.has(cfg.user.toLowerCase());
     const password = cfg.password === '' && anonymous ? ANONYMOUS_PASSWORD : cfg.password;
-    // host: the name the certificate is checked against; servername: SNI (not for IP addresses).
-    const tlsOptions: ConnectionOptions = { host, rejectUnauthorized: cfg.rejectUnauthorized };
+    // servername: SNI and the name the certificate is checked against (not for IP addresses,
+    // whose certificate is checked against `host`). The guard's lookup is there in case a
+    // connection is ever made by name; every one made here is to a judged address.
+    const tlsOptions: ConnectionOptions = { host, rejectUnauthorized: cfg.rejectUnauthorized, lookup: ctx.egress.lookup };
     if (!isIP(host)) tlsOptions.servername = host;
 
     const metrics: Record<string, number> = {};
@@ -125,6 +133,7 @@ export const ftpPlugin = definePlugin({
     if (ctx.signal.aborted) return fail('timeout', 'timed out before connecting');
     // The reply/transfer inactivity limit; the overall deadline is the signal.
     const client = new Client(Math.min(cfg.timeoutMs, ctx.timeoutMs || cfg.timeoutMs));
+    client.prepareTransfer = guardedPassiveTransfer(client, ctx.egress);
     // Closing the client rejects whatever it is waiting for, so an abort ends the run at once.
     const onAbort = (): void => client.close();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -137,8 +146,11 @@ export const ftpPlugin = definePlugin({
         client.close();
       }, cfg.connectTimeoutMs);
       try {
-        if (implicitTls) await client.connectImplicitTLS(host, port, { ...tlsOptions });
-        else await client.connect(host, port);
+        const address = await judgedAddress(ctx.egress, host);
+        if (ctx.signal.aborted || connectTimedOut) throw new Error('timed out resolving the host');
+        // tls.connect lets options.host override its host argument: the address goes there.
+        if (implicitTls) await client.connectImplicitTLS(address, port, { ...tlsOptions, host: address });
+        else await client.connect(address, port);
       } finally {
         clearTimeout(connectTimer);
       }
@@ -212,6 +224,59 @@ export const ftpPlugin = definePlugin({
     }
   },
 });
+
+/** The address the control connection uses: the host resolved once, every address judged. */
+async function judgedAddress(egress: EgressGuard, host: string): Promise<string> {
+  const [first] = await egress.resolve(host);
+  if (!first) throw Object.assign(new Error(`${host}: no address`), { code: 'ENOTFOUND' });
+  return first.address;
+}
+
+/**
+ * The passive-mode transfer strategy: EPSV, else PASV, as basic-ftp's own (the first one that
+ * works is kept), with the data address judged by the guard before its socket connects. PASV
+ * follows basic-ftp's enterPassiveModeIPv4: a private address in the reply while the control
+ * connection's is public is a NAT mistake, replaced by the control address. A refused address
+ * ends the transfer at once (no other strategy is tried).
+ */
+function guardedPassiveTransfer(client: Client, egress: EgressGuard): (ftp: FTPContext) => Promise<FTPResponse> {
+  const epsv = async (ftp: FTPContext): Promise<FTPResponse> => {
+    const res = await ftp.request('EPSV');
+    const port = parseEpsvResponse(res.message);
+    const control = ftp.socket.remoteAddress;
+    if (!control) throw new Error("Control socket is disconnected, can't get remote address.");
+    await connectJudged(ftp, egress, control, port);
+    return res;
+  };
+  const pasv = async (ftp: FTPContext): Promise<FTPResponse> => {
+    const res = await ftp.request('PASV');
+    const target = parsePasvResponse(res.message);
+    const control = ftp.socket.remoteAddress;
+    if (ipIsPrivateV4Address(target.host) && control && !ipIsPrivateV4Address(control)) target.host = control;
+    await connectJudged(ftp, egress, target.host, target.port);
+    return res;
+  };
+  return async (ftp) => {
+    let last: unknown;
+    for (const strategy of [epsv, pasv]) {
+      try {
+        const res = await strategy(ftp);
+        client.prepareTransfer = strategy;
+        return res;
+      } catch (err) {
+        if (egressDenial(err)) throw err;
+        last = err;
+      }
+    }
+    throw new Error(`None of the available transfer strategies work. Last error response was '${String(last)}'.`);
+  };
+}
+
+async function connectJudged(ftp: FTPContext, egress: EgressGuard, host: string, port: number): Promise<void> {
+  const refused = egress.judgeAddress(host);
+  if (refused) throw new EgressDeniedError(`data connection to ${host}:${port} refused: ${refused}`);
+  await connectForPassiveTransfer(host, port, ftp);
+}
 
 interface FileInfo {
   size?: number;

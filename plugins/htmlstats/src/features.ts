@@ -59,9 +59,12 @@ const ELEMENT_TYPES = new Set(['tag', 'script', 'style']);
  *   the page has a `<base href>`.
  * @param contentType The response's Content-Type, whose `charset` decides the decoding (then a
  *   BOM or `<meta charset>`; UTF-8 when nothing says).
+ * @param maxParseBytes Only the first bytes are parsed (the parsed tree takes many times the
+ *   page's size in memory); `bytes` is still the whole body's size.
  */
-export function extractFeatures(body: Buffer, pageUrl: string, contentType?: string): Features {
-  const html = decodeBuffer(body, { transportLayerEncodingLabel: charsetOf(contentType), defaultEncoding: 'utf-8' });
+export function extractFeatures(body: Buffer, pageUrl: string, contentType?: string, maxParseBytes = Infinity): Features {
+  const parsed = body.length > maxParseBytes ? body.subarray(0, maxParseBytes) : body;
+  const html = decodeBuffer(parsed, { transportLayerEncodingLabel: charsetOf(contentType), defaultEncoding: 'utf-8' });
   const $ = load(html, { xml: { xmlMode: false, decodeEntities: true } }, true);
   const root = $.root()[0] as unknown as DomNode;
 

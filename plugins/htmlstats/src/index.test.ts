@@ -8,7 +8,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginRegistry, createSharedCache, memoryStorage, runPlugin, type AnyPlugin, type CheckResult, type PluginStorage } from '@webmon/plugin-sdk';
+import {
+  PluginRegistry,
+  clientEgress,
+  createSharedCache,
+  memoryStorage,
+  operatorEgress,
+  runPlugin,
+  type AnyPlugin,
+  type CheckResult,
+  type EgressGuard,
+  type PluginStorage,
+} from '@webmon/plugin-sdk';
 import { httpPlugin } from '@webmon/plugin-http';
 import {
   FEATURES,
@@ -42,13 +53,14 @@ function validated(plugin: string, options: Record<string, unknown>): Record<str
 async function checkWith(
   plugins: { plugin: AnyPlugin; options?: Record<string, unknown>; storage?: PluginStorage }[],
   url: string,
+  egress: EgressGuard = operatorEgress(),
 ): Promise<CheckResult[]> {
   const shared = createSharedCache();
   const target = { url: new URL(url), assetId: 'asset-htmlstats-test' };
   return Promise.all(
     plugins.map(({ plugin, options = {}, storage = memoryStorage() }) => {
       const config = validated(plugin.name, options);
-      return runPlugin(plugin, target, config, { log: silentLog, storage, shared }, config.timeoutMs as number);
+      return runPlugin(plugin, target, config, { log: silentLog, storage, shared, egress }, config.timeoutMs as number);
     }),
   );
 }
@@ -361,6 +373,15 @@ describe('htmlstats plugin', () => {
     expect(await sampled(storage)).toBe(0);
   });
 
+  it("fetches through the check's egress guard: a client's page on loopback is denied and nothing is requested", async () => {
+    serve('/guarded', page());
+    const storage = memoryStorage();
+    const [r] = await checkWith([{ plugin: htmlStatsPlugin, storage }], `${base}/guarded`, clientEgress());
+    expect(r).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringMatching(/^page not fetched: .*loopback/) });
+    expect(hits.get('/guarded')).toBeUndefined();
+    expect(await sampled(storage)).toBe(0);
+  });
+
   it('does not sample non-2xx pages or a body the shared request did not read', async () => {
     const storage = memoryStorage();
     const missing = await check('/missing', storage);
@@ -394,7 +415,7 @@ describe('htmlstats plugin', () => {
   it('validates its config: defaults, and problems naming the field', () => {
     expect(registry.validate('htmlstats', {})).toEqual({
       ok: true,
-      value: { window: 30, minSamples: 5, warnZ: 3, errorZ: 5, minRelativeChange: 0.05, minAbsoluteChange: 1, adoptAfter: 10, timeoutMs: 10_000 },
+      value: { window: 30, minSamples: 5, warnZ: 3, errorZ: 5, minRelativeChange: 0.05, minAbsoluteChange: 1, adoptAfter: 10, timeoutMs: 10_000, maxParseBytes: 2_097_152 },
     });
     const cases: [Record<string, unknown>, string][] = [
       [{ windw: 10 }, 'htmlstats.windw'],

@@ -26,6 +26,10 @@ import { scoreFeature, type Score, type ScoreOptions } from './stats.js';
 export { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
 export { effectiveDeviation, levelOf, scoreFeature, type Score, type ScoreOptions } from './stats.js';
 
+/** Parsing takes many times the page's size in memory: pages are parsed up to a cap. */
+export const MAX_PARSE_BYTES_DEFAULT = 2 * 1024 * 1024;
+export const MAX_PARSE_BYTES_LIMIT = 10 * 1024 * 1024;
+
 export const htmlStatsConfigSchema = Type.Object(
   {
     window: Type.Integer({ default: 30, minimum: 2, maximum: 1000, description: 'Samples kept per asset: the baseline is the last `window` non-deviating pages.' }),
@@ -60,6 +64,12 @@ export const htmlStatsConfigSchema = Type.Object(
       minimum: 100,
       maximum: 300_000,
       description: 'Time for the check. When the http plugin also runs, its request (options and time limit) is the one shared.',
+    }),
+    maxParseBytes: Type.Integer({
+      default: MAX_PARSE_BYTES_DEFAULT,
+      minimum: 1024,
+      maximum: MAX_PARSE_BYTES_LIMIT,
+      description: 'Most bytes of the page parsed; a larger page is measured on its first bytes only (the result says so). `bytes` is always the size fetched.',
     }),
   },
   { additionalProperties: false },
@@ -126,66 +136,78 @@ export const htmlStatsPlugin = definePlugin({
       return warn('unsupported', 'page body not read (is the http plugin set to HEAD?): page not sampled', { statusCode: page.status }, details);
     }
 
-    const features = extractFeatures(page.body, page.url, header(page, 'content-type'));
-    const sample = JSON.stringify({ t: Date.now(), ...features });
-    const [stored, pending] = await Promise.all([ctx.storage.window(HTMLSTATS_WINDOW_KEY), ctx.storage.window(HTMLSTATS_PENDING_KEY)]);
-    const history = parseSamples(stored.slice(-cfg.window)); // the window option may have shrunk
-    const minSamples = Math.min(cfg.minSamples, cfg.window);
-    const metrics: Record<string, number> = { ...features };
-
-    if (history.length < minSamples) {
-      const list = await ctx.storage.pushWindow(HTMLSTATS_WINDOW_KEY, sample, cfg.window);
-      if (pending.length > 0) await ctx.storage.del(HTMLSTATS_PENDING_KEY);
-      metrics.samples = list.length;
-      return ok(`learning (${list.length}/${minSamples} samples)`, metrics, details);
-    }
-
-    const opts: ScoreOptions = { ...cfg, minSamples };
-    const scores: Score[] = [];
-    for (const f of FEATURES) {
-      const s = scoreFeature(f, features[f], valuesOf(history, f), opts);
-      if (!s) continue; // a feature newer than the stored samples: still learning
-      scores.push(s);
-      metrics[`z_${f}`] = round(s.z);
-    }
-    metrics.samples = history.length;
-    const offending = scores.filter((s) => s.level !== 'ok').sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
-
-    if (offending.length === 0) {
-      await ctx.storage.pushWindow(HTMLSTATS_WINDOW_KEY, sample, cfg.window);
-      if (pending.length > 0) await ctx.storage.del(HTMLSTATS_PENDING_KEY);
-      const top = scores.reduce<Score | undefined>((m, s) => (m && Math.abs(m.z) >= Math.abs(s.z) ? m : s), undefined);
-      const largest = top ? `; largest |z| ${Math.abs(round(top.z))} (${top.feature})` : '';
-      return ok(`no deviation from ${history.length} samples${largest}`, metrics, details);
-    }
-
-    details.deviations = offending.map((s) => ({
-      feature: s.feature,
-      value: s.value,
-      mean: round(s.mean),
-      sd: round(s.sd),
-      sdEff: round(s.sdEff),
-      z: round(s.z),
-      level: s.level,
-    }));
-    let message = `deviation: ${offending.map(describe).join(', ')}`;
-    if (cfg.adoptAfter > 0) {
-      const held = await ctx.storage.pushWindow(HTMLSTATS_PENDING_KEY, sample, cfg.adoptAfter);
-      details.consecutiveDeviations = held.length;
-      if (held.length >= cfg.adoptAfter) {
-        await adopt(ctx.storage, held, cfg.window);
-        details.baselineReplaced = true;
-        message += `; ${held.length} consecutive deviating checks: they are the new baseline`;
-      } else {
-        message += `; not added to the baseline (${held.length}/${cfg.adoptAfter} consecutive before it becomes the new one)`;
-      }
-    } else {
-      message += '; not added to the baseline';
-    }
-    const error = offending.some((s) => s.level === 'error');
-    return (error ? fail : warn)('deviation', message, metrics, details);
+    const features = extractFeatures(page.body, page.url, header(page, 'content-type'), cfg.maxParseBytes);
+    if (page.body.length <= cfg.maxParseBytes) return judge(features, cfg, ctx.storage, details);
+    details.parseTruncated = true;
+    details.parsedBytes = cfg.maxParseBytes;
+    const out = await judge(features, cfg, ctx.storage, details);
+    return { ...out, message: `${out.message} (measured on the first ${cfg.maxParseBytes} of ${page.body.length} bytes)` };
   },
 });
+
+/**
+ * Scores one page's features against the stored window and updates the window (see the
+ * baseline policy above).
+ */
+async function judge(features: Features, cfg: HtmlStatsConfig, storage: PluginStorage, details: Record<string, unknown>): Promise<PluginOutput> {
+  const sample = JSON.stringify({ t: Date.now(), ...features });
+  const [stored, pending] = await Promise.all([storage.window(HTMLSTATS_WINDOW_KEY), storage.window(HTMLSTATS_PENDING_KEY)]);
+  const history = parseSamples(stored.slice(-cfg.window)); // the window option may have shrunk
+  const minSamples = Math.min(cfg.minSamples, cfg.window);
+  const metrics: Record<string, number> = { ...features };
+
+  if (history.length < minSamples) {
+    const list = await storage.pushWindow(HTMLSTATS_WINDOW_KEY, sample, cfg.window);
+    if (pending.length > 0) await storage.del(HTMLSTATS_PENDING_KEY);
+    metrics.samples = list.length;
+    return ok(`learning (${list.length}/${minSamples} samples)`, metrics, details);
+  }
+
+  const opts: ScoreOptions = { ...cfg, minSamples };
+  const scores: Score[] = [];
+  for (const f of FEATURES) {
+    const s = scoreFeature(f, features[f], valuesOf(history, f), opts);
+    if (!s) continue; // a feature newer than the stored samples: still learning
+    scores.push(s);
+    metrics[`z_${f}`] = round(s.z);
+  }
+  metrics.samples = history.length;
+  const offending = scores.filter((s) => s.level !== 'ok').sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
+
+  if (offending.length === 0) {
+    await storage.pushWindow(HTMLSTATS_WINDOW_KEY, sample, cfg.window);
+    if (pending.length > 0) await storage.del(HTMLSTATS_PENDING_KEY);
+    const top = scores.reduce<Score | undefined>((m, s) => (m && Math.abs(m.z) >= Math.abs(s.z) ? m : s), undefined);
+    const largest = top ? `; largest |z| ${Math.abs(round(top.z))} (${top.feature})` : '';
+    return ok(`no deviation from ${history.length} samples${largest}`, metrics, details);
+  }
+
+  details.deviations = offending.map((s) => ({
+    feature: s.feature,
+    value: s.value,
+    mean: round(s.mean),
+    sd: round(s.sd),
+    sdEff: round(s.sdEff),
+    z: round(s.z),
+    level: s.level,
+  }));
+  let message = `deviation: ${offending.map(describe).join(', ')}`;
+  if (cfg.adoptAfter > 0) {
+    const held = await storage.pushWindow(HTMLSTATS_PENDING_KEY, sample, cfg.adoptAfter);
+    details.consecutiveDeviations = held.length;
+    if (held.length >= cfg.adoptAfter) {
+      await adopt(storage, held, cfg.window);
+      details.baselineReplaced = true;
+      message += `; ${held.length} consecutive deviating checks: they are the new baseline`;
+    } else {
+      message += `; not added to the baseline (${held.length}/${cfg.adoptAfter} consecutive before it becomes the new one)`;
+    }
+  } else {
+    message += '; not added to the baseline';
+  }
+  const error = offending.some((s) => s.level === 'error');
+  return (error ? fail : warn)('deviation', message, metrics, details);
+}
 
 /**
  * Replaces the window by the held-out samples and clears them. Not atomic (PluginStorage has no

@@ -1,5 +1,9 @@
 /**
- * Pooled undici dispatchers with per-connection timing and certificate capture.
+ * Pooled undici dispatchers with per-connection timing and certificate capture, each bound to
+ * one egress guard: every connection it opens, redirect hops included, has its host judged
+ * before connecting (IP literals never reach a lookup) and its name resolved by the guard's
+ * `lookup` (undici's buildConnector spreads its options into net.connect/tls.connect), so the
+ * address judged is the address connected to.
  *
  * Each Agent's connector records, on the socket it opens, when DNS resolved, when TCP connected
  * and when TLS finished, plus the peer certificate. A request is tied to its socket through
@@ -11,6 +15,7 @@ import dc from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
+import { EgressDeniedError, type EgressGuard } from '@webmon/plugin-sdk';
 
 export interface PeerCertificate {
   subject: string;
@@ -79,9 +84,15 @@ export function withProbe<T>(probe: Probe, start: () => T): T {
   }
 }
 
-function timedConnector(options: buildConnector.BuildOptions): buildConnector.connector {
-  const base = buildConnector(options);
+function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuard): buildConnector.connector {
+  const base = buildConnector({ ...options, lookup: egress.lookup });
   return (opts, callback) => {
+    const refused = egress.judgeHost(opts.hostname);
+    if (refused) {
+      // undici turns a connector error into the request's error (classified as `denied`).
+      process.nextTick(callback, new EgressDeniedError(refused), null);
+      return;
+    }
     const info: SocketInfo = { start: performance.now(), requests: 0 };
     // undici writes the first request from inside this callback, so the phases are stamped
     // here, before it runs (a 'connect' listener of ours would fire too late).
@@ -113,20 +124,37 @@ function timedConnector(options: buildConnector.BuildOptions): buildConnector.co
 }
 
 const agents = new Map<string, Agent>();
+/** Pools kept; beyond it the least recently used one is closed (its requests in flight finish). */
+export const MAX_AGENTS = 64;
 
-/** The pooled dispatcher for these connection options (few distinct combinations exist). */
-export function agentFor(connectTimeoutMs: number, verifyTls: boolean): Agent {
-  const key = `${connectTimeoutMs}|${verifyTls}`;
+/**
+ * The pooled dispatcher for these connection options and this guard. Guards with the same
+ * `key` judge alike (one policy per process), so clients with the same allowed ranges share pools.
+ */
+export function agentFor(connectTimeoutMs: number, verifyTls: boolean, egress: EgressGuard): Agent {
+  const key = `${connectTimeoutMs}|${verifyTls}|${egress.key}`;
   let agent = agents.get(key);
-  if (!agent) {
+  if (agent) {
+    agents.delete(key); // re-inserted below: the map's order is least recently used first
+  } else {
     agent = new Agent({
-      connect: timedConnector({ timeout: connectTimeoutMs, rejectUnauthorized: verifyTls }),
+      connect: timedConnector({ timeout: connectTimeoutMs, rejectUnauthorized: verifyTls }, egress),
       keepAliveTimeout: 4_000,
       connections: null,
     });
-    agents.set(key, agent);
+  }
+  agents.set(key, agent);
+  while (agents.size > MAX_AGENTS) {
+    const [oldest, pool] = agents.entries().next().value as [string, Agent];
+    agents.delete(oldest);
+    pool.close().catch(() => undefined);
   }
   return agent;
+}
+
+/** Pools currently kept (tests). */
+export function agentCount(): number {
+  return agents.size;
 }
 
 /** Closes the pooled connections (executor shutdown). */

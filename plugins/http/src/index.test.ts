@@ -15,13 +15,17 @@ import Type from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PluginRegistry,
+  clientEgress,
   createSharedCache,
   memoryStorage,
   definePlugin,
+  operatorEgress,
   runPlugin,
   type AnyPlugin,
   type CheckResult,
+  type EgressGuard,
 } from '@webmon/plugin-sdk';
+import { MAX_AGENTS, agentCount, agentFor } from './connection.js';
 import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
 
@@ -31,8 +35,8 @@ import { parseStatusSpec, statusMatches } from './status-ranges.js';
 const registry = new PluginRegistry([httpPlugin]);
 const silentLog = pino({ level: 'silent' });
 
-function ctx() {
-  return { log: silentLog, storage: memoryStorage(), shared: createSharedCache() };
+function ctx(egress: EgressGuard = operatorEgress()) {
+  return { log: silentLog, storage: memoryStorage(), shared: createSharedCache(), egress };
 }
 
 function validated(options: Record<string, unknown>): Record<string, unknown> {
@@ -42,9 +46,9 @@ function validated(options: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** One check as the executor runs it: validated config, overall deadline = config.timeoutMs. */
-async function check(url: string, options: Record<string, unknown> = {}, plugin: AnyPlugin = httpPlugin): Promise<CheckResult> {
+async function check(url: string, options: Record<string, unknown> = {}, plugin: AnyPlugin = httpPlugin, egress?: EgressGuard): Promise<CheckResult> {
   const config = validated(options);
-  return runPlugin(plugin, { url: new URL(url), assetId: 'asset-http-test' }, config, ctx(), config.timeoutMs as number);
+  return runPlugin(plugin, { url: new URL(url), assetId: 'asset-http-test' }, config, ctx(egress), config.timeoutMs as number);
 }
 
 /** Resolves with `p`, or rejects after `ms` (keeps waits on server-side events bounded). */
@@ -665,6 +669,84 @@ describe('http plugin: connection reuse', () => {
 
   it('keepAlive true reuses the connection', async () => {
     expect(await connectionsFor(true)).toBe(1);
+  });
+});
+
+describe('http plugin: egress guard', () => {
+  const port = () => new URL(base).port;
+
+  it("refuses a client's request to loopback, link-local and unspecified addresses in every spelling, sending nothing", async () => {
+    const client = clientEgress();
+    const urls = [
+      `${base}/ok?t=deny`,
+      `http://0.0.0.0:${port()}/ok?t=deny`,
+      `http://[::ffff:127.0.0.1]:${port()}/ok?t=deny`,
+      `http://2130706433:${port()}/ok?t=deny`,
+      `http://0x7f.1:${port()}/ok?t=deny`,
+      `http://[::1]:${port()}/ok?t=deny`,
+      `http://localhost:${port()}/ok?t=deny`,
+      'http://169.254.169.254/latest/meta-data/?t=deny',
+    ];
+    for (const url of urls) {
+      const r = await check(url, {}, httpPlugin, client);
+      expect(r, url).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringMatching(/clients may not reach it/) });
+    }
+    expect(seenFor('deny')).toHaveLength(0);
+    expect(await check(`${base}/ok?t=deny`)).toMatchObject({ status: 'ok' }); // the operator's check
+    // The operator's name goes through the guard's lookup (every address family) and connects.
+    expect(await check(`http://localhost:${port()}/ok?t=byname`)).toMatchObject({ status: 'ok' });
+    expect(seenFor('byname')).toHaveLength(1);
+  });
+
+  describe('redirects', () => {
+    let allowedOrigin = ''; // http://127.0.0.2:<port>, a range the client is allowed
+    const allowed = () => clientEgress(['127.0.0.2/32']);
+
+    beforeAll(async () => {
+      const redirector = createServer((req, res) => {
+        const to = new URL(req.url ?? '/', 'http://x').searchParams.get('to') ?? '/';
+        res.writeHead(302, { location: to }).end();
+      });
+      await new Promise<void>((resolve, reject) => {
+        redirector.once('error', reject);
+        redirector.listen(0, '127.0.0.2', () => resolve());
+      });
+      servers.push(redirector);
+      allowedOrigin = `http://127.0.0.2:${portOf(redirector)}`;
+    });
+
+    const via = (to: string) => `${allowedOrigin}/?to=${encodeURIComponent(to)}`;
+
+    it('re-checks every hop: a redirect from an allowed host to a denied one is denied, and the denied host sees nothing', async () => {
+      for (const to of [`${base}/ok?t=hop`, `http://localhost:${port()}/ok?t=hop`, `http://2130706433:${port()}/ok?t=hop`, `http://[::ffff:7f00:1]:${port()}/ok?t=hop`]) {
+        const r = await check(via(to), {}, httpPlugin, allowed());
+        expect(r, to).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringMatching(/^redirect to http:\/\/.* refused: /) });
+      }
+      expect(seenFor('hop')).toHaveLength(0);
+      // Without the redirect the allowed host is reachable, and the operator follows it.
+      expect(await check(`${allowedOrigin}/?to=${encodeURIComponent('/done')}`, { followRedirects: false, expectedStatus: '302' }, httpPlugin, allowed())).toMatchObject({ status: 'ok' });
+      expect(await check(via(`${base}/ok?t=hop`))).toMatchObject({ status: 'ok', metrics: { redirects: 1 } });
+      expect(seenFor('hop')).toHaveLength(1);
+    });
+
+    it('refuses a redirect to a scheme other than http(s)', async () => {
+      for (const to of ['ftp://example.com/x', 'file:///etc/passwd', 'gopher://127.0.0.1:6379/_INFO']) {
+        const r = await check(via(to));
+        expect(r, to).toMatchObject({ status: 'error', reason: 'protocol', message: expect.stringContaining('only http and https are followed') });
+      }
+    });
+  });
+
+  it("keeps pools apart per guard: the operator's kept-alive connection is not lent to a client", async () => {
+    const url = `${base}/ok?t=pool`;
+    expect(await check(url, { keepAlive: true })).toMatchObject({ status: 'ok' });
+    expect(await check(url, { keepAlive: true }, httpPlugin, clientEgress())).toMatchObject({ status: 'error', reason: 'denied' });
+    expect(seenFor('pool')).toHaveLength(1);
+  });
+
+  it('keeps a bounded number of pools', () => {
+    for (let i = 0; i < MAX_AGENTS + 10; i++) agentFor(1000, true, clientEgress([`10.${i}.0.0/16`]));
+    expect(agentCount()).toBe(MAX_AGENTS);
   });
 });
 

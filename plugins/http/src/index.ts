@@ -2,11 +2,13 @@
  * HTTP(S) check: requests the URL (following redirects up to a limit), checks the status against
  * the expected ranges and reports status code, timings, bytes read and redirects followed.
  * Connections are not reused across checks by default, so every check measures a real connect,
- * as a visitor arriving fresh would see it.
+ * as a visitor arriving fresh would see it. Every connection, redirect hops included, goes through
+ * the check's egress guard (see connection.ts); a refused hop ends the check with `denied`.
  */
 import Type from 'typebox';
 import { request, type Dispatcher } from 'undici';
-import { classifyError, definePlugin, fail, ok, warn, type PluginContext, type PluginOutput } from '@webmon/plugin-sdk';
+import { EgressDeniedError, classifyError, definePlugin, fail, ok, warn, type EgressGuard, type PluginContext, type PluginOutput } from '@webmon/plugin-sdk';
+import { USER_REGEX_FORMAT, UserRegexError, userRegex } from '@webmon/plugin-sdk';
 import { Probe, agentFor, closeAgents, withProbe, type PeerCertificate } from './connection.js';
 import { STATUS_SPEC_PATTERN, parseStatusSpec, statusMatches } from './status-ranges.js';
 
@@ -18,9 +20,17 @@ export const httpConfigSchema = Type.Object(
     }),
     headers: Type.Record(Type.String(), Type.String({ maxLength: 8192 }), {
       default: {},
+      maxProperties: 100,
       propertyNames: { pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' },
-      description: 'Extra request headers (names are HTTP tokens). Authorization and Cookie are not sent to other origins on redirect.',
+      description:
+        'Extra request headers (names are HTTP tokens). Authorization and Cookie are not sent to other origins on redirect. The values of Authorization, Proxy-Authorization, Cookie, X-API-Key and of the headers named in secretHeaders are secrets: never returned by the API nor logged.',
     }),
+    secretHeaders: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), {
+        maxItems: 100,
+        description: 'Further header names (case-insensitive) whose values in `headers` are secrets, shown as "[redacted]"; sending "[redacted]" back keeps the stored value.',
+      }),
+    ),
     body: Type.Optional(Type.String({ maxLength: 1_048_576, description: 'Request body (for POST/PUT/PATCH).' })),
     timeoutMs: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'Overall time for the check, redirects included.' }),
     connectTimeoutMs: Type.Integer({ default: 5_000, minimum: 100, maximum: 300_000, description: 'Time to establish a connection.' }),
@@ -35,8 +45,8 @@ export const httpConfigSchema = Type.Object(
     keepAlive: Type.Boolean({ default: false, description: 'Reuse connections between checks (hides connect problems).' }),
     bodyContains: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Text the body must contain.' })),
     bodyNotContains: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Text the body must not contain.' })),
-    bodyMatches: Type.Optional(Type.String({ format: 'regex', minLength: 1, maxLength: 512, description: 'JavaScript regular expression the body must match.' })),
-    bodyNotMatches: Type.Optional(Type.String({ format: 'regex', minLength: 1, maxLength: 512, description: 'JavaScript regular expression the body must not match.' })),
+    bodyMatches: Type.Optional(Type.String({ format: USER_REGEX_FORMAT, minLength: 1, maxLength: 512, description: 'Regular expression the body must match (RE2 syntax, linear time: no backreferences or lookaround).' })),
+    bodyNotMatches: Type.Optional(Type.String({ format: USER_REGEX_FORMAT, minLength: 1, maxLength: 512, description: 'Regular expression the body must not match (RE2 syntax).' })),
     ignoreCase: Type.Boolean({ default: false, description: 'Body text and expressions match case-insensitively.' }),
     verifyTls: Type.Boolean({ default: true, description: 'Verify certificates (chain, expiry, host name). false still reports the certificate and its expiry.' }),
     certWarnDays: Type.Integer({ default: 14, minimum: 0, maximum: 3650, description: 'Warn (cert_expiring) when the certificate expires within this many days; 0 turns it off.' }),
@@ -46,7 +56,19 @@ export const httpConfigSchema = Type.Object(
 
 export type HttpConfig = Type.Static<typeof httpConfigSchema>;
 
+/** Request headers (lower case) whose values are always secret. */
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'];
+
+/** Paths of the secret values in `headers`: the always-secret names and those in secretHeaders, case-insensitively. */
+export function secretHeaderPaths(cfg: { headers?: Record<string, string>; secretHeaders?: readonly string[] }): string[][] {
+  const secret = new Set([...SECRET_HEADERS, ...(cfg.secretHeaders ?? []).map((h) => h.toLowerCase())]);
+  return Object.keys(cfg.headers ?? {})
+    .filter((name) => secret.has(name.toLowerCase()))
+    .map((name) => ['headers', name]);
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const WEB_SCHEMES = new Set(['http:', 'https:']);
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)';
 
 /** Closes the pooled connections (executor shutdown). */
@@ -81,10 +103,12 @@ export class RedirectError extends Error {
   }
 }
 
-/** Performs the request with redirects; throws network errors and RedirectError. */
-export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, keepBody: boolean): Promise<FetchOutcome> {
+/**
+ * Performs the request with redirects, every connection through `egress`; throws network errors,
+ * RedirectError and EgressDeniedError.
+ */
+export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, keepBody: boolean, egress: EgressGuard): Promise<FetchOutcome> {
   const started = performance.now();
-  const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls);
   const phases: { dnsMs?: number; connectMs?: number; tlsMs?: number; cert?: PeerCertificate } = {};
   // Header names are case-insensitive: lower-case them so a configured User-Agent replaces ours.
   let headers: Record<string, string> = { 'user-agent': USER_AGENT };
@@ -98,6 +122,8 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
   for (;;) {
     const probe = new Probe();
     const hop = current;
+    // Taken per hop: the pool map is bounded, and a pool evicted between hops is closed.
+    const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls, egress);
     const res: Dispatcher.ResponseData = await withProbe(probe, () =>
       request(hop, {
         method: method as Dispatcher.HttpMethod,
@@ -125,6 +151,7 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
       } catch {
         throw new RedirectError('protocol', `invalid Location header ${JSON.stringify(location.slice(0, 200))}`, redirects);
       }
+      checkRedirectTarget(current, next, egress, redirects);
       // Fetch standard: 303 turns any method but GET/HEAD into GET; 301/302 turn POST into GET.
       const nextMethod = (res.statusCode === 303 && method !== 'GET' && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST') ? 'GET' : method;
       const key = `${nextMethod} ${next.href}`;
@@ -175,6 +202,18 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
   }
 }
 
+/**
+ * Refuses a redirect to another scheme than http(s), or to a host the guard refuses by name or
+ * literal address (a name's addresses are judged when the hop connects).
+ */
+function checkRedirectTarget(from: URL, next: URL, egress: EgressGuard, redirects: number): void {
+  if (!WEB_SCHEMES.has(next.protocol)) {
+    throw new RedirectError('protocol', `redirect from ${from.origin} to a ${next.protocol.slice(0, 20)} URL refused: only http and https are followed`, redirects + 1);
+  }
+  const refused = egress.judgeHost(next.hostname);
+  if (refused) throw new EgressDeniedError(`redirect to ${next.origin} refused: ${refused}`);
+}
+
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
@@ -192,11 +231,11 @@ export const PAGE_KEY = 'http:page';
  * the asset (`ctx.assetConfig.http`), else `fallback`, whichever plugin asks first. The body is
  * kept when another plugin may need it or a body rule is set; otherwise it is read and dropped.
  */
-export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal' | 'assetConfig'>, url: URL, fallback: HttpConfig): Promise<FetchOutcome> {
+export function fetchPage(ctx: Pick<PluginContext, 'shared' | 'signal' | 'assetConfig' | 'egress'>, url: URL, fallback: HttpConfig): Promise<FetchOutcome> {
   const cfg = (ctx.assetConfig?.http as HttpConfig | undefined) ?? fallback;
   const sharedWithOthers = ctx.assetConfig ? Object.keys(ctx.assetConfig).some((name) => name !== 'http') : true;
   const keepBody = sharedWithOthers || hasBodyRules(cfg);
-  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, keepBody));
+  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, keepBody, ctx.egress));
 }
 
 /** The result for a page that could not be fetched: a redirect problem or a classified network error. */
@@ -215,6 +254,7 @@ export const httpPlugin = definePlugin({
   description: 'Requests an HTTP(S) URL and checks status, timing and size.',
   schemes: ['http', 'https'],
   configSchema: httpConfigSchema,
+  secretPaths: secretHeaderPaths,
   close: closeHttpAgents,
   async run(target, cfg, ctx): Promise<PluginOutput> {
     let res: FetchOutcome;
@@ -260,7 +300,7 @@ export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): 
     return fail(reason, `HTTP ${res.status}, expected ${cfg.expectedStatus}${wait}`, metrics, details);
   }
   const mismatch = bodyMismatch(res, cfg);
-  if (mismatch) return fail('body_mismatch', mismatch, metrics, details);
+  if (mismatch) return fail(mismatch.reason, mismatch.message, metrics, details);
   if (cfg.errorAfterMs !== undefined && res.totalMs > cfg.errorAfterMs) {
     return fail('slow', `took ${took}, limit ${cfg.errorAfterMs} ms`, metrics, details);
   }
@@ -276,29 +316,26 @@ export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): 
   return ok(`HTTP ${res.status} in ${took}`, metrics, details);
 }
 
-const regexCache = new Map<string, RegExp>();
-function compiled(source: string, flags: string): RegExp {
-  const key = `${flags}/${source}`;
-  let re = regexCache.get(key);
-  if (!re) {
-    re = new RegExp(source, flags);
-    if (regexCache.size > 1000) regexCache.clear();
-    regexCache.set(key, re);
-  }
-  return re;
-}
-
-/** Why the body fails the configured content rules, or null. Only the bytes read are searched. */
-function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): string | null {
+/**
+ * Why the body fails the configured content rules, or null. Only the bytes read are searched;
+ * expressions run in RE2 (linear time), an expression RE2 cannot run is `unsupported`.
+ */
+function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): { reason: 'body_mismatch' | 'unsupported'; message: string } | null {
   if (!hasBodyRules(cfg)) return null;
   const raw = res.body?.toString('utf8') ?? '';
   const text = cfg.ignoreCase ? raw.toLowerCase() : raw;
   const norm = (s: string) => (cfg.ignoreCase ? s.toLowerCase() : s);
   const flags = cfg.ignoreCase ? 'i' : '';
-  if (cfg.bodyContains && !text.includes(norm(cfg.bodyContains))) return `body does not contain ${JSON.stringify(cfg.bodyContains)}`;
-  if (cfg.bodyNotContains && text.includes(norm(cfg.bodyNotContains))) return `body contains ${JSON.stringify(cfg.bodyNotContains)}`;
-  if (cfg.bodyMatches && !compiled(cfg.bodyMatches, flags).test(raw)) return `body does not match /${cfg.bodyMatches}/${flags}`;
-  if (cfg.bodyNotMatches && compiled(cfg.bodyNotMatches, flags).test(raw)) return `body matches /${cfg.bodyNotMatches}/${flags}`;
+  const mismatch = (message: string) => ({ reason: 'body_mismatch' as const, message });
+  if (cfg.bodyContains && !text.includes(norm(cfg.bodyContains))) return mismatch(`body does not contain ${JSON.stringify(cfg.bodyContains)}`);
+  if (cfg.bodyNotContains && text.includes(norm(cfg.bodyNotContains))) return mismatch(`body contains ${JSON.stringify(cfg.bodyNotContains)}`);
+  try {
+    if (cfg.bodyMatches && !userRegex(cfg.bodyMatches, { ignoreCase: cfg.ignoreCase }).test(raw)) return mismatch(`body does not match /${cfg.bodyMatches}/${flags}`);
+    if (cfg.bodyNotMatches && userRegex(cfg.bodyNotMatches, { ignoreCase: cfg.ignoreCase }).test(raw)) return mismatch(`body matches /${cfg.bodyNotMatches}/${flags}`);
+  } catch (err) {
+    if (!(err instanceof UserRegexError)) throw err;
+    return { reason: 'unsupported', message: `/${err.source}/: ${err.message}` };
+  }
   return null;
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { PluginRegistry, createSharedCache, memoryStorage, runPlugin, type CheckResult } from '@webmon/plugin-sdk';
+import { PluginRegistry, clientEgress, createSharedCache, memoryStorage, operatorEgress, runPlugin, type CheckResult, type EgressGuard } from '@webmon/plugin-sdk';
 import { tcpPlugin } from './index.js';
 
 const registry = new PluginRegistry([tcpPlugin]);
@@ -17,10 +17,11 @@ async function serve(onConnection: (s: Socket) => void): Promise<number> {
   return (srv.address() as { port: number }).port;
 }
 
-async function check(port: number, options: Record<string, unknown> = {}, host = '127.0.0.1'): Promise<CheckResult> {
+async function check(port: number, options: Record<string, unknown> = {}, host = '127.0.0.1', egress: EgressGuard = operatorEgress()): Promise<CheckResult> {
   const v = registry.validate('tcp', options);
   if (!v.ok) throw new Error(JSON.stringify(v.problems));
-  return runPlugin(tcpPlugin, { url: new URL(`tcp://${host}:${port}`), assetId: 'a' }, v.value, { log: pino({ level: 'silent' }), storage: memoryStorage(), shared: createSharedCache() }, v.value.timeoutMs as number);
+  const ctx = { log: pino({ level: 'silent' }), storage: memoryStorage(), shared: createSharedCache(), egress };
+  return runPlugin(tcpPlugin, { url: new URL(`tcp://${host}:${port}`), assetId: 'a' }, v.value, ctx, v.value.timeoutMs as number);
 }
 
 const ports: Record<string, number> = {};
@@ -99,6 +100,38 @@ describe('tcp plugin', () => {
   it('reports refused and dns failures', async () => {
     expect(await check(ports.refused!)).toMatchObject({ status: 'error', reason: 'refused' });
     expect(await check(22, {}, 'no-such-host.invalid')).toMatchObject({ status: 'error', reason: 'dns' });
+  });
+
+  it("refuses a client's connection to loopback in every spelling, before anything is sent", async () => {
+    let connections = 0;
+    const port = await serve((s) => {
+      connections++;
+      s.end('hello\n');
+    });
+    const client = clientEgress();
+    for (const host of ['127.0.0.1', '2130706433', '0x7f.1', '[::ffff:127.0.0.1]', 'localhost', 'LOCALHOST.']) {
+      const r = await check(port, { send: 'INFO\r\n', expect: 'hello' }, host, client);
+      expect(r, host).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringMatching(/loopback|clients may not/) });
+    }
+    expect(connections).toBe(0);
+    // The same server, for the operator and for a client allowed the range.
+    expect(await check(port, { expect: 'hello' }, '2130706433')).toMatchObject({ status: 'ok' });
+    expect(await check(port, { expect: 'hello' }, 'localhost')).toMatchObject({ status: 'ok' });
+    expect(await check(port, { expect: 'hello' }, '127.0.0.1', clientEgress(['127.0.0.0/8']))).toMatchObject({ status: 'ok' });
+    expect(connections).toBe(3);
+  });
+
+  it('judges every address a name resolves to, in the lookup used to connect', async () => {
+    let connections = 0;
+    const port = await serve((s) => {
+      connections++;
+      s.end('hi\n');
+    });
+    // The operator's policy denies loopback: `localhost` passes the name rules, its addresses do not.
+    const strict = operatorEgress({ denyHosts: [], allowHosts: [], denyCidrs: ['127.0.0.0/8', '::1/128'], allowCidrs: [] });
+    const r = await check(port, { expect: 'hi' }, 'localhost', strict);
+    expect(r).toMatchObject({ status: 'error', reason: 'denied', message: expect.stringMatching(/localhost resolves to a refused address: .*denied range/) });
+    expect(connections).toBe(0);
   });
 
   it('validates options, naming the field', () => {

@@ -2,11 +2,13 @@
  * TCP check with optional banner matching, for services that greet (SSH, SMTP, POP3, FTP,
  * IMAP): connect to tcp://host:port, optionally send a string, read until a pattern, a byte cap
  * or the deadline, and match the text against an expected regular expression. Without `expect`
- * and `send`, a successful connect is the check.
+ * and `send`, a successful connect is the check. The connection goes through the check's egress
+ * guard (name resolved and judged once by its lookup, an IP literal judged before connecting).
  */
 import { connect, type Socket } from 'node:net';
 import Type from 'typebox';
-import { classifyError, definePlugin, fail, ok, type PluginOutput } from '@webmon/plugin-sdk';
+import { USER_REGEX_FORMAT, userRegex, userRegexProblem, type UserRegex } from '@webmon/plugin-sdk';
+import { classifyError, definePlugin, fail, guardedTarget, ok, type EgressGuard, type PluginOutput } from '@webmon/plugin-sdk';
 
 export const tcpConfigSchema = Type.Object(
   {
@@ -14,9 +16,9 @@ export const tcpConfigSchema = Type.Object(
     connectTimeoutMs: Type.Integer({ default: 5_000, minimum: 100, maximum: 300_000, description: 'Time to establish the connection.' }),
     send: Type.Optional(Type.String({ maxLength: 4096, description: 'Text sent once connected (e.g. "QUIT\\r\\n"), before reading.' })),
     expect: Type.Optional(
-      Type.String({ format: 'regex', minLength: 1, maxLength: 512, description: 'Regular expression the text read must match, e.g. "^SSH-2\\\\.0", "^220", "^\\\\+OK".' }),
+      Type.String({ format: USER_REGEX_FORMAT, minLength: 1, maxLength: 512, description: 'Regular expression (RE2 syntax) the text read must match, e.g. "^SSH-2\\\\.0", "^220", "^\\\\+OK".' }),
     ),
-    until: Type.String({ format: 'regex', default: '\\n', minLength: 1, maxLength: 512, description: 'Stop reading once the text read matches this expression (default: the first line).' }),
+    until: Type.String({ format: USER_REGEX_FORMAT, default: '\\n', minLength: 1, maxLength: 512, description: 'Stop reading once the text read matches this expression (default: the first line).' }),
     readTimeoutMs: Type.Integer({ default: 5_000, minimum: 10, maximum: 300_000, description: 'After connecting, how long to wait for the reply; then what was read is matched (nothing read: timeout).' }),
     maxBytes: Type.Integer({ default: 4096, minimum: 1, maximum: 1_048_576, description: 'Stop reading after this many bytes.' }),
   },
@@ -35,12 +37,12 @@ interface Exchange {
 
 const BANNER_SHOWN = 200;
 
-/** Connects, sends, reads; resolves with what was read, rejects with the network error. */
-function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSignal): Promise<Exchange> {
+/** Connects, sends, reads; resolves with what was read, rejects with the network error or the guard's refusal. */
+function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSignal, egress: EgressGuard): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const socket: Socket = connect({ host, port, noDelay: true });
-    const until = new RegExp(cfg.until);
+    const socket: Socket = connect({ ...guardedTarget(egress, host), port, noDelay: true });
+    const until = new UntilWatcher(userRegex(cfg.until), cfg.maxBytes);
     const read = cfg.expect !== undefined || cfg.send !== undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -80,15 +82,55 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
     socket.on('data', (chunk: Buffer) => {
       firstByteMs ??= performance.now() - started;
       const room = cfg.maxBytes - bytes;
-      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      bytes += Math.min(chunk.length, room);
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      chunks.push(part);
+      bytes += part.length;
       if (bytes >= cfg.maxBytes) return finish(null, 'cap');
-      if (until.test(Buffer.concat(chunks).toString('latin1'))) finish(null, 'pattern');
+      if (until.matchesAfter(part.toString('latin1'))) finish(null, 'pattern');
     });
     socket.once('end', () => finish(null, 'closed'));
     socket.once('error', (err) => finish(err));
     if (signal.aborted) onAbort();
   });
+}
+
+/**
+ * Whether the text read so far matches `until`, asked after each chunk. Matching the whole text
+ * again for every chunk is quadratic in a reply trickled a byte at a time, so the text is matched
+ * on every chunk only while the characters scanned stay within a budget (a few times maxBytes),
+ * then each time it has doubled: the work stays linear in maxBytes, and a reply arriving in a few
+ * chunks is still matched as each one arrives.
+ */
+export class UntilWatcher {
+  private text = '';
+  private scanned = 0;
+  private testedAt = 0;
+  private readonly budget: number;
+
+  constructor(
+    private readonly re: UserRegex,
+    maxBytes: number,
+  ) {
+    this.budget = 8 * maxBytes;
+  }
+
+  matchesAfter(chunk: string): boolean {
+    this.text += chunk;
+    const n = this.text.length;
+    if (this.scanned + n > this.budget && n < 2 * this.testedAt) return false;
+    this.scanned += n;
+    this.testedAt = n;
+    return this.re.test(this.text);
+  }
+}
+
+/** Why `until` or `expect` cannot run in RE2 (stored before expressions were checked so), or null. */
+function unusableExpression(cfg: TcpConfig): string | null {
+  for (const [field, source] of [['until', cfg.until], ['expect', cfg.expect]] as const) {
+    const problem = source === undefined ? null : userRegexProblem(source);
+    if (problem) return `${field} /${source}/: ${problem}`;
+  }
+  return null;
 }
 
 /** The banner as shown in messages: first line-ish, control characters escaped, bounded. */
@@ -103,11 +145,13 @@ export const tcpPlugin = definePlugin({
   schemes: ['tcp'],
   configSchema: tcpConfigSchema,
   async run(target, cfg, ctx): Promise<PluginOutput> {
+    const unusable = unusableExpression(cfg);
+    if (unusable) return fail('unsupported', unusable);
     const host = target.url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(target.url.port);
     let ex: Exchange;
     try {
-      ex = await exchange(host, port, cfg, ctx.signal);
+      ex = await exchange(host, port, cfg, ctx.signal, ctx.egress);
     } catch (err) {
       const c = classifyError(err, ctx.signal);
       return fail(c.reason, c.message);
@@ -118,7 +162,7 @@ export const tcpPlugin = definePlugin({
     const details = { banner: ex.text.slice(0, 1024), ended: ex.ended };
     if (cfg.expect !== undefined) {
       if (ex.bytes === 0) return fail('mismatch', `connection closed without a reply, expected /${cfg.expect}/`, metrics, details);
-      if (!new RegExp(cfg.expect).test(ex.text)) return fail('mismatch', `reply "${shown(ex.text)}" does not match /${cfg.expect}/`, metrics, details);
+      if (!userRegex(cfg.expect).test(ex.text)) return fail('mismatch', `reply "${shown(ex.text)}" does not match /${cfg.expect}/`, metrics, details);
     }
     return ok(`reply "${shown(ex.text.trimEnd())}"`, metrics, details);
   },

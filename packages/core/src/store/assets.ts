@@ -10,6 +10,7 @@ import { ALL_OWNERS, type IndexKind, type Keys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { AssetState, CheckOutcome } from '../types.js';
 import type { NormalizedUrl } from '../url.js';
+import { applyMaintenance } from './maintenance.js';
 
 export type PluginConfigs = Record<string, Record<string, unknown>>;
 
@@ -39,6 +40,8 @@ export interface AssetRecord {
   lastOutcome: CheckOutcome | null;
   lastReason: string | null;
   lastJobId: string | null;
+  /** The open maintenance window covering the asset (its state reads `maintenance`), or null. */
+  maintenance: string | null;
 }
 
 export interface NewAsset {
@@ -98,7 +101,10 @@ export class AssetStore {
     private readonly scripts: Scripts,
   ) {}
 
-  /** Index keys an asset with these properties belongs to, for its owner and the fleet. */
+  /**
+   * Index keys an asset with these properties belongs to, for its owner and the fleet. `state`
+   * is the effective state: `maintenance` while a window covers the asset (see maintenance.ts).
+   */
   private indexKeys(owner: string, state: string, plugins: readonly string[], tags: readonly string[]): string[] {
     const out: string[] = [];
     for (const o of [owner, ALL_OWNERS]) {
@@ -109,8 +115,12 @@ export class AssetStore {
     return out;
   }
 
-  /** Creates an asset; when the owner already has this URL, returns the existing one's id. */
-  async create(a: NewAsset, now = Date.now()): Promise<{ id: string; created: boolean }> {
+  /**
+   * Creates an asset; when the owner already has this URL, returns the existing one's id.
+   * With `maxAssets`, an owner that already has that many gets WEBMON_ERR_QUOTA_EXCEEDED
+   * (checked in the same script as the create: concurrent creates cannot overshoot).
+   */
+  async create(a: NewAsset, now = Date.now(), opts: { maxAssets?: number | undefined } = {}): Promise<{ id: string; created: boolean }> {
     const id = newId();
     const state: AssetState = a.paused ? 'paused' : (a.state ?? 'unknown');
     const fields: (string | number)[] = [
@@ -134,8 +144,12 @@ export class AssetStore {
     ];
     const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags)];
     const due = scheduled(state) ? firstDue(now, a.interval) : '';
-    const res = await this.scripts.run<[number, string, number?]>('asset_create', keys, [a.url.url, id, due, ...fields]);
-    return { id: res[1], created: res[0] === 1 };
+    const res = await this.scripts.run<[number, string | number, number?]>('asset_create', keys, [a.url.url, id, due, opts.maxAssets ?? '', ...fields]);
+    if (res[0] === -1) {
+      throw new WebmonError('WEBMON_ERR_QUOTA_EXCEEDED', `client ${a.owner} has ${res[1]} assets, the most it may have`, { limit: opts.maxAssets, value: res[1] });
+    }
+    if (res[0] === 1) await applyMaintenance(this.redis, this.keys, [id]);
+    return { id: String(res[1]), created: res[0] === 1 };
   }
 
   async get(id: string): Promise<AssetRecord | null> {
@@ -183,8 +197,8 @@ export class AssetStore {
       let reason = change.state?.reason ?? '';
       if (next.paused && !cur.paused) [state, reason] = ['paused', 'paused'];
       if (!next.paused && cur.paused) [state, reason] = [change.state?.state ?? (next.plugins.length ? 'unknown' : 'unsupported'), 'resumed'];
-      const before = new Set(this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags));
-      const after = new Set(this.indexKeys(cur.owner, state, next.plugins, next.tags));
+      const before = new Set(this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags));
+      const after = new Set(this.indexKeys(cur.owner, effectiveState(state, cur), next.plugins, next.tags));
       const leave = [...before].filter((k) => !after.has(k));
       const join = [...after].filter((k) => !before.has(k));
       const fields: (string | number)[] = ['updatedAt', now];
@@ -205,7 +219,10 @@ export class AssetStore {
         [this.keys.asset(id), this.keys.ownerUrls(cur.owner), this.keys.schedule, this.keys.assetPluginKeys(id), ...leave, ...join],
         [cur.rev, cur.url, newUrl, leave.length, schedule, ...fields],
       );
-      if (res[0] === 1) return this.get(id);
+      if (res[0] === 1) {
+        if (change.tags) await applyMaintenance(this.redis, this.keys, [id]);
+        return this.get(id);
+      }
       if (res[0] === 0) return null;
       if (res[0] === -2) throw new WebmonError('WEBMON_ERR_ASSET_EXISTS', `asset ${String(res[1])} already watches ${newUrl}`, { assetId: res[1] });
     }
@@ -229,11 +246,14 @@ export class AssetStore {
           this.keys.assetRollup(id, 'hour'),
           this.keys.assetRollup(id, 'day'),
           this.keys.assetEvents(id),
-          ...this.indexKeys(cur.owner, cur.state, cur.plugins, cur.tags),
+          ...this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags),
         ],
         [cur.rev, cur.url],
       );
-      if (res === 1) return true;
+      if (res === 1) {
+        await this.redis.del(this.keys.maintenanceByAsset(id));
+        return true;
+      }
       if (res === 0) return false;
     }
     throw new WebmonError('WEBMON_ERR_CONFLICT', `asset ${id} kept changing; retry`);
@@ -268,6 +288,11 @@ export class AssetStore {
     for (const [plugin, json] of Object.entries(h)) out[plugin] = safeJson(json);
     return out;
   }
+}
+
+/** The state an asset's index entry shows: `maintenance` while a window covers it. */
+function effectiveState(state: AssetState, a: { maintenance: string | null }): AssetState {
+  return a.maintenance ? 'maintenance' : state;
 }
 
 /** Paused and unsupported assets are not checked on a schedule. */
@@ -312,6 +337,7 @@ export function parseAsset(h: Record<string, string> | null | undefined): AssetR
     lastOutcome: (h.lastOutcome as CheckOutcome | undefined) ?? null,
     lastReason: h.lastReason || null,
     lastJobId: h.lastJobId ?? null,
+    maintenance: h.maintenance || null,
   };
 }
 

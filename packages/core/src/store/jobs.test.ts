@@ -138,22 +138,23 @@ describe('JobStore', () => {
 describe('politeness', () => {
   it('spaces check starts per host and refuses waits that are too long', async () => {
     const t0 = Date.now();
-    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(0);
-    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(1000);
-    expect(await jobs.hostSlot('a.test', 1000, 2500, t0 + 100)).toBe(1900);
-    // The next slot is 3000 ms away: too long, nothing reserved.
-    expect(await jobs.hostSlot('a.test', 1000, 2500, t0)).toBe(-3000);
-    expect(await jobs.hostSlot('a.test', 1000, 2500, t0 + 500)).toBe(2500);
+    expect(await jobs.hostSlot('a.test', 'o', 1000, 2500, t0)).toBe(0);
+    expect(await jobs.hostSlot('a.test', 'o', 1000, 2500, t0)).toBe(1000);
+    expect(await jobs.hostSlot('a.test', 'o', 1000, 2500, t0 + 100)).toBe(1900);
+    // The next slot is 3000 ms away: too long. It becomes the owner's turn; come back when it is
+    // 2500 ms away, and whichever of its jobs asks then takes it.
+    expect(await jobs.hostSlot('a.test', 'o', 1000, 2500, t0)).toBe(-500);
+    expect(await jobs.hostSlot('a.test', 'o', 1000, 2500, t0 + 500)).toBe(2500);
     // Other hosts are independent.
-    expect(await jobs.hostSlot('b.test', 1000, 2500, t0)).toBe(0);
+    expect(await jobs.hostSlot('b.test', 'o', 1000, 2500, t0)).toBe(0);
   });
 
   it('honours Retry-After without ever moving the next slot earlier', async () => {
     const t0 = Date.now();
     await jobs.hostBackoff('c.test', t0 + 30_000, t0);
-    expect(await jobs.hostSlot('c.test', 1000, 2000, t0)).toBe(-30_000);
+    expect(await jobs.hostSlot('c.test', 'o', 1000, 2000, t0)).toBe(-28_000);
     await jobs.hostBackoff('c.test', t0 + 5_000, t0);
-    expect(await jobs.hostSlot('c.test', 1000, 2000, t0 + 29_000)).toBe(1000);
+    expect(await jobs.hostSlot('c.test', 'o', 1000, 2000, t0 + 29_000)).toBe(1000);
   });
 
   it('defers a claimed job without counting an attempt, and queues it again on time', async () => {

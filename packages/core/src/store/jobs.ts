@@ -193,17 +193,18 @@ export class JobStore {
   }
 
   /**
-   * Reserves a start slot for a check of `host`, `spacingMs` after the previous one across all
-   * executors. Returns the wait before starting (>= 0), or a negative number: no slot within
-   * `maxWaitMs`, the next one is that far away.
+   * Reserves a start for a check of `host` by `owner`, `spacingMs` after the previous one across
+   * all executors, shared fairly between owners (host_slot.lua). Returns the wait before
+   * starting (>= 0), or a negative number: no start within `maxWaitMs`; give the job back and
+   * ask again that many ms from now, when the owner's turn is within reach.
    */
-  async hostSlot(host: string, spacingMs: number, maxWaitMs: number, now = Date.now()): Promise<number> {
-    return this.scripts.run<number>('host_slot', [this.keys.hostSlot(host)], [now, spacingMs, maxWaitMs]);
+  async hostSlot(host: string, owner: string, spacingMs: number, maxWaitMs: number, now = Date.now()): Promise<number> {
+    return this.scripts.run<number>('host_slot', [this.keys.hostSlot(host), this.keys.hostTurns(host)], [now, spacingMs, maxWaitMs, owner]);
   }
 
   /** No check of `host` starts before `until` (Retry-After). */
   async hostBackoff(host: string, until: number, now = Date.now()): Promise<void> {
-    await this.scripts.run('host_backoff', [this.keys.hostSlot(host)], [now, until]);
+    await this.scripts.run('host_backoff', [this.keys.hostSlot(host), this.keys.hostTurns(host)], [now, until]);
   }
 
   /** Records results and finishes the job. Returns the state transition, or why nothing was written. */

@@ -1,9 +1,13 @@
 /**
  * Redis-backed storage a plugin gets for one asset. Every key written is recorded in the
- * asset's plugin-key set so that deleting the asset deletes the plugin's data too.
+ * asset's plugin-key set so that deleting the asset deletes the plugin's data too; writes to a
+ * deleted asset (a check that outlived it) are dropped (plugin_write.lua).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
+import { scriptLoader } from '../scripts.js';
+
+const writeScript = scriptLoader(new URL('../../lua/', import.meta.url), ['plugin_write'] as const);
 
 export interface AssetPluginStorage {
   get(key: string): Promise<string | null>;
@@ -21,16 +25,13 @@ export function pluginStorage(redis: Redis, keys: Keys, assetId: string, plugin:
       return redis.get(name(key));
     },
     async set(key, value) {
-      await redis.multi().set(name(key), value).sadd(registry, name(key)).exec();
+      await writeScript(redis).run('plugin_write', [keys.asset(assetId), name(key), registry], ['set', value]);
     },
     async del(key) {
       await redis.multi().del(name(key)).srem(registry, name(key)).exec();
     },
     async pushWindow(key, value, max) {
-      const res = await redis.multi().rpush(name(key), value).ltrim(name(key), -max, -1).lrange(name(key), 0, -1).sadd(registry, name(key)).exec();
-      const [err, list] = res?.[2] ?? [];
-      if (err) throw err;
-      return list as string[];
+      return writeScript(redis).run<string[]>('plugin_write', [keys.asset(assetId), name(key), registry], ['push', value, max]);
     },
     async window(key) {
       return redis.lrange(name(key), 0, -1);

@@ -3,6 +3,7 @@
  * page by page, and fleet-wide numbers. The arithmetic lives in ../stats.ts.
  */
 import type { Redis } from 'ioredis';
+import { WebmonError } from '../errors.js';
 import { ALL_OWNERS, type Keys } from '../keys.js';
 import { RESOLUTION_SECONDS, parseBucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
@@ -70,30 +71,34 @@ export class StatsStore {
     });
   }
 
-  /** Raw results, newest first, from `before` (an exclusive stream id) or the latest. */
+  /**
+   * Raw results, newest first, from `before` (an exclusive stream id: a `next` this method
+   * returned) or the latest. A page may hold fewer than `limit` items while `next` is set: the
+   * scan is bounded, and `next` is then the last entry scanned.
+   * Throws WEBMON_ERR_INVALID_CURSOR for a `before` that is not such an id.
+   */
   async results(assetId: string, opts: { from: number; to: number; before?: string | undefined; limit: number; plugin?: string | undefined }): Promise<{ items: ResultEntry[]; next: string | null }> {
     const items: ResultEntry[] = [];
-    let end = opts.before ? `(${opts.before}` : String(opts.to);
+    let end = opts.before !== undefined ? `(${resultsCursor(opts.before)}` : String(opts.to);
+    let scanned: string | null = null;
     // Filtering by plugin may skip entries: read in chunks until the page is full (bounded).
     for (let round = 0; round < 50 && items.length < opts.limit; round++) {
       const rows = await this.redis.xrevrange(this.keys.assetHistory(assetId), end, String(opts.from), 'COUNT', opts.limit + 1);
       for (const [id, fields] of rows) {
         const f = fieldsOf(fields);
         let results = (safeJson(f.results) as CheckResult[] | null) ?? [];
-        if (opts.plugin) {
-          results = results.filter((r) => r.plugin === opts.plugin);
-          if (results.length === 0) {
-            end = `(${id}`;
-            continue;
-          }
+        if (opts.plugin) results = results.filter((r) => r.plugin === opts.plugin);
+        if (results.length === 0 && opts.plugin) {
+          [scanned, end] = [id, `(${id}`];
+          continue;
         }
         if (items.length === opts.limit) return { items, next: items[items.length - 1]!.id };
         items.push({ id, at: Number(f.at ?? id.split('-')[0]), jobId: f.job ?? '', outcome: f.outcome ?? '', results });
-        end = `(${id}`;
+        [scanned, end] = [id, `(${id}`];
       }
       if (rows.length < opts.limit + 1) return { items, next: null };
     }
-    return { items, next: items.length ? items[items.length - 1]!.id : null };
+    return { items, next: scanned };
   }
 
   async fleet(owner: string, now = Date.now()): Promise<FleetStats> {
@@ -120,6 +125,15 @@ export class StatsStore {
     }
     return { assetsByState, checksPerSecond: Math.round((lastMinute / 60) * 100) / 100, checksLastHour: lastHour, failingMost: failingMost.slice(0, 10) };
   }
+}
+
+/** A results cursor as a stream id, or WEBMON_ERR_INVALID_CURSOR: ids this API issued are `<ms>-<seq>` with ms > 0. */
+export function resultsCursor(cursor: string): string {
+  const m = /^(\d{1,15})-(\d{1,19})$/.exec(cursor);
+  if (!m || Number(m[1]) === 0 || BigInt(m[2]!) > 18_446_744_073_709_551_615n) {
+    throw new WebmonError('WEBMON_ERR_INVALID_CURSOR', 'cursor: not a cursor returned by this API');
+  }
+  return `${Number(m[1])}-${BigInt(m[2]!)}`;
 }
 
 function fieldsOf(flat: string[]): Record<string, string> {
