@@ -461,16 +461,19 @@ describe('http plugin: redirects', () => {
   });
 
   // Fetch standard (and curl): credentials set for one origin are not sent to another origin.
-  it('does not forward Authorization and Cookie headers to another origin', async () => {
+  it('does not forward secret headers (Authorization, Cookie, X-API-Key, secretHeaders) to another origin', async () => {
     const before = otherSeen.length;
     const r = await check(`${base}/redirect/302?to=${encodeURIComponent(`${otherOrigin}/creds`)}`, {
-      headers: { authorization: 'Bearer secret-token', cookie: 'session=secret', 'x-trace': 'kept' },
+      headers: { authorization: 'Bearer secret-token', cookie: 'session=secret', 'X-Api-Key': 'k', 'X-Tenant-Token': 't', 'x-trace': 'kept' },
+      secretHeaders: ['x-tenant-token'],
     });
     expect(r).toMatchObject({ status: 'ok', reason: null });
     const got = otherSeen.slice(before);
     expect(got).toHaveLength(1);
     expect(got[0]?.headers.authorization).toBeUndefined();
     expect(got[0]?.headers.cookie).toBeUndefined();
+    expect(got[0]?.headers['x-api-key']).toBeUndefined();
+    expect(got[0]?.headers['x-tenant-token']).toBeUndefined();
     expect(got[0]?.headers['x-trace']).toBe('kept');
   });
 });

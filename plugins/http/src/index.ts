@@ -23,7 +23,7 @@ export const httpConfigSchema = Type.Object(
       maxProperties: 100,
       propertyNames: { pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' },
       description:
-        'Extra request headers (names are HTTP tokens). Authorization and Cookie are not sent to other origins on redirect. The values of Authorization, Proxy-Authorization, Cookie, X-API-Key and of the headers named in secretHeaders are secrets: never returned by the API nor logged.',
+        'Extra request headers (names are HTTP tokens). Secret headers (below) are not sent to other origins on redirect. The values of Authorization, Proxy-Authorization, Cookie, X-API-Key and of the headers named in secretHeaders are secrets: never returned by the API nor logged.',
     }),
     secretHeaders: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), {
@@ -163,7 +163,7 @@ export async function fetchUrl(url: URL, cfg: HttpConfig, signal: AbortSignal, k
         method = nextMethod;
         body = undefined;
       }
-      if (next.origin !== current.origin) headers = withoutCredentials(headers);
+      if (next.origin !== current.origin) headers = withoutSecrets(headers, cfg.secretHeaders);
       current = next;
       continue;
     }
@@ -214,11 +214,11 @@ function checkRedirectTarget(from: URL, next: URL, egress: EgressGuard, redirect
   if (refused) throw new EgressDeniedError(`redirect to ${next.origin} refused: ${refused}`);
 }
 
-const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
-
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+/** The request headers without the secret ones (names are lower case here), for another origin. */
+function withoutSecrets(headers: Record<string, string>, secretHeaders: readonly string[] | undefined): Record<string, string> {
+  const secret = new Set(secretHeaderPaths({ headers, secretHeaders }).map(([, name]) => name));
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (!CREDENTIAL_HEADERS.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(headers)) if (!secret.has(k)) out[k] = v;
   return out;
 }
 
