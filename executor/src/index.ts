@@ -11,7 +11,6 @@
  * the refusal as its reason, never a retried error.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { Pull } from 'zeromq';
 import {
   ClientStore,
@@ -42,6 +41,7 @@ import {
 } from '@webmon/core';
 import { createSharedCache, runPlugin, type PluginRegistry } from '@webmon/plugin-sdk';
 import { registry as installed } from '@webmon/plugins';
+import { startMetricsServer } from './metrics-server.js';
 
 export interface ExecutorStats {
   received: number;
@@ -317,21 +317,10 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const heartbeat = startHeartbeat(redis, keys, 'executor', id, log);
   // Its own Prometheus endpoint, for executors on other hosts (in `webmon up` the api's
   // /metrics shows the same registry).
-  let metricsServer: Server | undefined;
-  if (config.executor.metricsPort > 0) {
-    metricsServer = createServer((req, res) => {
-      if (req.url !== '/metrics') return void res.writeHead(404).end();
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': CONTENT_TYPE }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      metricsServer!.once('error', reject);
-      metricsServer!.listen(config.executor.metricsPort, config.executor.metricsHost, () => resolve());
-    });
-    log.info({ url: `http://${config.executor.metricsHost}:${config.executor.metricsPort}/metrics` }, 'executor metrics');
-  }
+  const metricsServer =
+    config.executor.metricsPort > 0
+      ? startMetricsServer(config.executor.metricsHost, config.executor.metricsPort, { metrics: () => metrics.registry.metrics(), contentType: CONTENT_TYPE }, log)
+      : null;
   log.info({ backend: config.zmq.backend, concurrency }, 'executor ready');
 
   return {
@@ -339,6 +328,8 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
     async stop(graceMs = 10_000) {
       closing = true;
       pull.close();
+      // The port is freed first, so an executor started while this one drains can take it.
+      await metricsServer?.close();
       await receiveLoop.catch(() => undefined);
       if (stats.inFlight > 0) {
         const idle = new Promise<void>((r) => (idleWaiter = r));
@@ -348,7 +339,6 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
       }
       stopping.abort();
       await registry.close();
-      await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
       await heartbeat.stop();
       redis.disconnect();
     },
