@@ -39,7 +39,7 @@ import {
   type Logger,
   type Redis,
 } from '@webmon/core';
-import { createSharedCache, runPlugin, type PluginRegistry } from '@webmon/plugin-sdk';
+import { closeRegexPool, createSharedCache, runPlugin, type PluginRegistry } from '@webmon/plugin-sdk';
 import { registry as installed } from '@webmon/plugins';
 import { startMetricsServer } from './metrics-server.js';
 
@@ -83,7 +83,7 @@ export async function checkAsset(
   asset: AssetRecord,
   deps: { registry: PluginRegistry; redis: Redis; keys: Keys; log: Logger; defaultTimeoutMs: number; egress: EgressGuard; signal?: AbortSignal },
 ): Promise<CheckResult[]> {
-  const target = { url: new URL(asset.url), assetId: asset.id };
+  const target = { url: new URL(asset.url), assetId: asset.id, owner: asset.owner };
   const shared = createSharedCache();
   // Registration order, whatever the asset lists: plugins that provide shared data (the http
   // page) start before the plugins that reuse it, so results do not depend on list order.
@@ -339,6 +339,7 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
       }
       stopping.abort();
       await registry.close();
+      await closeRegexPool();
       await heartbeat.stop();
       redis.disconnect();
     },

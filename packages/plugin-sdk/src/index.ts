@@ -16,6 +16,8 @@ export interface Target {
   /** Parsed, normalised asset URL. */
   url: URL;
   assetId: string;
+  /** The asset's owner (client id, or `admin`): shared resources are served fairly per owner. */
+  owner?: string;
 }
 
 /** Small per-plugin, per-asset state in Redis (baselines, windows of samples). */
@@ -115,4 +117,16 @@ export { PluginRegistry, REDACTED, type ConfigProblem, type PluginInfo } from '.
 export { runPlugin } from './run.js';
 export { createSharedCache, memoryStorage } from './context.js';
 export { clientEgress, egressDenial, guardedTarget, operatorEgress } from './net.js';
-export { USER_REGEX_FORMAT, USER_REGEX_MAX_PROGRAM, UserRegexError, userRegex, userRegexProblem, validateUserRegex, type UserRegex, type UserRegexOptions } from './regex.js';
+export {
+  USER_REGEX_FORMAT,
+  USER_REGEX_MAX_PROGRAM,
+  UserRegexError,
+  closeRegexPool,
+  userRegex,
+  userRegexProblem,
+  validateUserRegex,
+  type MatchOptions,
+  type UserRegex,
+  type UserRegexOptions,
+} from './regex.js';
+export { INLINE_BYTES, MATCH_BUDGET_MS, RegexPool, RegexTimeoutError } from './regex-pool.js';

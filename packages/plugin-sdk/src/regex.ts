@@ -10,6 +10,7 @@
  */
 import { RE2JS } from 're2js';
 import { Format } from 'typebox/format';
+import { RegexPool } from './regex-pool.js';
 
 /** Schema format of a tenant's regular expression: `Type.String({ format: USER_REGEX_FORMAT })`. */
 export const USER_REGEX_FORMAT = 're2';
@@ -27,8 +28,28 @@ export interface UserRegexOptions {
 export interface UserRegex {
   readonly source: string;
   readonly ignoreCase: boolean;
-  /** Whether the expression matches anywhere in `text` (unanchored, like RegExp#test). */
+  /** Whether the expression matches anywhere in `text` (unanchored, like RegExp#test). Inline: small texts only. */
   test(text: string): boolean;
+  /**
+   * The same, off the event loop for large texts (see regex-pool.ts): rejects with
+   * RegexTimeoutError when the match runs past its budget, or with the signal's reason.
+   */
+  match(text: string | Uint8Array, options?: MatchOptions): Promise<boolean>;
+}
+
+export interface MatchOptions {
+  /** How bytes are decoded (default utf8). */
+  encoding?: 'utf8' | 'latin1';
+  /** Whose check this is: waiting matches are served round robin per owner. */
+  owner?: string;
+  signal?: AbortSignal;
+}
+
+const pool = new RegexPool();
+
+/** Stops the matching workers (executor shutdown). */
+export function closeRegexPool(): Promise<void> {
+  return pool.close();
 }
 
 /** A tenant expression RE2 cannot run; the message says why. */
@@ -58,7 +79,13 @@ export function userRegex(source: string, options: UserRegexOptions = {}): UserR
     return hit;
   }
   const re = compile(source, ignoreCase);
-  const compiled: UserRegex = { source, ignoreCase, test: (text) => re.test(text) };
+  const translated = RE2JS.translateRegExp(source);
+  const compiled: UserRegex = {
+    source,
+    ignoreCase,
+    test: (text) => re.test(text),
+    match: (text, o = {}) => pool.matches({ source: translated, ignoreCase, text, encoding: o.encoding, owner: o.owner, signal: o.signal }),
+  };
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   cache.set(key, compiled);
   return compiled;

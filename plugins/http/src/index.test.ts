@@ -947,12 +947,12 @@ describe('http plugin: content, timings, certificates, Retry-After', () => {
     expect(await check(tlsUrl)).toMatchObject({ status: 'error', reason: 'tls' });
   });
 
-  it('fails an expired certificate even without verification', () => {
+  it('fails an expired certificate even without verification', async () => {
     const res: FetchOutcome = {
       status: 200, url: 'https://x.test/', redirects: 0, bytes: 1, truncated: false, headers: {}, ttfbMs: 1, totalMs: 2,
       cert: { subject: 'x.test', issuer: 'CA', validTo: Date.now() - 3 * 86_400_000 },
     };
-    const out = evaluate(res, validated({ verifyTls: false }) as never);
+    const out = await evaluate(res, validated({ verifyTls: false }) as never);
     expect(out).toMatchObject({ status: 'error', reason: 'tls', message: expect.stringContaining('expired 3 days ago') });
   });
 

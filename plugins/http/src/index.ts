@@ -8,7 +8,7 @@
 import Type from 'typebox';
 import { request, type Dispatcher } from 'undici';
 import { EgressDeniedError, classifyError, definePlugin, fail, ok, warn, type EgressGuard, type PluginContext, type PluginOutput } from '@webmon/plugin-sdk';
-import { USER_REGEX_FORMAT, UserRegexError, userRegex } from '@webmon/plugin-sdk';
+import { RegexTimeoutError, USER_REGEX_FORMAT, UserRegexError, userRegex, type MatchOptions } from '@webmon/plugin-sdk';
 import { Probe, agentFor, closeAgents, withProbe, type PeerCertificate } from './connection.js';
 import { STATUS_SPEC_PATTERN, parseStatusSpec, statusMatches } from './status-ranges.js';
 
@@ -263,12 +263,12 @@ export const httpPlugin = definePlugin({
     } catch (err) {
       return fetchFailure(err, ctx.signal);
     }
-    return evaluate(res, cfg);
+    return evaluate(res, cfg, Date.now(), { signal: ctx.signal, owner: target.owner });
   },
 });
 
 /** Turns a fetched response into a result: status, body, time and certificate rules, worst first. */
-export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): PluginOutput {
+export async function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now(), match: MatchOptions = {}): Promise<PluginOutput> {
   const metrics: Record<string, number> = {
     statusCode: res.status,
     totalMs: round(res.totalMs),
@@ -299,7 +299,7 @@ export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): 
     const wait = retryAfter !== undefined ? `, retry after ${retryAfter} s` : '';
     return fail(reason, `HTTP ${res.status}, expected ${cfg.expectedStatus}${wait}`, metrics, details);
   }
-  const mismatch = bodyMismatch(res, cfg);
+  const mismatch = await bodyMismatch(res, cfg, match);
   if (mismatch) return fail(mismatch.reason, mismatch.message, metrics, details);
   if (cfg.errorAfterMs !== undefined && res.totalMs > cfg.errorAfterMs) {
     return fail('slow', `took ${took}, limit ${cfg.errorAfterMs} ms`, metrics, details);
@@ -320,7 +320,7 @@ export function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.now()): 
  * Why the body fails the configured content rules, or null. Only the bytes read are searched;
  * expressions run in RE2 (linear time), an expression RE2 cannot run is `unsupported`.
  */
-function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): { reason: 'body_mismatch' | 'unsupported'; message: string } | null {
+async function bodyMismatch(res: FetchOutcome, cfg: HttpConfig, match: MatchOptions): Promise<{ reason: 'body_mismatch' | 'unsupported' | 'timeout'; message: string } | null> {
   if (!hasBodyRules(cfg)) return null;
   const raw = res.body?.toString('utf8') ?? '';
   const text = cfg.ignoreCase ? raw.toLowerCase() : raw;
@@ -329,12 +329,16 @@ function bodyMismatch(res: FetchOutcome, cfg: HttpConfig): { reason: 'body_misma
   const mismatch = (message: string) => ({ reason: 'body_mismatch' as const, message });
   if (cfg.bodyContains && !text.includes(norm(cfg.bodyContains))) return mismatch(`body does not contain ${JSON.stringify(cfg.bodyContains)}`);
   if (cfg.bodyNotContains && text.includes(norm(cfg.bodyNotContains))) return mismatch(`body contains ${JSON.stringify(cfg.bodyNotContains)}`);
+  // The bytes go to the matcher as they are (decoded there): a large body is not copied twice.
+  const body = res.body ?? Buffer.alloc(0);
+  const matches = (source: string) => userRegex(source, { ignoreCase: cfg.ignoreCase }).match(body, match);
   try {
-    if (cfg.bodyMatches && !userRegex(cfg.bodyMatches, { ignoreCase: cfg.ignoreCase }).test(raw)) return mismatch(`body does not match /${cfg.bodyMatches}/${flags}`);
-    if (cfg.bodyNotMatches && userRegex(cfg.bodyNotMatches, { ignoreCase: cfg.ignoreCase }).test(raw)) return mismatch(`body matches /${cfg.bodyNotMatches}/${flags}`);
+    if (cfg.bodyMatches && !(await matches(cfg.bodyMatches))) return mismatch(`body does not match /${cfg.bodyMatches}/${flags}`);
+    if (cfg.bodyNotMatches && (await matches(cfg.bodyNotMatches))) return mismatch(`body matches /${cfg.bodyNotMatches}/${flags}`);
   } catch (err) {
-    if (!(err instanceof UserRegexError)) throw err;
-    return { reason: 'unsupported', message: `/${err.source}/: ${err.message}` };
+    if (err instanceof UserRegexError) return { reason: 'unsupported', message: `/${err.source}/: ${err.message}` };
+    if (err instanceof RegexTimeoutError) return { reason: 'timeout', message: `body rule: ${err.message}` };
+    throw err;
   }
   return null;
 }

@@ -15,6 +15,9 @@ const PAGES: Record<string, string> = {
   '/as': `${'a'.repeat(60_000)}!`,
   '/xs': 'x'.repeat(60_000),
   '/shop': '<p>Order #12345 READY</p>',
+  // RE2 is linear, but this expression still costs microseconds per byte in it: seconds here.
+  '/big': 'abcdefgh '.repeat(400_000),
+  '/fast': 'ok',
 };
 let server: Server;
 let base: string;
@@ -33,9 +36,9 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-function run(path: string, config: Record<string, unknown>): Promise<CheckResult> {
+function run(path: string, config: Record<string, unknown>, owner = 'admin'): Promise<CheckResult> {
   const ctx = { log: pino({ level: 'silent' }), storage: memoryStorage(), shared: createSharedCache(), egress: operatorEgress() };
-  return runPlugin(httpPlugin, { url: new URL(`${base}${path}`), assetId: 'regex-test' }, config, ctx, config.timeoutMs as number);
+  return runPlugin(httpPlugin, { url: new URL(`${base}${path}`), assetId: 'regex-test', owner }, config, ctx, config.timeoutMs as number);
 }
 
 function validated(options: Record<string, unknown>): Record<string, unknown> {
@@ -55,6 +58,22 @@ describe('http body expressions', () => {
     expect(r).toMatchObject({ status: 'error', reason: 'body_mismatch' });
     expect(r.metrics.bytes).toBeGreaterThanOrEqual(60_000);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('an expression slow on a large body ends at the check timeout, without delaying another tenant\'s check', async () => {
+    const started = performance.now();
+    const hostile = Promise.all([1, 2, 3].map(() => run('/big', validated({ bodyMatches: '(.*a){20}', maxBodyBytes: 4_000_000, timeoutMs: 1500 }), 'mallory')));
+    // Another tenant's checks, with and without an expression, run meanwhile.
+    await new Promise((r) => setTimeout(r, 100));
+    const other = performance.now();
+    const plain = await run('/fast', validated({ timeoutMs: 5000 }), 'alice');
+    const withRule = await run('/shop', validated({ bodyMatches: 'Order #\\d{5}', timeoutMs: 5000 }), 'alice');
+    const otherMs = performance.now() - other;
+    expect(plain).toMatchObject({ status: 'ok' });
+    expect(withRule).toMatchObject({ status: 'ok' });
+    expect(otherMs).toBeLessThan(1000);
+    for (const r of await hostile) expect(r).toMatchObject({ status: 'error', reason: 'timeout' });
+    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it('bodyNotMatches with a catastrophic pattern passes when it does not match', async () => {

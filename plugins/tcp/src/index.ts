@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import Type from 'typebox';
-import { USER_REGEX_FORMAT, userRegex, userRegexProblem, type UserRegex } from '@webmon/plugin-sdk';
+import { RegexTimeoutError, USER_REGEX_FORMAT, userRegex, userRegexProblem, type MatchOptions, type UserRegex } from '@webmon/plugin-sdk';
 import { classifyError, definePlugin, fail, guardedTarget, ok, type EgressGuard, type PluginOutput } from '@webmon/plugin-sdk';
 
 export const tcpConfigSchema = Type.Object(
@@ -38,11 +38,17 @@ interface Exchange {
 const BANNER_SHOWN = 200;
 
 /** Connects, sends, reads; resolves with what was read, rejects with the network error or the guard's refusal. */
-function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSignal, egress: EgressGuard): Promise<Exchange> {
+function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSignal, egress: EgressGuard, owner?: string): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const socket: Socket = connect({ ...guardedTarget(egress, host), port, noDelay: true });
-    const until = new UntilWatcher(userRegex(cfg.until), cfg.maxBytes);
+    const until = new UntilWatcher(
+      userRegex(cfg.until),
+      cfg.maxBytes,
+      () => finish(null, 'pattern'),
+      (err) => finish(err instanceof Error ? err : new Error(String(err))),
+      { signal, owner },
+    );
     const read = cfg.expect !== undefined || cfg.send !== undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -86,7 +92,7 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
       chunks.push(part);
       bytes += part.length;
       if (bytes >= cfg.maxBytes) return finish(null, 'cap');
-      if (until.matchesAfter(part.toString('latin1'))) finish(null, 'pattern');
+      until.push(part.toString('latin1'));
     });
     socket.once('end', () => finish(null, 'closed'));
     socket.once('error', (err) => finish(err));
@@ -95,32 +101,56 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
 }
 
 /**
- * Whether the text read so far matches `until`, asked after each chunk. Matching the whole text
- * again for every chunk is quadratic in a reply trickled a byte at a time, so the text is matched
- * on every chunk only while the characters scanned stay within a budget (a few times maxBytes),
- * then each time it has doubled: the work stays linear in maxBytes, and a reply arriving in a few
- * chunks is still matched as each one arrives.
+ * Watches the text read for `until`. Matching runs off the event loop for large texts (see the
+ * SDK's regex pool), one match at a time: chunks that arrive meanwhile are matched together
+ * next. Matching the whole text again for every chunk is quadratic in a reply trickled a byte at
+ * a time, so the text is matched on every chunk only while the characters scanned stay within a
+ * budget (a few times maxBytes), then each time it has doubled: the work stays linear in
+ * maxBytes, and a reply arriving in a few chunks is still matched as each one arrives.
  */
 export class UntilWatcher {
   private text = '';
   private scanned = 0;
   private testedAt = 0;
+  private running = false;
+  private pending = false;
   private readonly budget: number;
 
   constructor(
     private readonly re: UserRegex,
     maxBytes: number,
+    private readonly onMatch: () => void,
+    private readonly onError: (err: unknown) => void,
+    private readonly options: MatchOptions = {},
   ) {
     this.budget = 8 * maxBytes;
   }
 
-  matchesAfter(chunk: string): boolean {
+  push(chunk: string): void {
     this.text += chunk;
+    this.pending = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running || !this.pending) return;
     const n = this.text.length;
-    if (this.scanned + n > this.budget && n < 2 * this.testedAt) return false;
+    if (this.scanned + n > this.budget && n < 2 * this.testedAt) return;
+    this.pending = false;
     this.scanned += n;
     this.testedAt = n;
-    return this.re.test(this.text);
+    this.running = true;
+    this.re.match(this.text, { ...this.options, encoding: 'latin1' }).then(
+      (matched) => {
+        this.running = false;
+        if (matched) this.onMatch();
+        else this.kick();
+      },
+      (err: unknown) => {
+        this.running = false;
+        this.onError(err);
+      },
+    );
   }
 }
 
@@ -151,8 +181,9 @@ export const tcpPlugin = definePlugin({
     const port = Number(target.url.port);
     let ex: Exchange;
     try {
-      ex = await exchange(host, port, cfg, ctx.signal, ctx.egress);
+      ex = await exchange(host, port, cfg, ctx.signal, ctx.egress, target.owner);
     } catch (err) {
+      if (err instanceof RegexTimeoutError) return fail('timeout', `until: ${err.message}`);
       const c = classifyError(err, ctx.signal);
       return fail(c.reason, c.message);
     }
@@ -162,7 +193,14 @@ export const tcpPlugin = definePlugin({
     const details = { banner: ex.text.slice(0, 1024), ended: ex.ended };
     if (cfg.expect !== undefined) {
       if (ex.bytes === 0) return fail('mismatch', `connection closed without a reply, expected /${cfg.expect}/`, metrics, details);
-      if (!userRegex(cfg.expect).test(ex.text)) return fail('mismatch', `reply "${shown(ex.text)}" does not match /${cfg.expect}/`, metrics, details);
+      let matched: boolean;
+      try {
+        matched = await userRegex(cfg.expect).match(ex.text, { encoding: 'latin1', signal: ctx.signal, owner: target.owner });
+      } catch (err) {
+        if (err instanceof RegexTimeoutError) return fail('timeout', `expect: ${err.message}`, metrics, details);
+        throw err;
+      }
+      if (!matched) return fail('mismatch', `reply "${shown(ex.text)}" does not match /${cfg.expect}/`, metrics, details);
     }
     return ok(`reply "${shown(ex.text.trimEnd())}"`, metrics, details);
   },

@@ -38,6 +38,7 @@ beforeAll(async () => {
   ports.as = await serve((s) => s.end(`${'a'.repeat(60_000)}!`));
   ports.xs = await serve((s) => s.end('x'.repeat(60_000)));
   ports.smtp = await serve((s) => s.write('220 mail.test ESMTP ready\r\n'));
+  ports.big = await serve((s) => s.write('abcdefgh '.repeat(110_000)));
 });
 
 afterAll(async () => {
@@ -53,6 +54,19 @@ describe('tcp expressions', () => {
     const r = await run(ports[name]!, validated({ ...rule, maxBytes: 100_000, timeoutMs: 5000 }));
     expect(r).toMatchObject({ status: 'error', reason: 'mismatch', metrics: { bytes: 60_000 + (name === 'as' ? 1 : 0) }, details: { ended: 'closed' } });
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('an expression slow on a large reply ends at the check timeout without stalling the event loop', async () => {
+    let worst = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      worst = Math.max(worst, performance.now() - last);
+      last = performance.now();
+    }, 10);
+    const r = await run(ports.big!, validated({ until: '(.*a){20}(?:x|y)', expect: '^abc', maxBytes: 1_000_000, timeoutMs: 1500 }));
+    clearInterval(ticker);
+    expect(r).toMatchObject({ status: 'error', reason: 'timeout' });
+    expect(worst).toBeLessThan(300);
   });
 
   it('stops at `until` and matches `expect` in RE2', async () => {
@@ -80,31 +94,48 @@ describe('UntilWatcher', () => {
   function counting(source: string): { re: UserRegex; scanned: () => number } {
     const inner = userRegex(source);
     let scanned = 0;
+    const test = (text: string) => ((scanned += text.length), inner.test(text));
     return {
-      re: { source, ignoreCase: false, test: (text) => ((scanned += text.length), inner.test(text)) },
+      re: { source, ignoreCase: false, test, match: async (text) => test(String(text)) },
       scanned: () => scanned,
     };
   }
 
-  it('matches a reply split in a few chunks as each chunk arrives', () => {
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('matches a reply split in a few chunks as each chunk arrives', async () => {
     const { re } = counting('\\r\\n');
-    const w = new UntilWatcher(re, 4096);
-    expect(w.matchesAfter('220 mail')).toBe(false);
-    expect(w.matchesAfter('.test ready')).toBe(false);
-    expect(w.matchesAfter('\r\n')).toBe(true);
+    let matched = 0;
+    const w = new UntilWatcher(re, 4096, () => matched++, (err) => { throw err; });
+    w.push('220 mail');
+    await settle();
+    w.push('.test ready');
+    await settle();
+    expect(matched).toBe(0);
+    w.push('\r\n');
+    await settle();
+    expect(matched).toBe(1);
   });
 
-  it('scans a reply trickled one byte at a time in work linear in maxBytes', () => {
+  it('scans a reply trickled one byte at a time in work linear in maxBytes', async () => {
     const maxBytes = 50_000;
-    const { re, scanned } = counting('never-seen');
-    const w = new UntilWatcher(re, maxBytes);
-    for (let i = 0; i < maxBytes; i++) w.matchesAfter('z');
+    const { re, scanned } = counting('never');
+    const w = new UntilWatcher(re, maxBytes, () => undefined, (err) => { throw err; });
+    for (let i = 0; i < maxBytes; i++) {
+      w.push('z');
+      if (i % 100 === 0) await settle();
+    }
+    await settle();
     // Re-matching the whole text per byte would scan maxBytes²/2 = 1.25e9 characters.
     expect(scanned()).toBeLessThanOrEqual(12 * maxBytes);
     // A pattern completed late in a trickle is still found once the text has doubled.
-    const late = new UntilWatcher(userRegex('END'), 1000);
     let found = -1;
-    for (let i = 0; i < 1000 && found < 0; i++) if (late.matchesAfter(i === 700 ? 'END' : 'z')) found = i;
+    let i = 0;
+    const late = new UntilWatcher(userRegex('END'), 1000, () => (found = i), (err) => { throw err; });
+    for (; i < 1000 && found < 0; i++) {
+      late.push(i === 700 ? 'END' : 'z');
+      await settle();
+    }
     expect(found).toBeGreaterThanOrEqual(700);
   });
 });
