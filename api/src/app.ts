@@ -104,7 +104,8 @@ const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
  * An RFC 3339 date-time that names an instant between 1970-01-01 and 9999-12-31 (UTC). Leap
- * seconds (`:60`) are refused: no clock here can represent them, and Redis ids cannot be negative.
+ * seconds (`:60`) are refused (Date cannot represent them), and so are instants before 1970
+ * (times become Redis stream ids, which cannot be negative).
  */
 export function isDateTime(text: string): boolean {
   const m = RFC3339.exec(text);
@@ -281,7 +282,8 @@ export function toErrorBody(err: unknown) {
     return errorBody('WEBMON_ERR_VALIDATION', `${first.field}: ${first.message}`, { problems });
   }
   const framework = typeof e.code === 'string' ? FRAMEWORK_CODES[e.code] : undefined;
-  if (framework) return errorBody(framework, e.message);
+  // Fastify's messages may quote the request (a whole over-long path): keep them short.
+  if (framework) return errorBody(framework, e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message);
   if (err instanceof SyntaxError) return errorBody('WEBMON_ERR_INVALID_JSON', err.message);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     const byStatus = CODES_BY_STATUS[e.statusCode];

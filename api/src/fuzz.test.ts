@@ -28,6 +28,7 @@ interface Schema {
   maximum?: number;
   minItems?: number;
   maxItems?: number;
+  uniqueItems?: boolean;
 }
 
 interface Operation {
@@ -72,16 +73,7 @@ beforeAll(async () => {
   };
   client = await made('fuzz client');
   victim = await made('fuzz victim');
-  const owners = [null, client.apiKey, victim.apiKey];
-  // Several assets each: DELETE requests use some up.
-  for (const [key, url] of owners.flatMap((k, i) => Array.from({ length: 8 }, (_, j) => [k, `http://o${i}-${j}.fuzz.test/`] as const))) {
-    const a = await api.call('POST', '/assets', { url, tags: ['fuzz'] }, key ?? undefined);
-    if (a.status >= 300) throw new Error(`${url} ${JSON.stringify(a.body)}`);
-    known.asset!.push(a.body.id);
-    const j = await api.call('POST', '/jobs', { assetIds: [a.body.id] }, key ?? undefined);
-    if (!j.body.jobs) throw new Error(JSON.stringify(j.body));
-    known.job!.push(j.body.jobs[0].id);
-  }
+  await replenish();
   const w = await api.call('POST', '/maintenance', { reason: 'fuzz', tags: ['fuzz'], recurring: { days: [1], start: '03:00', durationMinutes: 30 } }, client.apiKey);
   known.window!.push(w.body.id);
   const keys = await api.call('GET', `/clients/${victim.id}/keys`);
@@ -92,6 +84,27 @@ afterAll(async () => {
   await heartbeat.stop();
   await api.close();
 });
+
+let generation = 0;
+
+/**
+ * Keeps a few assets (with a job and a result) of the admin, the client and the victim in the
+ * pool of path ids: DELETE and sync requests remove some as the run goes on.
+ */
+async function replenish(): Promise<void> {
+  generation++;
+  const alive = await Promise.all(known.asset!.map((id) => api.t.redis.exists(api.t.keys.asset(id))));
+  known.asset = known.asset!.filter((_, i) => alive[i] === 1);
+  for (const [i, key] of [ADMIN, client.apiKey, victim.apiKey].entries()) {
+    for (let j = 0; j < 3; j++) {
+      const a = await api.call('POST', '/assets', { url: `http://o${i}-${j}-${generation}.fuzz.test/`, tags: ['fuzz'] }, key);
+      if (a.status !== 201) continue; // the client may have been limited by the fuzz itself
+      known.asset!.push(a.body.id);
+      const j1 = await api.call('POST', '/jobs', { assetIds: [a.body.id] }, key);
+      if (j1.status === 202) known.job!.push(j1.body.jobs[0].id);
+    }
+  }
+}
 
 function operations(): Operation[] {
   const ops: Operation[] = [];
@@ -151,10 +164,15 @@ function valid(input: Schema, name = '', depth = 0, mutate = false): fc.Arbitrar
 }
 
 function typed(s: Schema, name: string, depth: number, mutate: boolean): fc.Arbitrary<unknown> {
+  const named = byName(name);
+  if (named) return named;
   const field = (f: Schema, n = '') => (mutate ? fc.oneof({ weight: 3, arbitrary: valid(f, n, depth + 1, true) }, { weight: 1, arbitrary: hostile }) : valid(f, n, depth + 1));
   switch (s.type) {
     case 'string':
-      if (s.format === 'date-time') return fc.date({ min: new Date(0), max: new Date(Date.UTC(2100, 0, 1)), noInvalidDate: true }).map((d) => d.toISOString());
+      if (s.format === 'date-time') {
+        const near = fc.integer({ min: -2 * 86_400_000, max: 2 * 86_400_000 }).map((d) => new Date(Date.now() + d));
+        return fc.oneof(near, fc.date({ min: new Date(0), max: new Date(Date.UTC(2100, 0, 1)), noInvalidDate: true })).map((d) => d.toISOString());
+      }
       if (name === 'url') return fc.oneof(fc.constantFrom(...URLS), fc.webUrl());
       if (s.pattern) return fc.stringMatching(new RegExp(s.pattern)).map((v) => v.slice(0, s.maxLength ?? 64));
       return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 40) });
@@ -166,15 +184,36 @@ function typed(s: Schema, name: string, depth: number, mutate: boolean): fc.Arbi
       return fc.boolean();
     case 'array': {
       const items = name === 'assets' ? fc.oneof(fc.constantFrom(...URLS), assetLike()) : depth > 3 ? fc.jsonValue({ maxDepth: 1 }) : field(s.items ?? {});
-      return fc.array(items, { minLength: s.minItems ?? 0, maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 5, 5)) });
+      const sizes = { minLength: s.minItems ?? 0, maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 5, 5)) };
+      return s.uniqueItems ? fc.uniqueArray(items, { ...sizes, selector: (v) => JSON.stringify(v) }) : fc.array(items, sizes);
     }
     case 'object': {
       if (!s.properties || depth > 3) return fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 });
       const model = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, field(v, k)]));
-      return fc.record(model, { requiredKeys: (s.required ?? []).filter((k) => k in model) });
+      const record = fc.record(model, { requiredKeys: (s.required ?? []).filter((k) => k in model) });
+      if (mutate || !('recurring' in model && 'start' in model)) return record;
+      // A maintenance window is one-off (start and end) or recurring, never both.
+      return record.map((r) => ({ ...r })).chain((r) => {
+        const { start: _s, end: _e, recurring: _r, ...rest } = r as Record<string, unknown>;
+        return fc.oneof(fc.record({ start: model.start!, end: model.end! }), fc.record({ recurring: model.recurring! })).map((when) => ({ ...rest, ...when }));
+      });
     }
     default:
       return fc.jsonValue({ maxDepth: 2 });
+  }
+}
+
+/** Fields whose useful values a schema does not say: ids that exist, plugins that are installed. */
+function byName(name: string): fc.Arbitrary<unknown> | null {
+  switch (name) {
+    case 'assetIds':
+      return fc.subarray(known.asset!, { minLength: 1 });
+    case 'plugins':
+      return fc.subarray(['http', 'htmlstats', 'tcp', 'ftp']);
+    case 'config':
+      return fc.constantFrom({}, { http: { timeoutMs: 2000 } }, { htmlstats: { window: 10 } }, { tcp: {} });
+    default:
+      return null;
   }
 }
 
@@ -269,6 +308,11 @@ function checkAnswer(r: FuzzRequest, status: number, text: string): void {
   expect(r.op.statuses.has(status) || ANY_ROUTE.has(code), `undocumented status: ${where}`).toBe(true);
 }
 
+/** Counts one more of `key`. With FUZZ_STATS=1 the test prints how answers spread over routes and codes. */
+function tally(stats: Map<string, number>, key: string): void {
+  stats.set(key, (stats.get(key) ?? 0) + 1);
+}
+
 describe('fuzzing every route of the OpenAPI document', () => {
   it('answers no 5xx and only documented statuses and error bodies', async () => {
     const ops = operations().filter((op) => !op.path.startsWith('/docs'));
@@ -278,16 +322,10 @@ describe('fuzzing every route of the OpenAPI document', () => {
     const stats = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ops).chain(request), async (r) => {
-        runs++;
-        hits.set(`${r.op.method} ${r.op.path}`, (hits.get(`${r.op.method} ${r.op.path}`) ?? 0) + 1);
-        const started = performance.now();
+        if (++runs % 150 === 0) await replenish();
+        tally(hits, `${r.op.method} ${r.op.path}`);
         const res = await send(r);
-        if (process.env.FUZZ_STATS) {
-          const k = `${r.op.method} ${r.op.path} ${res.statusCode} ${res.statusCode >= 400 ? JSON.parse(res.body).code : ''}`;
-          stats.set(k, (stats.get(k) ?? 0) + 1);
-          const ms = performance.now() - started;
-          if (ms > 200) console.log('slow', Math.round(ms), describeRequest(r).slice(0, 200));
-        }
+        if (process.env.FUZZ_STATS) tally(stats, `${r.op.method} ${r.op.path} ${res.statusCode} ${res.statusCode >= 400 ? JSON.parse(res.body).code : ''}`);
         checkAnswer(r, res.statusCode, res.body);
       }),
       { numRuns: RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false },

@@ -23,17 +23,25 @@ for i = 5, #ARGV do
   local a = redis.call('HMGET', key, 'owner', 'tags', 'state', 'seq', 'maintenance')
   if a[1] then
     local current = a[5] or ''
-    -- The current window while it stays open (a stable reason), else the smallest open id.
-    local best = nil
-    local function consider(windowId)
-      if best ~= nil and best == current then return end
-      if redis.call('SISMEMBER', KEYS[1], windowId) == 1 then
-        if windowId == current or best == nil or windowId < best then best = windowId end
+    local ok, tags = pcall(cjson.decode, a[2] or '[]')
+    if not ok or type(tags) ~= 'table' then tags = {} end
+    -- The current window while it stays open and names the asset (a stable reason: checked
+    -- first, without listing every window of the asset), else the smallest open id.
+    local keep = false
+    if current ~= '' and redis.call('SISMEMBER', KEYS[1], current) == 1 then
+      keep = redis.call('SISMEMBER', ARGV[3] .. id, current) == 1
+      for _, tag in ipairs(tags) do
+        if keep then break end
+        keep = redis.call('SISMEMBER', ARGV[4] .. a[1] .. ':' .. tag, current) == 1
       end
     end
-    for _, w in ipairs(redis.call('SMEMBERS', ARGV[3] .. id)) do consider(w) end
-    local ok, tags = pcall(cjson.decode, a[2] or '[]')
-    if ok and type(tags) == 'table' then
+    local best = nil
+    if keep then best = current end
+    local function consider(windowId)
+      if (best == nil or windowId < best) and redis.call('SISMEMBER', KEYS[1], windowId) == 1 then best = windowId end
+    end
+    if not keep then
+      for _, w in ipairs(redis.call('SMEMBERS', ARGV[3] .. id)) do consider(w) end
       for _, tag in ipairs(tags) do
         for _, w in ipairs(redis.call('SMEMBERS', ARGV[4] .. a[1] .. ':' .. tag)) do consider(w) end
       end

@@ -146,6 +146,21 @@ describe('maintenance as an indexed state', () => {
     expect(await t.redis.smembers(`${t.keys.maintenanceByTagPrefix}${owner}:web`)).toEqual([]);
   });
 
+  it('keeps an asset in maintenance while any open window covers it, through overlaps', async () => {
+    const owner = 'idx5';
+    const now = Date.now();
+    const id = await newAsset(owner, 'https://a.idx5.test/', ['db']);
+    const first = await store.create({ owner, reason: 'first', assetIds: [id], tags: [], start: now - 1000, end: now + 60_000 });
+    const second = await store.create({ owner, reason: 'second', assetIds: [], tags: ['db'], start: now - 1000, end: now + 60_000 });
+    expect((await assets.get(id))!.maintenance).toBe(first.id); // the covering window stays the same
+    await store.delete(first.id);
+    expect((await assets.get(id))!.maintenance).toBe(second.id);
+    expect(await indexesOf(owner, id)).toEqual(['own:maintenance', '*:maintenance']);
+    await store.delete(second.id);
+    expect((await assets.get(id))!.maintenance).toBeNull();
+    expect(await indexesOf(owner, id)).toEqual(['own:unknown', '*:unknown']);
+  });
+
   it('counts windows against a quota atomically, and indexes windows stored before the index existed', async () => {
     const owner = 'idx3';
     const now = Date.now();

@@ -64,7 +64,9 @@ export class StatsStore {
   }
 
   async transitions(assetId: string, from: number, to: number, limit = 1000): Promise<Transition[]> {
-    const rows = await this.redis.xrange(this.keys.assetEvents(assetId), String(from), String(to), 'COUNT', limit);
+    // Stream ids start at 0: a window reaching before 1970 (e.g. `to` near the epoch) reads from there.
+    if (to < 0) return [];
+    const rows = await this.redis.xrange(this.keys.assetEvents(assetId), String(Math.max(0, Math.floor(from))), String(Math.floor(to)), 'COUNT', limit);
     return rows.map(([, fields]) => {
       const f = fieldsOf(fields);
       return { at: Number(f.at), from: f.from ?? '', to: f.to ?? '', reason: f.reason ?? '' };
@@ -79,11 +81,13 @@ export class StatsStore {
    */
   async results(assetId: string, opts: { from: number; to: number; before?: string | undefined; limit: number; plugin?: string | undefined }): Promise<{ items: ResultEntry[]; next: string | null }> {
     const items: ResultEntry[] = [];
-    let end = opts.before !== undefined ? `(${resultsCursor(opts.before)}` : String(opts.to);
+    let end = opts.before !== undefined ? `(${resultsCursor(opts.before)}` : String(Math.floor(opts.to));
+    if (opts.to < 0) return { items, next: null };
+    const start = String(Math.max(0, Math.floor(opts.from)));
     let scanned: string | null = null;
     // Filtering by plugin may skip entries: read in chunks until the page is full (bounded).
     for (let round = 0; round < 50 && items.length < opts.limit; round++) {
-      const rows = await this.redis.xrevrange(this.keys.assetHistory(assetId), end, String(opts.from), 'COUNT', opts.limit + 1);
+      const rows = await this.redis.xrevrange(this.keys.assetHistory(assetId), end, start, 'COUNT', opts.limit + 1);
       for (const [id, fields] of rows) {
         const f = fieldsOf(fields);
         let results = (safeJson(f.results) as CheckResult[] | null) ?? [];
