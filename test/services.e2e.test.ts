@@ -4,14 +4,14 @@
  * wants CURVE with the generated keys; the CLI of the same install finds them.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Push, Request, curveKeyPair } from 'zeromq';
+import { Push, curveKeyPair } from 'zeromq';
 import { freePort, persistenceInfo } from '@webmon/core';
 import { webmon, type Proc } from './helpers/processes.js';
+import { askControl, firstReplyLine } from './helpers/sockets.js';
 import { SOCKET_TYPE, frame30, portOf, rawExchange, zmtp10, zmtp20, zmtp30NullPush } from './helpers/zmtp.js';
 
 const JOBS = ['1', 'JOBS', '9', Array.from({ length: 30 }, (_, i) => `injected${i}`).join('\n')];
@@ -57,39 +57,7 @@ async function status(): Promise<Record<string, number>> {
 }
 
 /** The first reply line of a raw RESP exchange. */
-function rawRedis(text: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const s = createConnection({ host: '127.0.0.1', port: redisPort });
-    let got = '';
-    s.setTimeout(3000, () => {
-      s.destroy();
-      rej(new Error('no reply from redis'));
-    });
-    s.once('error', rej);
-    s.once('connect', () => s.write(text));
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\r\n')) {
-        s.destroy();
-        res(got.split('\r\n')[0]!);
-      }
-    });
-  });
-}
 
-async function askControl(command: string, options: object): Promise<string> {
-  const req = new Request({ receiveTimeout: 1500, linger: 0, ...options });
-  req.connect(env.WEBMON_ZMQ_CONTROL!);
-  try {
-    await req.send(command);
-    const [reply] = await req.receive();
-    return reply!.toString();
-  } catch (err) {
-    return `no answer (${(err as { code?: string }).code ?? (err as Error).message})`;
-  } finally {
-    req.close();
-  }
-}
 
 describe('the Redis of webmon up', () => {
   it('keeps its generated password in a 0600 file and logs its URL only redacted', () => {
@@ -103,9 +71,9 @@ describe('the Redis of webmon up', () => {
   });
 
   it('refuses unauthenticated commands', async () => {
-    expect(await rawRedis('PING\r\n')).toMatch(/^-NOAUTH/);
-    expect(await rawRedis('*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n')).toMatch(/^-NOAUTH/);
-    expect(await rawRedis('*2\r\n$4\r\nAUTH\r\n$12\r\nnot-the-pass\r\n')).toMatch(/^-WRONGPASS/);
+    expect(await firstReplyLine(redisPort, 'PING\r\n')).toMatch(/^-NOAUTH/);
+    expect(await firstReplyLine(redisPort, '*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n')).toMatch(/^-NOAUTH/);
+    expect(await firstReplyLine(redisPort, '*2\r\n$4\r\nAUTH\r\n$12\r\nnot-the-pass\r\n')).toMatch(/^-WRONGPASS/);
   });
 });
 
@@ -151,8 +119,8 @@ describe('the dispatcher of webmon up', () => {
     await redis.connect();
     try {
       const saves = (await persistenceInfo(redis)).saves;
-      expect(await askControl('STATUS', {})).toMatch(/^no answer/);
-      expect(await askControl('SNAPSHOT NOW', {})).toMatch(/^no answer/);
+      expect(await askControl(env.WEBMON_ZMQ_CONTROL!, 'STATUS', 1500)).toMatch(/^no answer/);
+      expect(await askControl(env.WEBMON_ZMQ_CONTROL!, 'SNAPSHOT NOW', 1500)).toMatch(/^no answer/);
       const control = portOf(env.WEBMON_ZMQ_CONTROL!);
       for (const bytes of [zmtp10(['', 'SNAPSHOT NOW']), zmtp10(['', 'STATUS']), zmtp20(SOCKET_TYPE.REQ, ['', 'STATUS'])]) {
         const res = await rawExchange(control, bytes);

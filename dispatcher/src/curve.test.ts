@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Push, Request, curveKeyPair } from 'zeromq';
+import { Push, curveKeyPair } from 'zeromq';
 import { ConfigError, createLogger, encode, freePort, loadConfig, type Config } from '@webmon/core';
 import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { askControl } from '../../test/helpers/sockets.js';
 import { startDispatcher, type RunningDispatcher } from './index.js';
 
 const log = createLogger({ level: 'silent', role: 'dispatcher' });
@@ -34,19 +35,7 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-async function ping(options: object): Promise<string> {
-  const req = new Request({ receiveTimeout: 1500, linger: 0, ...options });
-  req.connect(config.zmq.control);
-  try {
-    await req.send('PING');
-    const [reply] = await req.receive();
-    return reply!.toString();
-  } catch (err) {
-    return `no answer (${(err as { code?: string }).code ?? (err as Error).message})`;
-  } finally {
-    req.close();
-  }
-}
+const ping = (options: object) => askControl(config.zmq.control, 'PING', 1500, options);
 
 const as = (pair: { publicKey: string; secretKey: string }) => ({ curveServerKey: server.publicKey, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey });
 

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pull, Push, Request, Router, curveKeyPair } from 'zeromq';
+import { Pull, Push, Router, curveKeyPair } from 'zeromq';
 import { createLogger, encode, freePort, loadConfig, persistenceInfo, startManagedRedis, type Config, type ManagedRedis } from '@webmon/core';
 import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
+import { askControl } from '../../test/helpers/sockets.js';
 import { SOCKET_TYPE, frame30, longFrameHeader, portOf, rawExchange, zmtp10, zmtp20, zmtp30NullPush } from '../../test/helpers/zmtp.js';
 import { startDispatcher, type RunningDispatcher } from './index.js';
 import { RateLimitedWarnings } from './warnings.js';
@@ -39,19 +40,6 @@ async function endpoints() {
   };
 }
 
-async function ask(endpoint: string, command: string, timeoutMs = 3000, options: object = {}): Promise<string> {
-  const req = new Request({ receiveTimeout: timeoutMs, linger: 0, ...options });
-  req.connect(endpoint);
-  try {
-    await req.send(command);
-    const [reply] = await req.receive();
-    return reply!.toString();
-  } catch (err) {
-    return `no answer (${(err as { code?: string }).code ?? (err as Error).message})`;
-  } finally {
-    req.close();
-  }
-}
 
 async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -128,8 +116,8 @@ describe('dispatcher sockets without CURVE', () => {
     await until(() => d.stats().received >= before + 2);
     push.close();
     expect(d.stats().received).toBe(before + 2);
-    expect(await ask(zmq.control, 'PING')).toBe('PONG');
-    expect(JSON.parse(await ask(zmq.control, 'STATUS'))).toMatchObject({ received: before + 2 });
+    expect(await askControl(zmq.control, 'PING')).toBe('PONG');
+    expect(JSON.parse(await askControl(zmq.control, 'STATUS'))).toMatchObject({ received: before + 2 });
   });
 
   it('drops a peer that sends a message larger than zmq.maxMessageBytes, without buffering it', async () => {
@@ -163,14 +151,14 @@ describe('dispatcher sockets without CURVE', () => {
       t.url,
     );
     try {
-      expect(await ask(otherZmq.control, 'PING', 1000)).toMatch(/^no answer/);
-      expect(await ask(otherZmq.control, 'PING', 3000, { curveServerKey: pair.publicKey, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey })).toBe('PONG');
-      expect(await ask(zmq.control, 'PING')).toBe('PONG');
+      expect(await askControl(otherZmq.control, 'PING', 1000)).toMatch(/^no answer/);
+      expect(await askControl(otherZmq.control, 'PING', 3000, { curveServerKey: pair.publicKey, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey })).toBe('PONG');
+      expect(await askControl(zmq.control, 'PING')).toBe('PONG');
     } finally {
       await other.stop();
     }
     // New connections still pass through the handler once the other dispatcher has gone.
-    expect(await ask(zmq.control, 'PING')).toBe('PONG');
+    expect(await askControl(zmq.control, 'PING')).toBe('PONG');
   });
 
   it('rate-limits its warnings about malformed messages', async () => {
@@ -233,7 +221,7 @@ describe('SNAPSHOT NOW under a burst', () => {
     const savesBefore = (await persistenceInfo(redis)).saves;
     const request = async () => {
       const sentAfterSaves = (await persistenceInfo(redis)).saves;
-      const reply = await ask(config.zmq.control, 'SNAPSHOT NOW', 60_000);
+      const reply = await askControl(config.zmq.control, 'SNAPSHOT NOW', 60_000);
       const info = await persistenceInfo(redis);
       // Saves finished by now: every counted one except one still running.
       return { reply, sentAfterSaves, finished: info.saves - (info.inProgress ? 1 : 0) };

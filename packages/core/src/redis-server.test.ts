@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { firstReplyLine } from '../../../test/helpers/sockets.js';
 import { ConfigError } from './errors.js';
 import { openRedis } from './redis.js';
 import { REDIS_PASSWORD_FILE, managedRedisPassword, startManagedRedis } from './redis-server.js';
@@ -18,26 +18,6 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Sends raw bytes and returns the first reply line. */
-function raw(port: number, text: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    let got = '';
-    s.setTimeout(3000, () => {
-      s.destroy();
-      rej(new Error('no reply'));
-    });
-    s.once('error', rej);
-    s.once('connect', () => s.write(text));
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\r\n')) {
-        s.destroy();
-        res(got.split('\r\n')[0]!);
-      }
-    });
-  });
-}
 
 describe('managed redis-server', () => {
   it('requires a generated password kept in a 0600 file, never on the command line', async () => {
@@ -50,9 +30,9 @@ describe('managed redis-server', () => {
       expect(password).toMatch(/^[A-Za-z0-9_-]{43,}$/); // 32 random bytes, base64url
       expect(server.url).toBe(`redis://:${password}@127.0.0.1:${server.port}`);
 
-      expect(await raw(server.port, 'PING\r\n')).toMatch(/^-NOAUTH/);
-      expect(await raw(server.port, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n')).toMatch(/^-NOAUTH/);
-      expect(await raw(server.port, '*2\r\n$4\r\nAUTH\r\n$5\r\nwrong\r\n')).toMatch(/^-WRONGPASS/);
+      expect(await firstReplyLine(server.port, 'PING\r\n')).toMatch(/^-NOAUTH/);
+      expect(await firstReplyLine(server.port, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n')).toMatch(/^-NOAUTH/);
+      expect(await firstReplyLine(server.port, '*2\r\n$4\r\nAUTH\r\n$5\r\nwrong\r\n')).toMatch(/^-WRONGPASS/);
 
       const cmdline = readFileSync(`/proc/${server.process.pid}/cmdline`, 'utf8');
       expect(cmdline).toContain('redis-server');
