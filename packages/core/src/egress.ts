@@ -197,6 +197,19 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
   };
 }
 
+/** The guard's refusal somewhere in an error's `cause`/`errors` chain (undici wraps connector errors), or null. */
+export function egressDenial(err: unknown): Error | null {
+  const seen: unknown[] = [err];
+  for (let i = 0; i < seen.length && i < 32; i++) {
+    const e = seen[i] as { code?: unknown; cause?: unknown; errors?: unknown } | null;
+    if (!e || typeof e !== 'object') continue;
+    if (e.code === EGRESS_DENIED) return e as Error;
+    if (e.cause !== undefined) seen.push(e.cause);
+    if (Array.isArray(e.errors)) seen.push(...e.errors);
+  }
+  return null;
+}
+
 /** Throws ConfigError when a list of CIDR ranges does not parse (config and API validation). */
 export function validateCidrs(cidrs: readonly string[], field: string): void {
   parseCidrs(cidrs, field);

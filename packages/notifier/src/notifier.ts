@@ -32,7 +32,7 @@ import { Agent, buildConnector, request } from 'undici';
 import {
   AssetStore,
   ConfigError,
-  EGRESS_DENIED,
+  egressDenial,
   EgressDeniedError,
   MaintenanceStore,
   coveringWindow,
@@ -219,21 +219,9 @@ export function streamEntries(reply: unknown): StreamEntry[] {
   return [];
 }
 
-/** The guard's refusal in an error's causes or AggregateError members (undici may wrap connector errors), or null. */
-function denial(err: unknown): Error | null {
-  const queue: unknown[] = [err];
-  for (let i = 0; i < queue.length && i < 16; i++) {
-    const e = queue[i] as { code?: unknown; cause?: unknown; errors?: unknown } | null;
-    if (!e || typeof e !== 'object') continue;
-    if (e.code === EGRESS_DENIED) return e as Error;
-    if (e.cause !== undefined) queue.push(e.cause);
-    if (Array.isArray(e.errors)) queue.push(...e.errors);
-  }
-  return null;
-}
 
 function errorText(err: unknown): string {
-  const refused = denial(err);
+  const refused = egressDenial(err);
   if (refused) return `denied: ${refused.message}`.slice(0, 300);
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
