@@ -137,6 +137,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       sendError(reply, toErrorBody(err));
     },
     clientErrorHandler: answerClientError,
+    // Requests arriving while the server closes get the catalog's 503 (the hook below).
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // Bodies are validated strictly (a string is not a number); query strings and path params
@@ -145,7 +147,15 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   const coercing = makeAjv({ coerceTypes: 'array' });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   app.addHook('onRoute', documentErrors);
-  app.addHook('onRequest', async (req: FastifyRequest) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (closing) {
+      reply.header('connection', 'close').header('retry-after', '5');
+      throw new WebmonError('WEBMON_ERR_SHUTTING_DOWN', 'this api instance is shutting down; retry shortly');
+    }
     if (req.url.length > MAX_URL_LENGTH_BYTES) throw new WebmonError('WEBMON_ERR_URI_TOO_LONG', `the URL is ${req.url.length} bytes, more than ${MAX_URL_LENGTH_BYTES}`);
   });
 
@@ -319,9 +329,13 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
   431: 'WEBMON_ERR_HEADERS_TOO_LARGE',
 };
 
+/**
+ * Sends an error body. It is serialised here, not by the route's response schema: a route may
+ * document its own body for the same status (GET /health's 503), which an error must not meet.
+ */
 function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
   if (body.code === 'WEBMON_ERR_STORE_UNAVAILABLE') reply.header('retry-after', '5');
-  return reply.code(body.statusCode).send(body);
+  return reply.code(body.statusCode).type('application/json; charset=utf-8').serializer(JSON.stringify).send(body);
 }
 
 /**

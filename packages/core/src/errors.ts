@@ -39,6 +39,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   WEBMON_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Redis is unavailable' },
   WEBMON_ERR_SNAPSHOT_FAILED: { status: 503, title: 'The change was applied but not snapshotted' },
+  WEBMON_ERR_SHUTTING_DOWN: { status: 503, title: 'This api instance is shutting down' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ErrorCatalog;
