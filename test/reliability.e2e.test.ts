@@ -71,7 +71,7 @@ describe('reliability', () => {
       for (const id of assetIds) {
         const stats = await api.call('GET', `/assets/${id}/stats`);
         expect(stats.body.checks, id).toBe(1);
-        expect(await t.redis.xlen(t.keys.assetHistory(id)), id).toBe(1);
+        expect(await t.redis.llen(t.keys.assetHistory(id)), id).toBe(1);
       }
     };
     await exactlyOnce();

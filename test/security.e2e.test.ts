@@ -65,6 +65,8 @@ beforeAll(async () => {
   const deployment = await webmonEnv(t.url, t.prefix, KEY);
   const env = deployment.env;
   env.WEBMON_NOTIFIER_BACKOFF_BASE_MS = '200';
+  // This suite polls as a client; its subject is egress, not the request rate.
+  env.WEBMON_TENANTS_LIMITS_REQUESTS_PER_SECOND = '10000';
   apiUrl = deployment.apiUrl;
   frontendPort = new URL(env.WEBMON_ZMQ_FRONTEND!).port;
   procs.push(webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['api'], env));

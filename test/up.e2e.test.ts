@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
@@ -39,6 +39,24 @@ function portOpen(port: number): Promise<boolean> {
     });
     s.once('error', () => res(false));
   });
+}
+
+/** A free port whose successor is free too (an extra executor's metrics port is base + 1). */
+async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freePort();
+    if (port < 65535 && !(await portOpen(port + 1))) return port;
+  }
+  throw new Error('no pair of free ports');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe('webmon up', () => {
@@ -76,7 +94,8 @@ describe('webmon up', () => {
       };
       const status = await cli('status');
       expect(status.code).toBe(0);
-      expect(JSON.parse(status.out)).toMatchObject({ executors: 1, lastSnapshot: { status: 'ok' } });
+      // One executor per core by default.
+      expect(JSON.parse(status.out)).toMatchObject({ executors: availableParallelism(), lastSnapshot: { status: 'ok' } });
       const snap = await cli('snapshot');
       expect(snap).toMatchObject({ code: 0, out: expect.stringMatching(/^OK \d{10}\n$/) });
       expect(await cli('ping')).toMatchObject({ code: 0, out: 'PONG\n' });
@@ -96,6 +115,57 @@ describe('webmon up', () => {
       } finally {
         await again.stop('SIGKILL');
       }
+    } finally {
+      await up.stop('SIGKILL');
+      await target.close();
+    }
+  });
+
+  it('runs --executors N executor processes that all check, restarts a killed one, and stops them all', async () => {
+    const cwd = tmp();
+    const env = { ...(await ports()), WEBMON_EXECUTOR_METRICS_PORT: String(await freePortPair()), WEBMON_POLITENESS_HOST_INTERVAL_MS: '0' };
+    const target = await startTarget();
+    const up = webmon(['up', '--executors', '2'], env, { cwd });
+    try {
+      await up.waitFor(/webmon is running/, 30_000);
+      const childPid = () => [...up.output().matchAll(/"executor":1,"childPid":(\d+)[^\n]*"msg":"executor process started"/g)].map((m) => Number(m[1]));
+      const [first] = childPid();
+      expect(first).toBeGreaterThan(0);
+      expect(first).not.toBe(up.child.pid);
+      const status = async () => {
+        const p = webmon(['status'], env, { cwd });
+        await new Promise((r) => p.child.once('exit', r));
+        return JSON.parse(p.output()) as { executors: number; scheduler: { executors: number; concurrency: number } };
+      };
+      expect((await status()).executors).toBe(2);
+
+      const key = readFileSync(join(cwd, 'data', 'admin.key'), 'utf8').trim();
+      const api = client(`http://127.0.0.1:${env.WEBMON_API_PORT}`, key);
+      const runChecks = async (n: number) => {
+        const assets = Array.from({ length: n }, (_, i) => ({ url: `${target.url}/ok?i=${i}&r=${Math.random()}`, plugins: ['http'] }));
+        const { body: created } = await api.call('POST', '/assets/batch', { assets });
+        const { body: pushed } = await api.call('POST', '/jobs', { assetIds: created.items.map((it: { id: string }) => it.id) });
+        for (const j of pushed.jobs) expect(await api.waitJob(j.id, 30_000)).toMatchObject({ status: 'done', outcome: 'ok' });
+      };
+      await runChecks(200);
+      // The child process ran some of them: its own metrics endpoint (base port + 1) counts them.
+      const childMetrics = await fetch(`http://127.0.0.1:${Number(env.WEBMON_EXECUTOR_METRICS_PORT) + 1}/metrics`).then((r) => r.text());
+      expect(Number(/webmon_checks_total\{plugin="http",status="ok",reason=""\} (\d+)/.exec(childMetrics)?.[1] ?? 0)).toBeGreaterThan(0);
+      // The scheduler sizes its queue from both executors' advertised concurrency (20 each).
+      for (let i = 0; i < 50 && (await status()).scheduler.concurrency !== 40; i++) await new Promise((r) => setTimeout(r, 200));
+      expect((await status()).scheduler).toMatchObject({ executors: 2, concurrency: 40 });
+
+      // A crashed executor process is started again, and checks still complete.
+      process.kill(first!, 'SIGKILL');
+      await up.waitFor(/executor process exited; restarting it/, 10_000);
+      for (let i = 0; i < 100 && childPid().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      const second = childPid()[1];
+      expect(second).toBeGreaterThan(0);
+      expect(second).not.toBe(first);
+      await runChecks(20);
+
+      expect(await up.stop('SIGTERM')).toBe(0);
+      expect(alive(second!)).toBe(false);
     } finally {
       await up.stop('SIGKILL');
       await target.close();

@@ -74,6 +74,8 @@ export const Asset = Type.Object(
   { $id: 'Asset' },
 );
 export type AssetOut = Static<typeof Asset>;
+/** The fields of an Asset, which `fields` of a listing may name. */
+export const ASSET_FIELDS = Object.keys(Asset.properties) as Array<keyof AssetOut>;
 
 export const AssetId = Type.Object({ id: Type.String({ pattern: ID }) });
 export const PluginParams = Type.Object({ id: Type.String({ pattern: ID }), plugin: Type.String({ pattern: NAME }) });
@@ -83,17 +85,33 @@ export const ListQuery = Type.Object(
     state: Type.Optional(Type.Enum(ASSET_STATES)),
     plugin: Type.Optional(Type.String({ pattern: NAME })),
     tag: Type.Optional(Type.String({ pattern: TAG_PATTERN })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Case-insensitive text the URL contains.' })),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'Case-insensitive text the URL contains, anywhere in it (host, path, query). Answered from a trigram index for 3 characters or more.',
+      }),
+    ),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'nextCursor of the previous page.' })),
+    fields: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        pattern: '^[A-Za-z]+(,[A-Za-z]+)*$',
+        description: `Comma-separated Asset fields to return, e.g. \`id,url,state\` (default: all). One of: ${ASSET_FIELDS.join(', ')}.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type ListQuery = Static<typeof ListQuery>;
 
 export const AssetList = Type.Object({
-  items: Type.Array(Asset),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null when complete.' }),
+  items: Type.Array(Type.Partial(Asset), { description: 'Assets with every field, or only those named in `fields`.' }),
+  nextCursor: Type.Union([Type.String(), Type.Null()], {
+    description: 'Pass as cursor for the next page; null when complete. A page may hold fewer than `limit` items while this is set (the scan per request is bounded).',
+  }),
 });
 
 export const BatchInput = Type.Object(
@@ -388,5 +406,11 @@ export const FleetStatsSchema = Type.Object({
   checksLastHour: Type.Integer(),
   queue: Type.Object({ queued: Type.Integer(), running: Type.Integer(), failed: Type.Integer() }),
   executorsAlive: Type.Integer(),
-  failingMost: Type.Array(Type.Object({ assetId: Type.String(), url: Type.Union([Type.String(), Type.Null()]), failures: Type.Integer() })),
+  checksSkipped: Type.Object(
+    { late: Type.Integer(), pending: Type.Integer() },
+    { description: 'Scheduled checks skipped since the start: late (their due time passed more than an interval ago, see webmon_check_start_lateness_seconds) or pending (the previous check was still queued or running).' },
+  ),
+  failingMost: Type.Array(Type.Object({ assetId: Type.String(), url: Type.Union([Type.String(), Type.Null()]), failures: Type.Integer() }), {
+    description: 'The 10 assets with the most failed checks today and yesterday (UTC days), most first; url is null for an asset deleted since.',
+  }),
 });

@@ -5,7 +5,7 @@ import { testApi, type TestApi } from '../../test/helpers/api.js';
 let api: TestApi;
 let jobs: JobStore;
 beforeAll(async () => {
-  api = await testApi('stats');
+  api = await testApi('stats', { history: { maxResults: 1000 } }); // the paging tests below keep more than the default cap
   jobs = new JobStore(api.t.redis, api.t.keys, api.t.scripts, jobPolicy(api.config));
 });
 afterAll(() => api.close());

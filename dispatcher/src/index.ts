@@ -34,11 +34,13 @@ import {
 import { startNotifier } from '@webmon/notifier';
 import { ControlChannel } from './control.js';
 import { PriorityQueue } from './queue.js';
+import { Scheduler, type SchedulerStats } from './scheduler.js';
 import { RateLimitedWarnings } from './warnings.js';
 import { registerZap, type ZapRegistration } from './zap.js';
 
 export { PriorityQueue } from './queue.js';
 export { ControlChannel } from './control.js';
+export { Scheduler, TakeRate, backpressureWaitMs, queueBound } from './scheduler.js';
 
 export interface RunningDispatcher {
   stats(): DispatcherStats;
@@ -104,6 +106,8 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     }
   })();
 
+  // Due assets become queued jobs (see scheduler.ts), then go out like any other; started below.
+  const scheduler = config.scheduler.enabled ? new Scheduler({ config, jobs, queue, redis, keys, log }) : null;
   const sendLoop = (async () => {
     while (running) {
       const id = queue.take();
@@ -114,7 +118,9 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
       try {
         await backend.send(encode({ type: 'JOB', ids: [id] }));
         stats.sent++;
+        scheduler?.handedOff(id);
       } catch (err) {
+        scheduler?.forget(id);
         if (running) log.error({ err, jobId: id }, 'backend send failed; the sweep will re-dispatch it');
       }
     }
@@ -144,27 +150,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     }
   }, config.dispatcher.sweepIntervalMs);
 
-  // The scheduler: due assets become queued jobs (atomically in Redis), then go out like any other.
-  let scheduling = false;
-  let scheduleTimer: NodeJS.Timeout | undefined;
-  const scheduleTick = async () => {
-    if (scheduling || !running) return;
-    scheduling = true;
-    let again = false;
-    try {
-      const res = await jobs.scheduleDue(config.scheduler.batch, config.scheduler.maxQueued);
-      for (const jobId of res.ids) queue.add(jobId, 0);
-      stats.scheduled += res.ids.length;
-      // A full batch means more may be due: go again at once, unless the queue bound stopped us.
-      again = res.ids.length + res.skipped >= config.scheduler.batch && !res.backpressure;
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'scheduling failed');
-    } finally {
-      scheduling = false;
-    }
-    if (running) scheduleTimer = setTimeout(scheduleTick, again ? 0 : config.scheduler.tickMs);
-  };
-  if (config.scheduler.enabled) void scheduleTick();
+  await scheduler?.start();
 
   const notifier = config.notifier.enabled
     ? await startNotifier({
@@ -208,7 +194,8 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
           executors: executors.length,
           lastSnapshot: { at: persistence.lastSave, status: persistence.lastStatus, inProgress: persistence.inProgress, changesSince: persistence.changesSinceLastSave },
           received: stats.received,
-          scheduled: stats.scheduled,
+          scheduled: scheduler?.stats().scheduled ?? 0,
+          scheduler: scheduler ? schedulerStatus(scheduler.stats()) : null,
           sent: stats.sent,
           dropped: stats.dropped,
         });
@@ -220,11 +207,11 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   log.info({ frontend: config.zmq.frontend, backend: config.zmq.backend, control: config.zmq.control }, 'dispatcher ready');
 
   return {
-    stats: () => ({ ...stats, queue: queue.size }),
+    stats: () => ({ ...stats, scheduled: scheduler?.stats().scheduled ?? 0, queue: queue.size }),
     async stop() {
       running = false;
       clearInterval(sweepTimer);
-      clearTimeout(scheduleTimer);
+      scheduler?.stop();
       queue.wake();
       frontend.close();
       backend.close();
@@ -252,4 +239,16 @@ function zapAdmission(config: Readonly<Config>) {
  */
 function socketOptions(config: Readonly<Config>, zap: ZapRegistration) {
   return { ...curveServerOptions(config), zapDomain: zap.domain, zapEnforceDomain: true, maxMessageSize: config.zmq.maxMessageBytes };
+}
+
+/** The scheduler's part of STATUS: its counters, the bound in force and what it was derived from. */
+function schedulerStatus(s: SchedulerStats) {
+  return {
+    bound: s.bound,
+    executors: s.capacity.executors,
+    concurrency: s.capacity.concurrency,
+    takenPerSec: Math.round(s.capacity.ratePerSec * 10) / 10,
+    skippedLate: s.late,
+    skippedPending: s.pending,
+  };
 }

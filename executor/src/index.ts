@@ -11,6 +11,7 @@
  * the refusal as its reason, never a retried error.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Pull } from 'zeromq';
 import {
   ClientStore,
@@ -173,6 +174,9 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const leaseMs = config.executor.leaseMs;
   const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, deferred: 0, inFlight: 0 };
   const stopping = new AbortController();
+  // Every check in flight listens for shutdown: once per plugin run (at most 32 per asset) and
+  // while it waits for a host slot. That bound, not Node's default of 10, is the leak threshold.
+  setMaxListeners(Math.max(10, concurrency * 33), stopping.signal);
   let closing = false;
 
   const pull = new Pull({ receiveHighWaterMark: Math.max(1, Math.ceil(concurrency / 2)), linger: 0, ...curveClientOptions(config) });
@@ -314,7 +318,8 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   })();
 
   const id = instanceId('executor');
-  const heartbeat = startHeartbeat(redis, keys, 'executor', id, log);
+  // What the dispatcher's scheduler sizes its queue bound from (dispatcher/src/scheduler.ts).
+  const heartbeat = startHeartbeat(redis, keys, 'executor', id, log, () => ({ concurrency, received: stats.received, completed: stats.completed }));
   // Its own Prometheus endpoint, for executors on other hosts (in `webmon up` the api's
   // /metrics shows the same registry).
   const metricsServer =

@@ -4,6 +4,7 @@ import type { ApiContext, App } from '../app.js';
 import { limitsFor } from '../limits.js';
 import { iso, presentAsset } from '../present.js';
 import {
+  ASSET_FIELDS,
   Asset,
   AssetId,
   AssetInput,
@@ -17,6 +18,7 @@ import {
   ResultsPage,
   ResultsQuery,
   StatsQuery,
+  type AssetOut,
 } from '../schemas.js';
 
 const WINDOWS: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '365d': 365 * 86_400_000 };
@@ -36,6 +38,43 @@ const E = { $ref: 'Error#' };
 export function visible(a: AssetRecord | null, who: Principal, id: string): AssetRecord {
   if (!a || (!who.admin && a.owner !== who.id)) throw new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
   return a;
+}
+
+/** The stored fields each API field of an asset is made from (see presentAsset). */
+const FIELD_SOURCES: Record<keyof AssetOut, Array<keyof AssetRecord>> = {
+  id: ['id'],
+  url: ['url'],
+  owner: ['owner'],
+  plugins: ['plugins'],
+  config: ['config'],
+  interval: ['interval'],
+  tags: ['tags'],
+  paused: ['paused'],
+  state: ['state', 'maintenance'],
+  stateReason: ['stateReason', 'maintenance'],
+  stateChangedAt: ['stateChangedAt'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+  lastCheckAt: ['lastCheckAt'],
+};
+
+/** The fields a listing asks for (null: all), or WEBMON_ERR_VALIDATION naming an unknown one. */
+export function selectedFields(spec: string | undefined): Array<keyof AssetOut> | null {
+  if (spec === undefined) return null;
+  const names = [...new Set(spec.split(','))];
+  const unknown = names.find((n) => !(ASSET_FIELDS as string[]).includes(n));
+  if (unknown !== undefined) {
+    throw new WebmonError('WEBMON_ERR_VALIDATION', `querystring.fields: unknown field "${unknown}" (fields: ${ASSET_FIELDS.join(', ')})`, { field: unknown });
+  }
+  return names as Array<keyof AssetOut>;
+}
+
+function recordFields(fields: readonly (keyof AssetOut)[]): Array<keyof AssetRecord> {
+  return [...new Set(fields.flatMap((f) => FIELD_SOURCES[f]))];
+}
+
+function pick(a: AssetOut, fields: readonly (keyof AssetOut)[]): Partial<AssetOut> {
+  return Object.fromEntries(fields.map((f) => [f, a[f]]));
 }
 
 export function ownerScope(who: Principal): string {
@@ -138,10 +177,12 @@ export function assetRoutes(ctx: ApiContext) {
           if (!/^\d{1,15}$/.test(q.cursor)) throw new WebmonError('WEBMON_ERR_INVALID_CURSOR', 'cursor: not a cursor returned by this API');
           cursor = Number(q.cursor);
         }
+        const fields = selectedFields(q.fields);
         const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
-        const [records, windows] = await Promise.all([assets.getMany(page.ids), maintenance.summaries()]);
+        const [records, windows] = await Promise.all([assets.getMany(page.ids, fields ? recordFields(fields) : undefined), maintenance.summaries()]);
+        const present = (r: AssetRecord) => presentAsset(r, registry, windows);
         return {
-          items: records.filter((r): r is AssetRecord => r !== null).map((r) => presentAsset(r, registry, windows)),
+          items: records.filter((r): r is AssetRecord => r !== null).map((r) => (fields ? pick(present(r), fields) : present(r))),
           nextCursor: page.next === null ? null : String(page.next),
         };
       },

@@ -13,15 +13,17 @@ export function statsRoutes(ctx: ApiContext) {
       {
         schema: {
           tags: ['statistics'],
-          summary: 'The fleet: assets by state, checks per second, queue depth, failed jobs, executors alive, the assets failing most',
+          summary: 'The fleet: assets by state, checks per second, queue depth, failed jobs, executors alive, scheduled checks skipped, the assets failing most',
           response: { 200: FleetStatsSchema, 401: E },
         },
       },
       async (req) => {
-        const [fleet, queue, executors] = await Promise.all([
-          stats.fleet(ownerScope(req.principal)),
+        const owner = ownerScope(req.principal);
+        const [fleet, queue, executors, checksSkipped] = await Promise.all([
+          stats.fleet(owner),
           ctx.jobStore.counts(),
           aliveInstances(ctx.redis, ctx.keys, 'executor'),
+          ctx.jobStore.skippedChecks(owner),
         ]);
         const urls = await ctx.assets.getMany(fleet.failingMost.map((f) => f.assetId));
         return {
@@ -29,6 +31,7 @@ export function statsRoutes(ctx: ApiContext) {
           failingMost: fleet.failingMost.map((f, i) => ({ ...f, url: urls[i]?.url ?? null })),
           queue,
           executorsAlive: executors.length,
+          checksSkipped,
         };
       },
     );

@@ -5,9 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { EXECUTOR_CHILD_COMMAND, ExecutorPool, type ChildStart } from './executors.js';
 import {
   ConfigError,
   REDIS_INSTALL_HINT,
@@ -18,6 +20,7 @@ import {
   loadConfig,
   redactUrl,
   startManagedRedis,
+  validateConfig,
   type Config,
   type Logger,
   type ManagedRedis,
@@ -26,8 +29,10 @@ import {
 const USAGE = `usage: webmon <command> [--config FILE]
 
 commands:
-  up            run api, dispatcher and executor in one process; starts a local
-                redis-server under <dataDir>/redis unless redis.url is configured
+  up            run api, dispatcher and executors; starts a local redis-server under
+                <dataDir>/redis unless redis.url is configured. One executor per core
+                (the first in the same process, the others as child processes);
+                --executors N (or executor.processes) sets how many
   api           run the REST API only
   dispatcher    run the dispatcher only
   executor      run one executor only
@@ -63,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
       api: { type: 'string' },
       key: { type: 'string' },
       client: { type: 'string' },
+      executors: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -80,10 +86,11 @@ async function main(argv: string[]): Promise<number> {
     for (const v of configEnvVars()) process.stdout.write(`${v.env.padEnd(36)} ${v.default === undefined ? '(unset)' : JSON.stringify(v.default)}  ${v.description}\n`);
     return 0;
   }
+  if (command === EXECUTOR_CHILD_COMMAND) return runExecutorChild();
   const config = loadConfig({ file: values.config });
   switch (command) {
     case 'up':
-      return runRoles(config, ['dispatcher', 'executor', 'api']);
+      return runRoles(config, ['dispatcher', 'executor', 'api'], executorCount(config, values.executors));
     case 'api':
     case 'dispatcher':
     case 'executor':
@@ -157,7 +164,15 @@ function readCurvePair(file: string): { publicKey: string; secretKey: string } {
   return { publicKey, secretKey };
 }
 
-async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatcher' | 'executor'>): Promise<number> {
+/** Executors `webmon up` runs: --executors, else executor.processes, else one per core. */
+function executorCount(config: Readonly<Config>, flag: string | undefined): number {
+  if (flag === undefined) return config.executor.processes || availableParallelism();
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new ConfigError(`--executors: must be an integer from 1 to 1024 (got ${flag})`);
+  return n;
+}
+
+async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatcher' | 'executor'>, executors = 1): Promise<number> {
   let config = initial;
   const log = createLogger({ level: config.log.level, role: roles.length > 1 ? 'webmon' : roles[0]! });
   const roleLog = (role: string) => (roles.length > 1 ? createLogger({ level: config.log.level, role }) : log);
@@ -211,6 +226,11 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
         const { startExecutor } = await import('@webmon/executor');
         const e = await startExecutor(config, roleLog(role), redisUrl);
         stoppers.push(() => e.stop());
+        if (executors > 1) {
+          const pool = new ExecutorPool(config, redisUrl, executors, roleLog(role));
+          stoppers.push(() => pool.stop());
+          await pool.start();
+        }
       } else {
         const { startApi } = await import('@webmon/api');
         const a = await startApi(config, roleLog(role), redisUrl);
@@ -234,6 +254,31 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
     return 1;
   }
   return new Promise<number>(() => undefined); // run until a signal arrives
+}
+
+/**
+ * An extra executor of `webmon up` (see executors.ts): waits for its configuration on the IPC
+ * channel, runs one executor, and stops on SIGTERM/SIGINT or when the parent goes away.
+ */
+async function runExecutorChild(): Promise<number> {
+  if (!process.send) throw new ConfigError(`${EXECUTOR_CHILD_COMMAND} is started by webmon up, not by hand`);
+  const start = await new Promise<ChildStart | null>((resolve) => {
+    process.once('message', (m) => resolve(m as ChildStart));
+    process.once('disconnect', () => resolve(null)); // the parent went away first
+  });
+  if (!start) return 0;
+  const config = validateConfig(start.config);
+  const log = createLogger({ level: config.log.level, role: `executor-${start.index}` });
+  const { startExecutor } = await import('@webmon/executor');
+  const executor = await startExecutor(config, log, start.redisUrl);
+  process.send({ type: 'ready' });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+    process.once('disconnect', () => resolve());
+  });
+  await executor.stop();
+  return 0;
 }
 
 interface ApplyOptions {

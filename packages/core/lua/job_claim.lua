@@ -13,13 +13,14 @@
   ARGV[3]   now, ms
   ARGV[4]   lease length, ms
   ARGV[5]   asset hash key prefix (assetPrefix in keys.ts)
-  ARGV[6]   retention of finished jobs, seconds
+  ARGV[6]   retention of finished pushed jobs, seconds (a scheduled job, field `scheduled`, is
+            deleted when it ends: nobody polls it)
 
   ARGV[7..] asset fields the executor needs (returned in this order)
 
   Returns { 1, attempts, value, … }         claimed; the values of the asked asset fields
           { 0, why }                        not claimed: 'missing', 'done', 'failed', 'running', 'deferred',
-                                            'asset_deleted' (the job is failed with that error)
+                                            'asset_deleted' (a pushed job is failed with that error)
 ]]
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -39,11 +40,15 @@ end
 local assetId = redis.call('HGET', KEYS[1], 'assetId')
 local assetKey = ARGV[5] .. assetId
 if redis.call('EXISTS', assetKey) == 0 then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', 'asset_deleted', 'finishedAt', now)
-  redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  if redis.call('HGET', KEYS[1], 'scheduled') == '1' then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'error', 'asset_deleted', 'finishedAt', now)
+    redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
+    redis.call('EXPIRE', KEYS[1], ARGV[6])
+  end
   return { 0, 'asset_deleted' }
 end
 local deadline = now + tonumber(ARGV[4])

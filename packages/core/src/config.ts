@@ -86,8 +86,8 @@ export const ConfigSchema = Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Check every asset every interval (the dispatcher schedules).' }),
         tickMs: Int(1000, 50, 60_000, 'How often due assets are looked for.'),
-        batch: Int(1000, 1, 100_000, 'Most checks scheduled per tick.'),
-        maxQueued: Int(1000, 1, 10_000_000, 'Backpressure: no new scheduled checks while this many jobs are queued.'),
+        batch: Int(1000, 1, 100_000, 'Most checks scheduled by one script call (bounds how long Redis is busy with it); calls go on at once while more are due and the queue has room.'),
+        maxQueued: Int(100_000, 1, 10_000_000, 'Upper bound of the backpressure bound: no new scheduled checks while that many jobs are queued. The bound in force follows the alive executors (their concurrency and completion rate), at most this.'),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -104,6 +104,7 @@ export const ConfigSchema = Type.Object(
     executor: Type.Object(
       {
         concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),
+        processes: Int(0, 0, 1024, 'Executor processes run by `webmon up` (0: one per core, os.availableParallelism()); `--executors N` wins. Extra ones use metricsPort + their index, or none when metricsPort is 0.'),
         leaseMs: Int(60_000, 1000, 3_600_000, 'Lease on a claimed job; extended while the check runs.'),
         metricsHost: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the executor\'s own Prometheus endpoint.' }),
         metricsPort: Int(9464, 0, 65535, 'Port of the executor\'s own Prometheus endpoint (GET /metrics); 0 turns it off.'),
@@ -122,7 +123,7 @@ export const ConfigSchema = Type.Object(
     ),
     jobs: Type.Object(
       {
-        retentionSec: Int(86_400, 60, 31_536_000, 'How long finished jobs are kept.'),
+        retentionSec: Int(86_400, 60, 31_536_000, 'How long a finished job pushed through POST /jobs is kept (a scheduled check\'s job is deleted when it ends: its result is in the history).'),
         maxAttempts: Int(3, 1, 100, 'Dispatch attempts before a job is failed.'),
         retryBaseMs: Int(1000, 10, 300_000, 'Delay before retrying a job whose executor was lost; doubles with each attempt (at most 5 minutes).'),
       },
@@ -181,11 +182,11 @@ export const ConfigSchema = Type.Object(
     ),
     history: Type.Object(
       {
-        maxResults: Int(1000, 1, 1_000_000, 'Raw results kept per asset (approximate cap, oldest dropped first).'),
-        maxAgeSec: Int(2_592_000, 60, 315_360_000, 'Raw results older than this are dropped (approximate; default 30 days).'),
+        maxResults: Int(100, 1, 1_000_000, 'Raw results kept per asset (oldest dropped first; about 0.1-0.2 KB each, compactly encoded).'),
+        maxAgeSec: Int(604_800, 60, 315_360_000, 'Raw results older than this are dropped (default 7 days; statistics come from the roll-ups).'),
         minutesForSec: Int(86_400, 3600, 31_536_000, 'Per-minute roll-ups are kept this long (default 1 day).'),
         hoursForSec: Int(7_776_000, 86_400, 315_360_000, 'Per-hour roll-ups are kept this long (default 90 days).'),
-        daysForSec: Int(157_680_000, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 5 years).'),
+        daysForSec: Int(34_560_000, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 400 days: every window up to a year, with a month to spare; each further year costs about 30 KB per asset).'),
         maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream.'),
       },
       { default: {}, additionalProperties: false },

@@ -22,10 +22,17 @@ export function createKeys(prefix: string) {
     assetPrefix: `${p}asset:`,
     /** Hash: plugin name → JSON of its latest result. */
     assetLatest: (id: string) => `${p}asset:${id}:latest`,
-    /** Stream: raw results of one asset, entry id = completion time. */
+    /** List: raw results of one asset, newest first, compactly encoded (see store/results-codec.ts). */
     assetHistory: (id: string) => `${p}asset:${id}:history`,
-    /** Hash: bucket start (s) → JSON roll-up of one asset at one resolution (see rollup.ts). */
-    assetRollup: (id: string, resolution: 'minute' | 'hour' | 'day') => `${p}asset:${id}:agg:${resolution}`,
+    /** Stream: raw results written by earlier versions (job_complete.lua moves them aside; read after the list until they age out). */
+    assetHistoryLegacy: (id: string) => `${p}asset:${id}:history:v1`,
+    /** String: the roll-up ring of one asset at one resolution (binary cells, see rollup.ts). */
+    assetRollup: (id: string, resolution: 'minute' | 'hour' | 'day') => `${p}asset:${id}:rollup:${resolution}`,
+    /**
+     * Hash: bucket start (s) → JSON roll-up, the format before rings. No longer written; read
+     * with the ring until it expires (its TTL is the resolution's retention).
+     */
+    assetRollupLegacy: (id: string, resolution: 'minute' | 'hour' | 'day') => `${p}asset:${id}:agg:${resolution}`,
     /** Stream: one asset's state transitions (from, to, reason, at). */
     assetEvents: (id: string) => `${p}asset:${id}:events`,
     /** A plugin's own storage for one asset (string or list, plugin-defined). */
@@ -44,6 +51,8 @@ export function createKeys(prefix: string) {
     assetSeq: `${p}seq:asset`,
     /** Sorted set: asset id → next due time (ms) of its scheduled check. */
     schedule: `${p}schedule`,
+    /** Hash: scheduled checks skipped, fields `<owner>:late` and `<owner>:pending`, also under ALL_OWNERS (see schedule_claim.lua). */
+    checksSkipped: `${p}schedule:skipped`,
     /** String counter: the sequence in scheduled job ids (`s<hex ms>-<n>`, see schedule_claim.lua). */
     jobSeq: `${p}seq:job`,
     /** Hash: one job. */
@@ -89,6 +98,22 @@ export function createKeys(prefix: string) {
     statsChecks: `${p}stats:checks`,
     /** Sorted set: asset id → failed checks on one day (days since the epoch). */
     statsFailures: (day: number) => `${p}stats:failures:${day}`,
+    /**
+     * Sorted set: asset id → failed checks on days `day - 1` and `day` (days since the epoch),
+     * for one owner or ALL_OWNERS; `/stats` reads the top of today's. For scripts:
+     * statsPrefix + `failing:<owner>:<day>` (job_complete.lua adds each failure to two of them).
+     */
+    statsFailing: (owner: string, day: number) => `${p}stats:failing:${owner}:${day}`,
+    /**
+     * Sorted set: the assets whose lowercased URL (its first SEARCH_INDEXED_CHARS characters)
+     * holds a trigram, scored like ownerAssets; the trigram is hex-encoded (no `{` in key
+     * names). Fleet-wide: a tenant's search intersects it with the tenant's ownerAssets.
+     */
+    searchTrigram: (hexTrigram: string) => `${p}search:tri:${hexTrigram}`,
+    /** Sorted set: assets whose URL is longer than what the trigram index covers, scored like ownerAssets. */
+    searchLong: `${p}search:long`,
+    /** String: set once every asset created before the trigram index existed has been added to it. */
+    searchReady: `${p}search:ready`,
     /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
     maintenance: `${p}maintenance`,
     /** Hash: maintenance window id → JSON of the window without its asset ids (what reads of state need). */
@@ -117,6 +142,8 @@ export function createKeys(prefix: string) {
     notifierGroup: 'notifier',
     /** Sorted set: instance id → last heartbeat time, per role. */
     heartbeats: (role: string) => `${p}heartbeats:${role}`,
+    /** Hash: instance id → JSON of what it advertises with its heartbeat (see heartbeat.ts). */
+    heartbeatInfo: (role: string) => `${p}heartbeats:${role}:info`,
     /** Stream: asset state transitions. */
     events: `${p}events`,
   } as const;

@@ -17,6 +17,10 @@ export interface ProcessMetrics {
   checks: Counter<'plugin' | 'status' | 'reason'>;
   checkDuration: Histogram<'plugin'>;
   jobsInFlight: Gauge;
+  /** Observed by the dispatcher when it hands a scheduled check to an executor. */
+  startLateness: Histogram;
+  /** The scheduler's queue bound in force (derived from the executors' capacity). */
+  schedulerBound: Gauge;
 }
 
 let shared: ProcessMetrics | undefined;
@@ -42,6 +46,17 @@ export function processMetrics(): ProcessMetrics {
       registers: [registry],
     }),
     jobsInFlight: new Gauge({ name: 'webmon_executor_jobs_in_flight', help: 'Checks running in this executor', registers: [registry] }),
+    startLateness: new Histogram({
+      name: 'webmon_check_start_lateness_seconds',
+      help: 'Scheduled checks: time from their due time until this dispatcher handed them to an executor',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    schedulerBound: new Gauge({
+      name: 'webmon_scheduler_queue_bound',
+      help: 'Jobs this dispatcher lets queue before it stops scheduling (derived from the alive executors, at most scheduler.maxQueued)',
+      registers: [registry],
+    }),
   };
   return shared;
 }
@@ -76,6 +91,18 @@ export function registerFleetGauges(registry: Registry, redis: Redis, keys: Keys
       this.set({ queue: 'running' }, running);
       this.set({ queue: 'delayed' }, delayed);
       this.set({ queue: 'failed' }, failed);
+    },
+  });
+  new Counter({
+    name: 'webmon_checks_skipped_total',
+    help: 'Scheduled checks skipped, fleet-wide: late (their due time passed more than an interval ago) or pending (the previous check was still queued or running)',
+    labelNames: ['reason'],
+    registers: [registry],
+    async collect() {
+      const [late, pending] = await redis.hmget(keys.checksSkipped, `${ALL_OWNERS}:late`, `${ALL_OWNERS}:pending`);
+      this.reset();
+      this.inc({ reason: 'late' }, Number(late ?? 0));
+      this.inc({ reason: 'pending' }, Number(pending ?? 0));
     },
   });
   new Gauge({

@@ -1,9 +1,35 @@
 /**
  * Roll-ups: per-asset aggregates per minute, hour and day, updated by job_complete.lua on the
  * write path. This module holds their shared definition: the latency bins (substituted into
- * the Lua source as {{LATENCY_EDGES}}) and the bucket shape.
+ * the Lua source as {{LATENCY_EDGES}}), the bucket shape, and the reader of the stored ring.
+ *
+ * Storage: one Redis string per asset and resolution (keys.assetRollup), a ring of
+ * fixed-width cells, one per bucket that saw a check (bucket = floor(epoch s / size)):
+ *
+ *   offset 0   'W', 1 (format version)
+ *          2   cap    u32  buckets kept: (newest - cap, newest] (retention / size + 1)
+ *          6   K      u32  cells allocated (grows by 1/8 up to cap as buckets fill it)
+ *         10   n      u32  cells in use, oldest first from `start`, wrapping at K
+ *         14   start  u32  slot of the oldest cell
+ *         18   head   u32  newest bucket
+ *         22   len    u16  length of the layout text
+ *         24   layout text "sw,c,t,d,x|outcomes|reasons|states|plugin:bin.bin;plugin:bin"
+ *              (names sorted, bytes outside [A-Za-z0-9_-] written %XX)
+ *   24 + len   K cells of the same width
+ *
+ * A cell is, all unsigned big-endian: the bucket modulo 256^sw (sw bytes: cells of one ring
+ * are less than cap ≤ 256^sw buckets apart, so the stamp tells them apart and names their
+ * bucket); one c-byte count per outcome, then per reason (failed or warning checks); one
+ * t-byte ms total per state (time in state, 'gap' for unmonitored stretches); then per
+ * plugin the sum (d bytes) and maximum (x bytes) of its durations in µs and one c-byte count
+ * per latency bin of that plugin. A ring has a column only for what one of its cells held
+ * since the key was created (columns are added, and widths grow, when a check needs them, by
+ * re-laying the ring out; they are dropped only when the key expires or the asset is
+ * deleted): a healthy asset has one outcome, one or two states and a few bins per plugin, so
+ * its cells are ~16 bytes with one plugin and ~32 with two. Every resolution keeps the full
+ * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely: a bin costs a column only
+ * once a run fell in it.
  */
-
 /** Upper edges (ms) of the latency bins; a last, open bin holds anything slower. */
 export const LATENCY_EDGES_MS = [
   1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 60_000,
@@ -44,4 +70,126 @@ export function parseBucket(json: string): Bucket {
   const p: Record<string, PluginBucket> = {};
   for (const [name, b] of Object.entries(obj<PluginBucket>(raw.p))) p[name] = { n: b.n ?? 0, s: b.s ?? 0, x: b.x ?? 0, h: obj<number>(b.h) };
   return { n: raw.n ?? 0, o: obj(raw.o), r: obj(raw.r), p, t: obj(raw.t) };
+}
+
+/** One bucket of a ring with its number (start = bucket × resolution seconds). */
+export interface RingCell {
+  bucket: number;
+  value: Bucket;
+}
+
+export interface Ring {
+  cap: number;
+  head: number;
+  /** Oldest first; only buckets in (head - cap, head]. */
+  cells: RingCell[];
+}
+
+interface Layout {
+  sw: number;
+  c: number;
+  t: number;
+  d: number;
+  x: number;
+  o: string[];
+  r: string[];
+  s: string[];
+  p: Array<{ name: string; bins: number[] }>;
+  width: number;
+}
+
+const RING_PREFIX = 24;
+
+/** Reads a stored ring (see the format above); null for an absent or unreadable one. */
+export function decodeRing(buf: Buffer | null): Ring | null {
+  if (!buf || buf.length < RING_PREFIX || buf[0] !== 0x57 || buf[1] !== 1) return null;
+  const [cap, K, n, start, head] = [2, 6, 10, 14, 18].map((o) => buf.readUInt32BE(o)) as [number, number, number, number, number];
+  const base = RING_PREFIX + buf.readUInt16BE(22);
+  const layout = parseLayout(buf.toString('latin1', RING_PREFIX, base));
+  if (!layout || K === 0) return null;
+  const modulo = 256 ** layout.sw;
+  const cells: RingCell[] = [];
+  for (let i = 0; i < Math.min(n, K); i++) {
+    const off = base + ((start + i) % K) * layout.width;
+    if (off + layout.width > buf.length) break;
+    const cell = decodeCell(layout, buf, off);
+    const bucket = head - (((head - cell.stamp) % modulo) + modulo) % modulo;
+    if (bucket > head - cap) cells.push({ bucket, value: cell.value });
+  }
+  return { cap, head, cells };
+}
+
+function parseLayout(text: string): Layout | null {
+  const sec = text.split('|');
+  const widths = (sec[0] ?? '').split(',').map(Number);
+  if (sec.length !== 5 || widths.length !== 5 || widths.some((w) => !(w >= 1 && w <= 6))) return null;
+  const names = (part: string) => (part ? part.split(',').map(unescapeName) : []);
+  const [sw, c, t, d, x] = widths as [number, number, number, number, number];
+  const p = sec[4] ? sec[4].split(';').map((item) => {
+    const at = item.lastIndexOf(':');
+    return { name: unescapeName(item.slice(0, at)), bins: item.slice(at + 1).split('.').filter(Boolean).map(Number) };
+  }) : [];
+  const o = names(sec[1]!);
+  const r = names(sec[2]!);
+  const s = names(sec[3]!);
+  const width = sw + c * (o.length + r.length) + t * s.length + p.reduce((sum, pl) => sum + d + x + c * pl.bins.length, 0);
+  return { sw, c, t, d, x, o, r, s, p, width };
+}
+
+function unescapeName(escaped: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < escaped.length; i++) {
+    if (escaped[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(escaped.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(escaped.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(escaped.charCodeAt(i));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function decodeCell(l: Layout, buf: Buffer, offset: number): { stamp: number; value: Bucket } {
+  let pos = offset;
+  const take = (w: number) => {
+    const v = buf.readUIntBE(pos, w);
+    pos += w;
+    return v;
+  };
+  const stamp = take(l.sw);
+  const column = (names: readonly string[], w: number) => {
+    const out: Record<string, number> = {};
+    for (const name of names) {
+      const v = take(w);
+      if (v > 0) out[name] = v;
+    }
+    return out;
+  };
+  const o = column(l.o, l.c);
+  const r = column(l.r, l.c);
+  const t = column(l.s, l.t);
+  const p: Record<string, PluginBucket> = {};
+  for (const pl of l.p) {
+    const s = take(l.d);
+    const x = take(l.x);
+    const h = column(pl.bins.map(String), l.c);
+    const runs = Object.values(h).reduce((a, b) => a + b, 0);
+    if (runs > 0 || s > 0 || x > 0) p[pl.name] = { n: runs, s: s / 1000, x: x / 1000, h };
+  }
+  return { stamp, value: { n: Object.values(o).reduce((a, b) => a + b, 0), o, r, p, t } };
+}
+
+/** The sum of two buckets of the same period (a legacy bucket and its ring cell). */
+export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
+  const sum = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const p: Record<string, PluginBucket> = { ...a.p };
+  for (const [name, q] of Object.entries(b.p)) {
+    const o = p[name];
+    p[name] = o ? { n: o.n + q.n, s: o.s + q.s, x: Math.max(o.x, q.x), h: sum(o.h, q.h) } : q;
+  }
+  return { n: a.n + b.n, o: sum(a.o, b.o), r: sum(a.r, b.r), p, t: sum(a.t, b.t) };
 }

@@ -7,7 +7,10 @@
  * `SnapshotCoalescer` serves many writers: at most one snapshot runs and one waits; every
  * request made while one runs is answered by the next, which starts after it. With
  * `minIntervalMs`, snapshots also start at most once per interval (a steady stream of requests
- * cannot keep Redis saving back to back).
+ * cannot keep Redis saving back to back). The window also grows with the dataset: a snapshot
+ * never starts within `durationFactor` × the last save's duration after that save ended (any
+ * save: this coalescer's, another process's, or Redis's own `save` schedule), so Redis spends
+ * at most 1 / (1 + durationFactor) of its time saving, however long a save takes.
  */
 import type { Redis } from 'ioredis';
 
@@ -17,6 +20,8 @@ export interface SnapshotResult {
   /** Date.now() when snapshot() was called; with `fresh`, the save reported here began later. */
   startedAt: number;
   durationMs: number;
+  /** How long the save reported here took, from its BGSAVE (for a joined one: from joining it). */
+  saveMs: number;
   /** An already running save was joined instead of starting one. */
   joined: boolean;
 }
@@ -28,6 +33,8 @@ export interface PersistenceInfo {
   changesSinceLastSave: number;
   /** RDB saves started since Redis started (counted when they start). */
   saves: number;
+  /** How long the last background save took, ms (whole seconds as Redis reports them; 0 when none). */
+  lastSaveDurationMs: number;
 }
 
 export class SnapshotError extends Error {
@@ -46,6 +53,7 @@ export async function persistenceInfo(redis: Redis): Promise<PersistenceInfo> {
     inProgress: field('rdb_bgsave_in_progress') === '1',
     changesSinceLastSave: Number(field('rdb_changes_since_last_save')),
     saves: Number(field('rdb_saves')),
+    lastSaveDurationMs: Math.max(0, Number(field('rdb_last_bgsave_time_sec')) || 0) * 1000,
   };
 }
 
@@ -58,6 +66,7 @@ export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?
   let joined = false;
   for (;;) {
     const before = await persistenceInfo(redis);
+    const saveStarted = Date.now();
     joined = false;
     try {
       await redis.bgsave(); // "started", or "scheduled" behind an AOF rewrite
@@ -81,20 +90,32 @@ export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?
       mustStart = false;
       continue;
     }
-    return { lastSave: await redis.lastsave(), startedAt: started, durationMs: Date.now() - started, joined };
+    const end = Date.now();
+    return { lastSave: await redis.lastsave(), startedAt: started, durationMs: end - started, saveMs: end - saveStarted, joined };
   }
 }
 
 export interface CoalescerOptions {
   /** Least time between the starts of two snapshots; requests in between share the next one. */
   minIntervalMs?: number;
+  /**
+   * A snapshot never starts within this many times the last save's duration after it ended
+   * (default DEFAULT_DURATION_FACTOR; 0: no such window).
+   */
+  durationFactor?: number;
 }
+
+/** Redis saves at most a quarter of the time: an 8 s save is followed by 24 s without one. */
+export const DEFAULT_DURATION_FACTOR = 3;
 
 export class SnapshotCoalescer {
   private running: Promise<SnapshotResult> | null = null;
   private pending: Promise<SnapshotResult> | null = null;
   /** Date.now() when the last snapshot started (0: none yet). */
   private lastStart = 0;
+  /** Date.now() when this coalescer's last snapshot ended, and how long it took (ms). */
+  private lastEnd = 0;
+  private lastDurationMs = 0;
   private closed = false;
   private readonly sleeps = new Set<() => void>();
 
@@ -112,20 +133,33 @@ export class SnapshotCoalescer {
   request(): Promise<SnapshotResult> {
     if (this.closed) return Promise.reject(new SnapshotError('snapshots are shutting down'));
     if (this.pending) return this.pending;
-    if (!this.running && this.dueIn() <= 0) return this.start();
     const waitFor = this.running?.catch(() => undefined);
     this.pending = (async () => {
-      await waitFor;
-      for (let wait = this.dueIn(); wait > 0 && !this.closed; wait = this.dueIn()) await this.sleep(wait);
-      this.pending = null;
+      try {
+        await waitFor;
+        for (let wait = await this.dueIn(); wait > 0 && !this.closed; wait = await this.dueIn()) await this.sleep(wait);
+      } finally {
+        this.pending = null;
+      }
       if (this.closed) throw new SnapshotError('snapshots are shutting down');
       return this.start();
     })();
     return this.pending;
   }
 
-  private dueIn(): number {
-    return this.lastStart + (this.opts.minIntervalMs ?? 0) - Date.now();
+  /** Milliseconds until a snapshot may start (<= 0: now). */
+  private async dueIn(): Promise<number> {
+    const k = this.opts.durationFactor ?? DEFAULT_DURATION_FACTOR;
+    let notBefore = this.lastStart + (this.opts.minIntervalMs ?? 0);
+    if (k > 0) {
+      notBefore = Math.max(notBefore, this.lastEnd + k * this.lastDurationMs);
+      // A save this coalescer did not start (it ended after ours) counts too. Redis reports its
+      // duration in whole seconds of the wall clock (a 0.2 s save may read 1): take 1 s off.
+      const info = await persistenceInfo(this.redis);
+      const foreignMs = Math.max(0, info.lastSaveDurationMs - 1000);
+      if (info.lastSave * 1000 > this.lastEnd && foreignMs > 0) notBefore = Math.max(notBefore, info.lastSave * 1000 + k * foreignMs);
+    }
+    return notBefore - Date.now();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -147,7 +181,11 @@ export class SnapshotCoalescer {
     const clear = () => {
       if (this.running === run) this.running = null;
     };
-    run.then(clear, (err: Error) => {
+    run.then((res) => {
+      // A joined save's duration is unknown (it began earlier): only a save of ours is measured.
+      if (!res.joined) [this.lastEnd, this.lastDurationMs] = [Date.now(), res.saveMs];
+      clear();
+    }, (err: Error) => {
       clear();
       this.onError?.(err);
     });

@@ -87,7 +87,14 @@ export interface ListPage {
   next: number | null;
 }
 
-const LIST_SCAN_BUDGET = 20_000;
+/** Candidates one asset_list call scans (bounds how long one call blocks Redis). */
+const LIST_SCAN_BUDGET = 5_000;
+/** Candidates one list() call scans in all; past it, a page may be short and carry a cursor. */
+const LIST_SCAN_PER_PAGE = 50_000;
+/** Leading characters of a URL the trigram search index covers; longer URLs are also in searchLong. */
+export const SEARCH_INDEXED_CHARS = 256;
+/** Most trigram indexes one search intersects (the URL itself is compared anyway). */
+const SEARCH_MAX_TRIGRAMS = 16;
 const MAX_RETRIES = 5;
 
 export function newId(bytes = 9): string {
@@ -105,14 +112,22 @@ export class AssetStore {
    * Index keys an asset with these properties belongs to, for its owner and the fleet. `state`
    * is the effective state: `maintenance` while a window covers the asset (see maintenance.ts).
    */
-  private indexKeys(owner: string, state: string, plugins: readonly string[], tags: readonly string[]): string[] {
+  private indexKeys(owner: string, state: string, plugins: readonly string[], tags: readonly string[], url: string): string[] {
     const out: string[] = [];
     for (const o of [owner, ALL_OWNERS]) {
       out.push(this.keys.ownerAssets(o), this.keys.ownerIndex(o, 'state', state));
       for (const p of plugins) out.push(this.keys.ownerIndex(o, 'plugin', p));
       for (const t of tags) out.push(this.keys.ownerIndex(o, 'tag', t));
     }
+    out.push(...this.searchKeys(url));
     return out;
+  }
+
+  /** The search indexes an asset with this URL is in: its trigrams, and searchLong when the URL is longer than they cover. */
+  private searchKeys(url: string): string[] {
+    const keys = urlTrigrams(url.slice(0, SEARCH_INDEXED_CHARS)).map((t) => this.keys.searchTrigram(t));
+    if (url.length > SEARCH_INDEXED_CHARS) keys.push(this.keys.searchLong);
+    return keys;
   }
 
   /**
@@ -142,7 +157,7 @@ export class AssetStore {
       'okCount', 0,
       'failCount', 0,
     ];
-    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags)];
+    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags, a.url.url)];
     const due = scheduled(state) ? firstDue(now, a.interval) : '';
     const res = await this.scripts.run<[number, string | number, number?]>('asset_create', keys, [a.url.url, id, due, opts.maxAssets ?? '', ...fields]);
     if (res[0] === -1) {
@@ -157,14 +172,24 @@ export class AssetStore {
     return parseAsset(h);
   }
 
-  async getMany(ids: readonly string[]): Promise<(AssetRecord | null)[]> {
+  /**
+   * Several assets in one round trip. With `fields` (names of AssetRecord fields), only those
+   * hash fields (and `id`) are read: the others hold their empty values in the records.
+   */
+  async getMany(ids: readonly string[], fields?: readonly (keyof AssetRecord)[]): Promise<(AssetRecord | null)[]> {
     if (ids.length === 0) return [];
+    const names = fields ? [...new Set(['id', ...fields])] : null;
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.keys.asset(id));
+    for (const id of ids) {
+      if (names) pipe.hmget(this.keys.asset(id), ...names);
+      else pipe.hgetall(this.keys.asset(id));
+    }
     const rows = (await pipe.exec()) ?? [];
     return rows.map(([err, h]) => {
       if (err) throw err;
-      return parseAsset(h as Record<string, string>);
+      if (!names) return parseAsset(h as Record<string, string>);
+      const values = h as (string | null)[];
+      return parseAsset(Object.fromEntries(names.flatMap((n, i) => (values[i] === null ? [] : [[n, values[i]!]]))));
     });
   }
 
@@ -197,8 +222,8 @@ export class AssetStore {
       let reason = change.state?.reason ?? '';
       if (next.paused && !cur.paused) [state, reason] = ['paused', 'paused'];
       if (!next.paused && cur.paused) [state, reason] = [change.state?.state ?? (next.plugins.length ? 'unknown' : 'unsupported'), 'resumed'];
-      const before = new Set(this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags));
-      const after = new Set(this.indexKeys(cur.owner, effectiveState(state, cur), next.plugins, next.tags));
+      const before = new Set(this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url));
+      const after = new Set(this.indexKeys(cur.owner, effectiveState(state, cur), next.plugins, next.tags, change.url?.url ?? cur.url));
       const leave = [...before].filter((k) => !after.has(k));
       const join = [...after].filter((k) => !before.has(k));
       const fields: (string | number)[] = ['updatedAt', now];
@@ -246,12 +271,12 @@ export class AssetStore {
           this.keys.assetRollup(id, 'hour'),
           this.keys.assetRollup(id, 'day'),
           this.keys.assetEvents(id),
-          ...this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags),
+          ...this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url),
         ],
         [cur.rev, cur.url],
       );
       if (res === 1) {
-        await this.redis.del(this.keys.maintenanceByAsset(id));
+        await this.redis.del(this.keys.maintenanceByAsset(id), ...(['minute', 'hour', 'day'] as const).map((r) => this.keys.assetRollupLegacy(id, r)));
         return true;
       }
       if (res === 0) return false;
@@ -259,26 +284,107 @@ export class AssetStore {
     throw new WebmonError('WEBMON_ERR_CONFLICT', `asset ${id} kept changing; retry`);
   }
 
-  /** One page of asset ids matching the filter, in creation order. */
+  /**
+   * One page of asset ids matching the filter, in creation order. A page may hold fewer than
+   * `limit` ids while `next` is set: the candidates scanned per call are bounded.
+   *
+   * `q` (a case-insensitive substring of the URL) is answered from the trigram index once it
+   * covers every asset (ensureSearchIndex); before that, and for `q` shorter than 3
+   * characters, by comparing the URLs of the filter's candidates.
+   */
   async list(f: ListFilter): Promise<ListPage> {
-    const keys = [this.keys.ownerAssets(f.owner)];
+    const filters = [this.keys.ownerAssets(f.owner)];
     const add = (kind: IndexKind, v: string | undefined) => {
-      if (v !== undefined) keys.push(this.keys.ownerIndex(f.owner, kind, v));
+      if (v !== undefined) filters.push(this.keys.ownerIndex(f.owner, kind, v));
     };
     add('state', f.state);
     add('plugin', f.plugin);
     add('tag', f.tag);
+    const needle = (f.q ?? '').toLowerCase();
+    const search = needle.length >= 3 && (await this.searchIndexed()) ? this.searchPlan(needle) : { keys: [], long: false };
+    const keys = [...filters, ...search.keys, ...(search.long ? [this.keys.searchLong] : [])];
     const ids: string[] = [];
     let cursor = f.cursor ?? 0;
-    // A scan budget bounds each script call; keep calling until the page is full or done.
-    for (;;) {
-      const res = await this.scripts.run<string[]>('asset_list', keys, [cursor, f.limit - ids.length, (f.q ?? '').toLowerCase(), LIST_SCAN_BUDGET, this.keys.assetPrefix]);
+    // A scan budget bounds each script call; keep calling until the page is full, the listing
+    // is done, or this page has scanned its share.
+    for (let scanned = 0; ; scanned += LIST_SCAN_BUDGET) {
+      const res = await this.scripts.run<string[]>('asset_list', keys, [
+        cursor, f.limit - ids.length, needle, LIST_SCAN_BUDGET, this.keys.assetPrefix, filters.length, search.keys.length, search.long ? 1 : 0,
+      ]);
       const [next, ...found] = res;
       ids.push(...found);
       if (!next) return { ids, next: null };
       cursor = Number(next);
-      if (ids.length >= f.limit) return { ids, next: cursor };
+      if (ids.length >= f.limit || scanned + LIST_SCAN_BUDGET >= LIST_SCAN_PER_PAGE) return { ids, next: cursor };
     }
+  }
+
+  /** The trigram indexes to intersect for a lowercased needle of 3 or more characters. */
+  private searchPlan(needle: string): { keys: string[]; long: boolean } {
+    const all = urlTrigrams(needle);
+    if (all.length === 0) return { keys: [], long: false };
+    // Spread the chosen trigrams over the needle: its ends are as selective as its middle.
+    const step = Math.max(1, all.length / SEARCH_MAX_TRIGRAMS);
+    const chosen = new Set<string>();
+    for (let i = 0; i < all.length && chosen.size < SEARCH_MAX_TRIGRAMS; i += step) chosen.add(all[Math.floor(i)]!);
+    chosen.add(all[all.length - 1]!);
+    return { keys: [...chosen].map((t) => this.keys.searchTrigram(t)), long: true };
+  }
+
+  private indexing: Promise<void> | null = null;
+  private indexed = false;
+
+  /** Whether the search index covers every asset; starts building it (once per store) when not. */
+  private async searchIndexed(): Promise<boolean> {
+    if (this.indexed) return true;
+    if ((await this.redis.exists(this.keys.searchReady)) === 1) return (this.indexed = true);
+    this.indexing ??= this.ensureSearchIndex().catch(() => {
+      this.indexing = null; // retried by the next search
+    });
+    return false;
+  }
+
+  /**
+   * Adds every existing asset to the search index (assets created or changed since the index
+   * exists are added by their own scripts), then marks it complete. Idempotent; safe while
+   * assets change: an entry added for an asset deleted or moved to another URL meanwhile is
+   * taken back.
+   */
+  async ensureSearchIndex(chunk = 1000): Promise<void> {
+    if ((await this.redis.exists(this.keys.searchReady)) === 1) return;
+    const all = this.keys.ownerAssets(ALL_OWNERS);
+    for (let after = '-inf'; ; ) {
+      const rows = await this.redis.zrangebyscore(all, after, '+inf', 'WITHSCORES', 'LIMIT', 0, chunk);
+      if (rows.length === 0) break;
+      const batch: Array<{ id: string; seq: string }> = [];
+      for (let i = 0; i < rows.length; i += 2) batch.push({ id: rows[i]!, seq: rows[i + 1]! });
+      const urls = await this.urlsOf(batch.map((b) => b.id));
+      const add = this.redis.pipeline();
+      batch.forEach((b, i) => {
+        for (const key of urls[i] === null ? [] : this.searchKeys(urls[i]!)) add.zadd(key, b.seq, b.id);
+      });
+      await add.exec();
+      const now = await this.urlsOf(batch.map((b) => b.id));
+      const undo = this.redis.pipeline();
+      batch.forEach((b, i) => {
+        if (urls[i] === null || now[i] === urls[i]) return;
+        const keep = new Set(now[i] === null ? [] : this.searchKeys(now[i]!));
+        for (const key of this.searchKeys(urls[i]!)) if (!keep.has(key)) undo.zrem(key, b.id);
+      });
+      await undo.exec();
+      after = `(${batch[batch.length - 1]!.seq}`;
+    }
+    await this.redis.set(this.keys.searchReady, '1');
+    this.indexed = true;
+  }
+
+  private async urlsOf(ids: readonly string[]): Promise<(string | null)[]> {
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(this.keys.asset(id), 'url');
+    return ((await pipe.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return (v as string | null) ?? null;
+    });
   }
 
   /** Latest result per plugin, parsed. */
@@ -288,6 +394,26 @@ export class AssetStore {
     for (const [plugin, json] of Object.entries(h)) out[plugin] = safeJson(json);
     return out;
   }
+}
+
+/**
+ * Trigrams in nearly every URL: indexing them would cost memory in every asset and narrow no
+ * search. Left out of the index and of searches alike (the URL is compared anyway).
+ */
+const STOP_TRIGRAMS = new Set(['https://', 'http://', 'www.'].flatMap((s) => [...s.slice(2)].map((_, i) => s.slice(i, i + 3))));
+
+/**
+ * Distinct trigrams of a text, lowercased, but STOP_TRIGRAMS, each as the hex of its UTF-8
+ * bytes (a key-safe name: URLs may hold `{`, which Redis Cluster reads as a hash tag).
+ */
+export function urlTrigrams(text: string): string[] {
+  const lower = text.toLowerCase();
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= lower.length; i++) {
+    const gram = lower.slice(i, i + 3);
+    if (!STOP_TRIGRAMS.has(gram)) out.add(Buffer.from(gram).toString('hex'));
+  }
+  return [...out];
 }
 
 /** The state an asset's index entry shows: `maintenance` while a window covers it. */

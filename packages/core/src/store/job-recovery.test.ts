@@ -48,7 +48,7 @@ describe('completions of jobs whose claim was lost', () => {
     // The id re-sent by the sweep finds the job done: the check is not run or recorded twice.
     expect(await jobs.claim(id, 'tok-b', 30_000)).toEqual({ claimed: false, why: 'done' });
     expect(await jobs.complete(completion(id, assetId, 'tok-a'))).toEqual({ recorded: false, why: 'done' });
-    expect(await t.redis.xlen(t.keys.assetHistory(assetId))).toBe(1);
+    expect(await t.redis.llen(t.keys.assetHistory(assetId))).toBe(1);
   });
 
   it('records a late result after the lease expired, unless another executor claimed the job meanwhile', async () => {
@@ -64,6 +64,6 @@ describe('completions of jobs whose claim was lost', () => {
     expect((await jobs.claim(raced.id, 'fresh', 30_000, t0 + 60_000)).claimed).toBe(true);
     expect(await jobs.complete(completion(raced.id, raced.assetId, 'slow'))).toEqual({ recorded: false, why: 'stale' });
     expect(await jobs.complete(completion(raced.id, raced.assetId, 'fresh'))).toMatchObject({ recorded: true });
-    expect(await t.redis.xlen(t.keys.assetHistory(raced.assetId))).toBe(1);
+    expect(await t.redis.llen(t.keys.assetHistory(raced.assetId))).toBe(1);
   });
 });

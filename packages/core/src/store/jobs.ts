@@ -7,10 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import type { Keys } from '../keys.js';
+import { ALL_OWNERS, type Keys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
 import { parseAsset, safeJson, type AssetRecord } from './assets.js';
+import { TOKEN_SEP, resultTokens } from './results-codec.js';
 
 export interface JobRecord {
   id: string;
@@ -47,6 +48,7 @@ export interface Completion {
 }
 
 export interface JobPolicy {
+  /** How long a finished job pushed through the API is kept; a scheduled one is deleted when done. */
   retentionSec: number;
   maxAttempts: number;
   /** First retry delay after a lost lease; doubles with each attempt. */
@@ -229,16 +231,18 @@ export class JobStore {
         this.keys.assetRollup(c.assetId, 'day'),
         this.keys.assetEvents(c.assetId),
         this.keys.jobsQueued,
+        this.keys.assetHistoryLegacy(c.assetId),
       ],
       [
         c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
         p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
         this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
-        (p.historyMaxAgeSec ?? 2_592_000) * 1000,
+        (p.historyMaxAgeSec ?? 604_800) * 1000,
         p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
         this.keys.statsPrefix,
         c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
         c.results.length, ...latest,
+        resultTokens(c.results).join(TOKEN_SEP),
       ],
     );
     if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
@@ -256,16 +260,30 @@ export class JobStore {
   }
 
   /**
-   * Creates jobs for due assets (see schedule_claim.lua). Returns the new job ids and whether
-   * the queue bound stopped it early.
+   * Creates jobs for due assets (see schedule_claim.lua). Returns the new job ids with the due
+   * time each stands for, the checks skipped (`skipped`: previous check still pending; `late`:
+   * due times passed more than an interval ago), whether the queue bound stopped it early, and
+   * the jobs queued when it returned.
    */
-  async scheduleDue(batch: number, maxQueued: number, now = Date.now()): Promise<{ ids: string[]; skipped: number; backpressure: boolean }> {
+  async scheduleDue(batch: number, maxQueued: number, now = Date.now()): Promise<ScheduleResult> {
     const res = await this.scripts.run<Array<number | string>>(
       'schedule_claim',
-      [this.keys.schedule, this.keys.jobsQueued, this.keys.jobSeq],
-      [now, batch, maxQueued, this.keys.assetPrefix, this.keys.jobPrefix, Math.floor(Math.random() * 2 ** 31)],
+      [this.keys.schedule, this.keys.jobsQueued, this.keys.jobSeq, this.keys.checksSkipped],
+      [now, batch, maxQueued, this.keys.assetPrefix, this.keys.jobPrefix, Math.floor(Math.random() * 2 ** 31), ALL_OWNERS],
     );
-    return { ids: res.slice(3).map(String), skipped: Number(res[1]), backpressure: Number(res[2]) === 1 };
+    const ids: string[] = [];
+    const dueAt: number[] = [];
+    for (let i = 5; i < res.length; i += 2) {
+      ids.push(String(res[i]));
+      dueAt.push(Number(res[i + 1]));
+    }
+    return { ids, skipped: Number(res[1]), backpressure: Number(res[2]) === 1, late: Number(res[3]), queued: Number(res[4]), dueAt };
+  }
+
+  /** Scheduled checks skipped so far, by reason, for one owner or ALL_OWNERS (see schedule_claim.lua). */
+  async skippedChecks(owner: string): Promise<{ late: number; pending: number }> {
+    const [late, pending] = await this.redis.hmget(this.keys.checksSkipped, `${owner}:late`, `${owner}:pending`);
+    return { late: Number(late ?? 0), pending: Number(pending ?? 0) };
   }
 
   /** Every queued job with its priority (dispatcher start-up), oldest first, in chunks. */
@@ -291,6 +309,19 @@ export class JobStore {
     ]);
     return { queued, running, failed };
   }
+}
+
+export interface ScheduleResult {
+  ids: string[];
+  /** Due time (ms) of each created job, in the order of `ids`. */
+  dueAt: number[];
+  /** Checks skipped because the asset's previous check was still queued or running. */
+  skipped: number;
+  /** Checks skipped because their due time passed more than an interval ago. */
+  late: number;
+  backpressure: boolean;
+  /** Jobs queued (all priorities) when the call returned. */
+  queued: number;
 }
 
 function pairs(flat: string[]): Array<{ id: string; priority: number }> {

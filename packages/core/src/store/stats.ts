@@ -4,11 +4,11 @@
  */
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
-import { ALL_OWNERS, type Keys } from '../keys.js';
-import { RESOLUTION_SECONDS, parseBucket, type Resolution } from '../rollup.js';
+import type { Keys } from '../keys.js';
+import { RESOLUTION_SECONDS, decodeRing, mergeBuckets, parseBucket, type Bucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
-import { ASSET_STATES, type CheckResult } from '../types.js';
-import { safeJson } from './assets.js';
+import { ASSET_STATES } from '../types.js';
+import { readResults, type ResultEntry } from './history.js';
 
 export interface Transition {
   at: number;
@@ -17,14 +17,7 @@ export interface Transition {
   reason: string;
 }
 
-export interface ResultEntry {
-  /** Stream id: the page cursor. */
-  id: string;
-  at: number;
-  jobId: string;
-  outcome: string;
-  results: CheckResult[];
-}
+export type { ResultEntry } from './history.js';
 
 export interface FleetStats {
   assetsByState: Record<string, number>;
@@ -40,20 +33,31 @@ export class StatsStore {
     private readonly keys: Keys,
   ) {}
 
+  /**
+   * The buckets of one resolution that overlap [from, to): the ring's cells, plus (summed in)
+   * the buckets of the JSON hash that preceded rings, while it exists.
+   */
   async buckets(assetId: string, resolution: Resolution, from: number, to: number): Promise<TimedBucket[]> {
-    const all = await this.redis.hgetall(this.keys.assetRollup(assetId, resolution));
+    const [ring, legacy] = await Promise.all([
+      this.redis.getBuffer(this.keys.assetRollup(assetId, resolution)),
+      this.redis.hgetall(this.keys.assetRollupLegacy(assetId, resolution)),
+    ]);
     const size = RESOLUTION_SECONDS[resolution] * 1000;
-    const out: TimedBucket[] = [];
-    for (const [start, json] of Object.entries(all)) {
-      const ms = Number(start) * 1000;
-      if (ms + size <= from || ms >= to) continue;
+    const byStart = new Map<number, Bucket>();
+    const add = (start: number, bucket: Bucket) => {
+      if (start + size <= from || start >= to) return;
+      const prev = byStart.get(start);
+      byStart.set(start, prev ? mergeBuckets(prev, bucket) : bucket);
+    };
+    for (const [start, json] of Object.entries(legacy)) {
       try {
-        out.push({ start: ms, bucket: parseBucket(json) });
+        add(Number(start) * 1000, parseBucket(json));
       } catch {
         // an unreadable bucket is skipped, not fatal
       }
     }
-    return out;
+    for (const cell of decodeRing(ring)?.cells ?? []) add(cell.bucket * size, cell.value);
+    return [...byStart].map(([start, bucket]) => ({ start, bucket }));
   }
 
   async window(assetId: string, resolution: Resolution, from: number, to: number, points?: number): Promise<WindowStats> {
@@ -74,35 +78,14 @@ export class StatsStore {
   }
 
   /**
-   * Raw results, newest first, from `before` (an exclusive stream id: a `next` this method
+   * Raw results, newest first, from `before` (an exclusive entry id: a `next` this method
    * returned) or the latest. A page may hold fewer than `limit` items while `next` is set: the
    * scan is bounded, and `next` is then the last entry scanned.
    * Throws WEBMON_ERR_INVALID_CURSOR for a `before` that is not such an id.
    */
   async results(assetId: string, opts: { from: number; to: number; before?: string | undefined; limit: number; plugin?: string | undefined }): Promise<{ items: ResultEntry[]; next: string | null }> {
-    const items: ResultEntry[] = [];
-    let end = opts.before !== undefined ? `(${resultsCursor(opts.before)}` : String(Math.floor(opts.to));
-    if (opts.to < 0) return { items, next: null };
-    const start = String(Math.max(0, Math.floor(opts.from)));
-    let scanned: string | null = null;
-    // Filtering by plugin may skip entries: read in chunks until the page is full (bounded).
-    for (let round = 0; round < 50 && items.length < opts.limit; round++) {
-      const rows = await this.redis.xrevrange(this.keys.assetHistory(assetId), end, start, 'COUNT', opts.limit + 1);
-      for (const [id, fields] of rows) {
-        const f = fieldsOf(fields);
-        let results = (safeJson(f.results) as CheckResult[] | null) ?? [];
-        if (opts.plugin) results = results.filter((r) => r.plugin === opts.plugin);
-        if (results.length === 0 && opts.plugin) {
-          [scanned, end] = [id, `(${id}`];
-          continue;
-        }
-        if (items.length === opts.limit) return { items, next: items[items.length - 1]!.id };
-        items.push({ id, at: Number(f.at ?? id.split('-')[0]), jobId: f.job ?? '', outcome: f.outcome ?? '', results });
-        [scanned, end] = [id, `(${id}`];
-      }
-      if (rows.length < opts.limit + 1) return { items, next: null };
-    }
-    return { items, next: scanned };
+    const before = opts.before !== undefined ? resultsCursor(opts.before).split('-') : undefined;
+    return readResults(this.redis, this.keys, assetId, { ...opts, before: before && [Number(before[0]), BigInt(before[1]!)] });
   }
 
   async fleet(owner: string, now = Date.now()): Promise<FleetStats> {
@@ -115,19 +98,21 @@ export class StatsStore {
     const lastMinute = Number(minutes[String(thisMinute - 60)] ?? 0);
     let lastHour = 0;
     for (const [m, n] of Object.entries(minutes)) if (Number(m) > thisMinute - 3600 && Number(m) <= thisMinute) lastHour += Number(n);
+    const failingMost = await this.failingMost(owner, now);
+    return { assetsByState, checksPerSecond: Math.round((lastMinute / 60) * 100) / 100, checksLastHour: lastHour, failingMost };
+  }
+
+  /**
+   * The `limit` assets of an owner (or ALL_OWNERS) with the most failed checks today and
+   * yesterday (UTC days), most first (ties in descending id order). One ZREVRANGE of a set
+   * job_complete keeps per owner and day: O(log N + limit) however many assets fail.
+   */
+  async failingMost(owner: string, now = Date.now(), limit = 10): Promise<Array<{ assetId: string; failures: number }>> {
     const today = Math.floor(now / 86_400_000);
-    const failing = await this.redis.zunion(2, this.keys.statsFailures(today), this.keys.statsFailures(today - 1), 'WITHSCORES');
+    const rows = await this.redis.zrevrange(this.keys.statsFailing(owner, today), 0, limit - 1, 'WITHSCORES');
     const ranked: Array<{ assetId: string; failures: number }> = [];
-    for (let i = 0; i < failing.length; i += 2) ranked.push({ assetId: failing[i]!, failures: Number(failing[i + 1]) });
-    ranked.sort((a, b) => b.failures - a.failures);
-    let failingMost = ranked;
-    if (owner !== ALL_OWNERS) {
-      const pipe2 = this.redis.pipeline();
-      for (const r of ranked.slice(0, 1000)) pipe2.hget(this.keys.asset(r.assetId), 'owner');
-      const owners = ((await pipe2.exec()) ?? []).map(([, o]) => o);
-      failingMost = ranked.slice(0, 1000).filter((_, i) => owners[i] === owner);
-    }
-    return { assetsByState, checksPerSecond: Math.round((lastMinute / 60) * 100) / 100, checksLastHour: lastHour, failingMost: failingMost.slice(0, 10) };
+    for (let i = 0; i < rows.length; i += 2) ranked.push({ assetId: rows[i]!, failures: Number(rows[i + 1]) });
+    return ranked;
   }
 }
 

@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+/**
+ * webmon side by side with Prometheus blackbox_exporter, in one invocation, on one local target:
+ *
+ *   apt-get install -y prometheus-blackbox-exporter    # once; not needed by tests or CI
+ *   npm run build && node bench/peer.mjs
+ *
+ * Three phases, each using both cores, each a new connection per request (the http plugin's
+ * default, and blackbox_exporter's: a new HTTP client per probe):
+ *
+ *   raw       undici in two client processes (the ceiling of this machine's HTTP requests)
+ *   webmon    `webmon up` (one executor per core, defaults, per-host politeness off as every
+ *             asset is on the one target host): N assets checked once unmeasured, then every
+ *             one checked through POST /jobs; the clock stops when Redis has no job queued or
+ *             leased. CPU: webmon's processes and its redis-server.
+ *   blackbox  prometheus-blackbox-exporter (http_2xx) driven through GET /probe by this process
+ *             at several concurrencies; the best is kept. CPU: the exporter's process (the
+ *             driver stands in for Prometheus and is reported apart).
+ *
+ * Probes/s and CPU ms per probe from /proc/<pid>/stat of each process, then the ratios. Targets:
+ * webmon ≥ 1.5× blackbox_exporter's probes/s, and less CPU per check than it.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { createKeys, freePort, openRedis, startManagedRedis } from '@webmon/core';
+import {
+  api,
+  cpuOf,
+  createAssets,
+  gitRevision,
+  lifecycle,
+  machineBusyMs,
+  round,
+  say,
+  sleep,
+  startTarget,
+  startWebmonUp,
+  targetHits,
+  webmonPids,
+} from './lib.mjs';
+
+const USAGE = `usage: node bench/peer.mjs [options]
+
+  --checks N         requests, checks and probes per phase (default 10000)
+  --concurrency N    per raw client process and per webmon executor (default 20)
+  --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 16,64)
+  --blackbox PATH    the exporter binary (default prometheus-blackbox-exporter)
+  --timeout S        overall limit in seconds (default 120)
+  --json             one JSON line instead of the table
+  -h, --help         this help`;
+
+let opts;
+try {
+  const { values } = parseArgs({
+    options: {
+      checks: { type: 'string', default: '10000' },
+      concurrency: { type: 'string', default: '20' },
+      'probe-concurrency': { type: 'string', default: '16,64' },
+      blackbox: { type: 'string', default: 'prometheus-blackbox-exporter' },
+      timeout: { type: 'string', default: '120' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const int = (name, v, min, max) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: must be an integer from ${min} to ${max} (got ${v})`);
+    return n;
+  };
+  opts = {
+    checks: int('checks', values.checks, 100, 1_000_000),
+    concurrency: int('concurrency', values.concurrency, 1, 10_000),
+    probeConcurrency: values['probe-concurrency'].split(',').map((v) => int('probe-concurrency', v.trim(), 1, 10_000)),
+    blackbox: values.blackbox,
+    timeoutSec: int('timeout', values.timeout, 10, 3600),
+    json: values.json,
+  };
+} catch (err) {
+  process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const life = lifecycle({ timeoutSec: opts.timeoutSec, stopOrder: ['webmon', 'blackbox', 'raw', 'target'] });
+const CORES = availableParallelism();
+
+// ---------------------------------------------------------------------------------------------
+// raw: one client process per core, undici with a new connection per request
+
+const RAW_SRC = `
+import { Agent, request } from 'undici';
+const [url, count, concurrency] = process.argv.slice(-3);
+const agent = new Agent({ connect: { timeout: 5000 }, connections: null });
+async function run(n, prefix) {
+  let next = 0, ok = 0, bad = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      try {
+        const res = await request(url + prefix + i, { dispatcher: agent, reset: true, headers: { 'user-agent': 'webmon/0.1 (+https://github.com/webmon)' } });
+        for await (const _ of res.body);
+        if (res.statusCode === 200) ok++; else bad++;
+      } catch { bad++; }
+    }
+  };
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
+  return { ok, bad };
+}
+await run(500, 'w');
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const r = await run(Number(count), '');
+const elapsedMs = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(JSON.stringify({ ...r, elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\\n');
+await agent.close();
+`;
+
+async function rawPhase(targetUrl, targetPid) {
+  const per = Math.ceil(opts.checks / CORES);
+  const cpuTarget0 = cpuOf([targetPid]);
+  const procs = Array.from({ length: CORES }, (_, k) =>
+    life.track('raw', spawn(process.execPath, ['--input-type=module', '-e', RAW_SRC, '--', `${targetUrl}/r${k}?i=`, String(per), String(opts.concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] })),
+  );
+  const results = await Promise.all(procs.map(async (p) => (await p.exited, JSON.parse(/\{.*\}/.exec(p.output())?.[0] ?? '{"ok":0,"bad":1,"cpuMs":0,"elapsedMs":0}'))));
+  for (const p of procs) life.untrack(p);
+  // Each process times its own measured part (after a warm-up); they overlap, the slowest counts.
+  const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
+  const ok = results.reduce((s, r) => s + r.ok, 0);
+  const bad = results.reduce((s, r) => s + r.bad, 0);
+  if (bad) throw new Error(`raw: ${bad} requests failed`);
+  const clientMs = results.reduce((s, r) => s + r.cpuMs, 0);
+  return { requests: ok, perSec: ok / (elapsedMs / 1000), cpuMsPerReq: clientMs / ok, targetMsPerReq: (cpuOf([targetPid])[targetPid] - cpuTarget0[targetPid]) / ok };
+}
+
+// ---------------------------------------------------------------------------------------------
+// webmon end to end
+
+async function webmonPhase(targetUrl, targetPid, workDir) {
+  const redis = await startManagedRedis({ dir: join(workDir, 'redis') });
+  life.onCleanup(() => redis.stop(10_000));
+  const { base, pid, up } = await startWebmonUp(life, {
+    redisUrl: redis.url,
+    executors: CORES,
+    workDir,
+    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', WEBMON_SCHEDULER_ENABLED: 'false', WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) },
+  });
+  const db = await openRedis({ url: redis.url, name: 'webmon-bench' });
+  const keys = createKeys('webmon');
+  try {
+    const ids = await createAssets(base, targetUrl, opts.checks);
+    say('webmon: warm-up round (first check of every asset) ...');
+    await runJobs(base, db, keys, ids);
+    await sleep(300);
+    const pids = [...webmonPids(pid), redis.process.pid];
+    const cpu0 = cpuOf([...pids, targetPid]);
+    const hits0 = await targetHits(targetUrl);
+    say(`webmon: ${opts.checks} checks through api → dispatcher → ${CORES} executors ...`);
+    const t0 = performance.now();
+    await runJobs(base, db, keys, ids);
+    const elapsedMs = performance.now() - t0;
+    const cpu1 = cpuOf([...pids, targetPid]);
+    const hits = (await targetHits(targetUrl)) - hits0;
+    if (hits !== opts.checks) throw new Error(`webmon: the target saw ${hits} requests for ${opts.checks} checks`);
+    const [failed] = await Promise.all([db.zcard(keys.jobsFailed)]);
+    if (failed) throw new Error(`webmon: ${failed} jobs failed`);
+    const ms = (list) => list.reduce((s, p) => s + (cpu1[p] - cpu0[p]), 0);
+    const webmonMs = ms(pids.slice(0, -1));
+    const redisMs = ms(pids.slice(-1));
+    return {
+      checks: opts.checks,
+      executors: pids.length - 1,
+      perSec: opts.checks / (elapsedMs / 1000),
+      cpuMsPerCheck: (webmonMs + redisMs) / opts.checks,
+      webmonMsPerCheck: webmonMs / opts.checks,
+      redisMsPerCheck: redisMs / opts.checks,
+      targetMsPerCheck: ms([targetPid]) / opts.checks,
+    };
+  } finally {
+    db.disconnect();
+    await up.stop();
+    life.untrack(up);
+  }
+}
+
+async function runJobs(base, db, keys, ids) {
+  for (let i = 0; i < ids.length; i += 1000) {
+    const res = await api(base, 'POST', '/jobs', { assetIds: ids.slice(i, i + 1000) });
+    if (res.status !== 202) throw new Error(`POST /jobs: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [[, queued], [, leased]] = await db.pipeline().zcard(keys.jobsQueued).zcard(keys.jobsLeases).exec();
+    if (queued === 0 && leased === 0) return;
+    life.assertAlive();
+    if (Date.now() > deadline) throw new Error(`jobs not finished in 60 s: ${queued} queued, ${leased} leased`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// blackbox_exporter
+
+async function blackboxPhase(targetUrl, targetPid, workDir) {
+  let version;
+  try {
+    version = execFileSync(opts.blackbox, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0];
+  } catch {
+    throw new Error(`${opts.blackbox} not found: apt-get install -y prometheus-blackbox-exporter (or --blackbox PATH)`);
+  }
+  const config = join(workDir, 'blackbox.yml');
+  writeFileSync(config, 'modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n    http:\n      preferred_ip_protocol: ip4\n');
+  const port = await freePort();
+  const bb = life.track('blackbox', spawn(opts.blackbox, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const base = `http://127.0.0.1:${port}`;
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 256 });
+  const probe = async (i) => {
+    const target = encodeURIComponent(`${targetUrl}/b?i=${i}`);
+    const res = await request(`${base}/probe?target=${target}&module=http_2xx`, { dispatcher: agent });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !/^probe_success 1$/m.test(text)) throw new Error(`probe ${i}: ${res.statusCode} ${text.slice(0, 300)}`);
+  };
+  for (let i = 0; ; i++) {
+    try {
+      await probe(-1);
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      life.assertAlive();
+      await sleep(100);
+    }
+  }
+  const runs = [];
+  try {
+    // Warm-up, then each concurrency in turn.
+    await drive(probe, Math.min(2000, opts.checks), opts.probeConcurrency[0]);
+    for (const c of opts.probeConcurrency) {
+      const pid = bb.child.pid;
+      const cpu0 = cpuOf([pid, targetPid]);
+      const driver0 = process.cpuUsage();
+      const t0 = performance.now();
+      await drive(probe, opts.checks, c);
+      const elapsedMs = performance.now() - t0;
+      const cpu1 = cpuOf([pid, targetPid]);
+      const driver = process.cpuUsage(driver0);
+      runs.push({
+        concurrency: c,
+        perSec: opts.checks / (elapsedMs / 1000),
+        cpuMsPerProbe: (cpu1[pid] - cpu0[pid]) / opts.checks,
+        driverMsPerProbe: (driver.user + driver.system) / 1000 / opts.checks,
+        targetMsPerProbe: (cpu1[targetPid] - cpu0[targetPid]) / opts.checks,
+      });
+    }
+  } finally {
+    await agent.close();
+    await bb.stop();
+    life.untrack(bb);
+  }
+  const best = runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));
+  return { version, runs, ...best };
+}
+
+async function drive(probe, count, concurrency) {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await probe(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const workDir = mkdtempSync(join(tmpdir(), 'webmon-peer-bench-'));
+  life.tempDir(workDir);
+  const target = await startTarget(life);
+  say(`target ${target.url}, ${CORES} cores, node ${process.version}`);
+  const machine0 = machineBusyMs();
+  const t0 = Date.now();
+  say(`raw: ${opts.checks} requests from ${CORES} undici processes (concurrency ${opts.concurrency} each) ...`);
+  const raw = await rawPhase(target.url, target.pid);
+  say(`raw: ${raw.perSec.toFixed(0)} req/s`);
+  const webmon = await webmonPhase(target.url, target.pid, workDir);
+  say(`webmon: ${webmon.perSec.toFixed(0)} checks/s`);
+  say(`blackbox: ${opts.checks} probes at concurrency ${opts.probeConcurrency.join(', ')} ...`);
+  const blackbox = await blackboxPhase(target.url, target.pid, workDir);
+  say(`blackbox: ${blackbox.perSec.toFixed(0)} probes/s`);
+  const machineMs = machineBusyMs() - machine0;
+  const result = {
+    date: new Date().toISOString(),
+    commit: gitRevision(),
+    node: process.version,
+    cores: CORES,
+    checks: opts.checks,
+    raw: { perSec: round(raw.perSec), cpuMsPerReq: round(raw.cpuMsPerReq, 3), targetMsPerReq: round(raw.targetMsPerReq, 3) },
+    webmon: {
+      executors: webmon.executors,
+      perSec: round(webmon.perSec),
+      cpuMsPerCheck: round(webmon.cpuMsPerCheck, 3),
+      webmonMsPerCheck: round(webmon.webmonMsPerCheck, 3),
+      redisMsPerCheck: round(webmon.redisMsPerCheck, 3),
+      targetMsPerCheck: round(webmon.targetMsPerCheck, 3),
+    },
+    blackbox: {
+      version: blackbox.version,
+      concurrency: blackbox.concurrency,
+      perSec: round(blackbox.perSec),
+      cpuMsPerProbe: round(blackbox.cpuMsPerProbe, 3),
+      driverMsPerProbe: round(blackbox.driverMsPerProbe, 3),
+      targetMsPerProbe: round(blackbox.targetMsPerProbe, 3),
+      runs: blackbox.runs.map((r) => ({ concurrency: r.concurrency, perSec: round(r.perSec), cpuMsPerProbe: round(r.cpuMsPerProbe, 3) })),
+    },
+    ratios: {
+      webmonVsBlackboxRate: round(webmon.perSec / blackbox.perSec, 2),
+      webmonVsRawRate: round(webmon.perSec / raw.perSec, 2),
+      blackboxVsRawRate: round(blackbox.perSec / raw.perSec, 2),
+      webmonVsBlackboxCpu: round(webmon.cpuMsPerCheck / blackbox.cpuMsPerProbe, 2),
+    },
+    machineBusyCores: round(machineMs / (Date.now() - t0), 2),
+  };
+  result.targets = {
+    rate: { target: '>= 1.5x blackbox_exporter probes/s', met: result.ratios.webmonVsBlackboxRate >= 1.5 },
+    cpu: { target: '< blackbox_exporter CPU per probe', met: webmon.cpuMsPerCheck < blackbox.cpuMsPerProbe },
+  };
+  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(table(result));
+  return 0;
+}
+
+function table(r) {
+  const row = (name, perSec, cpu, note) => `  ${name.padEnd(22)}${String(perSec).padStart(9)}${cpu.padStart(12)}   ${note}`;
+  return [
+    '',
+    `webmon vs blackbox_exporter — ${r.date.slice(0, 16)}Z, commit ${r.commit}, ${r.cores} cores, node ${r.node}, ${r.checks} per phase, new connection per request`,
+    '',
+    row('', 'per s', 'CPU ms/each', ''),
+    row('raw undici', r.raw.perSec, r.raw.cpuMsPerReq.toFixed(3), `${r.cores} client processes`),
+    row('webmon end to end', r.webmon.perSec, r.webmon.cpuMsPerCheck.toFixed(3), `webmon up, ${r.webmon.executors} executors; webmon ${r.webmon.webmonMsPerCheck.toFixed(3)} + redis ${r.webmon.redisMsPerCheck.toFixed(3)}; results stored`),
+    row('blackbox_exporter', r.blackbox.perSec, r.blackbox.cpuMsPerProbe.toFixed(3), `${r.blackbox.version}; /probe at concurrency ${r.blackbox.concurrency} (driver ${r.blackbox.driverMsPerProbe.toFixed(3)} ms/probe, not counted)`),
+    `  blackbox runs: ${r.blackbox.runs.map((x) => `c=${x.concurrency} ${x.perSec}/s ${x.cpuMsPerProbe} ms`).join(', ')}`,
+    `  target CPU per request (not counted): raw ${r.raw.targetMsPerReq}, webmon ${r.webmon.targetMsPerCheck}, blackbox ${r.blackbox.targetMsPerProbe} ms`,
+    '',
+    `webmon / blackbox probes/s: ${r.ratios.webmonVsBlackboxRate}x   (target >= 1.5x: ${r.targets.rate.met ? 'met' : 'NOT met'})`,
+    `webmon / blackbox CPU per check: ${r.ratios.webmonVsBlackboxCpu}x   (target < 1: ${r.targets.cpu.met ? 'met' : 'NOT met'})`,
+    `webmon / raw: ${r.ratios.webmonVsRawRate}x   blackbox / raw: ${r.ratios.blackboxVsRawRate}x`,
+    `machine busy: ${r.machineBusyCores} of ${r.cores} cores on average over the run`,
+    '',
+  ].join('\n');
+}
+
+life.run(main);

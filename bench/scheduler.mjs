@@ -1,0 +1,291 @@
+#!/usr/bin/env node
+/**
+ * Scheduled throughput: can `webmon up`, with its defaults, check N assets every S seconds?
+ *
+ *   npm run build && node bench/scheduler.mjs --assets 100000 --interval 60
+ *
+ * `webmon up` runs as a user runs it (one executor per core, the scheduler's defaults) against
+ * a fresh managed redis-server and a local HTTP target in its own process; only per-host
+ * politeness is off (every asset is on the one target host). The assets are made first, while
+ * nothing checks them: the first through the API, the others straight through AssetStore.create
+ * (the API's code path; 100,000 creates through the API take longer than the whole measurement).
+ * They start in state up and their due times are spread evenly over one interval, then `webmon
+ * up` starts: the steady state of a fleet checked for a while (re-checks, no state change). No job is pushed: the scheduler does everything. After a warm-up it
+ * counts, over a window, the checks the target received (completed ≥ 99 % of N/S per second is
+ * the target), the start lateness of each (arrival at the target minus the due time, see
+ * below), the checks webmon reports as skipped (GET /stats), and CPU per check from /proc.
+ *
+ * Start lateness, measured outside webmon: an asset's due times are one phase plus multiples of
+ * its interval, and a check never starts before its due time, so the lateness of an arrival is
+ * (arrival − phase) mod interval, the phase being the asset's next due time read from Redis at
+ * the end. Assets whose phase moved (those with skipped checks) are left out and counted. It is
+ * printed beside webmon's own histogram (webmon_check_start_lateness_seconds, hand-off to an
+ * executor) from the api's /metrics.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createKeys, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
+import {
+  CLI,
+  api,
+  cpuOf,
+  createAssetsDirect,
+  gitRevision,
+  histogramQuantiles,
+  lifecycle,
+  machineBusyMs,
+  quantile,
+  round,
+  say,
+  sleep,
+  startTarget,
+  startWebmonUp,
+  targetArrivals,
+  webmonPids,
+} from './lib.mjs';
+
+const USAGE = `usage: node bench/scheduler.mjs [options]
+
+  --assets N       assets to create (default 100000)
+  --interval S     their check interval in seconds (default 60)
+  --warmup S       seconds after the assets exist before the window opens (default 20)
+  --window S       seconds counted (default: the interval, at most 60)
+  --executors N    passed to webmon up (default: its own, one per core)
+  --concurrency N  executor.concurrency (default: webmon's, 20)
+  --timeout S      overall limit in seconds (default 120)
+  --json           one JSON line instead of the table
+  -h, --help       this help`;
+
+let opts;
+try {
+  const { values } = parseArgs({
+    options: {
+      assets: { type: 'string', default: '100000' },
+      interval: { type: 'string', default: '60' },
+      warmup: { type: 'string', default: '20' },
+      window: { type: 'string' },
+      executors: { type: 'string' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string', default: '120' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const int = (name, min, max) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: must be an integer from ${min} to ${max} (got ${values[name]})`);
+    return n;
+  };
+  const interval = int('interval', 10, 86_400);
+  opts = {
+    assets: int('assets', 1, 1_000_000),
+    interval,
+    warmup: int('warmup', 0, 3600),
+    window: values.window === undefined ? Math.min(interval, 60) : int('window', 1, 3600),
+    executors: values.executors === undefined ? undefined : int('executors', 1, 64),
+    concurrency: values.concurrency === undefined ? undefined : int('concurrency', 1, 10_000),
+    timeoutSec: int('timeout', 10, 3600),
+    json: values.json,
+  };
+} catch (err) {
+  process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const life = lifecycle({ timeoutSec: opts.timeoutSec, stopOrder: ['webmon', 'target'] });
+
+async function main() {
+  const workDir = mkdtempSync(join(tmpdir(), 'webmon-sched-bench-'));
+  life.tempDir(workDir);
+  const target = await startTarget(life, { arrivals: true });
+  const redis = await startManagedRedis({ dir: join(workDir, 'redis') });
+  life.onCleanup(() => redis.stop(10_000));
+  say(`target ${target.url}, redis ${redactUrl(redis.url)}, ${availableParallelism()} cores, node ${process.version}`);
+
+  // Assets are made while nothing checks them (a first `webmon up` with the scheduler off), in
+  // state up, then their due times are spread evenly over one interval from the start of the
+  // measured webmon, as in a fleet checked for a while: what follows is the steady state (re-checks
+  // with no state change), not a start-up burst of first checks.
+  const created0 = Date.now();
+  say(`creating ${opts.assets} assets (interval ${opts.interval} s) ...`);
+  const maker = await startWebmonUp(life, { redisUrl: redis.url, executors: 1, workDir, env: { WEBMON_SCHEDULER_ENABLED: 'false' } });
+  await createAssetsDirect(maker.base, redis.url, target.url, opts.assets, { interval: opts.interval, state: 'up' });
+  await maker.up.stop();
+  life.untrack(maker.up);
+  const createdMs = Date.now() - created0;
+  await spreadSchedule(redis.url, opts.interval * 1000, 3000);
+
+  const { base, pid, env: upEnv } = await startWebmonUp(life, {
+    redisUrl: redis.url,
+    executors: opts.executors,
+    workDir,
+    // One target host for every asset: per-host politeness would allow one check a second.
+    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}) },
+  });
+  const executors = opts.executors ?? availableParallelism();
+  say(`created in ${(createdMs / 1000).toFixed(1)} s; warm-up ${opts.warmup} s, then a ${opts.window} s window ...`);
+  await sleep(opts.warmup * 1000);
+
+  life.assertAlive();
+  const pids = { webmon: webmonPids(pid), redis: [redis.process.pid] };
+  const all = [...pids.webmon, ...pids.redis, target.pid];
+  const cpu0 = cpuOf(all);
+  const machine0 = machineBusyMs();
+  const skipped0 = (await api(base, 'GET', '/stats')).body.checksSkipped;
+  const statsDb = await openRedis({ url: redis.url, name: 'webmon-bench-stats' });
+  await statsDb.config('RESETSTAT');
+  const from = Date.now();
+  await sleep(opts.window * 1000);
+  const to = Date.now();
+  const cpu1 = cpuOf(all);
+  const machineMs = machineBusyMs() - machine0;
+  life.assertAlive();
+  const redisCommands = await scriptStats(statsDb);
+  const dispatcherStatus = controlStatus(upEnv, workDir);
+  statsDb.disconnect();
+  const stats = (await api(base, 'GET', '/stats')).body;
+  const status = await api(base, 'GET', '/metrics');
+  const metrics = typeof status.body === 'string' ? status.body : '';
+
+  // Phases and skips of every asset, then the arrivals.
+  const db = await openRedis({ url: redis.url, name: 'webmon-bench' });
+  const keys = createKeys('webmon');
+  const assetIds = await db.zrange(keys.schedule, 0, -1);
+  const phase = new Map();
+  for (let i = 0; i < assetIds.length; i += 5000) {
+    const pipe = db.pipeline();
+    for (const id of assetIds.slice(i, i + 5000)) pipe.zscore(keys.schedule, id).hmget(keys.asset(id), 'url', 'skippedChecks');
+    const rows = await pipe.exec();
+    for (let k = 0; k < rows.length; k += 2) {
+      const [url, skipped] = rows[k + 1][1];
+      const n = Number(/i=(\d+)/.exec(url ?? '')?.[1]);
+      if (Number.isInteger(n)) phase.set(n, { dueMs: Number(rows[k][1]), skipped: Number(skipped ?? 0) });
+    }
+  }
+  db.disconnect();
+  const arrivals = await targetArrivals(target.url);
+  const inWindow = arrivals.filter((a) => a.at >= from && a.at < to);
+  const intervalMs = opts.interval * 1000;
+  const lateness = [];
+  let leftOut = 0;
+  for (const a of inWindow) {
+    const p = phase.get(a.i);
+    if (!p || p.skipped > 0) {
+      leftOut++;
+      continue;
+    }
+    lateness.push((((a.at - p.dueMs) % intervalMs) + intervalMs) % intervalMs);
+  }
+  lateness.sort((x, y) => x - y);
+
+  const used = (list) => list.reduce((s, p) => s + (cpu1[p] - cpu0[p]), 0);
+  const windowMs = to - from;
+  const perSec = inWindow.length / (windowMs / 1000);
+  const needed = opts.assets / opts.interval;
+  const webmonMs = used(pids.webmon);
+  const redisMs = used(pids.redis);
+  const targetMs = used([target.pid]);
+  const hist = histogramQuantiles(metrics, 'webmon_check_start_lateness_seconds', [0.5, 0.95, 0.99]);
+  const result = {
+    date: new Date().toISOString(),
+    commit: gitRevision(),
+    node: process.version,
+    cores: availableParallelism(),
+    assets: opts.assets,
+    intervalSec: opts.interval,
+    executors,
+    concurrency: opts.concurrency ?? 20,
+    createSec: round(createdMs / 1000),
+    windowSec: round(windowMs / 1000),
+    neededPerSec: round(needed),
+    completedPerSec: round(perSec),
+    completedRatio: round(perSec / needed, 4),
+    latenessMs: { p50: quantile(lateness, 0.5), p95: quantile(lateness, 0.95), p99: quantile(lateness, 0.99), max: lateness.at(-1), measured: lateness.length, leftOut },
+    webmonHistogramSec: { p50: round(hist[0.5], 2), p95: round(hist[0.95], 2), p99: round(hist[0.99], 2) },
+    skippedInWindow: { late: stats.checksSkipped.late - skipped0.late, pending: stats.checksSkipped.pending - skipped0.pending },
+    skippedTotal: stats.checksSkipped,
+    queue: stats.queue,
+    scheduler: dispatcherStatus?.scheduler ?? null,
+    // Redis time by script (EVALSHA by SHA1 is not named by INFO; scripts are told apart by calls per check).
+    redisTopCommands: redisCommands.slice(0, 6).map((c) => ({ ...c, perCheck: round(c.calls / Math.max(1, inWindow.length), 3) })),
+    cpu: {
+      webmonMs: round(webmonMs),
+      redisMs: round(redisMs),
+      perCheckMs: round((webmonMs + redisMs) / inWindow.length, 3),
+      webmonBusyCores: round(webmonMs / windowMs, 2),
+      redisBusyCores: round(redisMs / windowMs, 2),
+      targetBusyCores: round(targetMs / windowMs, 2),
+      machineBusyCores: round(machineMs / windowMs, 2),
+      otherBusyCores: round(Math.max(0, machineMs - webmonMs - redisMs - targetMs) / windowMs, 2),
+      // Cores busy per process: the up process (api, dispatcher, executor 0), then each extra executor.
+      byProcess: Object.fromEntries(pids.webmon.map((p, k) => [k === 0 ? 'up' : `executor${k}`, round((cpu1[p] - cpu0[p]) / windowMs, 2)])),
+    },
+  };
+  result.met = result.completedRatio >= 0.99 && result.latenessMs.p99 < 5000;
+  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(table(result));
+  return 0;
+}
+
+/** `webmon status` of the running install (its control channel, CURVE keys from its data dir). */
+function controlStatus(env, cwd) {
+  try {
+    return JSON.parse(execFileSync(process.execPath, [CLI, 'status'], { env, cwd, encoding: 'utf8', timeout: 10_000 }));
+  } catch {
+    return null;
+  }
+}
+
+/** `INFO commandstats`, most time first: [{ command, calls, usecPerCall }]. */
+async function scriptStats(db) {
+  const out = [];
+  for (const line of (await db.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m && m[1] !== 'info' && m[1] !== 'config|resetstat') out.push({ command: m[1], calls: Number(m[2]), usec: Number(m[3]), usecPerCall: round(Number(m[3]) / Number(m[2]), 1) });
+  }
+  return out.sort((a, b) => b.usec - a.usec);
+}
+
+/** Due times spread evenly over [now + delayMs, now + delayMs + intervalMs). */
+async function spreadSchedule(redisUrl, intervalMs, delayMs) {
+  const db = await openRedis({ url: redisUrl, name: 'webmon-bench-spread' });
+  const keys = createKeys('webmon');
+  const ids = await db.zrange(keys.schedule, 0, -1);
+  const start = Date.now() + delayMs;
+  for (let i = 0; i < ids.length; i += 5000) {
+    const chunk = ids.slice(i, i + 5000);
+    await db.zadd(keys.schedule, ...chunk.flatMap((id, k) => [Math.floor(start + (((i + k) * intervalMs) / ids.length)), id]));
+  }
+  db.disconnect();
+}
+
+function table(r) {
+  const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  return [
+    '',
+    `webmon scheduled throughput — ${r.date.slice(0, 16)}Z, commit ${r.commit}, ${r.cores} cores, node ${r.node}`,
+    `${r.assets} assets every ${r.intervalSec} s, webmon up with ${r.executors} executors × concurrency ${r.concurrency} (created in ${r.createSec} s), window ${r.windowSec} s`,
+    '',
+    `completed: ${r.completedPerSec} checks/s of ${r.neededPerSec} needed (${(r.completedRatio * 100).toFixed(1)} %)`,
+    `start lateness (target arrival − due time, ${r.latenessMs.measured} checks; ${r.latenessMs.leftOut} of assets with skips left out):`,
+    `  p50 ${s(r.latenessMs.p50)}   p95 ${s(r.latenessMs.p95)}   p99 ${s(r.latenessMs.p99)}   max ${s(r.latenessMs.max ?? NaN)}`,
+    `  webmon_check_start_lateness_seconds (dispatcher hand-off, since start): p50 ${r.webmonHistogramSec.p50} s, p95 ${r.webmonHistogramSec.p95} s, p99 ${r.webmonHistogramSec.p99} s`,
+    `skipped in the window: ${r.skippedInWindow.late} late, ${r.skippedInWindow.pending} pending (since start: ${r.skippedTotal.late} late, ${r.skippedTotal.pending} pending)`,
+    `queue at the end: ${JSON.stringify(r.queue)}; scheduler (webmon status): ${JSON.stringify(r.scheduler)}`,
+    `redis commands in the window: ${r.redisTopCommands.map((c) => `${c.command} ${c.perCheck}/check ${c.usecPerCall} µs`).join(', ')}`,
+    `CPU: webmon ${r.cpu.webmonBusyCores} cores (${Object.entries(r.cpu.byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}), redis ${r.cpu.redisBusyCores}, target ${r.cpu.targetBusyCores} (not counted); ${r.cpu.perCheckMs} ms per check (webmon + redis)`,
+    `machine busy: ${r.cpu.machineBusyCores} of ${r.cores} cores; other load: ${r.cpu.otherBusyCores} cores (should be ~0)`,
+    '',
+    `target: ≥ 99 % of needed checks/s and lateness p99 < 5 s: ${r.met ? 'met' : 'NOT met'}`,
+    '',
+  ].join('\n');
+}
+
+life.run(main);

@@ -1,0 +1,259 @@
+/**
+ * The roll-up rings as the statistics read them: window edges, wrap-around, retention, the
+ * JSON hashes that preceded rings, and a comparison with a plain model of the aggregation
+ * over random check sequences (late completions, new names, values crossing byte widths).
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedis, type TestRedis } from '../../../../test/helpers/redis.js';
+import { LATENCY_EDGES_MS, RESOLUTION_SECONDS, decodeRing, type Bucket, type Resolution } from '../rollup.js';
+import { windowStats } from '../stats.js';
+import type { CheckOutcome, CheckResult } from '../types.js';
+import { normalizeUrl } from '../url.js';
+import { AssetStore } from './assets.js';
+import { JobStore, type JobPolicy } from './jobs.js';
+import { StatsStore } from './stats.js';
+
+const MIN = 60_000;
+const H = 3_600_000;
+const DAY = 86_400_000;
+const BASE = Date.UTC(2026, 0, 5); // a Monday, 00:00 UTC
+/** Small retentions so that rings fill and wrap: 11 minutes, 3 hours, 3 days (cap = retention / size + 1). */
+const RETENTION = { minuteSec: 600, hourSec: 7200, daySec: 2 * 86_400 };
+const CAP: Record<Resolution, number> = { minute: 11, hour: 3, day: 3 };
+const RESOLUTIONS = ['minute', 'hour', 'day'] as const;
+const INTERVAL = 60;
+
+let t: TestRedis;
+let assets: AssetStore;
+let jobs: JobStore;
+let stats: StatsStore;
+const policy: JobPolicy = { retentionSec: 3600, maxAttempts: 2, historyMax: 100, eventsMax: 1000, downAfter: 2, upAfter: 1, rollups: { minuteSec: 600, hourSec: 7200, daySec: 2 * 86_400 } };
+
+beforeAll(async () => {
+  t = await testRedis('rollup');
+  assets = new AssetStore(t.redis, t.keys, t.scripts);
+  jobs = new JobStore(t.redis, t.keys, t.scripts, policy);
+  stats = new StatsStore(t.redis, t.keys);
+});
+afterAll(() => t.cleanup());
+
+let seq = 0;
+async function newAsset(): Promise<string> {
+  const { id } = await assets.create({ owner: 'o', url: normalizeUrl(`http://ring${seq++}.test/`), plugins: ['http'], config: {}, interval: INTERVAL, tags: [] });
+  return id;
+}
+
+interface Check {
+  at: number;
+  outcome: CheckOutcome;
+  reason: string | null;
+  /** Plugin → duration, ms (to the µs, as the plugin SDK reports it). */
+  durations: Record<string, number>;
+}
+
+/** Records one check through the real write path; returns the state it left. */
+async function record(assetId: string, c: Check, store = jobs): Promise<string> {
+  const [id] = await store.enqueue([{ assetId, owner: 'o' }], 0, c.at);
+  await store.claim(id!, 'tok', 60_000, c.at);
+  const results: CheckResult[] = Object.entries(c.durations).map(([plugin, durationMs]) => ({ plugin, status: c.outcome === 'unsupported' ? 'error' : c.outcome, reason: c.reason as CheckResult['reason'], message: '', durationMs, metrics: {} }));
+  const res = await store.complete({ jobId: id!, token: 'tok', outcome: c.outcome, reason: c.reason as CheckResult['reason'], results, durationMs: 1, owner: 'o', assetId }, c.at);
+  if (!res.recorded) throw new Error(`not recorded: ${res.why}`);
+  return res.from;
+}
+
+const ok = (at: number, ms = 50): Check => ({ at, outcome: 'ok', reason: null, durations: { http: ms } });
+const all = (assetId: string, res: Resolution) => stats.buckets(assetId, res, 0, BASE + 10_000 * DAY).then((b) => b.sort((x, y) => x.start - y.start));
+
+function bin(ms: number): string {
+  const i = LATENCY_EDGES_MS.findIndex((edge) => ms <= edge);
+  return String(i === -1 ? LATENCY_EDGES_MS.length : i);
+}
+
+/** The aggregation job_complete.lua performs, kept as plain objects (the format before rings). */
+class Model {
+  private readonly buckets = { minute: new Map<number, Bucket>(), hour: new Map<number, Bucket>(), day: new Map<number, Bucket>() };
+  private lastAt: number | undefined;
+
+  add(c: Check, from: string): void {
+    let spent = 0;
+    let state = from;
+    if (this.lastAt !== undefined) {
+      const dt = c.at - this.lastAt;
+      const cap = Math.max(INTERVAL * 2000, 120_000);
+      spent = Math.min(dt, cap);
+      if (dt > cap) [spent, state] = [dt, 'gap'];
+    }
+    this.lastAt = c.at;
+    for (const res of RESOLUTIONS) {
+      const start = Math.floor(c.at / 1000 / RESOLUTION_SECONDS[res]) * RESOLUTION_SECONDS[res] * 1000;
+      const b = this.buckets[res].get(start) ?? { n: 0, o: {}, r: {}, p: {}, t: {} };
+      b.n++;
+      b.o[c.outcome] = (b.o[c.outcome] ?? 0) + 1;
+      if (c.reason && c.outcome !== 'ok') b.r[c.reason] = (b.r[c.reason] ?? 0) + 1;
+      for (const [plugin, ms] of Object.entries(c.durations)) {
+        const p = b.p[plugin] ?? { n: 0, s: 0, x: 0, h: {} };
+        // Sums in µs, as stored: the same number for durations given to the µs.
+        b.p[plugin] = { n: p.n + 1, s: (Math.round(p.s * 1000) + Math.round(ms * 1000)) / 1000, x: Math.max(p.x, ms), h: { ...p.h, [bin(ms)]: (p.h[bin(ms)] ?? 0) + 1 } };
+      }
+      if (spent > 0) b.t[state] = (b.t[state] ?? 0) + spent;
+      this.buckets[res].set(start, b);
+    }
+  }
+
+  /** The buckets a ring keeps: the cap newest bucket numbers up to the newest check. */
+  kept(res: Resolution): Array<{ start: number; bucket: Bucket }> {
+    const size = RESOLUTION_SECONDS[res] * 1000;
+    const newest = Math.max(...this.buckets[res].keys());
+    return [...this.buckets[res]].filter(([start]) => start > newest - CAP[res] * size).sort((a, b) => a[0] - b[0]).map(([start, bucket]) => ({ start, bucket }));
+  }
+}
+
+describe('roll-up rings', () => {
+  it('counts whole buckets for a window that starts or ends inside one', async () => {
+    const id = await newAsset();
+    const at = BASE + 10 * H;
+    for (const s of [10, 50, 90, 150]) await record(id, ok(at + s * 1000));
+    const checks = async (from: number, to: number) => (await stats.window(id, 'minute', at + from * 1000, at + to * 1000)).checks;
+    expect(await checks(30, 60)).toBe(2); // starts mid-minute: the whole first minute counts
+    expect(await checks(0, 60)).toBe(2);
+    expect(await checks(0, 61)).toBe(3); // ends just after the second minute starts: it counts
+    expect(await checks(60, 120)).toBe(1);
+    expect(await checks(119, 180)).toBe(2); // minutes 1 and 2
+    expect(await checks(120, 121)).toBe(1);
+    expect(await checks(180, 240)).toBe(0);
+    // The hour and day cells hold all four.
+    expect((await stats.window(id, 'hour', at + 30_000, at + 60_000)).checks).toBe(4);
+    expect((await stats.window(id, 'day', at, at + 1)).checks).toBe(4);
+  });
+
+  it('reads buckets across the wrap-around of the ring, oldest first', async () => {
+    const id = await newAsset();
+    const model = new Model();
+    // 30 minutes, one check each: the 11-cell minute ring wraps twice.
+    for (let m = 0; m < 30; m++) {
+      const c = { ...ok(BASE + m * MIN + 5000, 10 + m), outcome: (m % 7 === 3 ? 'error' : 'ok') as CheckOutcome, reason: m % 7 === 3 ? 'timeout' : null };
+      model.add(c, await record(id, c));
+    }
+    const ring = decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'minute')));
+    expect(ring).toMatchObject({ cap: 11, head: (BASE + 29 * MIN) / MIN });
+    const header = (await t.redis.getBuffer(t.keys.assetRollup(id, 'minute')))!;
+    expect(header.readUInt32BE(14), 'oldest cell not in slot 0: the ring wrapped').toBeGreaterThan(0);
+    const minutes = await all(id, 'minute');
+    expect(minutes.map((b) => (b.start - BASE) / MIN)).toEqual([19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
+    expect(minutes).toEqual(model.kept('minute'));
+    const w = await stats.window(id, 'minute', BASE + 19 * MIN, BASE + 30 * MIN);
+    expect(w).toEqual(windowStats(model.kept('minute'), BASE + 19 * MIN, BASE + 30 * MIN, 'minute'));
+    expect(w.failuresByReason).toEqual({ timeout: 1 }); // failures at minutes 3, 10, 17, 24: only 24 is kept
+  });
+
+  it('drops a cell once its bucket leaves the retention, and ignores checks older than it', async () => {
+    const id = await newAsset();
+    await record(id, ok(BASE + 2 * MIN));
+    await record(id, ok(BASE + 12 * MIN)); // minute 12: minute 2 is 10 buckets older, still kept (cap 11)
+    expect((await all(id, 'minute')).map((b) => (b.start - BASE) / MIN)).toEqual([2, 12]);
+    await record(id, ok(BASE + 13 * MIN)); // minute 2 leaves the retention
+    expect((await all(id, 'minute')).map((b) => (b.start - BASE) / MIN)).toEqual([12, 13]);
+    await record(id, ok(BASE + 2 * MIN)); // a late completion past the retention (minutes 3..13 are kept): not recorded per minute
+    expect((await all(id, 'minute')).map((b) => (b.start - BASE) / MIN)).toEqual([12, 13]);
+    expect((await all(id, 'hour'))[0]!.bucket.n).toBe(4); // the hour still counts it
+    await record(id, ok(BASE + 7 * MIN)); // a late completion inside the retention gets its own cell
+    expect((await all(id, 'minute')).map((b) => [(b.start - BASE) / MIN, b.bucket.n])).toEqual([[7, 1], [12, 1], [13, 1]]);
+    // The key lives as long as the retention after its newest bucket.
+    const ttl = await t.redis.ttl(t.keys.assetRollup(id, 'minute'));
+    expect(ttl).toBeGreaterThan(500);
+    expect(ttl).toBeLessThanOrEqual(600);
+  });
+
+  it('does not mistake a cell for a newer bucket with the same stamp after a long idle stretch', async () => {
+    const id = await newAsset();
+    await record(id, ok(BASE, 20));
+    // 65,536 minutes later the minute's 2-byte stamp is the same again.
+    const later = BASE + 65_536 * MIN;
+    await record(id, ok(later, 30));
+    const minutes = await all(id, 'minute');
+    expect(minutes.map((b) => [b.start, b.bucket.n, b.bucket.p.http?.x])).toEqual([[later, 1, 30]]);
+    expect(minutes[0]!.bucket.t).toEqual({ gap: 65_536 * MIN });
+  });
+
+  it('widens a ring when a count, a sum or a time outgrows its bytes', async () => {
+    const id = await newAsset();
+    const model = new Model();
+    // 300 checks in one minute (counts past one byte), a 70 s duration (µs sums past three bytes).
+    for (let i = 0; i < 300; i++) {
+      const c = ok(BASE + 5 * H + i * 100, i === 150 ? 70_000.125 : 0.001 * i);
+      model.add(c, await record(id, c));
+    }
+    const c = ok(BASE + 5 * H + 5 * MIN, 12.5);
+    model.add(c, await record(id, c));
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    const [minute] = await all(id, 'minute');
+    expect(minute!.bucket.p.http).toMatchObject({ n: 300, x: 70_000.125 });
+  });
+
+  it('keeps names it cannot write as they are, without corrupting the ring', async () => {
+    const id = await newAsset();
+    const model = new Model();
+    const odd: Check[] = [
+      { at: BASE + H, outcome: 'error', reason: 'weird|reason,with;separators:%41', durations: { http: 5, 'é plugin': 7 } },
+      { at: BASE + H + 1000, outcome: 'warn', reason: 'slow', durations: { http: 900 } },
+      { at: BASE + H + 2000, outcome: 'unsupported', reason: 'unsupported', durations: {} },
+    ];
+    for (const c of odd) model.add(c, await record(id, c));
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+  });
+
+  it('sums the JSON buckets written before rings with the ring, and deletes both with the asset', async () => {
+    const id = await newAsset();
+    const start = (BASE + 3 * H) / 1000;
+    const legacy: Bucket = { n: 2, o: { ok: 1, error: 1 }, r: { dns: 1 }, p: { http: { n: 2, s: 300, x: 200, h: { '13': 2 } } }, t: { up: 60_000 } };
+    await t.redis.hset(t.keys.assetRollupLegacy(id, 'hour'), String(start), JSON.stringify(legacy), String(start - 3600), JSON.stringify({ n: 1, o: { ok: 1 }, r: [], p: [], t: [] }));
+    await record(id, ok(BASE + 3 * H + 10 * MIN, 100));
+    const hours = await all(id, 'hour');
+    expect(hours.map((b) => b.start)).toEqual([start * 1000 - H, start * 1000]);
+    expect(hours[1]!.bucket).toEqual({ n: 3, o: { ok: 2, error: 1 }, r: { dns: 1 }, p: { http: { n: 3, s: 400, x: 200, h: { '11': 1, '13': 2 } } }, t: { up: 60_000 } });
+    await assets.delete(id);
+    expect(await t.redis.exists(...RESOLUTIONS.flatMap((r) => [t.keys.assetRollup(id, r), t.keys.assetRollupLegacy(id, r)]))).toBe(0);
+  });
+
+  it('keeps every cell when a longer retention needs wider stamps', async () => {
+    const id = await newAsset();
+    const model = new Model();
+    for (let m = 0; m < 8; m++) {
+      const c = ok(BASE + m * MIN, 5 + m);
+      model.add(c, await record(id, c)); // cap 11: one-byte stamps
+    }
+    const longer = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { ...RETENTION, minuteSec: 4_000_000 } }); // cap 66,667
+    const c = ok(BASE + 8 * MIN, 99);
+    model.add(c, await record(id, c, longer));
+    const ring = decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'minute')));
+    expect(ring?.cap).toBe(66_667);
+    expect(await all(id, 'minute')).toEqual(model.kept('minute'));
+    expect((await all(id, 'minute')).length).toBe(9);
+  });
+
+  it('holds what a plain model of the aggregation holds, for random check sequences', async () => {
+    const step = fc.record({
+      dt: fc.oneof(fc.integer({ min: 0, max: 90_000 }), fc.integer({ min: 0, max: 4 * H }), fc.integer({ min: -5 * MIN, max: 0 }), fc.constant(DAY + 1)),
+      outcome: fc.constantFrom<CheckOutcome>('ok', 'ok', 'ok', 'warn', 'error', 'unsupported'),
+      reason: fc.constantFrom(null, 'timeout', 'dns', 'http_status', 'not-a-reason'),
+      http: fc.integer({ min: 0, max: 70_000_000 }).map((us) => us / 1000),
+      tcp: fc.option(fc.integer({ min: 0, max: 20_000 }).map((us) => us / 1000)),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const id = await newAsset();
+        const model = new Model();
+        let at = BASE + 7 * H;
+        for (const s of steps) {
+          at = Math.max(BASE, at + s.dt);
+          const c: Check = { at, outcome: s.outcome, reason: s.outcome === 'ok' ? null : s.reason, durations: s.tcp === null ? { http: s.http } : { http: s.http, tcp: s.tcp } };
+          model.add(c, await record(id, c));
+        }
+        for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+        await assets.delete(id);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
