@@ -19,15 +19,13 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { createKeys, freePort, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
+import { ADMIN_KEY, CLI, api, gitRevision, machineBusyMs, round, say, sleep, targetHits } from './lib.mjs';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)'; // what the http plugin sends
 const PREFIX = 'bench';
-const ADMIN_KEY = 'wm_bench_admin_key_0123456789abcdef';
 const TARGET_E2E_RATIO = 0.6; // design target: e2e ≥ 60 % of raw
 const TARGET_CPU_MS = 0.35; // design target: < 0.35 ms CPU per check (webmon + Redis)
 
@@ -86,7 +84,6 @@ try {
 }
 
 /** Progress goes to stderr, so that --json leaves stdout to the one result line. */
-const say = (msg) => process.stderr.write(`${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: every child and the temp dir, whatever happens.
@@ -164,20 +161,7 @@ overall.unref();
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The commit measured, with +dirty when tracked files outside bench/ have changes (e.g. `0c5719d+dirty`). */
-function gitRevision() {
-  try {
-    const cwd = fileURLToPath(new URL('..', import.meta.url));
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    // Changes under bench/ do not change what is measured.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${rev}+dirty` : rev;
-  } catch {
-    return 'unknown';
-  }
-}
 
 let clockTicks = 100;
 try {
@@ -186,19 +170,12 @@ try {
   // keep 100
 }
 
-/** utime and stime of a process (all its threads), in ms. */
+/** utime and stime of a process (all its threads), in ms (kernel time is reported apart). */
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
   return { user: (Number(fields[11]) * 1000) / clockTicks, sys: (Number(fields[12]) * 1000) / clockTicks };
-}
-
-/** CPU time the whole machine spent busy (all cores, all processes, irq and steal included), in ms. */
-function machineBusyMs() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal …
-  return ((f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * 1000) / clockTicks;
 }
 
 /** Resident set size of a process, in MB. */
@@ -213,23 +190,6 @@ function assertAlive() {
   }
 }
 
-async function api(base, method, path, body) {
-  const res = await request(base + path, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    headersTimeout: 60_000,
-    bodyTimeout: 60_000,
-  });
-  const text = await res.body.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.statusCode, body: json };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The HTTP target, in its own process.
@@ -261,10 +221,6 @@ async function startTarget() {
   }
 }
 
-async function targetHits(url) {
-  const res = await request(`${url}/__stats`, { reset: true });
-  return (await res.body.json()).hits;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Phase "raw": undici, a new connection per request, like the http plugin's defaults.
@@ -568,10 +524,6 @@ async function main() {
   }
 }
 
-function round(n, digits = 1) {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
 
 function table(r) {
   const pct = (x) => `${(x * 100).toFixed(1)}%`;
