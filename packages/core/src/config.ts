@@ -58,7 +58,7 @@ export const ConfigSchema = Type.Object(
       {
         frontend: Endpoint('tcp://127.0.0.1:5559', 'Dispatcher PULL socket: the dispatcher binds it, the api connects to it.'),
         backend: Endpoint('tcp://127.0.0.1:5560', 'Dispatcher PUSH socket: the dispatcher binds it, executors connect to it.'),
-        control: Endpoint('tcp://127.0.0.1:5561', 'Dispatcher control channel (REP).'),
+        control: Endpoint('tcp://127.0.0.1:5561', 'Dispatcher control channel (a ROUTER socket: REQ or DEALER clients send PING, STATUS, SNAPSHOT NOW).'),
         sendTimeoutMs: Int(2000, 1, 60_000, 'How long the api waits to hand job ids to ZeroMQ before leaving them to the recovery sweep.'),
         maxMessageBytes: Int(1_048_576, 1024, 268_435_456, 'Largest ZeroMQ message any dispatcher socket accepts (ZMQ_MAXMSGSIZE); a peer sending more is disconnected.'),
         curve: Type.Object(
