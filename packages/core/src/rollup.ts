@@ -101,6 +101,18 @@ interface Layout {
 const RING_PREFIX = 24;
 
 /** Reads a stored ring (see the format above); null for an absent or unreadable one. */
+/** Bytes at the start of a ring that hold its header (read alone by `ringHorizon`). */
+export const RING_HEADER_BYTES = RING_PREFIX;
+
+/**
+ * The oldest bucket number a ring still holds (its newest minus its capacity, exclusive), from
+ * its header alone; null when there is no ring.
+ */
+export function ringHorizon(header: Buffer | null): number | null {
+  if (!header || header.length < RING_PREFIX || header[0] !== 0x57 || header[1] !== 1) return null;
+  return header.readUInt32BE(18) - header.readUInt32BE(2);
+}
+
 export function decodeRing(buf: Buffer | null): Ring | null {
   if (!buf || buf.length < RING_PREFIX || buf[0] !== 0x57 || buf[1] !== 1) return null;
   const [cap, K, n, start, head] = [2, 6, 10, 14, 18].map((o) => buf.readUInt32BE(o)) as [number, number, number, number, number];

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
 import type { Keys } from '../keys.js';
-import { RESOLUTION_SECONDS, decodeRing, mergeBuckets, parseBucket, type Bucket, type Resolution } from '../rollup.js';
+import { RESOLUTION_SECONDS, RING_HEADER_BYTES, decodeRing, mergeBuckets, parseBucket, ringHorizon, type Bucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
 import { ASSET_STATES } from '../types.js';
 import { readResults, type ResultEntry } from './history.js';
@@ -60,11 +60,27 @@ export class StatsStore {
     return [...byStart].map(([start, bucket]) => ({ start, bucket }));
   }
 
-  async window(assetId: string, resolution: Resolution, from: number, to: number, points?: number): Promise<WindowStats> {
+  /**
+   * The statistics of a window at `preferred` resolution, or a coarser one when that resolution
+   * no longer holds the window's start (a 1 h window of last week: minute cells are kept a day).
+   */
+  async window(assetId: string, preferred: Resolution, from: number, to: number, points?: number): Promise<WindowStats> {
+    const resolution = await this.retainedResolution(assetId, preferred, from);
     // Buckets that start before `from` are left out: align the window to whole buckets.
     const size = RESOLUTION_SECONDS[resolution] * 1000;
     const alignedFrom = Math.floor(from / size) * size;
     return windowStats(await this.buckets(assetId, resolution, alignedFrom, to), alignedFrom, to, resolution, points);
+  }
+
+  /** The finest resolution, from `preferred` up, whose roll-ups still hold the bucket of `from`. */
+  private async retainedResolution(assetId: string, preferred: Resolution, from: number): Promise<Resolution> {
+    const order: Resolution[] = ['minute', 'hour', 'day'];
+    for (const resolution of order.slice(order.indexOf(preferred), -1)) {
+      const header = await this.redis.getrangeBuffer(this.keys.assetRollup(assetId, resolution), 0, RING_HEADER_BYTES - 1);
+      const horizon = ringHorizon(header.length ? header : null);
+      if (horizon === null || Math.floor(from / (RESOLUTION_SECONDS[resolution] * 1000)) > horizon) return resolution;
+    }
+    return 'day';
   }
 
   async transitions(assetId: string, from: number, to: number, limit = 1000): Promise<Transition[]> {
