@@ -44,10 +44,6 @@ export class PriorityQueue {
     return true;
   }
 
-  has(id: string): boolean {
-    return this.members.has(id);
-  }
-
   /** Removes and returns the highest-priority id, or undefined when empty. */
   take(): string | undefined {
     for (let p = MAX_PRIORITY; p >= 0; p--) {
