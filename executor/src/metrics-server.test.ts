@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, freePort } from '@webmon/core';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
@@ -8,15 +8,24 @@ const source = { metrics: async () => 'webmon_test 1\n', contentType: 'text/plai
 let server: MetricsServer | undefined;
 afterEach(() => server?.close());
 
+/** GET on a fresh connection (no keep-alive pool: the server behind the port changes). */
+function fetchText(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    }).on('error', reject);
+  });
+}
+
 describe('executor metrics server', () => {
   it('serves /metrics and 404 elsewhere', async () => {
     const port = await freePort();
     server = startMetricsServer('127.0.0.1', port, source, log);
     await server.listening;
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('webmon_test 1\n');
-    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    expect(await fetchText(`http://127.0.0.1:${port}/metrics`)).toEqual({ status: 200, text: 'webmon_test 1\n' });
+    expect((await fetchText(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
 
   it('does not fail while the port is taken (a previous executor draining) and binds once it is free', async () => {
@@ -28,9 +37,9 @@ describe('executor metrics server', () => {
     void server.listening.then(() => (bound = true));
     await new Promise((r) => setTimeout(r, 200));
     expect(bound).toBe(false);
-    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toBe('previous');
+    expect((await fetchText(`http://127.0.0.1:${port}/metrics`)).text).toBe('previous');
     await new Promise((r) => previous.close(r));
     await server.listening;
-    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toBe('webmon_test 1\n');
+    expect((await fetchText(`http://127.0.0.1:${port}/metrics`)).text).toBe('webmon_test 1\n');
   });
 });
