@@ -71,7 +71,7 @@ describe('http body expressions', () => {
     const otherMs = performance.now() - other;
     expect(plain).toMatchObject({ status: 'ok' });
     expect(withRule).toMatchObject({ status: 'ok' });
-    expect(otherMs).toBeLessThan(1000);
+    expect(otherMs).toBeLessThan(3000); // matched inline, the first expression alone would hold it ~10 s
     for (const r of await hostile) expect(r).toMatchObject({ status: 'error', reason: 'timeout' });
     expect(performance.now() - started).toBeLessThan(4000);
   });
