@@ -242,10 +242,11 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     return sendError(reply, errorBody('WEBMON_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${path.slice(0, 200)}`));
   });
 
-  // Maintenance windows open and close with the clock: readers of asset states sync first, and a
-  // timer keeps the indexes (and the removal of ended one-off windows) current between reads.
+  // Maintenance windows open and close with the clock: readers of asset states sync first when a
+  // window may have changed since the last sync (cheap otherwise), and a timer keeps the indexes
+  // (and the removal of ended one-off windows) current between reads.
   app.addHook('preHandler', async (req: FastifyRequest) => {
-    if (readsStates(req)) await ctx.maintenance.sync();
+    if (readsStates(req)) await ctx.maintenance.syncIfDue();
   });
   const maintenanceTimer = setInterval(() => {
     ctx.maintenance.sync().catch((err: Error) => log.debug({ err: err.message }, 'maintenance sync failed'));

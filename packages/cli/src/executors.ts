@@ -76,8 +76,17 @@ export class ExecutorPool {
     return this.slots.map((s) => s.child?.pid);
   }
 
-  async stop(graceMs = 15_000): Promise<void> {
+  /**
+   * No more restarts from now on: called as shutdown begins, since a terminal's Ctrl-C reaches
+   * the children too and their exits must not look like crashes while the api stops first.
+   */
+  beginStop(): void {
     this.stopping = true;
+    for (const s of this.slots) clearTimeout(s.restartTimer);
+  }
+
+  async stop(graceMs = 15_000): Promise<void> {
+    this.beginStop();
     await Promise.all(
       this.slots.map(async (s) => {
         clearTimeout(s.restartTimer);

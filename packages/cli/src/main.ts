@@ -180,10 +180,13 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
   let managed: ManagedRedis | undefined;
   let stopping = false;
 
+  /** Run first when a signal arrives, before the roles stop one by one. */
+  const shutdownBegins: Array<() => void> = [];
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    for (const begin of shutdownBegins) begin();
     // Stop in reverse start order: api first (no new jobs), then executors, then the dispatcher.
     for (const stop of stoppers.reverse()) {
       try {
@@ -228,6 +231,7 @@ async function runRoles(initial: Readonly<Config>, roles: Array<'api' | 'dispatc
         stoppers.push(() => e.stop());
         if (executors > 1) {
           const pool = new ExecutorPool(config, redisUrl, executors, roleLog(role));
+          shutdownBegins.push(() => pool.beginStop());
           stoppers.push(() => pool.stop());
           await pool.start();
         }

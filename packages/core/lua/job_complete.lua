@@ -26,6 +26,7 @@
   KEYS[11]  queued jobs (sorted set)
   KEYS[12]  asset raw results of earlier versions (stream): KEYS[5] is renamed to it when found a
             stream; trimmed so that both hold at most the cap together, expires after the age cap
+  KEYS[13]  delayed jobs (sorted set)
 
   ARGV[1]   job id
   ARGV[2]   lease token
@@ -76,7 +77,11 @@ if status == 'done' or status == 'failed' then
   return { 0, 'done' }
 end
 if status == 'queued' then
+  -- Re-queued (a Redis restart, an expired lease, a deferral): this result ends the job, so the
+  -- retry it was waiting for is dropped with its bookkeeping.
   redis.call('ZREM', KEYS[11], ARGV[1])
+  redis.call('ZREM', KEYS[13], ARGV[1])
+  redis.call('HDEL', KEYS[1], 'error', 'notBefore')
 elseif status ~= 'running' or job[2] ~= ARGV[2] then
   return { 0, 'stale' }
 end

@@ -73,6 +73,8 @@ export function createKeys(prefix: string) {
     apiKey: (digest: string) => `${p}apikey:${digest}`,
     /** SCAN pattern matching every apiKey. */
     apiKeyPattern: `${p}apikey:*`,
+    /** String: set once keys made before key records have been turned into records (no more scans). */
+    apiKeysMigrated: `${p}apikeys:migrated`,
     /** Hash: API key id → digest (finds a key's record from its public id). */
     apiKeyIds: `${p}apikeys`,
     /** Sorted set: a client's API key ids, scored by expiry (ms; +inf for a key that does not expire). */

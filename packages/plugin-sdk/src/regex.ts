@@ -10,7 +10,7 @@
  */
 import { RE2JS } from 're2js';
 import { Format } from 'typebox/format';
-import { RegexPool } from './regex-pool.js';
+import { INLINE_BYTES, RegexPool } from './regex-pool.js';
 
 /** Schema format of a tenant's regular expression: `Type.String({ format: USER_REGEX_FORMAT })`. */
 export const USER_REGEX_FORMAT = 're2';
@@ -84,7 +84,13 @@ export function userRegex(source: string, options: UserRegexOptions = {}): UserR
     source,
     ignoreCase,
     test: (text) => re.test(text),
-    match: (text, o = {}) => pool.matches({ source: translated, ignoreCase, text, encoding: o.encoding, owner: o.owner, signal: o.signal }),
+    // Small texts are matched here with the compiled expression; large ones in the pool's workers.
+    match: (text, o = {}) => {
+      const bytes = typeof text === 'string' ? text.length : text.byteLength;
+      if (bytes > INLINE_BYTES) return pool.matches({ source: translated, ignoreCase, text, encoding: o.encoding, owner: o.owner, signal: o.signal });
+      if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+      return Promise.resolve(re.test(typeof text === 'string' ? text : Buffer.from(text).toString(o.encoding ?? 'utf8')));
+    },
   };
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   cache.set(key, compiled);

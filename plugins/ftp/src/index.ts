@@ -69,6 +69,8 @@ const DEFAULT_PORTS: Record<string, number> = { ftp: 21, ftps: 990 };
 /** Password sent for an anonymous login without one (RFC 1635 asks for an e-mail-like string). */
 const ANONYMOUS_PASSWORD = 'anonymous@';
 const ANONYMOUS_USERS = new Set(['anonymous', 'ftp']);
+/** Largest directory listing read and parsed (basic-ftp's default is 40 MiB). */
+const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 /** Reply codes that mean "command not implemented" (500, 502, 504) rather than "no such file". */
 const NOT_IMPLEMENTED = new Set([500, 502, 504]);
 
@@ -132,7 +134,7 @@ export const ftpPlugin = definePlugin({
 
     if (ctx.signal.aborted) return fail('timeout', 'timed out before connecting');
     // The reply/transfer inactivity limit; the overall deadline is the signal.
-    const client = new Client(Math.min(cfg.timeoutMs, ctx.timeoutMs || cfg.timeoutMs));
+    const client = new Client(Math.min(cfg.timeoutMs, ctx.timeoutMs || cfg.timeoutMs), { maxListingBytes: MAX_LISTING_BYTES });
     client.prepareTransfer = guardedPassiveTransfer(client, ctx.egress);
     // Closing the client rejects whatever it is waiting for, so an abort ends the run at once.
     const onAbort = (): void => client.close();
@@ -236,7 +238,8 @@ async function judgedAddress(egress: EgressGuard, host: string): Promise<string>
  * The passive-mode transfer strategy: EPSV, else PASV, as basic-ftp's own (the first one that
  * works is kept), with the data address judged by the guard before its socket connects. PASV
  * follows basic-ftp's enterPassiveModeIPv4: a private address in the reply while the control
- * connection's is public is a NAT mistake, replaced by the control address. A refused address
+ * connection's is public is a NAT mistake, replaced by the control address; for a client, any
+ * other host than the control connection's is refused (as basic-ftp's default does). A refused address
  * ends the transfer at once (no other strategy is tried).
  */
 function guardedPassiveTransfer(client: Client, egress: EgressGuard): (ftp: FTPContext) => Promise<FTPResponse> {
@@ -253,6 +256,10 @@ function guardedPassiveTransfer(client: Client, egress: EgressGuard): (ftp: FTPC
     const target = parsePasvResponse(res.message);
     const control = ftp.socket.remoteAddress;
     if (ipIsPrivateV4Address(target.host) && control && !ipIsPrivateV4Address(control)) target.host = control;
+    // A client's server may not send webmon's data connection to a third host (FTP bounce).
+    if (!egress.trusted && control && target.host !== control.replace(/^::ffff:/, '')) {
+      throw new EgressDeniedError(`data connection to ${target.host}:${target.port} refused: not the server's own address ${control}`);
+    }
     await connectJudged(ftp, egress, target.host, target.port);
     return res;
   };

@@ -276,7 +276,7 @@ export class AssetStore {
         [cur.rev, cur.url],
       );
       if (res === 1) {
-        await this.redis.del(this.keys.maintenanceByAsset(id), ...(['minute', 'hour', 'day'] as const).map((r) => this.keys.assetRollupLegacy(id, r)));
+        await this.redis.del(this.keys.maintenanceByAsset(id), this.keys.assetHistoryLegacy(id), ...(['minute', 'hour', 'day'] as const).map((r) => this.keys.assetRollupLegacy(id, r)));
         return true;
       }
       if (res === 0) return false;

@@ -315,7 +315,7 @@ export class ClientStore {
     return record && record.id === keyId ? { record, digest } : null;
   }
 
-  /** Turns keys made before key records into records, once per process (retried after a failure). */
+  /** Turns keys made before key records into records, once per install (retried after a failure). */
   private ensureMigrated(): Promise<void> {
     this.migrated ??= this.migrateLegacyKeys().catch((err: unknown) => {
       this.migrated = null;
@@ -325,12 +325,15 @@ export class ClientStore {
   }
 
   private async migrateLegacyKeys(): Promise<void> {
+    // Once done by any process, no process scans the keyspace again.
+    if (await this.redis.exists(this.keys.apiKeysMigrated)) return;
     let cursor = '0';
     do {
       const [next, found] = await this.redis.scan(cursor, 'MATCH', this.keys.apiKeyPattern, 'COUNT', 1000, 'TYPE', 'string');
       for (const key of found) await this.migrateOne(key);
       cursor = next;
     } while (cursor !== '0');
+    await this.redis.set(this.keys.apiKeysMigrated, String(Date.now()));
   }
 
   private async migrateOne(key: string): Promise<void> {

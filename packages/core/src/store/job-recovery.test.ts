@@ -57,6 +57,11 @@ describe('completions of jobs whose claim was lost', () => {
     expect((await jobs.claim(late.id, 'slow', 1000, t0)).claimed).toBe(true);
     expect((await jobs.sweep(3_600_000, 100, t0 + 1500)).requeued).toContain(late.id);
     expect(await jobs.complete(completion(late.id, late.assetId, 'slow'))).toMatchObject({ recorded: true });
+    // The retry it was waiting for is gone with it.
+    expect(await t.redis.zscore(t.keys.jobsDelayed, late.id)).toBeNull();
+    expect(await t.redis.zscore(t.keys.jobsQueued, late.id)).toBeNull();
+    expect(await jobs.get(late.id)).toMatchObject({ status: 'done' });
+    expect((await jobs.get(late.id))?.error ?? null).toBeNull();
 
     const raced = await queuedJob();
     expect((await jobs.claim(raced.id, 'slow', 1000, t0)).claimed).toBe(true);

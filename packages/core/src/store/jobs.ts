@@ -232,6 +232,7 @@ export class JobStore {
         this.keys.assetEvents(c.assetId),
         this.keys.jobsQueued,
         this.keys.assetHistoryLegacy(c.assetId),
+        this.keys.jobsDelayed,
       ],
       [
         c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,

@@ -4,7 +4,7 @@ import { ALL_OWNERS } from '../keys.js';
 import { normalizeUrl } from '../url.js';
 import { AssetStore } from './assets.js';
 import { JobStore } from './jobs.js';
-import { MaintenanceStore, coveringWindow, windowOpen, type MaintenanceWindow } from './maintenance.js';
+import { MaintenanceStore, coveringWindow, nextBoundary, windowOpen, type MaintenanceWindow } from './maintenance.js';
 import { StatsStore } from './stats.js';
 
 let t: TestRedis;
@@ -195,5 +195,23 @@ describe('maintenance as an indexed state', () => {
     expect(hits).toBe(10_000);
     expect(coveringWindow(windows, { id: 'zz', owner: 'big', tags: ['t'] }, 1)?.id).toBe('tagged');
     expect(coveringWindow(windows, { id: 'a1-1', owner: 'other', tags: [] }, 1)).toBeNull();
+  });
+});
+
+describe('nextBoundary', () => {
+  const at = Date.UTC(2026, 0, 5, 10, 0); // a Monday, 10:00 UTC
+  it('is the start of a future one-off window, then its end, then never', () => {
+    const w = { id: 'w', owner: 'o', reason: '', tags: [], createdAt: 0, start: at + 60_000, end: at + 120_000 } as never;
+    expect(nextBoundary(w, at)).toBe(at + 60_000);
+    expect(nextBoundary(w, at + 60_000)).toBe(at + 120_000);
+    expect(nextBoundary(w, at + 120_000)).toBe(Infinity);
+  });
+
+  it('is the next start or end of a recurring window, across days and midnight', () => {
+    // Mondays and Wednesdays 23:30 for 60 minutes.
+    const w = { id: 'r', owner: 'o', reason: '', tags: [], createdAt: 0, recurring: { days: [1, 3], start: '23:30', durationMinutes: 60 } } as never;
+    expect(nextBoundary(w, at)).toBe(Date.UTC(2026, 0, 5, 23, 30));
+    expect(nextBoundary(w, Date.UTC(2026, 0, 5, 23, 45))).toBe(Date.UTC(2026, 0, 6, 0, 30));
+    expect(nextBoundary(w, Date.UTC(2026, 0, 6, 0, 30))).toBe(Date.UTC(2026, 0, 7, 23, 30));
   });
 });

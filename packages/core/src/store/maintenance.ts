@@ -80,6 +80,25 @@ export function windowOpen(w: MaintenanceSummary, at: number): boolean {
   return w.start !== undefined && w.end !== undefined && at >= w.start && at < w.end;
 }
 
+/** The first time after `at` when the window opens or closes (Infinity: never again). */
+export function nextBoundary(w: MaintenanceSummary, at: number): number {
+  if (w.recurring) {
+    const [hh, mm] = w.recurring.start.split(':').map(Number) as [number, number];
+    const duration = w.recurring.durationMinutes * 60_000;
+    let next = Infinity;
+    // From the earliest day whose window may still be open to a week ahead.
+    for (let offset = -Math.ceil(duration / DAY) - 1; offset <= 8; offset++) {
+      const day = new Date(at + offset * DAY);
+      const startAt = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hh, mm);
+      if (!w.recurring.days.includes(new Date(startAt).getUTCDay())) continue;
+      for (const edge of [startAt, startAt + duration]) if (edge > at && edge < next) next = edge;
+    }
+    return next;
+  }
+  if (w.start !== undefined && w.start > at) return w.start;
+  return w.end !== undefined && w.end > at ? w.end : Infinity;
+}
+
 /** A one-off window whose end has passed: it will never open again. */
 export function windowEnded(w: MaintenanceSummary, at: number): boolean {
   return !w.recurring && w.end !== undefined && w.end <= at;
@@ -154,6 +173,8 @@ export class MaintenanceStore {
   private cache: { at: number; windows: MaintenanceWindow[] } | null = null;
   private summaryCache: { at: number; windows: MaintenanceSummary[] } | null = null;
   private syncing: Promise<void> | null = null;
+  /** Before this time (ms), as far as the last sync knows, no window opens, closes or ends. */
+  private dueAt = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -169,6 +190,7 @@ export class MaintenanceStore {
   private forget(): void {
     this.cache = null;
     this.summaryCache = null;
+    this.dueAt = 0;
   }
 
   /**
@@ -290,6 +312,14 @@ export class MaintenanceStore {
     return this.syncing;
   }
 
+  /**
+   * sync() only when a window may have opened, closed or ended since the last one (or the cached
+   * summaries expired): what readers of asset states call on every request, O(1) otherwise.
+   */
+  syncIfDue(now = Date.now()): Promise<void> {
+    return now < this.dueAt ? Promise.resolve() : this.sync(now);
+  }
+
   private async syncOnce(now: number): Promise<void> {
     const summaries = await this.summaries(now);
     const live: MaintenanceSummary[] = [];
@@ -297,6 +327,8 @@ export class MaintenanceStore {
       if (windowEnded(w, now)) await this.delete(w.id);
       else live.push(w);
     }
+    // Windows created by other processes show up when the cached summaries are read again.
+    this.dueAt = live.reduce((due, w) => Math.min(due, nextBoundary(w, now)), now + this.cacheMs);
     if (live.length === 0) return;
     const marked = new Set(await this.redis.smembers(this.keys.maintenanceOpen));
     const flips = live.filter((w) => windowOpen(w, now) !== marked.has(w.id)).flatMap((w) => [w.id, windowOpen(w, now) ? '1' : '0']);
