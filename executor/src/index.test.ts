@@ -23,11 +23,16 @@ describe('withBodyCap', () => {
     expect(stored.config.http!.maxBodyBytes).toBe(5_000_000);
   });
 
-  it('keeps a smaller value and assets without the http plugin as they are', () => {
+  it('keeps a smaller value and assets without a capped option as they are', () => {
     const small = asset({ maxBodyBytes: 100 });
     expect(withBodyCap(small, 1024)).toBe(small);
     const none = asset();
     expect(withBodyCap(none, 1024)).toBe(none);
     expect(withBodyCap(asset({}), 1024).config.http).toEqual({ maxBodyBytes: 1024 });
+  });
+
+  it('caps what the ftp, tcp and htmlstats plugins read too', () => {
+    const stored = { config: { ftp: { maxBytes: 50_000_000 }, tcp: { maxBytes: 500 }, htmlstats: { maxParseBytes: 2_097_152 } } } as unknown as AssetRecord;
+    expect(withBodyCap(stored, 1024).config).toEqual({ ftp: { maxBytes: 1024 }, tcp: { maxBytes: 500 }, htmlstats: { maxParseBytes: 1024 } });
   });
 });

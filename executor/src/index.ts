@@ -121,16 +121,23 @@ export async function checkAsset(
   );
 }
 
+/** The option of each plugin that bounds how many bytes it reads (or parses) from the target. */
+const BYTE_CAPS: Readonly<Record<string, string>> = { http: 'maxBodyBytes', ftp: 'maxBytes', tcp: 'maxBytes', htmlstats: 'maxParseBytes' };
+
 /**
- * The asset as a client's check runs it: the http plugin reads at most `maxBodyBytes` (the
- * client's effective limit), whatever was stored. The stored asset is not changed.
+ * The asset as a client's check runs it: every plugin reads at most `maxBytes` (the client's
+ * effective `maxBodyBytes`), whatever was stored. The stored asset is not changed.
  */
-export function withBodyCap(asset: AssetRecord, maxBodyBytes: number): AssetRecord {
-  const http = asset.config.http;
-  if (!http) return asset;
-  const stored = typeof http.maxBodyBytes === 'number' ? http.maxBodyBytes : Infinity;
-  if (stored <= maxBodyBytes) return asset;
-  return { ...asset, config: { ...asset.config, http: { ...http, maxBodyBytes } } };
+export function withBodyCap(asset: AssetRecord, maxBytes: number): AssetRecord {
+  let config = asset.config;
+  for (const [plugin, option] of Object.entries(BYTE_CAPS)) {
+    const options = config[plugin];
+    if (!options) continue;
+    const stored = typeof options[option] === 'number' ? (options[option] as number) : Infinity;
+    if (stored <= maxBytes) continue;
+    config = { ...config, [plugin]: { ...options, [option]: maxBytes } };
+  }
+  return config === asset.config ? asset : { ...asset, config };
 }
 
 /** Spacing between check starts for a host: its own entry, else the smallest of its tags', else the default. */

@@ -535,8 +535,10 @@ if outcome == 'error' then
   for _, owner in ipairs({ a[7] or '', '*' }) do
     for d = day, day + 1 do
       local failingKey = ARGV[19] .. 'failing:' .. owner .. ':' .. tostring(d)
-      redis.call('ZINCRBY', failingKey, 1, a[6])
-      redis.call('EXPIREAT', failingKey, (d + 1) * 86400 + 3600)
+      -- Every member of a set shares its day's expiry: set it with the asset's first failure.
+      if tonumber(redis.call('ZINCRBY', failingKey, 1, a[6])) == 1 then
+        redis.call('EXPIREAT', failingKey, (d + 1) * 86400 + 3600)
+      end
     end
   end
 end
