@@ -54,12 +54,35 @@ export function findExecutable(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Ports handed out for servers that bind later (managed Redis, tests) are taken below Linux's
+ * default ephemeral range (32768-60999): a port from that range can be taken in the meantime as
+ * the local port of any outgoing connection. Falls back to any free port.
+ */
+const QUIET_PORTS = { from: 20_000, to: 32_767 };
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = QUIET_PORTS.from + Math.floor(Math.random() * (QUIET_PORTS.to - QUIET_PORTS.from + 1));
+    if (await canListen(port, host)) return port;
+  }
+  return listenOnce(0, host);
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return listenOnce(port, host).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Binds, notes the port, closes; rejects when the port cannot be bound. */
+function listenOnce(port: number, host: string): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', rej);
-    srv.listen(0, host, () => {
+    srv.listen(port, host, () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
     });
