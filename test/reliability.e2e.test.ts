@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Push } from 'zeromq';
-import { encode } from '@webmon/core';
+import { JobStore, encode } from '@webmon/core';
 import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
@@ -76,12 +76,17 @@ describe('reliability', () => {
     };
     await exactlyOnce();
 
-    // Every id delivered again, straight into the dispatcher: nothing is recorded twice.
+    // Every id delivered again, straight into the dispatcher, followed in the same message by a
+    // fresh job: ids are relayed and claimed in order (one executor, one Redis connection), so
+    // once the fresh job is done every duplicate claim has been answered.
+    const sentinel = await api.call('POST', '/assets', { url: `${target.url}/sentinel`, plugins: ['http'] });
+    expect(sentinel.status).toBe(201);
+    const [sentinelJob] = await new JobStore(t.redis, t.keys, t.scripts).enqueue([{ assetId: sentinel.body.id, owner: sentinel.body.owner }], 9);
     const push = new Push({ linger: 2000 });
     push.connect(env.WEBMON_ZMQ_FRONTEND!);
-    await push.send(encode({ type: 'JOBS', priority: 9, ids: jobIds }));
+    await push.send(encode({ type: 'JOBS', priority: 9, ids: [...jobIds, sentinelJob!] }));
     push.close();
-    await new Promise((r) => setTimeout(r, 1000));
+    expect((await api.waitJob(sentinelJob!, 30_000)).status).toBe('done');
     await exactlyOnce();
     expect(target.hits.get('/wait')).toBeLessThanOrEqual(15 + 5); // at most the killed executor's in-flight checks ran twice
   });

@@ -30,10 +30,6 @@ export class ProtocolError extends Error {
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const PRIORITY_RE = /^[0-9]$/;
 
-export function isValidId(id: string): boolean {
-  return ID_RE.test(id);
-}
-
 export function encode(msg: Message): string[] {
   switch (msg.type) {
     case 'JOBS':
