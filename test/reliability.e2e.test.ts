@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Push } from 'zeromq';
-import { JobStore, encode } from '@webmon/core';
+import { JobStore, encode, jobPolicy, loadConfig } from '@webmon/core';
 import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
@@ -81,7 +81,7 @@ describe('reliability', () => {
     // once the fresh job is done every duplicate claim has been answered.
     const sentinel = await api.call('POST', '/assets', { url: `${target.url}/sentinel`, plugins: ['http'] });
     expect(sentinel.status).toBe(201);
-    const [sentinelJob] = await new JobStore(t.redis, t.keys, t.scripts).enqueue([{ assetId: sentinel.body.id, owner: sentinel.body.owner }], 9);
+    const [sentinelJob] = await new JobStore(t.redis, t.keys, t.scripts, jobPolicy(loadConfig({ env: {} }))).enqueue([{ assetId: sentinel.body.id, owner: sentinel.body.owner }], 9);
     const push = new Push({ linger: 2000 });
     push.connect(env.WEBMON_ZMQ_FRONTEND!);
     await push.send(encode({ type: 'JOBS', priority: 9, ids: [...jobIds, sentinelJob!] }));

@@ -32,6 +32,9 @@ export const REASONS = [
   'unsupported',
   'plugin_error',
   'denied',
+  'nxdomain',
+  'servfail',
+  'answer_mismatch',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
