@@ -1,4 +1,4 @@
-/** What the notifier's three loops share: connections, stores, counters and the wakers between them. */
+/** What the notifier's three loops share: connections, stores, counters, the wakers between them, and how they sleep. */
 import type { AssetStore, Keys, Logger, MaintenanceStore, Redis, Waker } from '@webmon/core';
 import type { NotifierOptions } from './options.js';
 import type { Outbox } from './outbox.js';
@@ -44,4 +44,15 @@ export interface NotifierContext {
   reminderWaker: Waker;
   /** False once stop() was called: loops finish what they hold and end. */
   running(): boolean;
+}
+
+/**
+ * Sleeps until the first member of the sorted set `key` is due (its score, ms), at least 1 ms
+ * and at most maxSleepMs, or until `waker` is woken.
+ */
+export async function sleepUntilDue(ctx: NotifierContext, key: string, waker: Waker): Promise<void> {
+  const { redis, opts } = ctx;
+  const next = await redis.zrange(key, '0', '0', 'WITHSCORES');
+  const wait = next.length ? Number(next[1]) - Date.now() : opts.maxSleepMs;
+  await waker.wait(Math.min(Math.max(wait, 1), opts.maxSleepMs));
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { OwnerEgress } from '@webmon/core';
-import type { NotifierContext } from './context.js';
+import { sleepUntilDue, type NotifierContext } from './context.js';
 import { postWebhook, refusedUrl, type AgentPool, type PostResult } from './post.js';
 import { urlForLog } from './webhooks.js';
 
@@ -38,9 +38,7 @@ export class Delivery {
           await deliveryWaker.wait(opts.maxSleepMs);
           continue;
         }
-        const next = await this.ctx.redis.zrange(this.ctx.keys.outboxDue, '0', '0', 'WITHSCORES');
-        const wait = next.length ? Number(next[1]) - Date.now() : opts.maxSleepMs;
-        await deliveryWaker.wait(Math.min(Math.max(wait, 1), opts.maxSleepMs));
+        await sleepUntilDue(this.ctx, this.ctx.keys.outboxDue, deliveryWaker);
       } catch (err) {
         if (!this.ctx.running()) break;
         log.warn({ err: (err as Error).message }, 'notifier delivery loop failed; retrying');

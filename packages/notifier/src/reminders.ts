@@ -4,7 +4,7 @@
  * time; notify_remind fires each at most once per due time and schedules the next.
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
-import type { NotifierContext } from './context.js';
+import { sleepUntilDue, type NotifierContext } from './context.js';
 import { reminderPayload } from './payload.js';
 
 export class Reminders {
@@ -21,9 +21,7 @@ export class Reminders {
           for (let i = 0; i + 1 < due.length && this.ctx.running(); i += 2) await this.fire(due[i]!, due[i + 1]!, windows);
           if (due.length / 2 >= opts.reminderBatch) continue;
         }
-        const next = await redis.zrange(keys.reminders, '0', '0', 'WITHSCORES');
-        const wait = next.length ? Number(next[1]) - Date.now() : opts.maxSleepMs;
-        await reminderWaker.wait(Math.min(Math.max(wait, 1), opts.maxSleepMs));
+        await sleepUntilDue(this.ctx, keys.reminders, reminderWaker);
       } catch (err) {
         if (!this.ctx.running()) break;
         log.warn({ err: (err as Error).message }, 'notifier reminder pass failed; retrying');
