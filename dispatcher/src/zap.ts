@@ -14,7 +14,7 @@
  * the socket closes with the last registration.
  */
 import { Router, context } from 'zeromq';
-import { z85Encode, type Logger } from '@webmon/core';
+import { sleep, z85Encode, type Logger } from '@webmon/core';
 import { RateLimitedWarnings } from './warnings.js';
 
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -87,7 +87,7 @@ async function startServer(log: Logger): Promise<{ socket: Router; loop: Promise
         socket.close();
         throw err;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
   return { socket, loop: serve(socket, log) };

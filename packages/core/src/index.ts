@@ -24,3 +24,4 @@ export * from './rollup.js';
 export * from './stats.js';
 export * from './store/stats.js';
 export * from './metrics.js';
+export * from './util.js';

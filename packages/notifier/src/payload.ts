@@ -1,5 +1,7 @@
 /** What a webhook receives: one JSON object per request. */
-import type { AssetState } from '@webmon/core';
+import { iso, type AssetRecord, type AssetState } from '@webmon/core';
+
+export { iso } from '@webmon/core';
 
 export type NotificationType = 'state_change' | 'reminder';
 
@@ -23,6 +25,37 @@ export interface NotificationPayload {
   client: string;
 }
 
-export function iso(ms: number): string {
-  return new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+/** The state change of stream entry `id` (fields as recorded by the executor), for `client`. */
+export function stateChangePayload(
+  id: string,
+  asset: AssetRecord,
+  change: { from?: string; to: string; reason?: string; at: number },
+  client: string,
+): NotificationPayload {
+  return {
+    id,
+    type: 'state_change',
+    asset: { id: asset.id, url: asset.url, tags: asset.tags },
+    from: change.from ?? '',
+    to: change.to,
+    reason: change.reason ?? '',
+    at: iso(change.at),
+    client,
+  };
+}
+
+/** A reminder that `asset` is still down; `dueScore` is the reminder's due time as stored. */
+export function reminderPayload(asset: AssetRecord, dueScore: string, now: number, client: string): NotificationPayload {
+  const body: NotificationPayload = {
+    id: `reminder:${asset.id}:${dueScore}`,
+    type: 'reminder',
+    asset: { id: asset.id, url: asset.url, tags: asset.tags },
+    from: 'down',
+    to: 'down',
+    reason: asset.stateReason ?? '',
+    at: iso(now),
+    client,
+  };
+  if (asset.stateChangedAt !== null) body.since = iso(asset.stateChangedAt);
+  return body;
 }

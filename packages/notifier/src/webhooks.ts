@@ -12,8 +12,7 @@
  * client by when its outbox may next be delivered.
  */
 import type { Redis } from 'ioredis';
-import { ClientStore, OwnerEgress, WebmonError, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
-import { iso } from './payload.js';
+import { ClientStore, OwnerEgress, WebmonError, iso, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 
 export interface WebhookInput {

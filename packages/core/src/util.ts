@@ -1,0 +1,63 @@
+/** Small helpers shared by the roles: rounding, timestamps, and waits that can end early. */
+
+/** `v` rounded to `digits` decimals (durations in ms are kept to the microsecond with 3). */
+export function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** Milliseconds since the epoch as ISO 8601; a value that is not finite reads as the epoch. */
+export function iso(ms: number): string {
+  return new Date(Number.isFinite(ms) ? ms : 0).toISOString();
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts; never rejects. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * A sleep for one waiter that others can end early: wake() resolves the wait in progress, or,
+ * when nobody waits, makes the next wait() return at once (so a wake between two waits of a loop
+ * is never lost).
+ */
+export class Waker {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+  private timer: NodeJS.Timeout | undefined;
+
+  wake(): void {
+    const r = this.resolve;
+    if (!r) {
+      this.pending = true;
+      return;
+    }
+    this.resolve = null;
+    clearTimeout(this.timer);
+    r();
+  }
+
+  /** Resolves after `ms` or at the next wake(), whichever comes first. */
+  wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((res) => {
+      this.resolve = res;
+      this.timer = setTimeout(() => {
+        this.resolve = null;
+        res();
+      }, Math.max(0, ms));
+    });
+  }
+}

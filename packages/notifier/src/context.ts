@@ -1,0 +1,58 @@
+/** What the notifier's three loops share: connections, stores, counters, the wakers between them, and how they sleep. */
+import type { AssetStore, Keys, Logger, MaintenanceStore, Redis, Waker } from '@webmon/core';
+import type { NotifierOptions } from './options.js';
+import type { Outbox } from './outbox.js';
+
+export interface NotifierStats {
+  /** Stream entries handled (including skipped ones). */
+  events: number;
+  queued: number;
+  skipped: { maintenance: number; noWebhook: number; stale: number; duplicate: number; gone: number; malformed: number };
+  /** Entries taken over from dead consumers. */
+  reclaimed: number;
+  delivered: number;
+  failed: number;
+  disabled: number;
+  reminders: number;
+}
+
+export function emptyStats(): NotifierStats {
+  return {
+    events: 0,
+    queued: 0,
+    skipped: { maintenance: 0, noWebhook: 0, stale: 0, duplicate: 0, gone: 0, malformed: 0 },
+    reclaimed: 0,
+    delivered: 0,
+    failed: 0,
+    disabled: 0,
+    reminders: 0,
+  };
+}
+
+export interface NotifierContext {
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  opts: Readonly<NotifierOptions>;
+  outbox: Outbox;
+  assets: AssetStore;
+  maintenance: MaintenanceStore;
+  stats: NotifierStats;
+  /** Woken when a delivery is queued or a delivery pass ends (a slot is free). */
+  deliveryWaker: Waker;
+  /** Woken when an asset goes down (a reminder may now be due sooner). */
+  reminderWaker: Waker;
+  /** False once stop() was called: loops finish what they hold and end. */
+  running(): boolean;
+}
+
+/**
+ * Sleeps until the first member of the sorted set `key` is due (its score, ms), at least 1 ms
+ * and at most maxSleepMs, or until `waker` is woken.
+ */
+export async function sleepUntilDue(ctx: NotifierContext, key: string, waker: Waker): Promise<void> {
+  const { redis, opts } = ctx;
+  const next = await redis.zrange(key, '0', '0', 'WITHSCORES');
+  const wait = next.length ? Number(next[1]) - Date.now() : opts.maxSleepMs;
+  await waker.wait(Math.min(Math.max(wait, 1), opts.maxSleepMs));
+}

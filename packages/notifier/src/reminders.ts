@@ -1,0 +1,55 @@
+/**
+ * Reminders: every `remindEverySec` of the client, an asset that stays down is notified again.
+ * Due reminders are the members `<client>|<asset>` of the reminders set scored by their due
+ * time; notify_remind fires each at most once per due time and schedules the next.
+ */
+import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
+import { sleepUntilDue, type NotifierContext } from './context.js';
+import { reminderPayload } from './payload.js';
+
+export class Reminders {
+  constructor(private readonly ctx: NotifierContext) {}
+
+  /** Fires due reminders, then sleeps until the next is due (at most maxSleepMs) or a wake. */
+  async run(): Promise<void> {
+    const { redis, keys, opts, log, reminderWaker, maintenance } = this.ctx;
+    while (this.ctx.running()) {
+      try {
+        const due = await redis.zrangebyscore(keys.reminders, '-inf', Date.now(), 'WITHSCORES', 'LIMIT', 0, opts.reminderBatch);
+        if (due.length) {
+          const windows = await maintenance.all(Date.now());
+          for (let i = 0; i + 1 < due.length && this.ctx.running(); i += 2) await this.fire(due[i]!, due[i + 1]!, windows);
+          if (due.length / 2 >= opts.reminderBatch) continue;
+        }
+        await sleepUntilDue(this.ctx, keys.reminders, reminderWaker);
+      } catch (err) {
+        if (!this.ctx.running()) break;
+        log.warn({ err: (err as Error).message }, 'notifier reminder pass failed; retrying');
+        await reminderWaker.wait(opts.maxSleepMs);
+      }
+    }
+  }
+
+  private async fire(member: string, score: string, windows: readonly MaintenanceWindow[]): Promise<void> {
+    const bar = member.indexOf('|');
+    const clientId = member.slice(0, bar);
+    const assetId = member.slice(bar + 1);
+    const now = Date.now();
+    const asset = await this.ctx.assets.get(assetId);
+    const down = asset !== null && asset.state === 'down';
+    const queued = await this.ctx.outbox.remind({
+      member,
+      score,
+      clientId,
+      assetId,
+      now,
+      deliver: down && !coveringWindow(windows, asset, now),
+      payload: down ? JSON.stringify(reminderPayload(asset, score, now, clientId)) : '',
+      maxOutbox: this.ctx.opts.maxOutbox,
+    });
+    if (queued) {
+      this.ctx.stats.reminders++;
+      this.ctx.deliveryWaker.wake();
+    }
+  }
+}
