@@ -58,7 +58,10 @@ export interface JobPolicy {
   historyMaxAgeSec?: number;
   /** How long roll-ups are kept, per resolution, seconds. */
   rollups?: { minuteSec: number; hourSec: number; daySec: number };
+  /** Entries kept in the events stream (all assets; approximate). */
   eventsMax: number;
+  /** Entries kept in each asset's own events stream (approximate; default 1000). */
+  assetEventsMax?: number;
   downAfter: number;
   upAfter: number;
 }
@@ -83,6 +86,7 @@ export function jobPolicy(config: Readonly<Config>): JobPolicy {
     historyMaxAgeSec: config.history.maxAgeSec,
     rollups: { minuteSec: config.history.minutesForSec, hourSec: config.history.hoursForSec, daySec: config.history.daysForSec },
     eventsMax: config.history.maxEvents,
+    assetEventsMax: config.history.maxAssetEvents,
     downAfter: config.checks.downAfter,
     upAfter: config.checks.upAfter,
   };
@@ -217,6 +221,31 @@ export class JobStore {
     const latest: string[] = [];
     c.results.forEach((r, i) => latest.push(r.plugin, each[i]!));
     const p = this.policy;
+    // One packed argument (fields documented in job_complete.lua). `now` and `durationMs` go as
+    // the decimal strings Redis stores: a Lua number would be formatted again.
+    const completion = {
+      id: c.jobId,
+      token: c.token,
+      now: String(now),
+      outcome: c.outcome,
+      reason: c.reason ?? '',
+      results: resultsJson,
+      durationMs: String(c.durationMs),
+      retentionSec: p.retentionSec,
+      historyMax: p.historyMax,
+      historyMaxAgeMs: (p.historyMaxAgeSec ?? 604_800) * 1000,
+      eventsMax: p.eventsMax,
+      assetEventsMax: p.assetEventsMax ?? 1000,
+      downAfter: p.downAfter,
+      upAfter: p.upAfter,
+      ownerIndex: this.keys.ownerIndexPrefix(c.owner),
+      fleetIndex: this.keys.ownerIndexPrefix('*'),
+      rollupSec: [p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000],
+      statsPrefix: this.keys.statsPrefix,
+      durations: c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
+      latest,
+      tokens: resultTokens(c.results).join(TOKEN_SEP),
+    };
     const res = await this.scripts.run<string[] | [number, string, string]>(
       'job_complete',
       [
@@ -234,17 +263,7 @@ export class JobStore {
         this.keys.assetHistoryLegacy(c.assetId),
         this.keys.jobsDelayed,
       ],
-      [
-        c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
-        p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
-        this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
-        (p.historyMaxAgeSec ?? 604_800) * 1000,
-        p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
-        this.keys.statsPrefix,
-        c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
-        c.results.length, ...latest,
-        resultTokens(c.results).join(TOKEN_SEP),
-      ],
+      [JSON.stringify(completion)],
     );
     if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
     return { recorded: false, why: String(res[1]) };
