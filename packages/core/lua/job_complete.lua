@@ -29,14 +29,14 @@
             stream; trimmed so that both hold at most the cap together, expires after the age cap
   KEYS[13]  delayed jobs (sorted set)
 
-  ARGV[1]   the completion, one JSON object (decoded with cjson; built by JobStore.complete in
+  ARGV[1]   the completion, one MessagePack map (cmsgpack; built by JobStore.complete in
             store/jobs.ts). Fields:
     id              job id
     token           lease token
     now             time the check ended, ms, as a decimal string (written as given)
     outcome         ok | warn | error | unsupported
     reason          reason of the outcome ('' for none)
-    results         the results, a JSON array as text (kept in the job hash as given)
+    results         the results, JSON array text (kept in the job hash as given)
     durationMs      total duration, ms, as a decimal string (written as given)
     retentionSec    retention of finished pushed jobs, seconds
     historyMax      history cap (entries)
@@ -80,7 +80,7 @@
           { 0, 'done' }               the job already ended (a duplicate completion, or it
                                       failed); nothing written
 ]]
-local A = cjson.decode(ARGV[1])
+local A = cmsgpack.unpack(ARGV[1])
 local jobId = A.id
 local job = redis.call('HMGET', KEYS[1], 'status', 'token', 'scheduled')
 local status = job[1]

@@ -5,6 +5,7 @@
  * the dispatcher's sweep. See ../../lua/job_*.lua for the exact state changes.
  */
 import { randomBytes } from 'node:crypto';
+import { Encoder } from '@msgpack/msgpack';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { ALL_OWNERS, type Keys } from '../keys.js';
@@ -51,7 +52,7 @@ export interface JobPolicy {
   /** How long a finished job pushed through the API is kept; a scheduled one is deleted when done. */
   retentionSec: number;
   maxAttempts: number;
-  /** First retry delay after a lost lease; doubles with each attempt. */
+  /** First retry delay after a lost lease or a system fault; doubles with each attempt (at most 5 minutes). */
   retryBaseMs?: number;
   historyMax: number;
   /** Raw results older than this are trimmed (approximately). */
@@ -70,6 +71,7 @@ export interface SweepResult {
   /** Put on the delayed set for a retry (dispatched when their backoff ends, as `stale`). */
   requeued: string[];
   failed: string[];
+  /** Queued jobs to dispatch now: ids nobody claimed within requeue-after, and delayed jobs whose time came. */
   stale: Array<{ id: string; priority: number }>;
 }
 
@@ -221,8 +223,10 @@ export class JobStore {
     const latest: string[] = [];
     c.results.forEach((r, i) => latest.push(r.plugin, each[i]!));
     const p = this.policy;
-    // One packed argument (fields documented in job_complete.lua). `now` and `durationMs` go as
-    // the decimal strings Redis stores: a Lua number would be formatted again.
+    // One packed argument (fields documented in job_complete.lua): MessagePack, so Lua unpacks
+    // the long texts (results, latest, tokens) as they are instead of unescaping JSON in JSON.
+    // `now` and `durationMs` go as the decimal strings Redis stores: Lua would format a number
+    // with 17 digits (12.3 -> 12.300000000000001).
     const completion = {
       id: c.jobId,
       token: c.token,
@@ -263,13 +267,13 @@ export class JobStore {
         this.keys.assetHistoryLegacy(c.assetId),
         this.keys.jobsDelayed,
       ],
-      [JSON.stringify(completion)],
+      [packed(completion)],
     );
     if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
     return { recorded: false, why: String(res[1]) };
   }
 
-  /** Re-dispatch work: expired leases (requeued or failed) and queued ids that were lost. */
+  /** Re-dispatch work: expired leases (retried after a backoff, or failed), queued ids that were lost, delayed jobs now due. */
   async sweep(requeueAfterMs: number, limit = 1000, now = Date.now()): Promise<SweepResult> {
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
@@ -342,6 +346,14 @@ export interface ScheduleResult {
   backpressure: boolean;
   /** Jobs queued (all priorities) when the call returned. */
   queued: number;
+}
+
+const msgpack = new Encoder();
+
+/** `value` as MessagePack, in a Buffer (ioredis sends a Buffer as bytes, anything else as text). */
+function packed(value: unknown): Buffer {
+  const bytes = msgpack.encode(value);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function pairs(flat: string[]): Array<{ id: string; priority: number }> {
