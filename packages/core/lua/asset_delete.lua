@@ -1,10 +1,11 @@
 --[[
-  asset_delete: remove an asset, its latest results, its history and its index entries.
+  asset_delete: remove an asset, guarded by its revision, with its latest results, raw results,
+  roll-ups, events stream, plugin storage, schedule entry and index entries.
 
   KEYS[1]   asset hash
   KEYS[2]   owner URL hash
   KEYS[3]   latest-results hash
-  KEYS[4]   history stream
+  KEYS[4]   raw results (list; store/results-codec.ts)
   KEYS[5]   set naming the asset's plugin-storage keys (each is deleted too)
   KEYS[6]   schedule (sorted set)
   KEYS[7..10] roll-ups per minute, hour, day, and the asset's events stream

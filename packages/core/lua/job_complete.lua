@@ -1,9 +1,10 @@
 --[[
   job_complete: record a finished check and finish its job, atomically and at most once.
-  Writes the job's results, the asset's latest result per plugin, its history entry, counters
-  and its state (edge-triggered: a transition appends one event). A scheduled job (field
-  `scheduled`) is deleted once done: its result is in the history and nobody polls it; a job
-  pushed through the API keeps its hash, results included, for the retention of finished jobs.
+  Writes the job's results, the asset's latest result per plugin, its history entry, counters,
+  roll-ups, fleet statistics and its state (edge-triggered: a transition appends one event to
+  the events stream and one to the asset's own). A scheduled job (field `scheduled`) is
+  deleted once done: its result is in the history and nobody polls it; a job pushed through
+  the API keeps its hash, results included, for the retention of finished jobs.
 
   State rules: outcome 'unsupported' -> unsupported. 'error' -> down once the failure streak
   reaches downAfter (before that the state is kept). 'ok' and 'warn' end a failure streak;
@@ -28,26 +29,30 @@
             stream; trimmed so that both hold at most the cap together, expires after the age cap
   KEYS[13]  delayed jobs (sorted set)
 
-  ARGV[1]   job id
-  ARGV[2]   lease token
-  ARGV[3]   now, ms
-  ARGV[4]   outcome: ok | warn | error | unsupported
-  ARGV[5]   reason of the outcome ('' for none)
-  ARGV[6]   results, JSON array
-  ARGV[7]   total duration, ms
-  ARGV[8]   retention of finished pushed jobs, seconds
-  ARGV[9]   history cap (entries)
-  ARGV[10]  events cap (entries, approximate)
-  ARGV[11]  default downAfter, ARGV[12] default upAfter (an asset's own fields win)
-  ARGV[13]  owner index prefix, ARGV[14] fleet index prefix (suffix 'state:<state>')
-  ARGV[15]  history age cap, ms (older entries are dropped, a few per call)
-  ARGV[16]  roll-up retention per minute / ARGV[17] per hour / ARGV[18] per day, seconds
-  ARGV[19]  fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
-            'failing:<owner>:<day>' sorted set asset -> failed checks on days day-1 and day,
-            for the asset's owner and for '*'; see statsFailing in keys.ts)
-  ARGV[20]  durations per plugin for the roll-ups: "name=ms;name=ms" (saves decoding ARGV[6])
-  ARGV[21]  N, then N pairs: plugin name, JSON of its result
-  ARGV[22 + 2N]  the results as history tokens joined by \x1f (store/results-codec.ts)
+  ARGV[1]   the completion, one MessagePack map (cmsgpack; built by JobStore.complete in
+            store/jobs.ts). Fields:
+    id              job id
+    token           lease token
+    now             time the check ended, ms, as a decimal string (written as given)
+    outcome         ok | warn | error | unsupported
+    reason          reason of the outcome ('' for none)
+    results         the results, JSON array text (kept in the job hash as given)
+    durationMs      total duration, ms, as a decimal string (written as given)
+    retentionSec    retention of finished pushed jobs, seconds
+    historyMax      history cap (entries)
+    historyMaxAgeMs history age cap, ms (older entries are dropped, a few per call)
+    eventsMax       cap of the events stream KEYS[6] (entries, approximate)
+    assetEventsMax  cap of the asset's events stream KEYS[10] (entries, approximate)
+    downAfter       default downAfter; upAfter: default upAfter (an asset's own fields win)
+    ownerIndex      owner index prefix; fleetIndex: fleet index prefix (suffix 'state:<state>')
+    rollupSec       [minute, hour, day]: roll-up retention per resolution, seconds
+    statsPrefix     fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
+                    'failing:<owner>:<day>' sorted set asset -> failed checks on days day-1 and
+                    day, for the asset's owner and for '*'; see statsFailing in keys.ts)
+    durations       durations per plugin for the roll-ups: "name=ms;name=ms" (saves decoding
+                    `results`)
+    latest          [plugin, JSON of its result, plugin, JSON, …]: fields of KEYS[4]
+    tokens          the results as history tokens joined by \x1f (store/results-codec.ts)
 
   Roll-ups (updated here, on the write path): per resolution one string, a ring of fixed-width
   cells, one per bucket (minute, hour, day since the epoch) that saw a check, oldest first; the
@@ -61,16 +66,22 @@
   older cells are reused for new buckets, and an untouched ring expires.
   Latency bins: bin i counts durations <= EDGES[i+1] ms (0-based i), the last bin the rest.
   Time in a state: the time since the previous check, attributed to the state the asset was
-  in, capped at twice its interval (a longer gap counts as 'gap').
-
-  Returns { 1, fromState, toState }   recorded
-          { 0, 'stale' }              the token no longer owns the job; nothing written
+  in; a gap longer than twice its interval (at least 2 minutes) counts, whole, as 'gap'.
 
   A job found 'queued' lost its claim to a Redis restart from a snapshot taken before the
-  claim: nobody owns it, and the check did run for it, so the result is recorded (waiting for
-  the re-dispatch would run the check again, seconds later, for nothing).
-          { 0, 'done' }               already recorded (a duplicate completion)
+  claim, or to an expired lease or a deferral: nobody owns it, and the check did run for it, so
+  the result is recorded (waiting for the re-dispatch would run the check again, seconds later,
+  for nothing) and the retry it was waiting for is dropped.
+
+  Returns { 1, fromState, toState }   recorded (fromState = toState: no transition)
+          { 1, '', '' }               the job is done, but its asset was deleted while its
+                                      check ran: nothing else written
+          { 0, 'stale' }              the token no longer owns the job; nothing written
+          { 0, 'done' }               the job already ended (a duplicate completion, or it
+                                      failed); nothing written
 ]]
+local A = cmsgpack.unpack(ARGV[1])
+local jobId = A.id
 local job = redis.call('HMGET', KEYS[1], 'status', 'token', 'scheduled')
 local status = job[1]
 if status == 'done' or status == 'failed' then
@@ -79,24 +90,24 @@ end
 if status == 'queued' then
   -- Re-queued (a Redis restart, an expired lease, a deferral): this result ends the job, so the
   -- retry it was waiting for is dropped with its bookkeeping.
-  redis.call('ZREM', KEYS[11], ARGV[1])
-  redis.call('ZREM', KEYS[13], ARGV[1])
+  redis.call('ZREM', KEYS[11], jobId)
+  redis.call('ZREM', KEYS[13], jobId)
   redis.call('HDEL', KEYS[1], 'error', 'notBefore')
-elseif status ~= 'running' or job[2] ~= ARGV[2] then
+elseif status ~= 'running' or job[2] ~= A.token then
   return { 0, 'stale' }
 end
-local now = ARGV[3]
-local outcome = ARGV[4]
-local reason = ARGV[5]
+local now = A.now
+local outcome = A.outcome
+local reason = A.reason
 
 if job[3] == '1' then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('HSET', KEYS[1], 'status', 'done', 'finishedAt', now, 'outcome', outcome, 'results', ARGV[6])
+  redis.call('HSET', KEYS[1], 'status', 'done', 'finishedAt', now, 'outcome', outcome, 'results', A.results)
   redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
-  redis.call('EXPIRE', KEYS[1], ARGV[8])
+  redis.call('EXPIRE', KEYS[1], A.retentionSec)
 end
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], jobId)
 
 -- The asset may have been deleted while its check ran: the job is still done.
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -104,12 +115,12 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 
 local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance')
-if a[8] == ARGV[1] then
+if a[8] == jobId then
   redis.call('HDEL', KEYS[3], 'pendingJob')
 end
 local from = a[1] or 'unknown'
-local downAfter = tonumber(a[3] or ARGV[11]) or tonumber(ARGV[11])
-local upAfter = tonumber(a[4] or ARGV[12]) or tonumber(ARGV[12])
+local downAfter = tonumber(a[3] or A.downAfter) or A.downAfter
+local upAfter = tonumber(a[4] or A.upAfter) or A.upAfter
 
 local to = from
 if outcome == 'unsupported' then
@@ -144,19 +155,19 @@ else
   redis.call('HINCRBY', KEYS[3], 'okCount', 1)
 end
 redis.call('HINCRBY', KEYS[3], 'checks', 1)
-redis.call('HSET', KEYS[3], 'lastCheckAt', now, 'lastDurationMs', ARGV[7], 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', ARGV[1])
+redis.call('HSET', KEYS[3], 'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
 
 if to ~= from then
   redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
   redis.call('HINCRBY', KEYS[3], 'rev', 1)
   if not a[11] or a[11] == '' then
     local seq = a[5]
-    for _, prefix in ipairs({ ARGV[13], ARGV[14] }) do
+    for _, prefix in ipairs({ A.ownerIndex, A.fleetIndex }) do
       redis.call('ZREM', prefix .. 'state:' .. from, a[6])
       redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
     end
   end
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[10], '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', ARGV[1])
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', A.eventsMax, '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', jobId)
   -- The asset's own stream is keyed by the check's time (ranges are asked by time), never
   -- going backwards even when executors' clocks disagree a little.
   local eventMs = tonumber(now)
@@ -165,7 +176,7 @@ if to ~= from then
     local lastMs = tonumber(string.match(last[1][1], '^(%d+)'))
     if lastMs > eventMs then eventMs = lastMs end
   end
-  redis.call('XADD', KEYS[10], 'MAXLEN', '~', 1000, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
+  redis.call('XADD', KEYS[10], 'MAXLEN', '~', A.assetEventsMax, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
 end
 
 -- Roll-ups: one ring per resolution (layout in the header above and in rollup.ts).
@@ -411,7 +422,7 @@ do
   end
 
   local durations = {}
-  for name, ms in string.gmatch(ARGV[20], '([^=;]+)=([^;]+)') do
+  for name, ms in string.gmatch(A.durations, '([^=;]+)=([^;]+)') do
     local v = math.max(tonumber(ms) or 0, 0)
     durations[#durations + 1] = { name, math.min(math.floor(v * 1000 + 0.5), MAXV), bin(v) }
   end
@@ -514,7 +525,7 @@ do
 
   local sizes = { 60, 3600, 86400 }
   for i = 1, 3 do
-    local ttl = tonumber(ARGV[15 + i])
+    local ttl = A.rollupSec[i]
     local bucket = math.floor(nowMs / 1000 / sizes[i])
     if bucket >= 0 then record(KEYS[6 + i], bucket, math.floor(ttl / sizes[i]) + 1, ttl) end
   end
@@ -522,7 +533,7 @@ end
 
 -- Fleet statistics: checks per minute (two hours kept), failures per asset over two days.
 local minute = tostring(math.floor(nowMs / 60000) * 60)
-local checksKey = ARGV[19] .. 'checks'
+local checksKey = A.statsPrefix .. 'checks'
 if redis.call('HINCRBY', checksKey, minute, 1) == 1 and redis.call('HLEN', checksKey) > 130 then
   for _, f in ipairs(redis.call('HKEYS', checksKey)) do
     if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
@@ -534,7 +545,7 @@ if outcome == 'error' then
   local day = math.floor(nowMs / 86400000)
   for _, owner in ipairs({ a[7] or '', '*' }) do
     for d = day, day + 1 do
-      local failingKey = ARGV[19] .. 'failing:' .. owner .. ':' .. tostring(d)
+      local failingKey = A.statsPrefix .. 'failing:' .. owner .. ':' .. tostring(d)
       -- Every member of a set shares its day's expiry: set it with the asset's first failure.
       if tonumber(redis.call('ZINCRBY', failingKey, 1, a[6])) == 1 then
         redis.call('EXPIREAT', failingKey, (d + 1) * 86400 + 3600)
@@ -543,24 +554,19 @@ if outcome == 'error' then
   end
 end
 
-local n = tonumber(ARGV[21])
-if n > 0 then
-  local pairs_ = {}
-  for i = 22, 21 + 2 * n do
-    pairs_[#pairs_ + 1] = ARGV[i]
-  end
-  redis.call('HSET', KEYS[4], unpack(pairs_))
+if #A.latest > 0 then
+  redis.call('HSET', KEYS[4], unpack(A.latest))
 end
 
 -- Raw results (format in store/results-codec.ts): the new entry goes in full at the head; the
 -- entry it displaces is rewritten as its difference from the new one.
-local historyCap = tonumber(ARGV[9])
+local historyCap = A.historyMax
 local atMs = tonumber(now)
-local tokens = ARGV[22 + 2 * n]
+local tokens = A.tokens
 local head = redis.pcall('LINDEX', KEYS[5], 0)
 if type(head) == 'table' then
   redis.call('RENAME', KEYS[5], KEYS[12])
-  redis.call('EXPIRE', KEYS[12], math.ceil(tonumber(ARGV[15]) / 1000))
+  redis.call('EXPIRE', KEYS[12], math.ceil(A.historyMaxAgeMs / 1000))
   head = false
 end
 local idMs, seq = atMs, 0
@@ -586,9 +592,9 @@ if cut and headMs then
   redis.call('LSET', KEYS[5], 0, string.sub(head, 1, cut) .. table.concat(diff, '\31'))
 end
 local id = string.format('%d', idMs) .. (seq > 0 and ('-' .. seq) or '') .. (idMs ~= atMs and ('@' .. string.format('%d', atMs)) or '')
-redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. ARGV[1] .. '\30' .. tokens)
+redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. jobId .. '\30' .. tokens)
 redis.call('LTRIM', KEYS[5], 0, historyCap - 1)
-local oldest = atMs - tonumber(ARGV[15])
+local oldest = atMs - A.historyMaxAgeMs
 for _ = 1, 4 do
   local last = tonumber(string.match(redis.call('LINDEX', KEYS[5], -1) or '', '^(%d+)'))
   if not last or last >= oldest or redis.call('LLEN', KEYS[5]) <= 1 then break end

@@ -1,6 +1,7 @@
 --[[
   job_fail: a claimed job hit a fault of the system (not a failed check): retry it after an
-  exponential backoff, or, after maxAttempts, keep it in the failed set with its error.
+  exponential backoff, or, after maxAttempts, keep it in the failed set with its error
+  (includes/retry_or_fail.lua, shared with jobs_sweep).
 
   KEYS[1]   job hash
   KEYS[2]   leases (sorted set)
@@ -15,22 +16,14 @@
   ARGV[6]   retry backoff base, ms
   ARGV[7]   retention of finished jobs, seconds
 
-  Returns 'retry' | 'failed' | 'stale' (the lease is not ours)
+  Returns 'retry' | 'failed' | 'stale' (the lease is not ours; nothing written)
 ]]
+--- @include "includes/retry_or_fail"
+
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' or redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then
   return 'stale'
 end
-local now = tonumber(ARGV[3])
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1')
-redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
 redis.call('ZREM', KEYS[2], ARGV[1])
-if attempts >= tonumber(ARGV[5]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'finishedAt', now)
-  redis.call('ZADD', KEYS[4], now, ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[7])
-  return 'failed'
-end
-local runAt = now + math.min(tonumber(ARGV[6]) * 2 ^ (attempts - 1), 300000)
-redis.call('HSET', KEYS[1], 'status', 'queued', 'error', ARGV[4], 'notBefore', runAt)
-redis.call('ZADD', KEYS[3], runAt, ARGV[1])
-return 'retry'
+local policy = { maxAttempts = tonumber(ARGV[5]), retryBaseMs = tonumber(ARGV[6]), retentionSec = ARGV[7], failedKey = KEYS[4], delayedKey = KEYS[3] }
+return retry_or_fail(policy, KEYS[1], ARGV[1], attempts, tonumber(ARGV[3]), ARGV[4], ARGV[4])

@@ -2,7 +2,8 @@
   jobs_sweep: find work to dispatch again.
   1. Leases past their deadline (the executor died or stalled): the job is retried after an
      exponential backoff (retryBase * 2^(attempts-1), at most 5 minutes) through the delayed
-     set, or failed once it has had maxAttempts. Failed entries older than the retention go.
+     set, or failed once it has had maxAttempts (includes/retry_or_fail.lua, shared with
+     job_fail). Failed entries older than the retention go.
   2. Jobs queued longer than requeueAfter without being claimed (their id was lost in a socket
      or a restarted dispatcher): their queued time is bumped and they are returned.
   3. Deferred jobs whose time has come: queued again and returned (with the stale ones).
@@ -23,27 +24,24 @@
   Returns { requeued, failed, stale }: requeued (ids put on the delayed set for a retry) and
   failed are lists of ids; stale is a flat list of id, priority pairs to dispatch now.
 ]]
+--- @include "includes/retry_or_fail"
+
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local maxAttempts = tonumber(ARGV[3])
+local policy = { maxAttempts = tonumber(ARGV[3]), retryBaseMs = tonumber(ARGV[7]), retentionSec = ARGV[5], failedKey = KEYS[3], delayedKey = KEYS[4] }
 local requeued, failed, stale = {}, {}, {}
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 for _, id in ipairs(expired) do
   local job = ARGV[4] .. id
   redis.call('ZREM', KEYS[1], id)
-  local j = redis.call('HMGET', job, 'status', 'leaseUntil', 'attempts', 'priority')
+  local j = redis.call('HMGET', job, 'status', 'leaseUntil', 'attempts')
   if j[1] == 'running' and tonumber(j[2] or '0') <= now then
-    redis.call('HDEL', job, 'token', 'leaseUntil')
-    if tonumber(j[3] or '0') >= maxAttempts then
-      redis.call('HSET', job, 'status', 'failed', 'error', 'lease expired ' .. j[3] .. ' times (executor lost)', 'finishedAt', now)
-      redis.call('ZADD', KEYS[3], now, id)
-      redis.call('EXPIRE', job, ARGV[5])
+    local attempts = j[3] or '0'
+    local failError = 'lease expired ' .. attempts .. ' times (executor lost)'
+    if retry_or_fail(policy, job, id, tonumber(attempts), now, failError, 'lease expired (executor lost); retrying') == 'failed' then
       failed[#failed + 1] = id
     else
-      local backoff = math.min(tonumber(ARGV[7]) * 2 ^ (tonumber(j[3] or '1') - 1), 300000)
-      redis.call('HSET', job, 'status', 'queued', 'notBefore', now + backoff, 'error', 'lease expired (executor lost); retrying')
-      redis.call('ZADD', KEYS[4], now + backoff, id)
       requeued[#requeued + 1] = id
     end
   end

@@ -2,7 +2,8 @@
   notify_fanout: turn one entry of the events stream into (at most) one delivery, exactly once.
   Acknowledging the entry and queueing its delivery happen together: an entry that another
   consumer already handled (XACK returns 0) writes nothing, so re-processing after a crash or
-  an XAUTOCLAIM never queues a second delivery.
+  an XAUTOCLAIM never queues a second delivery. The delivery is appended to the owner's
+  outbox as notify_remind appends reminders (includes/outbox_append.lua).
 
   Per asset, only state changes newer than the last one handled are used (field
   `notifiedEventId` of the asset hash, a stream id): an older entry that arrives late (claimed
@@ -34,6 +35,8 @@
           { 0, reason }  reason: 'duplicate' (already acknowledged), 'gone' (asset deleted),
                          'stale', 'no_webhook' (none, or disabled), 'maintenance'
 ]]
+--- @include "includes/outbox_append"
+
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return { 0, 'duplicate' }
 end
@@ -76,12 +79,5 @@ end
 if ARGV[3] ~= '1' then
   return { 0, 'maintenance' }
 end
-local n = redis.call('RPUSH', KEYS[4], ARGV[4])
-local cap = tonumber(ARGV[9])
-if n > cap then
-  redis.call('LTRIM', KEYS[4], n - cap, -1)
-  redis.call('HINCRBY', KEYS[3], 'dropped', n - cap)
-end
--- NX: a client that is leased or waiting out a backoff keeps its time.
-redis.call('ZADD', KEYS[5], 'NX', ARGV[5], ARGV[6])
+outbox_append(KEYS[4], KEYS[3], KEYS[5], ARGV[4], tonumber(ARGV[9]), ARGV[5], ARGV[6])
 return { 1, 'queued' }

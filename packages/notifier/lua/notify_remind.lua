@@ -4,7 +4,9 @@
   (another notifier fired it, or a state change moved it), nothing is written. A reminder
   whose asset is no longer down, or whose client has no enabled webhook with remindEverySec,
   is removed. Otherwise the next reminder is scheduled and the delivery queued (unless a
-  maintenance window covers the asset: then only the next one is scheduled).
+  maintenance window covers the asset: then only the next one is scheduled). The delivery is
+  appended to the client's outbox as notify_fanout appends its own
+  (includes/outbox_append.lua).
 
   KEYS[1]  reminders sorted set
   KEYS[2]  asset hash
@@ -18,12 +20,14 @@
   ARGV[4]  '1' to deliver, '0' to only reschedule (maintenance)
   ARGV[5]  delivery payload, JSON
   ARGV[6]  client id
-  ARGV[7]  outbox cap
+  ARGV[7]  outbox cap (oldest deliveries beyond it are dropped and counted)
 
   Returns { 1, 'queued' }
           { 0, reason }  reason: 'taken', 'recovered' (asset not down or gone), 'off'
                          (no enabled webhook or no remindEverySec), 'maintenance'
 ]]
+--- @include "includes/outbox_append"
+
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score or tonumber(score) ~= tonumber(ARGV[2]) then
   return { 0, 'taken' }
@@ -42,11 +46,5 @@ redis.call('ZADD', KEYS[1], math.floor(tonumber(ARGV[3]) + every * 1000), ARGV[1
 if ARGV[4] ~= '1' then
   return { 0, 'maintenance' }
 end
-local n = redis.call('RPUSH', KEYS[4], ARGV[5])
-local cap = tonumber(ARGV[7])
-if n > cap then
-  redis.call('LTRIM', KEYS[4], n - cap, -1)
-  redis.call('HINCRBY', KEYS[3], 'dropped', n - cap)
-end
-redis.call('ZADD', KEYS[5], 'NX', ARGV[3], ARGV[6])
+outbox_append(KEYS[4], KEYS[3], KEYS[5], ARGV[5], tonumber(ARGV[7]), ARGV[3], ARGV[6])
 return { 1, 'queued' }

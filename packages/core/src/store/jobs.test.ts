@@ -252,3 +252,36 @@ describe('roll-ups', () => {
     expect(await t.redis.exists(t.keys.assetRollup(assetId, 'minute'), t.keys.assetRollup(assetId, 'day'))).toBe(0);
   });
 });
+
+describe('completion argument', () => {
+  it('stores the time, duration, reason and results exactly as given', async () => {
+    const assetId = await newAsset();
+    const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 0);
+    await jobs.claim(id!, 'tok', 10_000);
+    const r: CheckResult = { ...result('error', 'http_status'), message: 'é \u{1F600} "quoted" \\ \u0001 tab\t', durationMs: 0.1 + 0.2, metrics: { statusCode: 503, ratio: 1 / 3 } };
+    const at = Date.now();
+    const res = await jobs.complete({ jobId: id!, token: 'tok', outcome: 'error', reason: 'http_status', results: [r], durationMs: 12.3, owner: 'o', assetId }, at);
+    expect(res).toEqual({ recorded: true, from: 'unknown', to: 'unknown' });
+    const [lastDurationMs, lastCheckAt, lastReason] = await t.redis.hmget(t.keys.asset(assetId), 'lastDurationMs', 'lastCheckAt', 'lastReason');
+    expect([lastDurationMs, lastCheckAt, lastReason]).toEqual(['12.3', String(at), 'http_status']);
+    expect((await jobs.get(id!))?.results).toEqual([r]);
+    expect(await assets.latest(assetId)).toEqual({ http: r });
+    const page = await new StatsStore(t.redis, t.keys).results(assetId, { from: 0, to: at + 1, limit: 1 });
+    expect(page.items[0]).toMatchObject({ outcome: 'error', jobId: id, results: [r] });
+  });
+
+  it('caps the asset events stream at the policy', async () => {
+    const capped = new JobStore(t.redis, t.keys, t.scripts, { retentionSec: 60, maxAttempts: 2, historyMax: 10, eventsMax: 100_000, assetEventsMax: 100, downAfter: 1, upAfter: 1 });
+    const assetId = await newAsset();
+    for (let i = 0; i < 400; i++) {
+      const status = i % 2 === 0 ? 'ok' : 'error';
+      const [id] = await capped.enqueue([{ assetId, owner: 'o' }], 0);
+      await capped.claim(id!, 'tok', 10_000);
+      await capped.complete({ jobId: id!, token: 'tok', outcome: status, reason: status === 'ok' ? null : 'refused', results: [result(status)], durationMs: 1, owner: 'o', assetId });
+    }
+    // Trimming is approximate (whole stream nodes): at least the cap is kept, far fewer than 400.
+    const kept = await t.redis.xlen(t.keys.assetEvents(assetId));
+    expect(kept).toBeGreaterThanOrEqual(100);
+    expect(kept).toBeLessThan(300);
+  });
+});

@@ -5,6 +5,7 @@
  * the dispatcher's sweep. See ../../lua/job_*.lua for the exact state changes.
  */
 import { randomBytes } from 'node:crypto';
+import { Encoder } from '@msgpack/msgpack';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { ALL_OWNERS, type Keys } from '../keys.js';
@@ -51,14 +52,17 @@ export interface JobPolicy {
   /** How long a finished job pushed through the API is kept; a scheduled one is deleted when done. */
   retentionSec: number;
   maxAttempts: number;
-  /** First retry delay after a lost lease; doubles with each attempt. */
+  /** First retry delay after a lost lease or a system fault; doubles with each attempt (at most 5 minutes). */
   retryBaseMs?: number;
   historyMax: number;
   /** Raw results older than this are trimmed (approximately). */
   historyMaxAgeSec?: number;
   /** How long roll-ups are kept, per resolution, seconds. */
   rollups?: { minuteSec: number; hourSec: number; daySec: number };
+  /** Entries kept in the events stream (all assets; approximate). */
   eventsMax: number;
+  /** Entries kept in each asset's own events stream (approximate; default 1000). */
+  assetEventsMax?: number;
   downAfter: number;
   upAfter: number;
 }
@@ -67,6 +71,7 @@ export interface SweepResult {
   /** Put on the delayed set for a retry (dispatched when their backoff ends, as `stale`). */
   requeued: string[];
   failed: string[];
+  /** Queued jobs to dispatch now: ids nobody claimed within requeue-after, and delayed jobs whose time came. */
   stale: Array<{ id: string; priority: number }>;
 }
 
@@ -83,6 +88,7 @@ export function jobPolicy(config: Readonly<Config>): JobPolicy {
     historyMaxAgeSec: config.history.maxAgeSec,
     rollups: { minuteSec: config.history.minutesForSec, hourSec: config.history.hoursForSec, daySec: config.history.daysForSec },
     eventsMax: config.history.maxEvents,
+    assetEventsMax: config.history.maxAssetEvents,
     downAfter: config.checks.downAfter,
     upAfter: config.checks.upAfter,
   };
@@ -217,6 +223,33 @@ export class JobStore {
     const latest: string[] = [];
     c.results.forEach((r, i) => latest.push(r.plugin, each[i]!));
     const p = this.policy;
+    // One packed argument (fields documented in job_complete.lua): MessagePack, so Lua unpacks
+    // the long texts (results, latest, tokens) as they are instead of unescaping JSON in JSON.
+    // `now` and `durationMs` go as the decimal strings Redis stores: Lua would format a number
+    // with 17 digits (12.3 -> 12.300000000000001).
+    const completion = {
+      id: c.jobId,
+      token: c.token,
+      now: String(now),
+      outcome: c.outcome,
+      reason: c.reason ?? '',
+      results: resultsJson,
+      durationMs: String(c.durationMs),
+      retentionSec: p.retentionSec,
+      historyMax: p.historyMax,
+      historyMaxAgeMs: (p.historyMaxAgeSec ?? 604_800) * 1000,
+      eventsMax: p.eventsMax,
+      assetEventsMax: p.assetEventsMax ?? 1000,
+      downAfter: p.downAfter,
+      upAfter: p.upAfter,
+      ownerIndex: this.keys.ownerIndexPrefix(c.owner),
+      fleetIndex: this.keys.ownerIndexPrefix('*'),
+      rollupSec: [p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000],
+      statsPrefix: this.keys.statsPrefix,
+      durations: c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
+      latest,
+      tokens: resultTokens(c.results).join(TOKEN_SEP),
+    };
     const res = await this.scripts.run<string[] | [number, string, string]>(
       'job_complete',
       [
@@ -234,23 +267,13 @@ export class JobStore {
         this.keys.assetHistoryLegacy(c.assetId),
         this.keys.jobsDelayed,
       ],
-      [
-        c.jobId, c.token, now, c.outcome, c.reason ?? '', resultsJson, c.durationMs,
-        p.retentionSec, p.historyMax, p.eventsMax, p.downAfter, p.upAfter,
-        this.keys.ownerIndexPrefix(c.owner), this.keys.ownerIndexPrefix('*'),
-        (p.historyMaxAgeSec ?? 604_800) * 1000,
-        p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000,
-        this.keys.statsPrefix,
-        c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
-        c.results.length, ...latest,
-        resultTokens(c.results).join(TOKEN_SEP),
-      ],
+      [packed(completion)],
     );
     if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
     return { recorded: false, why: String(res[1]) };
   }
 
-  /** Re-dispatch work: expired leases (requeued or failed) and queued ids that were lost. */
+  /** Re-dispatch work: expired leases (retried after a backoff, or failed), queued ids that were lost, delayed jobs now due. */
   async sweep(requeueAfterMs: number, limit = 1000, now = Date.now()): Promise<SweepResult> {
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
@@ -323,6 +346,14 @@ export interface ScheduleResult {
   backpressure: boolean;
   /** Jobs queued (all priorities) when the call returned. */
   queued: number;
+}
+
+const msgpack = new Encoder();
+
+/** `value` as MessagePack, in a Buffer (ioredis sends a Buffer as bytes, anything else as text). */
+function packed(value: unknown): Buffer {
+  const bytes = msgpack.encode(value);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function pairs(flat: string[]): Array<{ id: string; priority: number }> {
