@@ -41,7 +41,7 @@ import {
   type Redis,
 } from '@webmon/core';
 import { closeRegexPool, createSharedCache, runPlugin, type PluginRegistry } from '@webmon/plugin-sdk';
-import { registry as installed } from '@webmon/plugins';
+import { registry as installed } from '@webmon/plugin-registry';
 import { startMetricsServer } from './metrics-server.js';
 
 export interface ExecutorStats {

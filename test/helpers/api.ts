@@ -5,7 +5,7 @@
 import { Pull } from 'zeromq';
 import { buildApi, JobPusher, type App } from '@webmon/api';
 import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Redis } from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry } from '@webmon/plugin-registry';
 import { testRedis, type TestRedis } from './redis.js';
 
 export const ADMIN = 'admin-key-for-tests-0123456789';
