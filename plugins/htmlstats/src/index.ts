@@ -149,9 +149,8 @@ export const htmlStatsPlugin = definePlugin({
     }
     const details: Record<string, unknown> = { finalUrl: page.url };
     if (page.truncated) details.truncated = true;
-    const unmeasured = notMeasured(page, cfg, details);
-    if (unmeasured) return unmeasured;
-    const body = page.body!;
+    const body = bodyToMeasure(page, cfg, details);
+    if (!Buffer.isBuffer(body)) return body;
 
     const features = extractFeatures(body, page.url, headerValue(page, 'content-type'), cfg.maxParseBytes);
     if (body.length <= cfg.maxParseBytes) return judge(features, cfg, ctx.storage, details);
@@ -162,11 +161,8 @@ export const htmlStatsPlugin = definePlugin({
   },
 });
 
-/**
- * The result for a page that is not measured (and adds nothing to the baseline), or null when it
- * is measured: a body is then present.
- */
-function notMeasured(page: FetchOutcome, cfg: HtmlStatsConfig, details: Record<string, unknown>): PluginOutput | null {
+/** The body to measure, or the result for a page that is not measured (it adds nothing to the baseline). */
+function bodyToMeasure(page: FetchOutcome, cfg: HtmlStatsConfig, details: Record<string, unknown>): Buffer | PluginOutput {
   if (page.status < 200 || page.status > 299) {
     // An error or redirect page would poison the baseline: not measured.
     return warn('http_status', `HTTP ${page.status}: page not sampled (only 2xx pages are measured)`, { statusCode: page.status }, details);
@@ -179,7 +175,7 @@ function notMeasured(page: FetchOutcome, cfg: HtmlStatsConfig, details: Record<s
     // The shared request did not read the body (http plugin configured with method HEAD).
     return warn('unsupported', 'page body not read (is the http plugin set to HEAD?): page not sampled', { statusCode: page.status }, details);
   }
-  return null;
+  return page.body;
 }
 
 /** The response's media type (lower case, without parameters), or undefined when none was sent. */
