@@ -25,7 +25,7 @@ import { request } from 'undici';
 import { Redis } from 'ioredis';
 import { buildApi } from '@webmon/api';
 import * as core from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry } from '@webmon/plugin-registry';
 
 const { AssetStore, ClientStore, JobStore, SnapshotCoalescer, connectRedis, createKeys, createLogger, freePort, jobPolicy, loadConfig, normalizeUrl, persistenceInfo, scripts, startManagedRedis } = core;
 

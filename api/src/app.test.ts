@@ -14,7 +14,7 @@ import {
   startHeartbeat,
   type Config,
 } from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry } from '@webmon/plugin-registry';
 import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { buildApi, type App } from './app.js';
 import { JobPusher } from './pusher.js';

@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, createLogger, loadConfig } from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry } from '@webmon/plugin-registry';
 import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { buildApi, type App } from './app.js';
 

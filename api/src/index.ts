@@ -2,7 +2,7 @@
  * The api role: REST API over Redis, pushing job ids to the dispatcher.
  */
 import { curveClientOptions, openRedis, type Config, type Logger } from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry } from '@webmon/plugin-registry';
 import { buildApi, type App } from './app.js';
 import { JobPusher } from './pusher.js';
 

@@ -33,7 +33,7 @@ import {
   type ProcessMetrics,
 } from '@webmon/core';
 import { closeRegexPool, type PluginRegistry } from '@webmon/plugin-sdk';
-import { registry as installed } from '@webmon/plugins';
+import { registry as installed } from '@webmon/plugin-registry';
 import { JobRunner } from './job-runner.js';
 import { startMetricsServer } from './metrics-server.js';
 import { Slots } from './slots.js';

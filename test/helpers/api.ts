@@ -5,7 +5,8 @@
 import { Pull } from 'zeromq';
 import { buildApi, JobPusher, type App } from '@webmon/api';
 import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Redis } from '@webmon/core';
-import { registry } from '@webmon/plugins';
+import { registry as installed } from '@webmon/plugin-registry';
+import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { testRedis, type TestRedis } from './redis.js';
 
 export const ADMIN = 'admin-key-for-tests-0123456789';
@@ -23,7 +24,8 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function testApi(name: string, overrides: Record<string, unknown> = {}): Promise<TestApi> {
+/** `registry`: the plugins the api knows (the installed ones by default). */
+export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed): Promise<TestApi> {
   const t = await testRedis(name);
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadConfig({

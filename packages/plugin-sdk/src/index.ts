@@ -4,12 +4,12 @@
  * result with a reason (`fail('refused', …)`); throwing is for faults of the plugin itself, which
  * the executor records as `plugin_error`.
  *
- * Adding a plugin: a folder under plugins/, then one line in packages/plugins/src/index.ts.
+ * Adding a plugin is adding its folder under plugins/ (see packages/plugin-registry).
  */
 import type { Static, TObject } from 'typebox';
-import type { CheckResult, CheckStatus, EgressGuard, Logger, Reason } from '@webmon/core';
+import type { CheckStatus, EgressGuard, Logger, PluginStorage, Reason } from '@webmon/core';
 
-export type { CheckResult, CheckStatus, EgressGuard, Reason } from '@webmon/core';
+export type { CheckResult, CheckStatus, EgressGuard, PluginStorage, Reason } from '@webmon/core';
 export { EGRESS_DENIED, EgressDeniedError } from '@webmon/core';
 
 export interface Target {
@@ -18,17 +18,6 @@ export interface Target {
   assetId: string;
   /** The asset's owner (client id, or `admin`): shared resources are served fairly per owner. */
   owner?: string;
-}
-
-/** Small per-plugin, per-asset state in Redis (baselines, windows of samples). */
-export interface PluginStorage {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string): Promise<void>;
-  del(key: string): Promise<void>;
-  /** Appends to a list and keeps its last `max` entries; returns the list after the append. */
-  pushWindow(key: string, value: string, max: number): Promise<string[]>;
-  /** The list written by pushWindow, oldest first. */
-  window(key: string): Promise<string[]>;
 }
 
 /** A response fetched once per check and shared by every plugin of the asset that needs it. */
@@ -95,23 +84,6 @@ export function definePlugin<S extends TObject>(plugin: Plugin<S>): Plugin<S> {
   return plugin;
 }
 
-export function ok(message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
-  return withDetails({ status: 'ok', reason: null, message, metrics }, details);
-}
-
-export function warn(reason: Reason, message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
-  return withDetails({ status: 'warn', reason, message, metrics }, details);
-}
-
-export function fail(reason: Reason, message: string, metrics: Record<string, number> = {}, details?: Record<string, unknown>): PluginOutput {
-  return withDetails({ status: 'error', reason, message, metrics }, details);
-}
-
-function withDetails(out: PluginOutput, details?: Record<string, unknown>): PluginOutput {
-  if (details) out.details = details;
-  return out;
-}
-
 export { classifyError, type Classified } from './classify.js';
 export { PluginRegistry, REDACTED, type ConfigProblem, type PluginInfo } from './registry.js';
 export { runPlugin } from './run.js';
@@ -130,3 +102,7 @@ export {
   type UserRegexOptions,
 } from './regex.js';
 export { INLINE_BYTES, MATCH_BUDGET_MS, RegexPool, RegexTimeoutError } from './regex-pool.js';
+export { fail, ok, warn } from './output.js';
+export { MAX_AGENTS, agentCount, agentFor, closeAgents as closePageAgents, type ConnectionTiming, type PeerCertificate } from './fetch/connection.js';
+export { PAGE_KEY, PAGE_OPTIONS_PLUGIN, RedirectError, fetchFailure, fetchPage, fetchUrl, headerValue, type FetchOutcome } from './fetch/fetch.js';
+export { PAGE_REQUEST_DEFAULTS, pageRequestSchema, secretHeaderPaths, type PageRequest } from './fetch/options.js';

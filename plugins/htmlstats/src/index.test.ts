@@ -437,3 +437,46 @@ describe('htmlstats plugin', () => {
     if (!unknown.ok) expect(unknown.problems).toContainEqual({ field: 'htmlstats.windw', message: 'unknown option' });
   });
 });
+
+describe('content types', () => {
+  it('skips a JSON response: ok, not measured, nothing stored, with the http plugin or alone', async () => {
+    serve('/api', { body: JSON.stringify({ items: [1, 2, 3], html: '<p>not a page</p>' }), headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const storage = memoryStorage();
+    const [http, stats] = await checkWith([{ plugin: httpPlugin }, { plugin: htmlStatsPlugin, storage }], `${base}/api`);
+    expect(http).toMatchObject({ plugin: 'http', status: 'ok', metrics: { statusCode: 200 } });
+    expect(stats).toMatchObject({
+      plugin: 'htmlstats',
+      status: 'ok',
+      reason: null,
+      message: 'skipped: application/json is not HTML (only HTML pages are measured)',
+      metrics: {},
+      details: { skipped: 'not_html', contentType: 'application/json', finalUrl: `${base}/api` },
+    });
+    expect(await sampled(storage)).toBe(0);
+
+    const alone = await check('/api', storage);
+    expect(alone.details).toMatchObject({ skipped: 'not_html' });
+    expect(await sampled(storage)).toBe(0);
+  });
+
+  it('measures HTML and XHTML, whatever the case and parameters of the type', async () => {
+    const types = ['text/html', 'TEXT/HTML; charset=ISO-8859-1', 'application/xhtml+xml'];
+    for (const [i, type] of types.entries()) {
+      serve(`/typed-${i}`, { body: page(), headers: { 'content-type': type } });
+      const storage = memoryStorage();
+      const r = await check(`/typed-${i}`, storage);
+      expect(r, type).toMatchObject({ status: 'ok', message: 'learning (1/5 samples)', metrics: { elements: expect.any(Number) } });
+      expect(r.details?.skipped, type).toBeUndefined();
+      expect(await sampled(storage), type).toBe(1);
+    }
+  });
+
+  it('measures any type with anyContentType', async () => {
+    serve('/feed', { body: page(), headers: { 'content-type': 'application/xml' } });
+    const storage = memoryStorage();
+    expect((await check('/feed', storage)).details).toMatchObject({ skipped: 'not_html', contentType: 'application/xml' });
+    const measured = await check('/feed', storage, { anyContentType: true });
+    expect(measured).toMatchObject({ status: 'ok', message: 'learning (1/5 samples)', metrics: { elements: expect.any(Number) } });
+    expect(await sampled(storage)).toBe(1);
+  });
+});

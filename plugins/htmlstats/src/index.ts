@@ -4,11 +4,15 @@
  * measurements per asset, and flags a page whose features deviate from the window's mean by
  * more than a number of (floored) standard deviations (see stats.ts).
  *
- * The page is the one the http plugin fetched in the same check (fetchPage shares it), so
- * enabling both costs one request. Run alone, the plugin fetches with the http defaults.
+ * The page is the SDK's shared page fetch (fetchPage): the one the http plugin fetched in the
+ * same check, so enabling both costs one request. Run alone, the plugin fetches with the
+ * request defaults (PAGE_REQUEST_DEFAULTS).
  *
  * Baseline policy (contract):
  * - Only 2xx pages are measured; a fetch failure or another status adds nothing to the window.
+ * - Only HTML is measured unless `anyContentType` is set: a response whose Content-Type is
+ *   neither text/html nor application/xhtml+xml is skipped (status ok, `details.skipped`) and adds
+ *   nothing. A response without a Content-Type is measured (browsers sniff it).
  * - A sample joins the window unless it deviates (any feature at warn level or worse).
  * - Deviating samples are held in a `pending` list; when `adoptAfter` consecutive checks deviate,
  *   the page changed for good: the window is replaced by those samples (the new normal). A
@@ -16,9 +20,20 @@
  * - resetHtmlStatsBaseline deletes both lists: the plugin learns again.
  */
 import Type from 'typebox';
-import Value from 'typebox/value';
-import { fetchFailure, fetchPage, httpConfigSchema, type FetchOutcome, type HttpConfig } from '@webmon/plugin-http';
-import { definePlugin, fail, ok, warn, type PluginOutput, type PluginStorage } from '@webmon/plugin-sdk';
+import {
+  PAGE_REQUEST_DEFAULTS,
+  closePageAgents,
+  definePlugin,
+  fail,
+  fetchFailure,
+  fetchPage,
+  headerValue,
+  ok,
+  warn,
+  type FetchOutcome,
+  type PluginOutput,
+  type PluginStorage,
+} from '@webmon/plugin-sdk';
 import { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
 import { mean as meanOf, sampleStandardDeviation } from 'simple-statistics';
 import { scoreFeature, type Score, type ScoreOptions } from './stats.js';
@@ -71,6 +86,12 @@ export const htmlStatsConfigSchema = Type.Object(
       maximum: MAX_PARSE_BYTES_LIMIT,
       description: 'Most bytes of the page parsed; a larger page is measured on its first bytes only (the result says so). `bytes` is always the size fetched.',
     }),
+    anyContentType: Type.Optional(
+      Type.Boolean({
+        description:
+          'Measure 2xx responses of any Content-Type. Unset or false: only HTML (text/html, application/xhtml+xml, or no Content-Type) is measured, and other responses are skipped (ok, details.skipped "not_html").',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -107,8 +128,8 @@ interface Sample extends Partial<Features> {
   t?: number;
 }
 
-/** Request options when the plugin runs without the http plugin. */
-const HTTP_DEFAULTS: HttpConfig = Object.freeze(Value.Default(httpConfigSchema, {}) as HttpConfig);
+/** Media types measured unless `anyContentType` is set. */
+const HTML_TYPES: ReadonlySet<string> = new Set(['text/html', 'application/xhtml+xml']);
 
 export const htmlStatsPlugin = definePlugin({
   name: 'htmlstats',
@@ -117,33 +138,51 @@ export const htmlStatsPlugin = definePlugin({
   configSchema: htmlStatsConfigSchema,
   reset: resetHtmlStatsBaseline,
   describe: describeBaseline,
+  close: closePageAgents,
   async run(target, cfg, ctx): Promise<PluginOutput> {
     let page: FetchOutcome;
     try {
-      page = await fetchPage(ctx, target.url, { ...HTTP_DEFAULTS, timeoutMs: cfg.timeoutMs });
+      page = await fetchPage(ctx, target.url, PAGE_REQUEST_DEFAULTS, true);
     } catch (err) {
       // The http plugin, when enabled, reports the same failure; alone, this is the only report.
       return fetchFailure(err, ctx.signal, 'page not fetched: ');
     }
     const details: Record<string, unknown> = { finalUrl: page.url };
     if (page.truncated) details.truncated = true;
-    if (page.status < 200 || page.status > 299) {
-      // An error or redirect page would poison the baseline: not measured.
-      return warn('http_status', `HTTP ${page.status}: page not sampled (only 2xx pages are measured)`, { statusCode: page.status }, details);
-    }
-    if (page.body === undefined || (page.body.length === 0 && Number(header(page, 'content-length')) > 0)) {
-      // The shared request did not read the body (http plugin configured with method HEAD).
-      return warn('unsupported', 'page body not read (is the http plugin set to HEAD?): page not sampled', { statusCode: page.status }, details);
-    }
+    const body = bodyToMeasure(page, cfg, details);
+    if (!Buffer.isBuffer(body)) return body;
 
-    const features = extractFeatures(page.body, page.url, header(page, 'content-type'), cfg.maxParseBytes);
-    if (page.body.length <= cfg.maxParseBytes) return judge(features, cfg, ctx.storage, details);
+    const features = extractFeatures(body, page.url, headerValue(page, 'content-type'), cfg.maxParseBytes);
+    if (body.length <= cfg.maxParseBytes) return judge(features, cfg, ctx.storage, details);
     details.parseTruncated = true;
     details.parsedBytes = cfg.maxParseBytes;
     const out = await judge(features, cfg, ctx.storage, details);
-    return { ...out, message: `${out.message} (measured on the first ${cfg.maxParseBytes} of ${page.body.length} bytes)` };
+    return { ...out, message: `${out.message} (measured on the first ${cfg.maxParseBytes} of ${body.length} bytes)` };
   },
 });
+
+/** The body to measure, or the result for a page that is not measured (it adds nothing to the baseline). */
+function bodyToMeasure(page: FetchOutcome, cfg: HtmlStatsConfig, details: Record<string, unknown>): Buffer | PluginOutput {
+  if (page.status < 200 || page.status > 299) {
+    // An error or redirect page would poison the baseline: not measured.
+    return warn('http_status', `HTTP ${page.status}: page not sampled (only 2xx pages are measured)`, { statusCode: page.status }, details);
+  }
+  const type = mediaType(page);
+  if (!cfg.anyContentType && type !== undefined && !HTML_TYPES.has(type)) {
+    return ok(`skipped: ${type} is not HTML (only HTML pages are measured)`, {}, { ...details, skipped: 'not_html', contentType: type });
+  }
+  if (page.body === undefined || (page.body.length === 0 && Number(headerValue(page, 'content-length')) > 0)) {
+    // The shared request did not read the body (http plugin configured with method HEAD).
+    return warn('unsupported', 'page body not read (is the http plugin set to HEAD?): page not sampled', { statusCode: page.status }, details);
+  }
+  return page.body;
+}
+
+/** The response's media type (lower case, without parameters), or undefined when none was sent. */
+function mediaType(page: FetchOutcome): string | undefined {
+  const type = headerValue(page, 'content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  return type || undefined;
+}
 
 /**
  * Scores one page's features against the stored window and updates the window (see the
@@ -246,11 +285,6 @@ function valuesOf(samples: readonly Sample[], f: Feature): number[] {
 function describe(s: Score): string {
   const z = round(s.z);
   return `${s.feature} ${s.value} (mean ${round(s.mean)}, σ ${round(s.sdEff)}${s.sdEff > s.sd ? ' floor' : ''}, z ${z > 0 ? '+' : ''}${z})`;
-}
-
-function header(page: FetchOutcome, name: string): string | undefined {
-  const v = page.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function round(x: number): number {

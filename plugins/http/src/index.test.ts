@@ -25,7 +25,7 @@ import {
   type CheckResult,
   type EgressGuard,
 } from '@webmon/plugin-sdk';
-import { MAX_AGENTS, agentCount, agentFor } from './connection.js';
+import { MAX_AGENTS, agentCount, agentFor } from '@webmon/plugin-sdk';
 import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
 

@@ -9,15 +9,18 @@ import { scriptLoader } from '../scripts.js';
 
 const writeScript = scriptLoader(new URL('../../lua/', import.meta.url), ['plugin_write'] as const);
 
-export interface AssetPluginStorage {
+/** Small per-plugin, per-asset state (baselines, windows of samples): the plugin SDK's `ctx.storage`. */
+export interface PluginStorage {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<void>;
   del(key: string): Promise<void>;
+  /** Appends to a list and keeps its last `max` entries; returns the list after the append. */
   pushWindow(key: string, value: string, max: number): Promise<string[]>;
+  /** The list written by pushWindow, oldest first. */
   window(key: string): Promise<string[]>;
 }
 
-export function pluginStorage(redis: Redis, keys: Keys, assetId: string, plugin: string): AssetPluginStorage {
+export function pluginStorage(redis: Redis, keys: Keys, assetId: string, plugin: string): PluginStorage {
   const name = (key: string) => keys.assetPluginData(assetId, plugin, key);
   const registry = keys.assetPluginKeys(assetId);
   return {

@@ -15,7 +15,7 @@ import dc from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
-import { EgressDeniedError, type EgressGuard } from '@webmon/plugin-sdk';
+import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 
 export interface PeerCertificate {
   subject: string;

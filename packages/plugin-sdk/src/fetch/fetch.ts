@@ -1,0 +1,203 @@
+/**
+ * The page of an http(s) asset, fetched once per check and shared by every plugin that needs it
+ * (http, htmlstats, …). Redirects are followed up to a limit; every connection, redirect hops
+ * included, goes through the check's egress guard (see connection.ts), and a hop to another
+ * scheme or to a host the guard refuses ends the fetch. At most `maxBodyBytes` are read.
+ */
+import { request, type Dispatcher } from 'undici';
+import { EgressDeniedError, type EgressGuard } from '@webmon/core';
+import { classifyError } from '../classify.js';
+import type { PluginContext, PluginOutput } from '../index.js';
+import { fail } from '../output.js';
+import { Probe, agentFor, withProbe, type PeerCertificate } from './connection.js';
+import { secretHeaderPaths, type PageRequest } from './options.js';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const WEB_SCHEMES = new Set(['http:', 'https:']);
+const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)';
+
+export interface FetchOutcome {
+  status: number;
+  url: string;
+  redirects: number;
+  bytes: number;
+  truncated: boolean;
+  headers: Record<string, string | string[] | undefined>;
+  ttfbMs: number;
+  totalMs: number;
+  /** Connection phases summed over every hop that opened a connection. */
+  dnsMs?: number;
+  connectMs?: number;
+  tlsMs?: number;
+  /** Certificate of the last TLS connection (the one that served the final response). */
+  cert?: PeerCertificate;
+  /** Body bytes read (up to maxBodyBytes), when requested. */
+  body?: Buffer;
+}
+
+export class RedirectError extends Error {
+  constructor(
+    readonly reason: 'redirect_loop' | 'too_many_redirects' | 'protocol',
+    message: string,
+    readonly redirects: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Performs the request with redirects, every connection through `egress`; throws network errors,
+ * RedirectError and EgressDeniedError.
+ */
+export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, keepBody: boolean, egress: EgressGuard): Promise<FetchOutcome> {
+  const started = performance.now();
+  const phases: { dnsMs?: number; connectMs?: number; tlsMs?: number; cert?: PeerCertificate } = {};
+  // Header names are case-insensitive: lower-case them so a configured User-Agent replaces ours.
+  let headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  for (const [name, value] of Object.entries(cfg.headers)) headers[name.toLowerCase()] = value;
+  let current = url;
+  let method: string = cfg.method;
+  let body: string | undefined = cfg.body;
+  let redirects = 0;
+  // A loop is the same request seen twice; POST /x → 303 → GET /x is not one.
+  const visited = new Set<string>([`${method} ${url.href}`]);
+  for (;;) {
+    const probe = new Probe();
+    const hop = current;
+    // Taken per hop: the pool map is bounded, and a pool evicted between hops is closed.
+    const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls, egress);
+    const res: Dispatcher.ResponseData = await withProbe(probe, () =>
+      request(hop, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        dispatcher,
+        signal,
+        headersTimeout: cfg.headersTimeoutMs,
+        bodyTimeout: cfg.bodyTimeoutMs,
+        reset: !cfg.keepAlive,
+      }),
+    );
+    const t = probe.timing;
+    if (t && !t.reused) {
+      for (const k of ['dnsMs', 'connectMs', 'tlsMs'] as const) if (t[k] !== undefined) phases[k] = (phases[k] ?? 0) + t[k];
+      if (t.cert) phases.cert = t.cert;
+    }
+    const ttfbMs = performance.now() - started;
+    const location = res.headers.location;
+    if (cfg.followRedirects && REDIRECTS.has(res.statusCode) && typeof location === 'string') {
+      await res.body.dump();
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new RedirectError('protocol', `invalid Location header ${JSON.stringify(location.slice(0, 200))}`, redirects);
+      }
+      checkRedirectTarget(current, next, egress, redirects);
+      // Fetch standard: 303 turns any method but GET/HEAD into GET; 301/302 turn POST into GET.
+      const nextMethod = (res.statusCode === 303 && method !== 'GET' && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST') ? 'GET' : method;
+      const key = `${nextMethod} ${next.href}`;
+      if (visited.has(key)) throw new RedirectError('redirect_loop', `redirect loop: ${current.href} -> ${next.href}`, redirects + 1);
+      if (redirects >= cfg.maxRedirects) throw new RedirectError('too_many_redirects', `more than ${cfg.maxRedirects} redirects`, redirects + 1);
+      visited.add(key);
+      redirects++;
+      if (nextMethod !== method) {
+        method = nextMethod;
+        body = undefined;
+      }
+      if (next.origin !== current.origin) headers = withoutSecrets(headers, cfg.secretHeaders);
+      current = next;
+      continue;
+    }
+    let bytes = 0;
+    let truncated = false;
+    const chunks: Buffer[] = [];
+    if (method !== 'HEAD') {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const room = cfg.maxBodyBytes - bytes;
+        if (chunk.length > room) {
+          // Leaving the loop destroys the stream: the rest is never downloaded.
+          if (keepBody && room > 0) chunks.push(chunk.subarray(0, room));
+          bytes += room;
+          truncated = true;
+          break;
+        }
+        if (keepBody) chunks.push(chunk);
+        bytes += chunk.length;
+      }
+    } else {
+      await res.body.dump();
+    }
+    const out: FetchOutcome = {
+      status: res.statusCode,
+      url: current.href,
+      redirects,
+      bytes,
+      truncated,
+      headers: res.headers,
+      ttfbMs,
+      totalMs: performance.now() - started,
+      ...phases,
+    };
+    if (keepBody) out.body = Buffer.concat(chunks);
+    return out;
+  }
+}
+
+/**
+ * Refuses a redirect to another scheme than http(s), or to a host the guard refuses by name or
+ * literal address (a name's addresses are judged when the hop connects).
+ */
+function checkRedirectTarget(from: URL, next: URL, egress: EgressGuard, redirects: number): void {
+  if (!WEB_SCHEMES.has(next.protocol)) {
+    throw new RedirectError('protocol', `redirect from ${from.origin} to a ${next.protocol.slice(0, 20)} URL refused: only http and https are followed`, redirects + 1);
+  }
+  const refused = egress.judgeHost(next.hostname);
+  if (refused) throw new EgressDeniedError(`redirect to ${next.origin} refused: ${refused}`);
+}
+
+/** The request headers without the secret ones (names are lower case here), for another origin. */
+function withoutSecrets(headers: Record<string, string>, secretHeaders: readonly string[] | undefined): Record<string, string> {
+  const secret = new Set(secretHeaderPaths({ headers, secretHeaders }).map(([, name]) => name));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!secret.has(k)) out[k] = v;
+  return out;
+}
+
+/** Key under which a check's page fetch is shared between plugins (see fetchPage). */
+export const PAGE_KEY = 'http:page';
+
+/** The plugin whose options, when it is enabled on the asset, are the shared request's. */
+export const PAGE_OPTIONS_PLUGIN = 'http';
+
+/**
+ * Fetches the asset's page once per check and shares it with every plugin of the check that
+ * asks. The request options are the http plugin's when it is enabled on the asset
+ * (`ctx.assetConfig.http`), else `fallback`, whichever plugin asks first. The body is kept when
+ * another plugin may need it or the caller says it does (`needsBody`); otherwise it is read and
+ * dropped.
+ */
+export function fetchPage(
+  ctx: Pick<PluginContext, 'shared' | 'signal' | 'assetConfig' | 'egress'>,
+  url: URL,
+  fallback: PageRequest,
+  needsBody = false,
+): Promise<FetchOutcome> {
+  const cfg = (ctx.assetConfig?.[PAGE_OPTIONS_PLUGIN] as PageRequest | undefined) ?? fallback;
+  const sharedWithOthers = ctx.assetConfig ? Object.keys(ctx.assetConfig).some((name) => name !== PAGE_OPTIONS_PLUGIN) : true;
+  const keepBody = sharedWithOthers || needsBody;
+  return ctx.shared.once(PAGE_KEY, () => fetchUrl(url, cfg, ctx.signal, keepBody, ctx.egress));
+}
+
+/** The result for a page that could not be fetched: a redirect problem or a classified network error. */
+export function fetchFailure(err: unknown, signal: AbortSignal, prefix = ''): PluginOutput {
+  if (err instanceof RedirectError) return fail(err.reason, `${prefix}${err.message}`, { redirects: err.redirects });
+  const c = classifyError(err, signal);
+  return fail(c.reason, `${prefix}${c.message}`);
+}
+
+/** The value of a response header (the first, when it was sent several times). */
+export function headerValue(page: Pick<FetchOutcome, 'headers'>, name: string): string | undefined {
+  const v = page.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
