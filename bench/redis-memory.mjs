@@ -16,7 +16,7 @@
  *        one check a day for 5 years → day roll-ups; one an hour for 90 days → hour roll-ups;
  *        one per interval for a day → minute roll-ups; then history.maxResults more, one per
  *        interval, up to now → raw results at their cap;
- *      plus a 30-sample htmlstats baseline.
+ *      plus a 30-sample htmlstats baseline (in the plugin's own encoding).
  *   3. Two scheduler rounds through schedule_claim.lua (JobStore.scheduleDue), claimed and
  *      completed, as the dispatcher and an executor do: what remains of their jobs is what
  *      steady state keeps. Nothing is deleted by the bench.
@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import * as core from '@webmon/core';
+import { encodeSample } from '@webmon/plugin-htmlstats';
 
 const { AssetStore, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, pluginStorage, scripts, startManagedRedis } = core;
 const { values } = parseArgs({
@@ -175,7 +176,7 @@ async function scenario({ name, interval, targetBytes }) {
     }
     checks += times.length;
     const storage = pluginStorage(redis, keys, id, 'htmlstats');
-    for (let s = 0; s < 30; s++) await storage.pushWindow('window', JSON.stringify({ t: now - s * step, ...features }), 30);
+    for (let s = 0; s < 30; s++) await storage.pushWindow('window', encodeSample(now - s * step, features), 30);
   }
   // Steady state: scheduler rounds as the dispatcher runs them, completed as an executor does.
   for (let round = 1; round <= 2; round++) {

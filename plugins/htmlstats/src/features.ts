@@ -10,7 +10,8 @@ import { decodeBuffer } from 'encoding-sniffer';
 
 /**
  * Every feature, in report order. Stable names: they are stored in the baseline window and are
- * the metric names (`<feature>` and `z_<feature>`); add new ones, never rename.
+ * the metric names (`<feature>` and `z_<feature>`); add new ones at the end, never rename,
+ * remove or reorder (samples are stored positionally, see samples.ts).
  */
 export const FEATURES = [
   'bytes',

@@ -37,6 +37,7 @@ import {
 import { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
 import { mean as meanOf, sampleStandardDeviation } from 'simple-statistics';
 import { scoreFeature, type Score, type ScoreOptions } from './stats.js';
+import { encodeSample, parseSamples, type Sample } from './samples.js';
 
 export { extractFeatures, FEATURES, type Feature, type Features } from './features.js';
 export { effectiveDeviation, levelOf, scoreFeature, type Score, type ScoreOptions } from './stats.js';
@@ -124,9 +125,6 @@ export async function describeBaseline(storage: Pick<PluginStorage, 'window'>): 
 }
 
 /** One stored sample: the features and the time it was measured (ms since the epoch). */
-interface Sample extends Partial<Features> {
-  t?: number;
-}
 
 /** Media types measured unless `anyContentType` is set. */
 const HTML_TYPES: ReadonlySet<string> = new Set(['text/html', 'application/xhtml+xml']);
@@ -189,7 +187,7 @@ function mediaType(page: FetchOutcome): string | undefined {
  * baseline policy above).
  */
 async function judge(features: Features, cfg: HtmlStatsConfig, storage: PluginStorage, details: Record<string, unknown>): Promise<PluginOutput> {
-  const sample = JSON.stringify({ t: Date.now(), ...features });
+  const sample = encodeSample(Date.now(), features);
   const [stored, pending] = await Promise.all([storage.window(HTMLSTATS_WINDOW_KEY), storage.window(HTMLSTATS_PENDING_KEY)]);
   const history = parseSamples(stored.slice(-cfg.window)); // the window option may have shrunk
   const minSamples = Math.min(cfg.minSamples, cfg.window);
@@ -259,20 +257,6 @@ async function adopt(storage: PluginStorage, held: readonly string[], window: nu
   await storage.del(HTMLSTATS_PENDING_KEY);
 }
 
-/** Stored samples, skipping any that do not parse (never fails a check). */
-function parseSamples(raw: readonly string[]): Sample[] {
-  const out: Sample[] = [];
-  for (const r of raw) {
-    try {
-      const v: unknown = JSON.parse(r);
-      if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as Sample);
-    } catch {
-      // ignored: a corrupt entry counts as missing
-    }
-  }
-  return out;
-}
-
 function valuesOf(samples: readonly Sample[], f: Feature): number[] {
   const out: number[] = [];
   for (const s of samples) {
@@ -290,3 +274,4 @@ function describe(s: Score): string {
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+export { encodeSample } from './samples.js';
