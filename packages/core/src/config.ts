@@ -28,6 +28,10 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level.' }),
+        format: Type.Enum(['auto', 'json', 'pretty'], {
+          default: 'auto',
+          description: 'Log lines: `json` (one object a line), `pretty` (readable; coloured on a terminal), or `auto`: pretty when stdout is a terminal, else json.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

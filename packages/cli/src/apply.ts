@@ -1,0 +1,93 @@
+/** `webmon apply -f FILE`: declarative sync of one client's assets through the REST API. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, type Config } from '@webmon/core';
+import { progressLine, styleFor } from './term.js';
+
+export interface ApplyOptions {
+  file: string | undefined;
+  api: string | undefined;
+  key: string | undefined;
+  client: string | undefined;
+}
+
+interface Spec {
+  client?: unknown;
+  assets: unknown[];
+}
+
+/** The file: a list of assets, or `{client?, assets}`. */
+function readSpec(file: string | undefined): Spec {
+  if (!file) throw new ConfigError('apply needs -f FILE (a YAML or JSON list of assets)');
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  const spec = Array.isArray(doc) ? { assets: doc } : (doc as { client?: unknown; assets?: unknown } | null);
+  if (!spec || !Array.isArray(spec.assets)) throw new ConfigError(`${file}: expected a list of assets, or a mapping with "assets:" (and optionally "client:")`);
+  return spec as Spec;
+}
+
+/** --api, else $WEBMON_API_URL, else the configured api address (a wildcard bind → loopback). */
+function apiBase(config: Readonly<Config>, flag: string | undefined): string {
+  const host = ['0.0.0.0', '::'].includes(config.api.host) ? '127.0.0.1' : config.api.host;
+  return (flag ?? process.env.WEBMON_API_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`).replace(/\/+$/, '');
+}
+
+/** --key, else $WEBMON_API_KEY, else api.adminKey, else <dataDir>/admin.key. */
+function apiKey(config: Readonly<Config>, flag: string | undefined): string {
+  const keyFile = join(config.dataDir, 'admin.key');
+  const key = flag ?? process.env.WEBMON_API_KEY ?? config.api.adminKey ?? (existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined);
+  if (!key) throw new ConfigError('apply needs an API key: --key, $WEBMON_API_KEY, api.adminKey, or <dataDir>/admin.key');
+  return key;
+}
+
+type Call = (method: string, path: string, body?: unknown) => Promise<Record<string, any>>;
+
+function caller(base: string, key: string): Call {
+  return async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.code ?? ''} ${json.message ?? text}`);
+    return json;
+  };
+}
+
+/** Prints the summary line, then one line per refused item; exit code 1 when any failed. */
+function report(client: string, r: Record<string, any>): number {
+  const style = styleFor(process.stdout);
+  const failed = r.failed > 0 ? style.red(`${r.failed} failed`) : `${r.failed} failed`;
+  process.stdout.write(`client ${client}: ${r.added} added, ${r.updated} updated, ${r.kept} kept, ${r.removed} removed, ${failed}\n`);
+  for (const item of r.items as Array<{ index: number; error?: { code: string; message: string } }>) {
+    if (item.error) process.stdout.write(`  item ${item.index}: ${style.red(item.error.code)}: ${item.error.message}\n`);
+  }
+  if (!r.pruned) process.stdout.write(style.yellow('nothing was removed: fix the items above and apply again') + '\n');
+  return r.failed > 0 ? 1 : 0;
+}
+
+export async function apply(config: Readonly<Config>, opts: ApplyOptions): Promise<number> {
+  const spec = readSpec(opts.file);
+  const call = caller(apiBase(config, opts.api), apiKey(config, opts.key));
+  try {
+    const client = opts.client ?? (typeof spec.client === 'string' ? spec.client : undefined) ?? String((await call('GET', '/whoami')).id);
+    const progress = progressLine(process.stderr, `applying ${spec.assets.length} assets to client ${client}`);
+    let r: Record<string, any>;
+    try {
+      r = await call('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets: spec.assets });
+    } finally {
+      progress.stop();
+    }
+    return report(client, r);
+  } catch (err) {
+    process.stderr.write(`webmon: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
