@@ -22,10 +22,10 @@ export function visible<T extends { owner: string }>(record: T | null | undefine
   return record;
 }
 
-export const assetNotFound = (id: string) => () => new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
-export const jobNotFound = (id: string) => () => new WebmonError('WEBMON_ERR_JOB_NOT_FOUND', `job ${id} not found`);
-export const windowNotFound = (id: string) => () => new WebmonError('WEBMON_ERR_MAINTENANCE_NOT_FOUND', `maintenance window ${id} not found`);
-export const keyNotFound = (id: string) => () => new WebmonError('WEBMON_ERR_KEY_NOT_FOUND', `API key ${id} not found`);
+export const assetNotFound = (id: string) => new WebmonError('WEBMON_ERR_ASSET_NOT_FOUND', `asset ${id} not found`);
+export const jobNotFound = (id: string) => new WebmonError('WEBMON_ERR_JOB_NOT_FOUND', `job ${id} not found`);
+export const windowNotFound = (id: string) => new WebmonError('WEBMON_ERR_MAINTENANCE_NOT_FOUND', `maintenance window ${id} not found`);
+export const keyNotFound = (id: string) => new WebmonError('WEBMON_ERR_KEY_NOT_FOUND', `API key ${id} not found`);
 export const clientNotFound = (id: string) => new WebmonError('WEBMON_ERR_CLIENT_NOT_FOUND', `client ${id} not found`);
 
 export function requireAdmin(who: Principal): void {

@@ -13,6 +13,7 @@ import { MAX_PARAM_LENGTH, MAX_URL_LENGTH_BYTES, answerClientError, sendError, t
 import { registerRateLimits } from './limits.js';
 import { registerDocs } from './openapi.js';
 import { assetBatchRoutes } from './routes/asset-batch.js';
+import { assetListRoutes } from './routes/asset-list.js';
 import { assetPluginRoutes } from './routes/asset-plugins.js';
 import { assetStatsRoutes } from './routes/asset-stats.js';
 import { assetRoutes } from './routes/assets.js';
@@ -28,8 +29,7 @@ import { webhookRoutes } from './routes/webhook.js';
 import { setValidators } from './validation.js';
 
 export type { ApiContext, ApiDeps, App, JobSink } from './context.js';
-export { isDateTime } from './validation.js';
-export { clientErrorBody, toErrorBody } from './http-errors.js';
+export { toErrorBody } from './http-errors.js';
 
 export async function buildApi(deps: ApiDeps): Promise<App> {
   const { config, redis, log } = deps;
@@ -54,6 +54,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       ...(config.api.publicMetrics ? [] : [metrics]),
       pluginRoutes(ctx),
       assetRoutes(ctx),
+      assetListRoutes(ctx),
       assetBatchRoutes(ctx),
       assetPluginRoutes(ctx),
       assetStatsRoutes(ctx),

@@ -21,7 +21,7 @@ export function assetPluginRoutes(ctx: ApiContext) {
       },
       async (req, reply) => {
         const { id, plugin: name } = req.params;
-        const a = visible(await assets.get(id), req.principal, assetNotFound(id));
+        const a = visible(await assets.get(id), req.principal, () => assetNotFound(id));
         const plugin = registry.get(name);
         if (!plugin) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `plugin: unknown plugin "${name}"`);
         if (!a.plugins.includes(name)) throw new WebmonError('WEBMON_ERR_PLUGIN_CONFIG', `plugin: "${name}" is not enabled on asset ${id}`);

@@ -76,7 +76,7 @@ export function assetStatsRoutes(ctx: ApiContext) {
           response: { 200: response(AssetStats, 'The asset over the window') },
         },
       },
-      async (req) => assetStats(visible(await assets.get(req.params.id), req.principal, assetNotFound(req.params.id)), req.query),
+      async (req) => assetStats(visible(await assets.get(req.params.id), req.principal, () => assetNotFound(req.params.id)), req.query),
     );
 
     app.get(
@@ -93,7 +93,7 @@ export function assetStatsRoutes(ctx: ApiContext) {
       },
       async (req) => {
         const { id } = req.params;
-        visible(await assets.get(id), req.principal, assetNotFound(id));
+        visible(await assets.get(id), req.principal, () => assetNotFound(id));
         const q = req.query;
         const from = q.from ? Date.parse(q.from) : 0;
         const to = q.to ? Date.parse(q.to) : Date.now();

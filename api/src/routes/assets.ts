@@ -1,23 +1,15 @@
-/** Assets one by one: create, list, get, change, delete. */
-import { WebmonError, type AssetRecord, type Principal } from '@webmon/core';
-import { assetNotFound, ownerScope, visible } from '../access.js';
+/** Assets one by one: create, get, change, delete. */
+import type { AssetRecord, Principal } from '@webmon/core';
+import { assetNotFound, visible } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { limitsFor } from '../limits.js';
 import { empty, error, response } from '../openapi.js';
 import { presentAsset } from '../present.js';
-import { Asset, AssetId, AssetInput, AssetList, AssetPatch, ListQuery, ref } from '../schemas/index.js';
-import { pick, recordFields, selectedFields } from './asset-fields.js';
-
-/** A listing's cursor: digits only (it is a position in the creation index). */
-function cursorOf(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new WebmonError('WEBMON_ERR_INVALID_CURSOR', 'cursor: not a cursor returned by this API');
-  return Number(text);
-}
+import { Asset, AssetId, AssetInput, AssetPatch, ref } from '../schemas/index.js';
 
 export function assetRoutes(ctx: ApiContext) {
   const { assets, inputs, registry, maintenance } = ctx;
-  const visibleAsset = async (id: string, who: Principal) => visible(await assets.get(id), who, assetNotFound(id));
+  const visibleAsset = async (id: string, who: Principal) => visible(await assets.get(id), who, () => assetNotFound(id));
   const present = async (a: AssetRecord) => presentAsset(a, registry, await maintenance.summaries());
 
   return async function routes(app: App) {
@@ -42,31 +34,6 @@ export function assetRoutes(ctx: ApiContext) {
         const input = inputs.forCreate(req.body, req.principal.id, limits);
         const { id, created } = await assets.create(input, undefined, { maxAssets: limits?.maxAssets });
         return reply.code(created ? 201 : 200).send(await present(await visibleAsset(id, req.principal)));
-      },
-    );
-
-    app.get(
-      '/assets',
-      {
-        schema: {
-          tags: ['assets'],
-          operationId: 'listAssets',
-          summary: 'List assets, in creation order, with filters and cursor pagination',
-          querystring: ListQuery,
-          response: { 200: response(AssetList, 'A page of assets') },
-        },
-      },
-      async (req) => {
-        const q = req.query;
-        const cursor = cursorOf(q.cursor);
-        const fields = selectedFields(q.fields);
-        const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
-        const [records, windows] = await Promise.all([assets.getMany(page.ids, fields ? recordFields(fields) : undefined), maintenance.summaries()]);
-        const view = (r: AssetRecord) => presentAsset(r, registry, windows);
-        return {
-          items: records.filter((r): r is AssetRecord => r !== null).map((r) => (fields ? pick(view(r), fields) : view(r))),
-          nextCursor: page.next === null ? null : String(page.next),
-        };
       },
     );
 
@@ -100,8 +67,8 @@ export function assetRoutes(ctx: ApiContext) {
       async (req) => {
         const { id } = req.params;
         const limits = await limitsFor(ctx, req.principal);
-        const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, assetNotFound(id)), req.body, limits));
-        return present(visible(updated, req.principal, assetNotFound(id)));
+        const updated = await assets.update(id, (cur) => inputs.forUpdate(visible(cur, req.principal, () => assetNotFound(id)), req.body, limits));
+        return present(visible(updated, req.principal, () => assetNotFound(id)));
       },
     );
 
@@ -120,7 +87,7 @@ export function assetRoutes(ctx: ApiContext) {
       async (req, reply) => {
         const { id } = req.params;
         await visibleAsset(id, req.principal);
-        if (!(await assets.delete(id))) throw assetNotFound(id)();
+        if (!(await assets.delete(id))) throw assetNotFound(id);
         return reply.code(204).send(null);
       },
     );

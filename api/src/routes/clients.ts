@@ -1,10 +1,10 @@
-/** Clients (tenants): who a key is, and the admin's management of clients. */
+/** Clients (tenants): created, listed, changed and deleted by the admin; read by themselves too. */
 import { ADMIN_CLIENT_ID, ConfigError, WebmonError, effectiveLimits, validateCidrs, type ClientChange } from '@webmon/core';
 import { actingFor, clientNotFound, requireAdmin } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { empty, response } from '../openapi.js';
 import { iso } from '../present.js';
-import { ClientCreated, ClientDetail, ClientId, ClientInput, ClientList, ClientPatch, ref, Whoami } from '../schemas/index.js';
+import { ClientCreated, ClientDetail, ClientId, ClientInput, ClientList, ClientPatch, ref } from '../schemas/index.js';
 import { deleteClient } from './client-removal.js';
 
 /** The change asked for, with every range checked (a bad one is WEBMON_ERR_VALIDATION naming it). */
@@ -27,22 +27,18 @@ function clientChange(body: { name?: string | undefined; allowCidrs?: string[] |
 
 const present = (c: { id: string; name: string; createdAt: number }) => ({ id: c.id, name: c.name, createdAt: iso(c.createdAt)! });
 
+/** A client with its allowed ranges and its quotas (effective, and the admin's overrides). */
+async function detail(ctx: ApiContext, id: string) {
+  const c = await ctx.clients.get(id);
+  if (!c) throw clientNotFound(id);
+  const settings = await ctx.clients.settings(id);
+  return { ...present(c), allowCidrs: settings.allowCidrs, limits: effectiveLimits(ctx.config, settings), limitOverrides: settings.limits };
+}
+
 export function clientRoutes(ctx: ApiContext) {
   const { clients } = ctx;
-  const detail = async (id: string) => {
-    const c = await clients.get(id);
-    if (!c) throw clientNotFound(id);
-    const settings = await clients.settings(id);
-    return { ...present(c), allowCidrs: settings.allowCidrs, limits: effectiveLimits(ctx.config, settings), limitOverrides: settings.limits };
-  };
 
   return async function routes(app: App) {
-    app.get(
-      '/whoami',
-      { schema: { tags: ['clients'], operationId: 'whoami', summary: 'The client this API key acts for', response: { 200: response(Whoami, 'The client of this key') } } },
-      async (req) => ({ id: req.principal.id, admin: req.principal.admin }),
-    );
-
     app.post(
       '/clients',
       {
@@ -82,7 +78,7 @@ export function clientRoutes(ctx: ApiContext) {
           response: { 200: response(ClientDetail, 'The client') },
         },
       },
-      async (req) => detail(await actingFor(ctx, req.principal, req.params.id)),
+      async (req) => detail(ctx, await actingFor(ctx, req.principal, req.params.id)),
     );
 
     app.patch(
@@ -102,7 +98,7 @@ export function clientRoutes(ctx: ApiContext) {
         requireAdmin(req.principal);
         const { id } = req.params;
         if (!(await clients.update(id, clientChange(req.body)))) throw clientNotFound(id);
-        return detail(id);
+        return detail(ctx, id);
       },
     );
 

@@ -46,7 +46,7 @@ async function targetsByFilter(ctx: ApiContext, who: Principal, filter: JobsFilt
 
 export function jobRoutes(ctx: ApiContext) {
   const { jobStore, sink } = ctx;
-  const visibleJob = async (id: string, who: Principal) => visible(await jobStore.get(id), who, jobNotFound(id));
+  const visibleJob = async (id: string, who: Principal) => visible(await jobStore.get(id), who, () => jobNotFound(id));
 
   return async function routes(app: App) {
     const rate = jobsRateLimit(app, ctx);
@@ -107,7 +107,7 @@ export function jobRoutes(ctx: ApiContext) {
       async (req, reply) => {
         const job = await visibleJob(req.params.id, req.principal);
         const res = await jobStore.retry(job.id);
-        if (res === 'missing') throw jobNotFound(req.params.id)();
+        if (res === 'missing') throw jobNotFound(req.params.id);
         if (res === 'not_failed') throw new WebmonError('WEBMON_ERR_JOB_NOT_FAILED', `job ${job.id} is ${job.status}, not failed`);
         await sink.push([job.id], job.priority);
         return reply.code(202).send(presentJob((await jobStore.get(job.id))!));

@@ -1,11 +1,11 @@
-/** API keys of a client: create (shown once), list (never the secrets), revoke. */
+/** API keys: whom a key acts for, and a client's keys: create (shown once), list (never the secrets), revoke. */
 import { WebmonError, type ApiKeyRecord } from '@webmon/core';
 import { keyNotFound, keysOwner, mayAccess } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { limitsFor } from '../limits.js';
 import { empty, error, response } from '../openapi.js';
 import { iso } from '../present.js';
-import { ApiKeyList, ClientId, KeyCreated, KeyId, KeyInput, ref } from '../schemas/index.js';
+import { ApiKeyList, ClientId, KeyCreated, KeyId, KeyInput, ref, Whoami } from '../schemas/index.js';
 
 function presentKey(k: ApiKeyRecord, now = Date.now()) {
   return {
@@ -33,6 +33,12 @@ function expiryOf(body: { expiresAt?: string | undefined; expiresInSec?: number 
 export function keyRoutes(ctx: ApiContext) {
   const { clients } = ctx;
   return async function routes(app: App) {
+    app.get(
+      '/whoami',
+      { schema: { tags: ['clients'], operationId: 'whoami', summary: 'The client this API key acts for', response: { 200: response(Whoami, 'The client of this key') } } },
+      async (req) => ({ id: req.principal.id, admin: req.principal.admin }),
+    );
+
     app.post(
       '/clients/:id/keys',
       {
@@ -88,9 +94,9 @@ export function keyRoutes(ctx: ApiContext) {
         const who = req.principal;
         const { id } = req.params;
         const key = await clients.getKey(id);
-        if (!key || !mayAccess(who, key.clientId)) throw keyNotFound(id)();
+        if (!key || !mayAccess(who, key.clientId)) throw keyNotFound(id);
         const res = await clients.revokeKey(id, { keepLast: !who.admin });
-        if (res === 'missing') throw keyNotFound(id)();
+        if (res === 'missing') throw keyNotFound(id);
         if (res === 'last') throw new WebmonError('WEBMON_ERR_LAST_KEY', `API key ${id} is the last usable key of client ${key.clientId}: create another first`);
         return reply.code(204).send(null);
       },

@@ -101,7 +101,7 @@ export function maintenanceRoutes(ctx: ApiContext) {
         },
       },
       async (req, reply) => {
-        const w = visible(await maintenance.get(req.params.id), req.principal, windowNotFound(req.params.id));
+        const w = visible(await maintenance.get(req.params.id), req.principal, () => windowNotFound(req.params.id));
         await maintenance.delete(w.id);
         return reply.code(204).send(null);
       },
