@@ -1,7 +1,8 @@
 /**
  * Tenant scoping, the one place that decides what an API key may see and act on. The admin key
  * reaches everything; a client key reaches what its client owns. Something another client owns
- * answers exactly like something missing (404, never 403), so that ids do not leak.
+ * answers exactly like something missing (404), so that ids do not leak; only acting for another
+ * client by its id is refused as such (403).
  */
 import { ADMIN_CLIENT_ID, ALL_OWNERS, WebmonError, type Principal } from '@webmon/core';
 import type { ApiContext } from './context.js';

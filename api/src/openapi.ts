@@ -12,11 +12,11 @@ import { COMPONENT_EXAMPLES } from './examples.js';
 import { COMPONENTS, ref } from './schemas/index.js';
 
 const TAGS = [
-  { name: 'assets', description: 'Monitored URLs: create, list, change, delete; one by one, in batches, or as a declarative list per client.' },
+  { name: 'assets', description: 'Monitored URLs: create (one by one or in batches), list, change, delete.' },
   { name: 'jobs', description: 'Checks on demand, and jobs that failed for a system reason.' },
   { name: 'statistics', description: 'Uptime, latency, failures by reason and raw results, per asset and for the fleet.' },
   { name: 'maintenance', description: 'Windows during which checks run but assets show as maintenance and nothing is notified.' },
-  { name: 'clients', description: 'Tenants, their quotas and API keys (the admin manages clients; a client manages its own keys).' },
+  { name: 'clients', description: 'Tenants: their quotas, API keys and the declarative sync of their assets (the admin manages clients; a client its own keys and assets).' },
   { name: 'notifications', description: 'The webhook that receives a client\'s state changes, signed with HMAC-SHA256.' },
   { name: 'plugins', description: 'Installed check plugins with their option schemas.' },
   { name: 'health', description: 'Health checks and Prometheus metrics.' },
