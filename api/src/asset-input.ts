@@ -19,7 +19,7 @@ import {
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { AssetInput as AssetInputSchema, type AssetInput, type AssetPatch } from './schemas.js';
+import { AssetInput as AssetInputSchema, type AssetInput, type AssetPatch } from './schemas/index.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 

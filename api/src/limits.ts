@@ -11,7 +11,7 @@
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
 import { WebmonError, effectiveLimits, type ClientLimits, type Keys, type Principal } from '@webmon/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiContext, App } from './app.js';
+import type { ApiContext, App } from './context.js';
 
 /** The limits of a client (its settings are read at most every few seconds). */
 export async function limitsOf(ctx: ApiContext, clientId: string): Promise<ClientLimits> {

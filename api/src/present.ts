@@ -1,7 +1,7 @@
 /** Converts stored records into API responses: ISO times, secrets redacted. */
 import { windowById, type AssetRecord, type JobRecord } from '@webmon/core';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
-import type { AssetOut } from './schemas.js';
+import type { AssetOut } from './schemas/index.js';
 
 export function iso(ms: number | null): string | null {
   return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();

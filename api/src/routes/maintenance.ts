@@ -1,12 +1,11 @@
-import Type from 'typebox';
-import { ALL_OWNERS, WebmonError, idsQuotaError, windowOpen, type ClientLimits, type MaintenanceWindow, type Principal } from '@webmon/core';
-import type { ApiContext, App } from '../app.js';
+/** Maintenance windows: create, list, delete. */
+import { WebmonError, idsQuotaError, windowOpen, type ClientLimits, type MaintenanceWindow, type Principal } from '@webmon/core';
+import { ownerScope, visible, windowNotFound } from '../access.js';
+import type { ApiContext, App } from '../context.js';
 import { limitsFor } from '../limits.js';
+import { empty, response } from '../openapi.js';
 import { iso } from '../present.js';
-import { Maintenance, MaintenanceInput } from '../schemas.js';
-
-const E = { $ref: 'Error#' };
-const WindowId = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+import { Maintenance, MaintenanceInput, MaintenanceList, ref, WindowId } from '../schemas/index.js';
 
 function present(w: MaintenanceWindow, now = Date.now()) {
   return {
@@ -53,9 +52,10 @@ export function maintenanceRoutes(ctx: ApiContext) {
         config: { snapshot: true },
         schema: {
           tags: ['maintenance'],
+          operationId: 'createMaintenanceWindow',
           summary: 'Create a maintenance window: checks run, no notifications, assets show as maintenance',
-          body: MaintenanceInput,
-          response: { 201: Maintenance, 400: E, 401: E, 429: E },
+          body: ref(MaintenanceInput),
+          response: { 201: response(Maintenance, 'The window was created') },
         },
       },
       async (req, reply) => {
@@ -77,21 +77,31 @@ export function maintenanceRoutes(ctx: ApiContext) {
 
     app.get(
       '/maintenance',
-      { schema: { tags: ['maintenance'], summary: 'Maintenance windows (yours; the admin sees all)', response: { 200: Type.Object({ items: Type.Array(Maintenance) }), 401: E } } },
-      async (req) => ({ items: (await maintenance.list(req.principal.admin ? ALL_OWNERS : req.principal.id)).map((w) => present(w)) }),
+      {
+        schema: {
+          tags: ['maintenance'],
+          operationId: 'listMaintenanceWindows',
+          summary: 'Maintenance windows (yours; the admin sees all)',
+          response: { 200: response(MaintenanceList, 'The windows') },
+        },
+      },
+      async (req) => ({ items: (await maintenance.list(ownerScope(req.principal))).map((w) => present(w)) }),
     );
 
     app.delete(
       '/maintenance/:id',
       {
         config: { snapshot: true },
-        schema: { tags: ['maintenance'], summary: 'Delete a maintenance window', params: WindowId, response: { 204: Type.Null(), 401: E, 404: E } },
+        schema: {
+          tags: ['maintenance'],
+          operationId: 'deleteMaintenanceWindow',
+          summary: 'Delete a maintenance window',
+          params: WindowId,
+          response: { 204: empty('The window is deleted') },
+        },
       },
       async (req, reply) => {
-        const w = await maintenance.get(req.params.id);
-        if (!w || (!req.principal.admin && w.owner !== req.principal.id)) {
-          throw new WebmonError('WEBMON_ERR_MAINTENANCE_NOT_FOUND', `maintenance window ${req.params.id} not found`);
-        }
+        const w = visible(await maintenance.get(req.params.id), req.principal, () => windowNotFound(req.params.id));
         await maintenance.delete(w.id);
         return reply.code(204).send(null);
       },

@@ -1,9 +1,8 @@
 import { StatsStore, aliveInstances } from '@webmon/core';
-import type { ApiContext, App } from '../app.js';
-import { FleetStatsSchema } from '../schemas.js';
-import { ownerScope } from './assets.js';
-
-const E = { $ref: 'Error#' };
+import { ownerScope } from '../access.js';
+import type { ApiContext, App } from '../context.js';
+import { response } from '../openapi.js';
+import { FleetStats } from '../schemas/index.js';
 
 export function statsRoutes(ctx: ApiContext) {
   const stats = new StatsStore(ctx.redis, ctx.keys);
@@ -13,8 +12,9 @@ export function statsRoutes(ctx: ApiContext) {
       {
         schema: {
           tags: ['statistics'],
+          operationId: 'getFleetStats',
           summary: 'The fleet: assets by state, checks per second, queue depth, failed jobs, executors alive, scheduled checks skipped, the assets failing most',
-          response: { 200: FleetStatsSchema, 401: E },
+          response: { 200: response(FleetStats, 'The fleet (your assets; the admin sees all)') },
         },
       },
       async (req) => {
