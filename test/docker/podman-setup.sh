@@ -178,5 +178,6 @@ for pair in "$REDIS_IMAGE:redis_standin" "$NODE_IMAGE:node_standin"; do
   debian_base
   "$build"
 done
-say "ready: $(podman --version), $(podman-compose version 2>/dev/null | grep -m1 -i 'podman-compose' || echo podman-compose), images $REDIS_IMAGE $NODE_IMAGE"
+compose_version=$({ podman-compose version 2>/dev/null || true; } | sed -n 's/^podman-composer* version *//p' | head -1)
+say "ready: $(podman --version), podman-compose ${compose_version:-?}, images $REDIS_IMAGE $NODE_IMAGE"
 cat "$BASE/env.sh"

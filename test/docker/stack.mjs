@@ -52,7 +52,9 @@ function run(cmd, args, { timeoutMs = 120_000, allowFail = false } = {}) {
   });
 }
 
-const tail = (text, lines) => String(text).trimEnd().split('\n').slice(-lines).join('\n');
+// podman says this for every container with a health check on hosts without systemd; noise here.
+const NOISE = /^.*unable to get systemd connection.*$\n?/gm;
+const tail = (text, lines) => String(text).replace(NOISE, '').trimEnd().split('\n').slice(-lines).join('\n');
 const compose = (args, opts) => run('podman-compose', ['-p', PROJECT, '-f', COMPOSE_FILE, ...args], opts);
 
 /** Calls `probe` until it returns a truthy value, at most `timeoutMs`; the last error explains a timeout. */
@@ -145,7 +147,7 @@ async function defaultCommand() {
   );
   check(await waitFor('its health check', () => healthy(standalone), { timeoutMs: 30_000 }), 'health check failed');
   log(`default command: GET /health ${JSON.stringify(health)}`);
-  await run('podman', ['rm', '-f', '-t', '5', standalone]);
+  await run('podman', ['rm', '-f', '-v', '-t', '5', standalone]);
 }
 
 async function startStack(apiPort) {
@@ -235,12 +237,12 @@ let tornDown = false;
 async function teardown() {
   if (tornDown) return;
   tornDown = true;
-  await run('podman', ['rm', '-f', '-t', '0', standalone], { allowFail: true, timeoutMs: 60_000 });
-  await compose(['down', '-v', '-t', '5'], { allowFail: true, timeoutMs: 180_000 });
-  // podman-compose 1.0.3 leaves the network (and leaves anything it failed to stop).
+  // Containers first, with their anonymous /data volumes (the image declares one): podman-compose
+  // 1.0.3's `down -v` leaves those behind. Then the named volume and the network.
   const left = await run('podman', ['ps', '-aq', '--filter', `label=io.podman.compose.project=${PROJECT}`], { allowFail: true });
-  const ids = left.stdout.split('\n').filter(Boolean);
-  if (ids.length) await run('podman', ['rm', '-f', '-t', '0', ...ids], { allowFail: true, timeoutMs: 60_000 });
+  const ids = [standalone, ...left.stdout.split('\n').filter(Boolean)];
+  await run('podman', ['rm', '-f', '-v', '--ignore', '-t', '5', ...ids], { allowFail: true, timeoutMs: 120_000 });
+  await compose(['down', '-v', '-t', '5'], { allowFail: true, timeoutMs: 180_000 });
   await run('podman', ['volume', 'rm', '-f', `${PROJECT}_redis-data`], { allowFail: true });
   await run('podman', ['network', 'rm', '-f', `${PROJECT}_default`], { allowFail: true });
   log('torn down');
