@@ -224,7 +224,7 @@ try {
         await assets.update(ids[n % ASSETS], (cur) => ({ tags: cur.tags.length ? [] : ['touched'] }));
         writes++;
         const asked = Date.now();
-        coalescer.request().then((r) => (longestWaitMs = Math.max(longestWaitMs, Date.now() - asked)), () => undefined);
+        coalescer.request().then((_r) => (longestWaitMs = Math.max(longestWaitMs, Date.now() - asked)), () => undefined);
         await new Promise((r) => setTimeout(r, 250));
       }
     })();

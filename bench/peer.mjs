@@ -129,7 +129,10 @@ async function rawPhase(targetUrl, targetPid) {
   const procs = Array.from({ length: CORES }, (_, k) =>
     life.track('raw', spawn(process.execPath, ['--input-type=module', '-e', RAW_SRC, '--', `${targetUrl}/r${k}?i=`, String(per), String(opts.concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] })),
   );
-  const results = await Promise.all(procs.map(async (p) => (await p.exited, JSON.parse(/\{.*\}/.exec(p.output())?.[0] ?? '{"ok":0,"bad":1,"cpuMs":0,"elapsedMs":0}'))));
+  const results = await Promise.all(procs.map(async (p) => {
+    await p.exited;
+    return JSON.parse(/\{.*\}/.exec(p.output())?.[0] ?? '{"ok":0,"bad":1,"cpuMs":0,"elapsedMs":0}');
+  }));
   for (const p of procs) life.untrack(p);
   // Each process times its own measured part (after a warm-up); they overlap, the slowest counts.
   const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));

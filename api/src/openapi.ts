@@ -60,7 +60,8 @@ export function empty(description: string) {
 export function documentStatuses(route: RouteOptions, statuses: readonly number[]): void {
   const schema = (route.schema ?? {}) as { hide?: boolean; response?: Record<string, unknown> };
   if (schema.hide) return;
-  const response = (schema.response ??= {});
+  schema.response ??= {};
+  const response = schema.response;
   for (const status of statuses) response[status] ??= error(status);
   route.schema = schema;
 }

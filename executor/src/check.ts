@@ -61,7 +61,8 @@ export async function checkAsset(
       let log: Logger | undefined;
       const ctx = {
         get log() {
-          return (log ??= deps.log.child({ assetId: asset.id, plugin: name }));
+          log ??= deps.log.child({ assetId: asset.id, plugin: name });
+          return log;
         },
         storage: pluginStorage(deps.redis, deps.keys, asset.id, name),
         shared,

@@ -12,7 +12,7 @@ async function createEach(ctx: ApiContext, items: readonly unknown[], who: Princ
   const out: BatchItem[] = [];
   const pending: Array<Promise<void>> = [];
   items.forEach((item, index) => {
-    let prepared;
+    let prepared: ReturnType<ApiContext['inputs']['forCreate']>;
     try {
       prepared = ctx.inputs.forCreate(ctx.inputs.parseItem(typeof item === 'string' ? {} : item, `assets.${index}`), who.id, limits);
     } catch (err) {

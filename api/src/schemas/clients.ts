@@ -35,7 +35,7 @@ export const Limits = limitsObject((n) => Type.Integer({ description: limitSchem
   description: 'The quotas that apply: tenants.limits with this client\'s overrides.',
 });
 /** The admin's overrides (only those set). */
-export const LimitOverrides = limitsObject((n) => Type.Optional(Type.Integer()), { $id: 'LimitOverrides', description: 'Overrides the admin set for this client.' });
+export const LimitOverrides = limitsObject((_n) => Type.Optional(Type.Integer()), { $id: 'LimitOverrides', description: 'Overrides the admin set for this client.' });
 /** A change of overrides: the same bounds as the configuration; null drops an override. */
 const LimitsPatch = limitsObject(
   (n) => Type.Optional(Type.Union([Type.Integer({ minimum: limitSchemas[n].minimum, maximum: limitSchemas[n].maximum, description: limitSchemas[n].description }), Type.Null()])),

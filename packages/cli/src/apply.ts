@@ -45,28 +45,39 @@ function apiKey(config: Readonly<Config>, flag: string | undefined): string {
   return key;
 }
 
-type Call = (method: string, path: string, body?: unknown) => Promise<Record<string, any>>;
+/** What PUT /clients/:id/assets answers (see the api's sync route). */
+interface SyncReport {
+  added: number;
+  updated: number;
+  kept: number;
+  removed: number;
+  failed: number;
+  pruned: boolean;
+  items: Array<{ index: number; error?: { code: string; message: string } }>;
+}
+
+type Call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => Promise<T>;
 
 function caller(base: string, key: string): Call {
-  return async (method, path, body) => {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(base + path, {
       method,
       headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
-    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.code ?? ''} ${json.message ?? text}`);
-    return json;
+    return json as T;
   };
 }
 
 /** Prints the summary line, then one line per refused item; exit code 1 when any failed. */
-function report(client: string, r: Record<string, any>): number {
+function report(client: string, r: SyncReport): number {
   const style = styleFor(process.stdout);
   const failed = r.failed > 0 ? style.red(`${r.failed} failed`) : `${r.failed} failed`;
   process.stdout.write(`client ${client}: ${r.added} added, ${r.updated} updated, ${r.kept} kept, ${r.removed} removed, ${failed}\n`);
-  for (const item of r.items as Array<{ index: number; error?: { code: string; message: string } }>) {
+  for (const item of r.items) {
     if (item.error) process.stdout.write(`  item ${item.index}: ${style.red(item.error.code)}: ${item.error.message}\n`);
   }
   if (!r.pruned) process.stdout.write(style.yellow('nothing was removed: fix the items above and apply again') + '\n');
@@ -79,9 +90,9 @@ export async function apply(config: Readonly<Config>, opts: ApplyOptions): Promi
   try {
     const client = opts.client ?? (typeof spec.client === 'string' ? spec.client : undefined) ?? String((await call('GET', '/whoami')).id);
     const progress = progressLine(process.stderr, `applying ${spec.assets.length} assets to client ${client}`);
-    let r: Record<string, any>;
+    let r: SyncReport;
     try {
-      r = await call('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets: spec.assets });
+      r = await call<SyncReport>('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets: spec.assets });
     } finally {
       progress.stop();
     }

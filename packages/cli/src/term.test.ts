@@ -53,6 +53,7 @@ describe('progressLine', () => {
     vi.advanceTimersByTime(1400);
     expect(writes.length).toBeGreaterThan(5);
     expect(writes[0]).toBe('\r\x1b[2K- applying 3 assets (0.4 s)');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escape sequence is what is tested
     for (const w of writes) expect(w).toMatch(/^\r\x1b\[2K[-\\|/] applying 3 assets \(\d\.\d s\)$/);
     expect(writes.at(-1)).toMatch(/\(1\.4 s\)$/);
     p.stop();

@@ -9,7 +9,7 @@ describe('docs/configuration.md', () => {
     const missing = configEnvVars().filter((v) => {
       const row = doc.split('\n').find((l) => l.startsWith(`| \`${v.path}\` |`));
       const shown = v.default === undefined ? 'unset' : `\`${JSON.stringify(v.default)}\``;
-      return !row || !row.includes(`\`${v.env}\``) || !row.includes(` ${shown} `);
+      return !row?.includes(`\`${v.env}\``) || !row.includes(` ${shown} `);
     });
     expect(missing.map((v) => v.path)).toEqual([]);
   });

@@ -72,7 +72,9 @@ export function registerFleetGauges(registry: Registry, redis: Redis, keys: Keys
       const pipe = redis.pipeline();
       for (const s of ASSET_STATES) pipe.zcard(keys.ownerIndex(ALL_OWNERS, 'state', s));
       const rows = (await pipe.exec()) ?? [];
-      ASSET_STATES.forEach((s, i) => this.set({ state: s }, Number(rows[i]?.[1] ?? 0)));
+      ASSET_STATES.forEach((s, i) => {
+        this.set({ state: s }, Number(rows[i]?.[1] ?? 0));
+      });
     },
   });
   new Gauge({

@@ -75,7 +75,9 @@ describe('snapshots', () => {
       for (let i = 0; i < 20; i++) asked.push({ at: Date.now(), reply: coalescer.request() });
       expect((await first).startedAt).toBeGreaterThanOrEqual(t0);
       const replies = await Promise.all(asked.map((a) => a.reply));
-      replies.forEach((r, i) => expect(r.startedAt).toBeGreaterThanOrEqual(asked[i]!.at));
+      replies.forEach((r, i) => {
+        expect(r.startedAt).toBeGreaterThanOrEqual(asked[i]!.at);
+      });
       expect(new Set(replies.map((r) => r.startedAt)).size).toBe(1); // one shared save
       expect((await persistenceInfo(redis)).saves - before).toBe(2);
     } finally {

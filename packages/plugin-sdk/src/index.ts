@@ -76,7 +76,7 @@ export interface Plugin<S extends TObject = TObject> {
 }
 
 /** Any plugin, whatever its config type (for registries and lists of plugins). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds plugins of every config type
 export type AnyPlugin = Plugin<any>;
 
 /** Identity helper that makes TypeScript infer the config type from the schema. */

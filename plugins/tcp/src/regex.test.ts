@@ -94,7 +94,10 @@ describe('UntilWatcher', () => {
   function counting(source: string): { re: UserRegex; scanned: () => number } {
     const inner = userRegex(source);
     let scanned = 0;
-    const test = (text: string) => ((scanned += text.length), inner.test(text));
+    const test = (text: string) => {
+      scanned += text.length;
+      return inner.test(text);
+    };
     return {
       re: { source, ignoreCase: false, test, match: async (text) => test(String(text)) },
       scanned: () => scanned,

@@ -337,7 +337,10 @@ export class AssetStore {
   /** Whether the search index covers every asset; starts building it (once per store) when not. */
   private async searchIndexed(): Promise<boolean> {
     if (this.indexed) return true;
-    if ((await this.redis.exists(this.keys.searchReady)) === 1) return (this.indexed = true);
+    if ((await this.redis.exists(this.keys.searchReady)) === 1) {
+      this.indexed = true;
+      return true;
+    }
     this.indexing ??= this.ensureSearchIndex().catch(() => {
       this.indexing = null; // retried by the next search
     });
@@ -435,7 +438,7 @@ function firstDue(now: number, intervalSec: number): number {
 }
 
 export function parseAsset(h: Record<string, string> | null | undefined): AssetRecord | null {
-  if (!h || !h.id) return null;
+  if (!h?.id) return null;
   const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
   return {
     id: h.id,

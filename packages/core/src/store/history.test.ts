@@ -85,6 +85,7 @@ describe('the compact results encoding', () => {
         for (const tok of tokens) {
           expect(tok.length).toBeGreaterThan(0);
           expect(tok.startsWith('=')).toBe(false);
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: the codec's separators are control characters
           expect(/[\x1c-\x1f]/.test(tok)).toBe(false);
         }
         expect(resultsFromTokens(tokens)).toEqual(viaJson(results));

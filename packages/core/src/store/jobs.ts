@@ -221,7 +221,9 @@ export class JobStore {
     const each = c.results.map((r) => JSON.stringify(r));
     const resultsJson = `[${each.join(',')}]`;
     const latest: string[] = [];
-    c.results.forEach((r, i) => latest.push(r.plugin, each[i]!));
+    c.results.forEach((r, i) => {
+      latest.push(r.plugin, each[i]!);
+    });
     const p = this.policy;
     // One packed argument (fields documented in job_complete.lua): MessagePack, so Lua unpacks
     // the long texts (results, latest, tokens) as they are instead of unescaping JSON in JSON.
@@ -363,7 +365,7 @@ function pairs(flat: string[]): Array<{ id: string; priority: number }> {
 }
 
 export function parseJob(h: Record<string, string> | null | undefined): JobRecord | null {
-  if (!h || !h.id) return null;
+  if (!h?.id) return null;
   const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
   return {
     id: h.id,

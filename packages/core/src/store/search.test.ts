@@ -42,7 +42,7 @@ async function all(f: Omit<ListFilter, 'limit' | 'cursor'>, limit = 100): Promis
 async function expected(owner: string, needle: string): Promise<string[]> {
   const ids = await t.redis.zrange(t.keys.ownerAssets(owner), '0', '-1');
   const records = await store.getMany(ids);
-  return records.filter((r) => r && r.url.toLowerCase().includes(needle.toLowerCase())).map((r) => r!.id);
+  return records.filter((r) => r?.url.toLowerCase().includes(needle.toLowerCase())).map((r) => r!.id);
 }
 
 async function searchKeysHolding(id: string): Promise<string[]> {

@@ -103,7 +103,7 @@ function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuar
         if (opts.protocol === 'https:') {
           info.secureAt = now;
           const peer = (sock as TLSSocket).getPeerCertificate?.();
-          if (peer && peer.valid_to) {
+          if (peer?.valid_to) {
             info.cert = {
               subject: String(peer.subject?.CN ?? ''),
               issuer: [peer.issuer?.O, peer.issuer?.CN].filter(Boolean).map(String).join(' / '),
