@@ -1,6 +1,6 @@
 /** Health (public) and Prometheus metrics (public or admin-only, per api.publicMetrics). */
 import { Registry } from 'prom-client';
-import { CONTENT_TYPE, WebmonError, aliveInstances, processMetrics, registerFleetGauges } from '@webmon/core';
+import { CONTENT_TYPE, WebmonError, aliveInstances, processMetrics, registerFleetGauges, round } from '@webmon/core';
 import type { ApiContext, App } from '../context.js';
 import { METRICS_EXAMPLE } from '../examples.js';
 import { response } from '../openapi.js';
@@ -13,7 +13,7 @@ async function probe(ctx: ApiContext): Promise<{ redis: RedisHealth; dispatchers
   const started = performance.now();
   try {
     await ctx.redis.ping();
-    const redis = { ok: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+    const redis = { ok: true, latencyMs: round(performance.now() - started) };
     const [dispatchers, executors] = (
       await Promise.all([aliveInstances(ctx.redis, ctx.keys, 'dispatcher'), aliveInstances(ctx.redis, ctx.keys, 'executor')])
     ).map((l) => l.length) as [number, number];

@@ -9,6 +9,7 @@
  *   inside it and never above the observed maximum.
  * - A bucket belongs to the window when it starts inside [from, to).
  */
+import { round } from './util.js';
 import { LATENCY_EDGES_MS, RESOLUTION_SECONDS, type Bucket, type PluginBucket, type Resolution } from './rollup.js';
 
 export interface TimedBucket {
@@ -173,7 +174,3 @@ export function windowStats(buckets: readonly TimedBucket[], from: number, to: n
   };
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { iso, round, sleep, Waker } from './util.js';
+import { iso, retryAfterMs, round, sleep, Waker } from './util.js';
 
 /** Whether `p` has settled once pending timers of 0 ms and microtasks have run. */
 async function settled(p: Promise<unknown>): Promise<boolean> {
@@ -69,5 +69,21 @@ describe('Waker', () => {
     expect(await settled(next)).toBe(false);
     w.wake();
     await next;
+  });
+});
+
+describe('retryAfterMs', () => {
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  it('reads delay-seconds and HTTP dates, the first of several values', () => {
+    expect(retryAfterMs('120', now)).toBe(120_000);
+    expect(retryAfterMs(' 7 ', now)).toBe(7_000);
+    expect(retryAfterMs('Sun, 06 Dec 2026 12:00:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs(['5', '900'], now)).toBe(5_000);
+  });
+  it('gives 0 for a date past, undefined for nothing or nonsense', () => {
+    expect(retryAfterMs('Sun, 06 Dec 2026 11:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs(undefined, now)).toBeUndefined();
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs('-5', now)).toBeUndefined();
   });
 });

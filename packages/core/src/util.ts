@@ -61,3 +61,16 @@ export class Waker {
     });
   }
 }
+
+/**
+ * The wait a Retry-After header asks for, in ms (RFC 9110: delay-seconds or an HTTP date; a date
+ * in the past is 0), or undefined when absent or unreadable. The first value counts.
+ */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  if (/^\s*[-+.\d]+\s*$/.test(v)) return undefined; // not delay-seconds, and Date.parse would read a year
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}

@@ -4,7 +4,7 @@
  * recorded as `denied: …`. Connections are pooled per guard.
  */
 import { Agent, buildConnector, request } from 'undici';
-import { egressDenial, EgressDeniedError, type EgressGuard } from '@webmon/core';
+import { egressDenial, EgressDeniedError, retryAfterMs, type EgressGuard } from '@webmon/core';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signPayload } from './signature.js';
 import { webhookHost } from './webhooks.js';
 
@@ -82,7 +82,7 @@ export async function postWebhook(agent: Agent, r: PostRequest): Promise<PostRes
     });
     await res.body.dump({ limit: 65_536 }).catch(() => undefined);
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode };
-    const wait = res.statusCode === 429 || res.statusCode === 503 ? retryAfterMs(res.headers['retry-after'], Date.now()) : 0;
+    const wait = res.statusCode === 429 || res.statusCode === 503 ? (retryAfterMs(res.headers['retry-after']) ?? 0) : 0;
     return { ok: false, error: `HTTP ${res.statusCode}`, retryAfterMs: wait, stopped: false };
   } catch (err) {
     return { ok: false, error: errorText(err), retryAfterMs: 0, stopped: r.stopping.aborted };
@@ -116,10 +116,3 @@ function errorText(err: unknown): string {
 }
 
 /** Retry-After as ms (seconds or an HTTP date), 0 when absent or unusable. */
-function retryAfterMs(value: string | string[] | undefined, now: number): number {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return 0;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - now) : 0;
-}

@@ -10,7 +10,7 @@ import type { Static, TObject } from 'typebox';
 import type { CheckStatus, EgressGuard, Logger, PluginStorage, Reason } from '@webmon/core';
 
 export type { CheckResult, CheckStatus, EgressGuard, PluginStorage, Reason } from '@webmon/core';
-export { EGRESS_DENIED, EgressDeniedError } from '@webmon/core';
+export { EGRESS_DENIED, EgressDeniedError, retryAfterMs, round } from '@webmon/core';
 
 export interface Target {
   /** Parsed, normalised asset URL. */

@@ -3,7 +3,7 @@
  * result, a timeout, or an exception (recorded as `plugin_error`, never rethrown; a refusal of
  * the egress guard that escaped the plugin is still `denied`).
  */
-import type { CheckResult } from '@webmon/core';
+import { round, type CheckResult } from '@webmon/core';
 import type { AnyPlugin, PluginContext, Target } from './index.js';
 import { egressDenial } from './net.js';
 
@@ -45,13 +45,13 @@ export async function runPlugin(
       status: out.status,
       reason: out.reason,
       message: out.message,
-      durationMs: round(performance.now() - started),
+      durationMs: round(performance.now() - started, 3),
       metrics: out.metrics,
     };
     if (out.details) result.details = out.details;
     return result;
   } catch (err) {
-    const durationMs = round(performance.now() - started);
+    const durationMs = round(performance.now() - started, 3);
     if (timedOut) {
       return { plugin: plugin.name, status: 'error', reason: 'timeout', message: `no result within ${timeoutMs} ms`, durationMs, metrics: {} };
     }
@@ -73,6 +73,3 @@ export async function runPlugin(
   }
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}

@@ -17,7 +17,7 @@ import { getServers } from 'node:dns';
 import { isIP } from 'node:net';
 import Type from 'typebox';
 import { RegexTimeoutError, USER_REGEX_FORMAT, userRegex } from '@webmon/plugin-sdk';
-import { classifyError, definePlugin, fail, ok, warn, type EgressGuard, type PluginOutput, type Reason, type Target } from '@webmon/plugin-sdk';
+import { classifyError, definePlugin, fail, ok, round, warn, type EgressGuard, type PluginOutput, type Reason, type Target } from '@webmon/plugin-sdk';
 import { RECORD_TYPES, answersOf, mismatch, show, type RecordType } from './answers.js';
 import { exchange, type Answer, type Server } from './transport.js';
 
@@ -144,7 +144,7 @@ export const dnsPlugin = definePlugin({
       const c = classifyError(err, ctx.signal);
       return fail(c.reason, c.message);
     }
-    const queryMs = Math.round((performance.now() - started) * 100) / 100;
+    const queryMs = round(performance.now() - started);
     const { values, minTtl } = answersOf(ex.response, q.type);
     if (privateAnswer(q.type, values, ctx.egress)) return fail('denied', `${q.type} ${q.name}: an answer is an address this owner may not reach (not shown)`);
     const metrics: Record<string, number> = { queryMs, answers: values.length, ad: ex.response.flag_ad ? 1 : 0, tcp: ex.tcp ? 1 : 0 };

@@ -48,18 +48,27 @@ function timeoutError(ms: number): Error {
   return Object.assign(new Error(`no answer within ${ms} ms`), { code: 'ETIMEDOUT' });
 }
 
+/**
+ * The one way an exchange ends: `cleanup` once, then resolve or reject; an abort of `signal`
+ * ends it with the signal's reason.
+ */
+function settler(signal: AbortSignal, cleanup: () => void, resolve: (a: Answer) => void, reject: (e: Error) => void): (err: Error | null, answer?: Answer) => void {
+  const done = (err: Error | null, answer?: Answer) => {
+    signal.removeEventListener('abort', onAbort);
+    cleanup();
+    if (err) reject(err);
+    else resolve(answer!);
+  };
+  const onAbort = () => done(signal.reason instanceof Error ? signal.reason : timeoutError(0));
+  signal.addEventListener('abort', onAbort, { once: true });
+  return done;
+}
+
 /** Resolves with the first answer of the server to this id, rejects on a socket error or abort. */
 function overUdp(server: Server, query: Buffer, id: number, signal: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket: UdpSocket = createSocket(isIPv6(server.address) ? 'udp6' : 'udp4');
-    const done = (err: Error | null, answer?: Answer) => {
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      if (err) reject(err);
-      else resolve(answer!);
-    };
-    const onAbort = () => done(signal.reason instanceof Error ? signal.reason : timeoutError(0));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = settler(signal, () => socket.close(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.on('message', (msg, from) => {
       if (from.address !== server.address || from.port !== server.port) return;
@@ -82,14 +91,7 @@ function overTcp(server: Server, query: Buffer, id: number, signal: AbortSignal)
   return new Promise((resolve, reject) => {
     const socket = connect({ host: server.address, port: server.port, noDelay: true });
     let buf = Buffer.alloc(0);
-    const done = (err: Error | null, answer?: Answer) => {
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(answer!);
-    };
-    const onAbort = () => done(signal.reason instanceof Error ? signal.reason : timeoutError(0));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = settler(signal, () => socket.destroy(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.once('connect', () => socket.write(Buffer.concat([lengthPrefix(query.length), query])));
     socket.on('data', (chunk: Buffer) => {

@@ -3,7 +3,7 @@
  * kept for TLS SNI and the certificate check), upgraded to TLS when asked, logged in.
  */
 import type { Client } from 'basic-ftp';
-import type { EgressGuard, PluginContext } from '@webmon/plugin-sdk';
+import { round, type EgressGuard, type PluginContext } from '@webmon/plugin-sdk';
 import type { Progress } from './errors.js';
 import type { FtpConfig } from './options.js';
 import type { FtpTarget } from './target.js';
@@ -17,7 +17,7 @@ export interface Report {
 
 /** Milliseconds since `t` (a performance.now() time), to the hundredth. */
 export function since(t: number): number {
-  return Math.round((performance.now() - t) * 100) / 100;
+  return round(performance.now() - t);
 }
 
 /** Connects, upgrades to TLS (explicit FTPS) and logs in, recording each phase's time and `progress`. */

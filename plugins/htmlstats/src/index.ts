@@ -29,6 +29,7 @@ import {
   fetchPage,
   headerValue,
   ok,
+  round,
   warn,
   type FetchOutcome,
   type PluginOutput,
@@ -119,7 +120,7 @@ export async function describeBaseline(storage: Pick<PluginStorage, 'window'>): 
   for (const f of FEATURES) {
     const values = valuesOf(samples, f);
     if (values.length === 0) continue;
-    features[f] = { mean: round(meanOf(values)), sd: values.length > 1 ? round(sampleStandardDeviation(values)) : 0 };
+    features[f] = { mean: round(meanOf(values), 3), sd: values.length > 1 ? round(sampleStandardDeviation(values), 3) : 0 };
   }
   return { samples: samples.length, features };
 }
@@ -206,7 +207,7 @@ async function judge(features: Features, cfg: HtmlStatsConfig, storage: PluginSt
     const s = scoreFeature(f, features[f], valuesOf(history, f), opts);
     if (!s) continue; // a feature newer than the stored samples: still learning
     scores.push(s);
-    metrics[`z_${f}`] = round(s.z);
+    metrics[`z_${f}`] = round(s.z, 3);
   }
   metrics.samples = history.length;
   const offending = scores.filter((s) => s.level !== 'ok').sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
@@ -215,17 +216,17 @@ async function judge(features: Features, cfg: HtmlStatsConfig, storage: PluginSt
     await storage.pushWindow(HTMLSTATS_WINDOW_KEY, sample, cfg.window);
     if (pending.length > 0) await storage.del(HTMLSTATS_PENDING_KEY);
     const top = scores.reduce<Score | undefined>((m, s) => (m && Math.abs(m.z) >= Math.abs(s.z) ? m : s), undefined);
-    const largest = top ? `; largest |z| ${Math.abs(round(top.z))} (${top.feature})` : '';
+    const largest = top ? `; largest |z| ${Math.abs(round(top.z, 3))} (${top.feature})` : '';
     return ok(`no deviation from ${history.length} samples${largest}`, metrics, details);
   }
 
   details.deviations = offending.map((s) => ({
     feature: s.feature,
     value: s.value,
-    mean: round(s.mean),
-    sd: round(s.sd),
-    sdEff: round(s.sdEff),
-    z: round(s.z),
+    mean: round(s.mean, 3),
+    sd: round(s.sd, 3),
+    sdEff: round(s.sdEff, 3),
+    z: round(s.z, 3),
     level: s.level,
   }));
   let message = `deviation: ${offending.map(describe).join(', ')}`;
@@ -267,11 +268,8 @@ function valuesOf(samples: readonly Sample[], f: Feature): number[] {
 }
 
 function describe(s: Score): string {
-  const z = round(s.z);
-  return `${s.feature} ${s.value} (mean ${round(s.mean)}, σ ${round(s.sdEff)}${s.sdEff > s.sd ? ' floor' : ''}, z ${z > 0 ? '+' : ''}${z})`;
+  const z = round(s.z, 3);
+  return `${s.feature} ${s.value} (mean ${round(s.mean, 3)}, σ ${round(s.sdEff, 3)}${s.sdEff > s.sd ? ' floor' : ''}, z ${z > 0 ? '+' : ''}${z})`;
 }
 
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
 export { encodeSample } from './samples.js';

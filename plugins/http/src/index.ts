@@ -14,6 +14,8 @@ import {
   fetchFailure,
   fetchPage,
   ok,
+  retryAfterMs,
+  round,
   pageRequestSchema,
   secretHeaderPaths,
   warn,
@@ -158,13 +160,7 @@ async function bodyMismatch(res: FetchOutcome, cfg: HttpConfig, match: MatchOpti
 
 /** Retry-After as seconds from now: delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v);
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, Math.round((at - now) / 1000)) : undefined;
+  const ms = retryAfterMs(value, now);
+  return ms === undefined ? undefined : Math.round(ms / 1000);
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}

@@ -8,7 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import Type from 'typebox';
 import { RegexTimeoutError, USER_REGEX_FORMAT, userRegex, userRegexProblem, type MatchOptions, type UserRegex } from '@webmon/plugin-sdk';
-import { classifyError, definePlugin, fail, guardedTarget, ok, type EgressGuard, type PluginOutput } from '@webmon/plugin-sdk';
+import { classifyError, definePlugin, fail, guardedTarget, ok, round, type EgressGuard, type PluginOutput } from '@webmon/plugin-sdk';
 
 export const tcpConfigSchema = Type.Object(
   {
@@ -206,6 +206,3 @@ export const tcpPlugin = definePlugin({
   },
 });
 
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}

@@ -8,6 +8,7 @@ import type { Keys } from '../keys.js';
 import { RESOLUTION_SECONDS, RING_HEADER_BYTES, decodeRing, mergeBuckets, parseBucket, ringHorizon, type Bucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
 import { ASSET_STATES } from '../types.js';
+import { round } from '../util.js';
 import { readResults, type ResultEntry } from './history.js';
 
 export interface Transition {
@@ -115,7 +116,7 @@ export class StatsStore {
     let lastHour = 0;
     for (const [m, n] of Object.entries(minutes)) if (Number(m) > thisMinute - 3600 && Number(m) <= thisMinute) lastHour += Number(n);
     const failingMost = await this.failingMost(owner, now);
-    return { assetsByState, checksPerSecond: Math.round((lastMinute / 60) * 100) / 100, checksLastHour: lastHour, failingMost };
+    return { assetsByState, checksPerSecond: round(lastMinute / 60), checksLastHour: lastHour, failingMost };
   }
 
   /**
