@@ -60,7 +60,8 @@ function settler(signal: AbortSignal, cleanup: () => void, resolve: (a: Answer) 
     else resolve(answer!);
   };
   const onAbort = () => done(signal.reason instanceof Error ? signal.reason : timeoutError(0));
-  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) queueMicrotask(onAbort);
+  else signal.addEventListener('abort', onAbort, { once: true });
   return done;
 }
 
