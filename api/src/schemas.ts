@@ -266,6 +266,7 @@ export const PluginList = Type.Array(
     name: Type.String(),
     description: Type.String(),
     schemes: Type.Array(Type.String()),
+    optInSchemes: Type.Array(Type.String()),
     secretOptions: Type.Array(Type.String()),
     configSchema: Type.Unknown(),
     defaults: Type.Record(Type.String(), Type.Unknown()),
