@@ -215,7 +215,7 @@ async function scenario({ name, interval, targetBytes }) {
   for (const t of ORDER) byType[t] = Math.round(byType[t] / ASSETS);
   byType['keyspace tables'] = tables;
   byType['indexes and fleet'] = shared;
-  byType['unattributed'] = perAsset - ORDER.slice(0, -1).reduce((s, t) => s + byType[t], 0);
+  byType.unattributed = perAsset - ORDER.slice(0, -1).reduce((s, t) => s + byType[t], 0);
   const rollups = byType['roll-ups per minute'] + byType['roll-ups per hour'] + byType['roll-ups per day'];
   return { name, interval, checksRecorded: checks, fillSeconds, bytesPerAsset: perAsset, withoutRollups: perAsset - rollups, byType, counts, target: targetBytes, met: perAsset <= targetBytes };
 }

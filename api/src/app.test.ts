@@ -141,6 +141,21 @@ describe('assets', () => {
     expect(res.body).toMatchObject({ plugins: [], state: 'unsupported', stateReason: expect.stringContaining('gopher') });
   });
 
+  it('adds an opt-in plugin only when named: domain on web assets, by default on domain: ones', async () => {
+    const web = await call('POST', '/assets', { url: 'https://optin.test/', plugins: ['http', 'domain'], config: { domain: { warnDays: 45 } } });
+    expect(web.status).toBe(201);
+    expect(web.body).toMatchObject({ plugins: ['http', 'domain'], state: 'unknown' });
+    expect(web.body.config.domain).toMatchObject({ warnDays: 45, errorDays: 7, refreshHours: 12 });
+    const plain = await call('POST', '/assets', { url: 'https://optin-default.test/' });
+    expect(plain.body.plugins).toEqual(['http', 'htmlstats']);
+    const domain = await call('POST', '/assets', { url: 'domain://Optin.Test' });
+    expect(domain.body).toMatchObject({ url: 'domain://optin.test', plugins: ['domain'], state: 'unknown' });
+    const tcp = await call('POST', '/assets', { url: 'tcp://optin.test:22', plugins: ['domain'] });
+    expect(tcp.body).toMatchObject({ code: 'WEBMON_ERR_PLUGIN_SCHEME', message: 'plugins: plugin "domain" does not handle tcp: URLs (it handles domain, http, https)' });
+    const listed = (await call('GET', '/plugins')).body.find((p: { name: string }) => p.name === 'domain');
+    expect(listed).toMatchObject({ schemes: ['domain'], optInSchemes: ['http', 'https'] });
+  });
+
   it('marks an asset the host policy denies as unsupported, with the reason', async () => {
     const denied = await call('POST', '/assets', { url: 'http://db.internal.test/' });
     expect(denied.status).toBe(201);

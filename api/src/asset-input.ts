@@ -1,8 +1,9 @@
 /**
  * Turns client input into what is stored: URL normalised, plugins resolved (default: every
- * plugin for the scheme), each plugin's options validated with defaults applied, interval and
- * tags checked. Throws WebmonError naming the field. Shared by single create, batch create and
- * update so that all three accept and reject exactly the same things.
+ * plugin for the scheme; a plugin named in `plugins` may also be one of its opt-in schemes),
+ * each plugin's options validated with defaults applied, interval and tags checked. Throws
+ * WebmonError naming the field. Shared by single create, batch create and update so that all
+ * three accept and reject exactly the same things.
  */
 import {
   WebmonError,
@@ -113,8 +114,9 @@ export class AssetInputs {
     for (const name of requested) {
       const plugin = this.registry.get(name);
       if (!plugin) throw new WebmonError('WEBMON_ERR_UNKNOWN_PLUGIN', `plugins: unknown plugin "${name}" (installed: ${this.registry.names().join(', ')})`);
-      if (!plugin.schemes.includes(url.scheme)) {
-        throw new WebmonError('WEBMON_ERR_PLUGIN_SCHEME', `plugins: plugin "${name}" does not handle ${url.scheme}: URLs (it handles ${plugin.schemes.join(', ')})`);
+      if (!this.registry.accepts(plugin, url.scheme)) {
+        const handled = [...plugin.schemes, ...(plugin.optInSchemes ?? [])].join(', ');
+        throw new WebmonError('WEBMON_ERR_PLUGIN_SCHEME', `plugins: plugin "${name}" does not handle ${url.scheme}: URLs (it handles ${handled})`);
       }
     }
     return [...requested];

@@ -125,6 +125,7 @@ const components = {
       name: 'tcp',
       description: 'Opens a TCP connection.',
       schemes: ['tcp'],
+      optInSchemes: [],
       secretOptions: [],
       configSchema: { type: 'object', properties: { timeoutMs: { type: 'integer', default: 5000 } } },
       defaults: { timeoutMs: 5000 },

@@ -17,6 +17,7 @@ export const Plugin = Type.Object(
     name: Type.String(),
     description: Type.String(),
     schemes: Type.Array(Type.String()),
+    optInSchemes: Type.Array(Type.String()),
     secretOptions: Type.Array(Type.String()),
     configSchema: Type.Unknown(),
     defaults: Type.Record(Type.String(), Type.Unknown()),

@@ -80,7 +80,7 @@ function report(client: string, r: SyncReport): number {
   for (const item of r.items) {
     if (item.error) process.stdout.write(`  item ${item.index}: ${style.red(item.error.code)}: ${item.error.message}\n`);
   }
-  if (!r.pruned) process.stdout.write(style.yellow('nothing was removed: fix the items above and apply again') + '\n');
+  if (!r.pruned) process.stdout.write(`${style.yellow('nothing was removed: fix the items above and apply again')}\n`);
   return r.failed > 0 ? 1 : 0;
 }
 

@@ -35,6 +35,8 @@ export const REASONS = [
   'nxdomain',
   'servfail',
   'answer_mismatch',
+  'domain_expiring',
+  'domain_expired',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

@@ -58,8 +58,13 @@ export interface PluginOutput {
 export interface Plugin<S extends TObject = TObject> {
   name: string;
   description: string;
-  /** URL schemes handled, lower case without ':' (e.g. ['http', 'https']). */
+  /** URL schemes handled, lower case without ':' (e.g. ['http', 'https']): a default plugin of such assets. */
   schemes: readonly string[];
+  /**
+   * Further schemes the plugin checks only when an asset names it in `plugins` (opt-in): never a
+   * default plugin of these (e.g. domain expiry on http assets).
+   */
+  optInSchemes?: readonly string[];
   /** Options with defaults; `additionalProperties: false` so typos are rejected. */
   configSchema: S;
   /** Options that are secrets: never logged, never returned by the API. */

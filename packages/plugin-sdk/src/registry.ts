@@ -18,6 +18,8 @@ export interface PluginInfo {
   name: string;
   description: string;
   schemes: string[];
+  /** Schemes it checks when an asset names it, without being a default plugin of them. */
+  optInSchemes: string[];
   secretOptions: string[];
   configSchema: unknown;
   defaults: Record<string, unknown>;
@@ -45,9 +47,14 @@ export class PluginRegistry {
     return [...this.byName.keys()];
   }
 
-  /** Plugins that handle a scheme, in registration order. */
+  /** Plugins that handle a scheme by default (an asset's plugins when it names none), in registration order. */
   forScheme(scheme: string): AnyPlugin[] {
     return [...this.byName.values()].filter((p) => p.schemes.includes(scheme));
+  }
+
+  /** Whether a plugin can check assets of a scheme when they name it: a default or opt-in scheme. */
+  accepts(plugin: AnyPlugin, scheme: string): boolean {
+    return plugin.schemes.includes(scheme) || (plugin.optInSchemes ?? []).includes(scheme);
   }
 
   /**
@@ -123,6 +130,7 @@ export class PluginRegistry {
       name: p.name,
       description: p.description,
       schemes: [...p.schemes],
+      optInSchemes: [...(p.optInSchemes ?? [])],
       secretOptions: [...(p.secretOptions ?? [])],
       configSchema: p.configSchema,
       defaults: Value.Default(p.configSchema, {}) as Record<string, unknown>,
