@@ -35,6 +35,7 @@ export const REASONS = [
   'nxdomain',
   'servfail',
   'answer_mismatch',
+  'packet_loss',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
