@@ -37,6 +37,7 @@ export const REASONS = [
   'answer_mismatch',
   'domain_expiring',
   'domain_expired',
+  'packet_loss',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

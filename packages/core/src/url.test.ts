@@ -11,6 +11,8 @@ describe('normalizeUrl', () => {
     ['tcp://Mail.Example.org:25', 'tcp://mail.example.org:25', 'tcp', 'mail.example.org'],
     ['tcp://[::1]:22', 'tcp://[::1]:22', 'tcp', '::1'],
     ['http://[::1]:8080/', 'http://[::1]:8080/', 'http', '::1'],
+    ['icmp://Gateway.Example.org', 'icmp://gateway.example.org', 'icmp', 'gateway.example.org'],
+    ['icmp://[::1]', 'icmp://[::1]', 'icmp', '::1'],
     ['mailto:someone@example.com', 'mailto:someone@example.com', 'mailto', ''],
     ['gopher://old.example/1', 'gopher://old.example/1', 'gopher', 'old.example'],
   ])('%s → %s', (input, url, scheme, host) => {
@@ -24,6 +26,7 @@ describe('normalizeUrl', () => {
     ['http://', /not a valid URL|no host/],
     ['http://exa mple.com/', /not a valid URL/],
     ['tcp://host', /needs a port/],
+    ['icmp:///host', /has no host/],
     ['http://user:secret@example.com/', /credentials/],
     [`http://example.com/${'a'.repeat(2100)}`, /longer than 2048/],
   ])('rejects %s', (input, message) => {

@@ -15,7 +15,7 @@ export interface NormalizedUrl {
   host: string;
 }
 
-const NEEDS_HOST = new Set(['http', 'https', 'ftp', 'ftps', 'ws', 'wss', 'tcp', 'tls', 'ssh', 'smtp', 'pop3', 'imap']);
+const NEEDS_HOST = new Set(['http', 'https', 'ftp', 'ftps', 'ws', 'wss', 'tcp', 'tls', 'ssh', 'smtp', 'pop3', 'imap', 'icmp']);
 const NEEDS_PORT = new Set(['tcp', 'tls']);
 const DEFAULT_PORTS: Record<string, string> = { ftps: '990', ssh: '22', smtp: '25', pop3: '110', imap: '143' };
 
