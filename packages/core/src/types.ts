@@ -35,6 +35,9 @@ export const REASONS = [
   'nxdomain',
   'servfail',
   'answer_mismatch',
+  'cert_expired',
+  'hostname_mismatch',
+  'untrusted',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
