@@ -197,6 +197,7 @@ beforeAll(async () => {
   const intermediate = pki.issue({ cn: 'webmon test intermediate', ca: true, days: 8 });
   served.intermediate = await tlsServer(pki.issue({ cn: 'localhost', sans: localhost, days: 90, issuer: intermediate }), { chain: [intermediate] });
   served.otherName = await tlsServer(pki.issue({ cn: 'other.test', sans: ['DNS:other.test', 'DNS:*.other.test'], days: 60 }));
+  served.manyNames = await tlsServer(pki.issue({ cn: 'many.test', sans: Array.from({ length: 80 }, (_, i) => `DNS:host-${i}.many.test`), days: 60 }));
   served.selfSigned = await tlsServer(pki.selfSigned('localhost', localhost, 30));
   served.tls12 = await tlsServer(good, { maxVersion: 'TLSv1.2' });
   served.tls10 = await tlsServer(good, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
@@ -323,6 +324,14 @@ describe.skipIf(!hasOpenssl)('tls plugin', () => {
     const seen = await Promise.all([0, 1, 2, 3].map((i) => served.otherName!.handshakes.nth(i)));
     expect(seen.map((s) => s.servername)).toEqual([false, 'www.other.test', 'a.b.other.test', false]);
     expect(seen.every((s) => s.appBytes === 0)).toBe(true);
+  });
+
+  it('bounds the names shown of a certificate with many', async () => {
+    const r = await check(served.manyNames!.port, { ca: pki.root.cert, serverName: 'other.test' });
+    expect(r).toMatchObject({ status: 'error', reason: 'hostname_mismatch', message: expect.stringMatching(/^Hostname\/IP does not match .*…$/) });
+    expect(r.message.length).toBe(301);
+    expect(r.details!.sans).toHaveLength(50);
+    expect((r.details!.sans as string[])[49]).toBe('DNS:host-49.many.test');
   });
 
   it('sends the URL host name as SNI and checks it', async () => {

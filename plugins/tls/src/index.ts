@@ -59,6 +59,7 @@ export const tlsConfigSchema = Type.Object(
 export type TlsConfig = Type.Static<typeof tlsConfigSchema>;
 
 const MAX_SANS = 50;
+const MAX_MESSAGE = 300;
 /** OpenSSL verification codes in words; others are shown as they are. */
 const CHAIN_ERRORS: Record<string, string> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
@@ -153,7 +154,7 @@ export function judge(s: Session, cfg: TlsConfig, names: { checked: string; sni?
     const words = CHAIN_ERRORS[s.authorizationError] ?? s.authorizationError;
     return fail('untrusted', `certificate not trusted: ${words} (${s.authorizationError})`, metrics, details);
   }
-  if (cfg.verify && hostnameError) return fail('hostname_mismatch', hostnameError.message, metrics, details);
+  if (cfg.verify && hostnameError) return fail('hostname_mismatch', bounded(hostnameError.message), metrics, details);
   const summary = `${s.protocol} ${s.cipher.standardName ?? s.cipher.name}`;
   if (earliest && earliest.days < cfg.errorDays) {
     return fail('cert_expiring', `${whose(earliest)} expires in ${Math.floor(earliest.days)} days (error below ${cfg.errorDays})`, metrics, details);
@@ -169,7 +170,7 @@ export function judge(s: Session, cfg: TlsConfig, names: { checked: string; sni?
 function failure(err: unknown, cfg: TlsConfig, signal: AbortSignal): PluginOutput {
   if (err instanceof DialogueError) return fail(err.reason, err.message);
   const c = classifyError(err, signal);
-  const code = (err as { code?: unknown }).code;
+  const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
   if (c.reason === 'tls' && typeof code === 'string' && VERSION_ERROR.test(code)) {
     return fail('tls', `no protocol version at or above ${cfg.minVersion} in common with the server (${c.message})`);
   }
@@ -206,6 +207,11 @@ export const tlsPlugin = definePlugin({
     return judge(session, cfg, names);
   },
 });
+
+/** Node's host name error lists every name of the certificate: shown up to MAX_MESSAGE characters. */
+function bounded(text: string): string {
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
+}
 
 function expiredAgo(e: Expiry): string {
   const days = Math.floor(-e.days);
