@@ -38,6 +38,9 @@ export const REASONS = [
   'domain_expiring',
   'domain_expired',
   'packet_loss',
+  'cert_expired',
+  'hostname_mismatch',
+  'untrusted',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

@@ -108,6 +108,7 @@ export {
 } from './regex.js';
 export { INLINE_BYTES, MATCH_BUDGET_MS, RegexPool, RegexTimeoutError } from './regex-pool.js';
 export { fail, ok, warn } from './output.js';
-export { MAX_AGENTS, agentCount, agentFor, closeAgents as closePageAgents, type ConnectionTiming, type PeerCertificate } from './fetch/connection.js';
+export { MAX_AGENTS, agentCount, agentFor, closeAgents as closePageAgents, type ConnectionTiming } from './fetch/connection.js';
+export { certificateSummary, daysLeft, type PeerCertificate } from './cert.js';
 export { PAGE_KEY, PAGE_OPTIONS_PLUGIN, RedirectError, fetchFailure, fetchPage, fetchUrl, headerValue, type FetchOutcome } from './fetch/fetch.js';
 export { PAGE_REQUEST_DEFAULTS, pageRequestSchema, secretHeaderPaths, type PageRequest } from './fetch/options.js';

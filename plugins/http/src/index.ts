@@ -9,6 +9,7 @@
 import Type from 'typebox';
 import {
   closePageAgents,
+  daysLeft,
   definePlugin,
   fail,
   fetchFailure,
@@ -98,7 +99,7 @@ export async function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.no
   if (res.truncated) details.truncated = true;
   let certDaysLeft: number | undefined;
   if (res.cert) {
-    certDaysLeft = Math.floor(((res.cert.validTo - now) / 86_400_000) * 100) / 100;
+    certDaysLeft = daysLeft(res.cert.validTo, now);
     metrics.certDaysLeft = certDaysLeft;
     details.certificate = { subject: res.cert.subject, issuer: res.cert.issuer, validTo: new Date(res.cert.validTo).toISOString() };
   }

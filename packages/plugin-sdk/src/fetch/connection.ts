@@ -16,13 +16,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
-
-export interface PeerCertificate {
-  subject: string;
-  issuer: string;
-  /** Expiry, ms since the epoch. */
-  validTo: number;
-}
+import { certificateSummary, type PeerCertificate } from '../cert.js';
 
 export interface ConnectionTiming {
   /** The socket had already served a request (keep-alive): no connect phase was measured. */
@@ -102,14 +96,8 @@ function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuar
         info.connectAt ??= now;
         if (opts.protocol === 'https:') {
           info.secureAt = now;
-          const peer = (sock as TLSSocket).getPeerCertificate?.();
-          if (peer?.valid_to) {
-            info.cert = {
-              subject: String(peer.subject?.CN ?? ''),
-              issuer: [peer.issuer?.O, peer.issuer?.CN].filter(Boolean).map(String).join(' / '),
-              validTo: Date.parse(peer.valid_to),
-            };
-          }
+          const cert = certificateSummary((sock as TLSSocket).getPeerCertificate?.());
+          if (cert) info.cert = cert;
         }
       }
       callback(err as never, sock as never);

@@ -9,7 +9,8 @@ import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 import { classifyError } from '../classify.js';
 import type { PluginContext, PluginOutput } from '../index.js';
 import { fail } from '../output.js';
-import { Probe, agentFor, withProbe, type PeerCertificate } from './connection.js';
+import type { PeerCertificate } from '../cert.js';
+import { Probe, agentFor, withProbe } from './connection.js';
 import { secretHeaderPaths, type PageRequest } from './options.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
