@@ -115,6 +115,22 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    metrics: Type.Object(
+      {
+        perAsset: Type.Boolean({
+          default: false,
+          description: 'GET /metrics on the api adds series per asset: webmon_asset_up, webmon_asset_state, webmon_asset_check_duration_seconds (docs/metrics.md).',
+        }),
+        perAssetMax: Int(1000, 1, 1_000_000, 'Most assets one scrape exports, the first ones created; past it webmon_asset_series_truncated is 1. Series per asset: at most 1 + 7 (one per state) + one per plugin.'),
+        perAssetBudgetMs: Int(2000, 50, 60_000, 'Time one scrape may spend reading per-asset series from Redis; the assets not read by then are left out (webmon_asset_series_truncated is 1).'),
+        perAssetUrlMax: Int(200, 0, 2048, 'Longest `url` label, in characters (a longer URL is cut and ends with …); 0 leaves the label out.'),
+        perAssetPublic: Type.Enum(['none', 'admin', 'all'], {
+          default: 'admin',
+          description: 'Per-asset series on a /metrics request without a key (api.publicMetrics): none; admin (the assets the admin owns); all (every client\'s too). A key sees its own assets (the admin key: all).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     checks: Type.Object(
       {
         timeoutMs: Int(10_000, 100, 600_000, 'Default overall timeout of one plugin run.'),
