@@ -54,7 +54,7 @@ export const ConfigSchema = Type.Object(
         ),
         bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
         maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
-        publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (it shows fleet totals only); false: the admin key.' }),
+        publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (fleet totals; series per asset only as metrics.perAssetPublic allows); false: the admin key.' }),
       },
       { default: {}, additionalProperties: false },
     ),

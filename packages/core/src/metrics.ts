@@ -182,12 +182,14 @@ export async function readAssetSeries(redis: Redis, keys: Keys, owner: string, o
   const total = await redis.zcard(index);
   const assets: AssetSample[] = [];
   let after = '-inf';
+  let seen = 0;
   for (;;) {
     const want = Math.min(ASSET_READ_CHUNK, opts.max - assets.length);
     if (want <= 0) return { assets, total, truncated: total > assets.length ? 'cap' : null };
-    if (after !== '-inf' && performance.now() > deadline) return { assets, total, truncated: 'budget' };
+    if (seen > 0 && performance.now() > deadline) return { assets, total, truncated: total > seen ? 'budget' : null };
     const page = await redis.zrangebyscore(index, after, '+inf', 'WITHSCORES', 'LIMIT', 0, want);
     const ids = page.filter((_, i) => i % 2 === 0);
+    seen += ids.length;
     assets.push(...(await readAssetChunk(redis, keys, ids)));
     if (ids.length < want) return { assets, total, truncated: null };
     after = `(${page[page.length - 1]}`;
