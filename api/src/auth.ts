@@ -18,10 +18,8 @@ export function authenticated(ctx: ApiContext, ...routes: Routes[]): Routes {
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRoute', (route: RouteOptions) => documentStatuses(route, AUTHENTICATED_STATUSES));
     app.addHook('onRequest', async (req: FastifyRequest) => {
-      const key = apiKeyOf(req);
-      if (!key) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key>, or X-API-Key)');
-      const principal = await ctx.clients.authenticate(key);
-      if (!principal) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'unknown API key');
+      const principal = await principalOf(ctx, req);
+      if (!principal) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key>, or X-API-Key)');
       req.principal = principal;
     });
     for (const r of routes) await app.register(r);
@@ -35,6 +33,18 @@ export function publicRoutes(...routes: Routes[]): Routes {
     });
     for (const r of routes) await app.register(r);
   };
+}
+
+/**
+ * Who holds the request's API key; undefined when it carries none. An unknown key is refused
+ * (401), also where a key is optional (a public route that shows more to a key).
+ */
+export async function principalOf(ctx: Pick<ApiContext, 'clients'>, req: FastifyRequest): Promise<Principal | undefined> {
+  const key = apiKeyOf(req);
+  if (!key) return undefined;
+  const principal = await ctx.clients.authenticate(key);
+  if (!principal) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'unknown API key');
+  return principal;
 }
 
 function apiKeyOf(req: FastifyRequest): string | undefined {

@@ -1,8 +1,6 @@
-/** Health (public) and Prometheus metrics (public or admin-only, per api.publicMetrics). */
-import { Registry } from 'prom-client';
-import { CONTENT_TYPE, WebmonError, aliveInstances, processMetrics, registerFleetGauges, round } from '@webmon/core';
+/** Health (public); Prometheus metrics are in metrics.ts. */
+import { aliveInstances, round } from '@webmon/core';
 import type { ApiContext, App } from '../context.js';
-import { METRICS_EXAMPLE } from '../examples.js';
 import { response } from '../openapi.js';
 import { Health } from '../schemas/index.js';
 
@@ -47,32 +45,6 @@ export function healthRoutes(ctx: ApiContext) {
           dispatcher: { ok: dispatchers > 0, instances: dispatchers },
           executors: { alive: executors },
         });
-      },
-    );
-  };
-}
-
-export function metricsRoutes(ctx: ApiContext) {
-  // This process's metrics (an executor's too, in `webmon up`) plus fleet gauges from this api's Redis.
-  const fleet = new Registry();
-  registerFleetGauges(fleet, ctx.redis, ctx.keys);
-  const registry = Registry.merge([processMetrics().registry, fleet]);
-  const open = ctx.config.api.publicMetrics;
-  return async function routes(app: App) {
-    app.get(
-      '/metrics',
-      {
-        schema: {
-          tags: ['health'],
-          operationId: 'getMetrics',
-          summary: 'Prometheus metrics: checks by plugin and outcome, durations, assets by state, queue, executors, snapshot age',
-          response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' }, example: METRICS_EXAMPLE } } } },
-        },
-      },
-      async (req, reply) => {
-        if (!open && !req.principal.admin) throw new WebmonError('WEBMON_ERR_FORBIDDEN', 'metrics need the admin key');
-        reply.header('content-type', CONTENT_TYPE);
-        return registry.metrics();
       },
     );
   };

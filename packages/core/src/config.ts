@@ -54,7 +54,7 @@ export const ConfigSchema = Type.Object(
         ),
         bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
         maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
-        publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (it shows fleet totals only); false: the admin key.' }),
+        publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (fleet totals; series per asset only as metrics.perAssetPublic allows); false: the admin key.' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -112,6 +112,22 @@ export const ConfigSchema = Type.Object(
         leaseMs: Int(60_000, 1000, 3_600_000, 'Lease on a claimed job; extended while the check runs.'),
         metricsHost: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the executor\'s own Prometheus endpoint.' }),
         metricsPort: Int(9464, 0, 65535, 'Port of the executor\'s own Prometheus endpoint (GET /metrics); 0 turns it off.'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    metrics: Type.Object(
+      {
+        perAsset: Type.Boolean({
+          default: false,
+          description: 'GET /metrics on the api adds series per asset: webmon_asset_up, webmon_asset_state, webmon_asset_check_duration_seconds (docs/metrics.md).',
+        }),
+        perAssetMax: Int(1000, 1, 1_000_000, 'Most assets one scrape exports, the first ones created; past it webmon_asset_series_truncated is 1. Series per asset: at most 1 + 7 (one per state) + one per plugin.'),
+        perAssetBudgetMs: Int(2000, 50, 60_000, 'Time one scrape may spend reading per-asset series from Redis; the assets not read by then are left out (webmon_asset_series_truncated is 1).'),
+        perAssetUrlMax: Int(200, 0, 2048, 'Longest `url` label, in characters (a longer URL is cut and ends with …); 0 leaves the label out.'),
+        perAssetPublic: Type.Enum(['none', 'admin', 'all'], {
+          default: 'admin',
+          description: 'Per-asset series on a /metrics request without a key (api.publicMetrics): none; admin (the assets the admin owns); all (every client\'s too). A key sees its own assets (the admin key: all).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
