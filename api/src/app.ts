@@ -23,6 +23,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { probeRoutes } from './routes/probe.js';
 import { statsRoutes } from './routes/stats.js';
 import { syncRoutes } from './routes/sync.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -65,6 +66,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       webhookRoutes(ctx),
       maintenanceRoutes(ctx),
       statsRoutes(ctx),
+      probeRoutes(ctx),
     ),
   );
   return app;
