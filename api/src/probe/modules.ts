@@ -288,7 +288,7 @@ function translate(name: string, raw: unknown, registry: PluginRegistry): ProbeM
   const checked = registry.validate(prober, options);
   if (!checked.ok) {
     const p = checked.problems[0]!;
-    throw new ConfigError(`probe modules: modules.${name}: as ${prober} plugin options, ${p.field}: ${p.message}`);
+    throw new ConfigError(`probe modules: modules.${name}.${prober}: as the ${prober} plugin's option ${p.field.replace(`${prober}.`, '')}: ${p.message}`);
   }
   m.given = options;
   m.options = checked.value;
