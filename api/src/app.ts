@@ -24,6 +24,7 @@ import { keyRoutes } from './routes/keys.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { probeRoutes } from './routes/probe.js';
 import { statsRoutes } from './routes/stats.js';
 import { syncRoutes } from './routes/sync.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -66,6 +67,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       webhookRoutes(ctx),
       maintenanceRoutes(ctx),
       statsRoutes(ctx),
+      probeRoutes(ctx),
     ),
   );
   return app;

@@ -214,5 +214,8 @@ export const COMPONENT_EXAMPLES: Readonly<Record<string, unknown>> = components;
 export const METRICS_EXAMPLE =
   '# HELP webmon_checks_total Plugin runs by plugin, status (ok, warn, error) and reason\n# TYPE webmon_checks_total counter\nwebmon_checks_total{plugin="http",status="ok",reason=""} 73437\n';
 
+export const PROBE_EXAMPLE =
+  '# HELP probe_http_status_code Response HTTP status code\n# TYPE probe_http_status_code gauge\nprobe_http_status_code 200\n# HELP probe_success Displays whether or not the probe was a success\n# TYPE probe_success gauge\nprobe_success 1\n';
+
 /** Ids of the examples, also shown as path parameter examples. */
 export const ids = { asset: ASSET_ID, job: JOB_ID, client: CLIENT_ID, key: KEY_ID, window: WINDOW_ID };

@@ -19,6 +19,7 @@ const TAGS = [
   { name: 'clients', description: 'Tenants: their quotas, API keys and the declarative sync of their assets (the admin manages clients; a client its own keys and assets).' },
   { name: 'notifications', description: 'The webhook that receives a client\'s state changes, signed with HMAC-SHA256.' },
   { name: 'plugins', description: 'Installed check plugins with their option schemas.' },
+  { name: 'probe', description: 'blackbox_exporter-compatible probes for Prometheus: GET /probe?target=…&module=….' },
   { name: 'health', description: 'Health checks and Prometheus metrics.' },
 ];
 

@@ -212,6 +212,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    probe: Type.Object(
+      {
+        modulesFile: Type.Optional(
+          Type.String({ minLength: 1, description: 'blackbox_exporter-style modules file (YAML) for GET /probe, read by the api at start-up. Unset: the built-in modules (http_2xx, http_post_2xx, tcp_connect, icmp, dns_udp, …).' }),
+        ),
+        maxTimeoutSec: Type.Number({ default: 120, minimum: 1, maximum: 600, description: 'Longest a probe may take: the timeout when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds (as blackbox_exporter), and a cap on what it sends.' }),
+        timeoutOffsetSec: Type.Number({ default: 0.5, minimum: 0, maximum: 60, description: 'Taken off the scrape timeout a scraper sends, to answer before it gives up (blackbox_exporter --timeout-offset).' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -124,6 +124,11 @@ function privateAnswer(type: RecordType, values: readonly string[], egress: Egre
 
 const MAX_ANSWERS_KEPT = 50;
 
+/** Records in each section of the response, of any type (`answers` counts those of the type asked). */
+function sectionCounts(response: Answer): { answerRrs: number; authorityRrs: number; additionalRrs: number } {
+  return { answerRrs: response.answers?.length ?? 0, authorityRrs: response.authorities?.length ?? 0, additionalRrs: response.additionals?.length ?? 0 };
+}
+
 export const dnsPlugin = definePlugin({
   name: 'dns',
   description: 'Queries a resolver (dns://resolver/name?type=A, or dns:///name for the system resolver) and checks the response code, the answers and DNSSEC validation.',
@@ -147,7 +152,7 @@ export const dnsPlugin = definePlugin({
     const queryMs = round(performance.now() - started);
     const { values, minTtl } = answersOf(ex.response, q.type);
     if (privateAnswer(q.type, values, ctx.egress)) return fail('denied', `${q.type} ${q.name}: an answer is an address this owner may not reach (not shown)`);
-    const metrics: Record<string, number> = { queryMs, answers: values.length, ad: ex.response.flag_ad ? 1 : 0, tcp: ex.tcp ? 1 : 0 };
+    const metrics: Record<string, number> = { queryMs, answers: values.length, ad: ex.response.flag_ad ? 1 : 0, tcp: ex.tcp ? 1 : 0, ...sectionCounts(ex.response) };
     if (minTtl !== null) metrics.minTtlSec = minTtl;
     const details = { resolver: `${server.address}:${server.port}`, name: q.name, type: q.type, rcode: ex.response.rcode, answers: values.slice(0, MAX_ANSWERS_KEPT) };
     try {

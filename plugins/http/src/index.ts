@@ -6,6 +6,7 @@
  * (fetchPage): every connection, redirect hops included, goes through the check's egress guard,
  * and a refused hop ends the check with `denied`.
  */
+import { isIP } from 'node:net';
 import Type from 'typebox';
 import {
   closePageAgents,
@@ -14,6 +15,7 @@ import {
   fail,
   fetchFailure,
   fetchPage,
+  headerValue,
   ok,
   retryAfterMs,
   round,
@@ -95,7 +97,11 @@ export async function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.no
   if (res.dnsMs !== undefined) metrics.dnsMs = round(res.dnsMs);
   if (res.connectMs !== undefined) metrics.connectMs = round(res.connectMs);
   if (res.tlsMs !== undefined) metrics.tlsMs = round(res.tlsMs);
+  Object.assign(metrics, responseFacts(res));
   const details: Record<string, unknown> = { finalUrl: res.url };
+  // The address connected to, when the URL names a host (an IP literal is its own address).
+  if (res.address && !isIP(new URL(res.url).hostname.replace(/^\[|\]$/g, ''))) details.address = res.address;
+  if (res.tlsVersion) details.tlsVersion = res.tlsVersion;
   if (res.truncated) details.truncated = true;
   let certDaysLeft: number | undefined;
   if (res.cert) {
@@ -130,6 +136,20 @@ export async function evaluate(res: FetchOutcome, cfg: HttpConfig, now = Date.no
     return warn('cert_expiring', `certificate expires in ${Math.floor(certDaysLeft)} days`, metrics, details);
   }
   return ok(`HTTP ${res.status} in ${took}`, metrics, details);
+}
+
+/**
+ * Facts of the final response a Prometheus probe reports: the Content-Length header (-1 when
+ * absent), the Last-Modified header (seconds since the epoch) and the connection's IP family.
+ */
+function responseFacts(res: FetchOutcome): Record<string, number> {
+  const facts: Record<string, number> = {};
+  const length = Number(headerValue(res, 'content-length'));
+  facts.contentLength = headerValue(res, 'content-length') !== undefined && Number.isSafeInteger(length) ? length : -1;
+  const modified = Date.parse(headerValue(res, 'last-modified') ?? '');
+  if (Number.isFinite(modified)) facts.lastModifiedSec = Math.floor(modified / 1000);
+  if (res.family) facts.ipFamily = res.family;
+  return facts;
 }
 
 /**

@@ -29,6 +29,9 @@ export type TcpConfig = Type.Static<typeof tcpConfigSchema>;
 
 interface Exchange {
   connectMs: number;
+  /** The address connected to and its family. */
+  address?: string;
+  family?: 4 | 6;
   firstByteMs?: number;
   text: string;
   bytes: number;
@@ -55,6 +58,7 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
     let connectMs = 0;
     let firstByteMs: number | undefined;
     let settled = false;
+    const peer: Pick<Exchange, 'address' | 'family'> = {};
     let readTimer: NodeJS.Timeout | undefined;
     const finish = (err: Error | null, ended?: Exchange['ended']) => {
       if (settled) return;
@@ -66,6 +70,7 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
       if (err) return reject(err);
       const text = Buffer.concat(chunks).toString('latin1');
       const out: Exchange = { connectMs, text, bytes, ended: ended ?? 'closed' };
+      if (peer.address) Object.assign(out, peer);
       if (firstByteMs !== undefined) out.firstByteMs = firstByteMs;
       resolve(out);
     };
@@ -78,6 +83,7 @@ function exchange(host: string, port: number, cfg: TcpConfig, signal: AbortSigna
     socket.once('connect', () => {
       clearTimeout(connectTimer);
       connectMs = performance.now() - started;
+      if (socket.remoteAddress) Object.assign(peer, { address: socket.remoteAddress, family: socket.remoteFamily === 'IPv6' ? 6 : 4 });
       if (!read) return finish(null, 'connected');
       if (cfg.send !== undefined) socket.write(cfg.send);
       readTimer = setTimeout(() => {
@@ -189,8 +195,10 @@ export const tcpPlugin = definePlugin({
     }
     const metrics: Record<string, number> = { connectMs: round(ex.connectMs), bytes: ex.bytes };
     if (ex.firstByteMs !== undefined) metrics.firstByteMs = round(ex.firstByteMs);
-    if (ex.ended === 'connected') return ok(`connected in ${Math.round(ex.connectMs)} ms`, metrics);
-    const details = { banner: ex.text.slice(0, 1024), ended: ex.ended };
+    if (ex.family) metrics.ipFamily = ex.family;
+    const peer = ex.address ? { address: ex.address } : {};
+    if (ex.ended === 'connected') return ok(`connected in ${Math.round(ex.connectMs)} ms`, metrics, peer);
+    const details = { banner: ex.text.slice(0, 1024), ended: ex.ended, ...peer };
     if (cfg.expect !== undefined) {
       if (ex.bytes === 0) return fail('mismatch', `connection closed without a reply, expected /${cfg.expect}/`, metrics, details);
       let matched: boolean;

@@ -25,6 +25,11 @@ export interface ConnectionTiming {
   connectMs?: number;
   tlsMs?: number;
   cert?: PeerCertificate;
+  /** The address connected to, and its family. */
+  address?: string;
+  family?: 4 | 6;
+  /** The negotiated TLS protocol, e.g. "TLSv1.3". */
+  tlsVersion?: string;
 }
 
 interface SocketInfo {
@@ -33,6 +38,9 @@ interface SocketInfo {
   connectAt?: number;
   secureAt?: number;
   cert?: PeerCertificate;
+  address?: string;
+  family?: 4 | 6;
+  tlsVersion?: string;
   requests: number;
 }
 
@@ -65,6 +73,9 @@ dc.subscribe('undici:client:sendHeaders', (message) => {
   if (info.connectAt !== undefined) timing.connectMs = info.connectAt - connectFrom;
   if (info.secureAt !== undefined && info.connectAt !== undefined) timing.tlsMs = info.secureAt - info.connectAt;
   if (info.cert) timing.cert = info.cert;
+  if (info.address) timing.address = info.address;
+  if (info.family) timing.family = info.family;
+  if (info.tlsVersion) timing.tlsVersion = info.tlsVersion;
   probe.timing = timing;
 });
 
@@ -94,8 +105,11 @@ function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuar
       if (!err && sock) {
         const now = performance.now();
         info.connectAt ??= now;
+        if (sock.remoteAddress) info.address = sock.remoteAddress;
+        if (sock.remoteFamily) info.family = sock.remoteFamily === 'IPv6' ? 6 : 4;
         if (opts.protocol === 'https:') {
           info.secureAt = now;
+          info.tlsVersion = (sock as TLSSocket).getProtocol?.() ?? undefined;
           const cert = certificateSummary((sock as TLSSocket).getPeerCertificate?.());
           if (cert) info.cert = cert;
         }

@@ -32,6 +32,10 @@ export interface FetchOutcome {
   tlsMs?: number;
   /** Certificate of the last TLS connection (the one that served the final response). */
   cert?: PeerCertificate;
+  /** Address, family and TLS protocol of the last connection opened. */
+  address?: string;
+  family?: 4 | 6;
+  tlsVersion?: string;
   /** Body bytes read (up to maxBodyBytes), when requested. */
   body?: Buffer;
 }
@@ -52,7 +56,7 @@ export class RedirectError extends Error {
  */
 export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, keepBody: boolean, egress: EgressGuard): Promise<FetchOutcome> {
   const started = performance.now();
-  const phases: { dnsMs?: number; connectMs?: number; tlsMs?: number; cert?: PeerCertificate } = {};
+  const phases: Pick<FetchOutcome, 'dnsMs' | 'connectMs' | 'tlsMs' | 'cert' | 'address' | 'family' | 'tlsVersion'> = {};
   // Header names are case-insensitive: lower-case them so a configured User-Agent replaces ours.
   let headers: Record<string, string> = { 'user-agent': USER_AGENT };
   for (const [name, value] of Object.entries(cfg.headers)) headers[name.toLowerCase()] = value;
@@ -83,6 +87,7 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
     if (t && !t.reused) {
       for (const k of ['dnsMs', 'connectMs', 'tlsMs'] as const) if (t[k] !== undefined) phases[k] = (phases[k] ?? 0) + t[k];
       if (t.cert) phases.cert = t.cert;
+      for (const k of ['address', 'family', 'tlsVersion'] as const) if (t[k] !== undefined) Object.assign(phases, { [k]: t[k] });
     }
     const ttfbMs = performance.now() - started;
     const location = res.headers.location;
