@@ -38,7 +38,7 @@ export function webmon(args: string[], env: Record<string, string>, opts: { cwd?
   return {
     child,
     output: () => out,
-    waitFor(pattern, timeoutMs = 15_000) {
+    waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (pattern.test(out)) return finish();
