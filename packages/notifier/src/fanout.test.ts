@@ -85,7 +85,7 @@ describe('notifier fan-out', () => {
       for (const { c, id } of assets) ids.push(await h.emit(id, c, round % 2 ? 'down' : 'up', round % 2 ? 'up' : 'down'));
       await sleep(5);
     }
-    await until(() => rx.received.length >= ids.length, 5000, 'every delivery');
+    await until(() => rx.received.length >= ids.length, 20_000, 'every delivery');
     await sleep(300);
     expect(rx.received.map((r) => r.body.id).sort()).toEqual([...ids].sort());
     const [s1, s2] = [n1.stats(), n2.stats()];
