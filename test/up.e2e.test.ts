@@ -119,7 +119,7 @@ describe('webmon up', () => {
       await up.stop('SIGKILL');
       await target.close();
     }
-  });
+  }, 90_000);
 
   it('runs --executors N executor processes that all check, restarts a killed one, and stops them all', async () => {
     const cwd = tmp();

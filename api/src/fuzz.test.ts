@@ -288,6 +288,8 @@ async function send(r: FuzzRequest) {
   const headers: Record<string, string> = {};
   if (key !== null) headers.authorization = `Bearer ${key ?? ADMIN}`;
   if (r.contentType) headers['content-type'] = r.contentType;
+  // No executor runs here: a probe waits out its timeout, so the scraper's header keeps it short.
+  if (r.op.path === '/probe') headers['x-prometheus-scrape-timeout-seconds'] = '0.6';
   return api.app.inject({ method: r.op.method as 'GET', url: r.url, headers, ...(r.payload !== undefined ? { payload: r.payload } : {}) });
 }
 
