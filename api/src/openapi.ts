@@ -19,7 +19,9 @@ const TAGS = [
   { name: 'clients', description: 'Tenants: their quotas, API keys and the declarative sync of their assets (the admin manages clients; a client its own keys and assets).' },
   { name: 'notifications', description: 'The webhook that receives a client\'s state changes, signed with HMAC-SHA256.' },
   { name: 'plugins', description: 'Installed check plugins with their option schemas.' },
-  { name: 'health', description: 'Health checks and Prometheus metrics.' },
+  { name: 'health', description: 'Health checks, Prometheus metrics and Redis snapshots.' },
+  { name: 'dashboard', description: 'The web dashboard: sign-in with an API key for a session cookie, and live state changes (Server-Sent Events).' },
+  { name: 'status pages', description: 'Public status pages and badges: what an owner publishes, readable without a key.' },
 ];
 
 /** What an error status means, for every route that can answer it. */
@@ -103,9 +105,10 @@ export async function registerDocs(app: App): Promise<void> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token (or in the X-API-Key header).' },
+          session: { type: 'apiKey', in: 'cookie', name: 'webmon_session', description: 'The dashboard session (POST /session); requests other than GET, HEAD, OPTIONS also need the header x-webmon-csrf.' },
         },
       },
-      security: [{ bearer: [] }],
+      security: [{ bearer: [] }, { session: [] }],
     },
     // Shared schemas keep their $id as their component name (#/components/schemas/Error).
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
