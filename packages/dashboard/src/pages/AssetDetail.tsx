@@ -49,7 +49,7 @@ export function AssetDetail({ id }: { id: string }) {
       <div class="toolbar">
         <StateBadge state={a.state} />
         <span class="muted">
-          {a.stateReason ?? ''} last check {ago(a.lastCheckAt)}, every {a.interval} s, plugins {a.plugins.join(', ')}
+          {a.stateReason ? `${a.stateReason} · ` : ''}last check {ago(a.lastCheckAt)}, every {a.interval} s, plugins {a.plugins.join(', ')}
           {a.tags.length ? `, tags ${a.tags.join(', ')}` : ''}
         </span>
         <ActionButton label="Check now" action={() => post('/jobs', { assetIds: [a.id] })} />

@@ -7,7 +7,7 @@ import { del, get, patch, post, qs } from '../api.js';
 import { ago, assetsHash, ms, pastedUrls, percent } from '../format.js';
 import { onStateEvent } from '../live.js';
 import { STATES, type Asset, type BatchItem, type Page } from '../types.js';
-import { ActionButton, ErrorText, StateBadge, useLoad } from '../components/ui.js';
+import { ActionButton, ErrorText, type Loaded, StateBadge, useLoad } from '../components/ui.js';
 
 const PAGE_SIZE = 50;
 const FIELDS = 'id,url,state,stateReason,stateChangedAt,lastCheckAt,tags,paused,plugins';
@@ -19,18 +19,30 @@ export interface AssetFilter {
   q: string;
 }
 
-/** Follows live state changes for the rows on this page. */
-function useLiveRows(set: (fn: (p: Page<Asset> | undefined) => Page<Asset> | undefined) => void) {
-  useEffect(
-    () =>
-      onStateEvent((e) =>
-        set((p) => {
-          if (!p?.items.some((a) => a.id === e.assetId)) return p;
-          return { ...p, items: p.items.map((a) => (a.id === e.assetId ? { ...a, state: e.to, stateReason: e.reason || null, stateChangedAt: new Date(e.at).toISOString(), lastCheckAt: new Date(e.at).toISOString() } : a)) };
-        }),
-      ),
-    [set],
-  );
+/**
+ * Follows live state changes: a row on this page changes state at once; then the page is fetched
+ * again (at most once a second) for the 24 h numbers and for assets that now match the filter.
+ */
+function useLiveRows(page: Loaded<Page<Asset>>) {
+  const { set, reload } = page;
+  useEffect(() => {
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const off = onStateEvent((e) => {
+      set((p) => {
+        if (!p?.items.some((a) => a.id === e.assetId)) return p;
+        const at = new Date(e.at).toISOString();
+        return { ...p, items: p.items.map((a) => (a.id === e.assetId ? { ...a, state: e.to, stateReason: e.reason || null, stateChangedAt: at, lastCheckAt: at } : a)) };
+      });
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        reload();
+      }, 1000);
+    });
+    return () => {
+      off();
+      clearTimeout(pending);
+    };
+  }, [set, reload]);
 }
 
 function sortRows(rows: Asset[], key: SortKey | null, desc: boolean): Asset[] {
@@ -59,7 +71,7 @@ export function Assets({ filter }: { filter: AssetFilter }) {
     () => get<Page<Asset>>(`/assets${qs({ state: filter.state, tag: filter.tag, q: filter.q, limit: PAGE_SIZE, cursor, fields: FIELDS, include: 'stats24h' })}`),
     [key, cursor],
   );
-  useLiveRows(page.set);
+  useLiveRows(page);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [sort, setSort] = useState<{ key: SortKey | null; desc: boolean }>({ key: null, desc: false });
   const rows = useMemo(() => sortRows(page.data?.items ?? [], sort.key, sort.desc), [page.data, sort]);
@@ -225,7 +237,8 @@ function AddAssets({ onAdded }: { onAdded: () => void }) {
       const res = await post<{ items: BatchItem[] }>('/assets/batch', { assets: lines.map((l) => (tags.length ? { url: l.url, tags } : { url: l.url })) });
       const out = lines.map((l, i) => {
         const item = res.items.find((it) => it.index === i);
-        return { ...l, error: item?.error?.message, id: item?.id, created: item?.created };
+        // The API names the batch index (`assets.3.url`); the page names the line instead.
+        return { ...l, error: item?.error?.message.replace(/^assets\.\d+\./, ''), id: item?.id, created: item?.created };
       });
       setResults(out);
       const ids = out.flatMap((r) => (r.id ? [r.id] : []));

@@ -55,7 +55,14 @@ function Snapshot() {
           {s.inProgress ? ', a save is in progress' : ''}.
         </p>
       )}
-      <ActionButton label="Snapshot now" action={() => post('/snapshots')} onDone={snap.reload} />
+      <ActionButton
+        label="Snapshot now"
+        action={async () => {
+          // POST /snapshots answers when Redis has saved, with the new status.
+          const done = await post<Snapshots>('/snapshots');
+          snap.set(() => done);
+        }}
+      />
     </Section>
   );
 }
