@@ -11,6 +11,7 @@ import { SnapshotStatus } from '../schemas/index.js';
 
 /** How long a snapshot may take, as `webmon snapshot` waits. */
 const SNAPSHOT_TIMEOUT_MS = 130_000;
+const PING_TIMEOUT_MS = 3000;
 
 /** One request on the dispatcher's control channel; its reply, or WEBMON_ERR_DISPATCHER_UNAVAILABLE. */
 export async function askDispatcher(config: Readonly<Config>, command: string, timeoutMs: number): Promise<string> {
@@ -66,6 +67,8 @@ export function snapshotRoutes(ctx: ApiContext, timeoutMs = SNAPSHOT_TIMEOUT_MS)
       },
       async (req) => {
         requireAdmin(req.principal);
+        // A quick PING first: without a dispatcher, answer in seconds rather than after the snapshot timeout.
+        await askDispatcher(ctx.config, 'PING', PING_TIMEOUT_MS);
         const reply = await askDispatcher(ctx.config, 'SNAPSHOT NOW', timeoutMs);
         if (!reply.startsWith('OK')) throw new WebmonError('WEBMON_ERR_SNAPSHOT_FAILED', `the dispatcher answered: ${reply.slice(0, 300)}`);
         req.log.info({ reply }, 'snapshot written (asked from the api)');
