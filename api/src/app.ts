@@ -29,7 +29,7 @@ import { keyRoutes } from './routes/keys.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { publicRoutesOf } from './routes/public.js';
-import { sessionRoutes } from './routes/session.js';
+import { signInRoutes } from './routes/session.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { statusPageRoutes } from './routes/status-pages.js';
 import { statsRoutes } from './routes/stats.js';
@@ -50,7 +50,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   await registerDocs(app);
-  snapshotAfterWrites(app, new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot after write failed')), config.snapshots.afterWrites);
+  const snapshots = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot failed'));
+  snapshotAfterWrites(app, snapshots, config.snapshots.afterWrites);
   setErrorHandlers(app);
   await keepMaintenanceCurrent(app, ctx, log);
 
@@ -60,14 +61,13 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   app.addHook('onClose', async () => hub.close());
   const publishing = new Publishing(ctx);
   const metrics = metricsRoutes(ctx);
-  await app.register(
-    publicRoutes(healthRoutes(ctx), ...(config.api.publicMetrics ? [metrics] : []), sessionRoutes(ctx), publicRoutesOf(ctx, publishing), dashboardRoutes(ctx)),
-  );
+  await app.register(publicRoutes(healthRoutes(ctx), ...(config.api.publicMetrics ? [metrics] : []), publicRoutesOf(ctx, publishing), dashboardRoutes(ctx)));
+  await app.register(signInRoutes(ctx));
   await app.register(
     authenticated(
       ctx,
       eventStreamRoutes(hub),
-      snapshotRoutes(ctx),
+      snapshotRoutes(ctx, snapshots),
       statusPageRoutes(ctx, publishing),
       ...(config.api.publicMetrics ? [] : [metrics]),
       pluginRoutes(ctx),

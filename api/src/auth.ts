@@ -4,7 +4,8 @@
  * dashboard's session cookie (same principal as the key signed in with), and see
  * `req.principal`; routes registered through `publicRoutes(...)` need none and are documented
  * without security. Whatever else the root registers (the OpenAPI document and its UI) is public
- * too. A route outside both has no principal.
+ * too. A route outside both has no principal. The dashboard's sign-in routes (`signInRoutes`)
+ * authenticate themselves: with the key they are given, or with the session cookie.
  */
 import type { TLSSocket } from 'node:tls';
 import { WebmonError, sameToken, type Principal, type Session } from '@webmon/core';
@@ -13,7 +14,7 @@ import type { ApiContext, App, Routes } from './context.js';
 import { documentStatuses } from './openapi.js';
 
 /** Statuses every authenticated route can answer: no or unknown key, not allowed, over a rate, Redis away. */
-const AUTHENTICATED_STATUSES = [401, 403, 429, 503];
+export const AUTHENTICATED_STATUSES = [401, 403, 429, 503];
 
 export function authenticated(ctx: ApiContext, ...routes: Routes[]): Routes {
   return async function authenticatedContext(app: App) {
@@ -43,7 +44,7 @@ export function publicRoutes(...routes: Routes[]): Routes {
   };
 }
 
-function apiKeyOf(req: FastifyRequest): string | undefined {
+export function apiKeyOf(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);

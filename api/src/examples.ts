@@ -65,7 +65,7 @@ const components = {
   SessionInput: { key: 'wm_3pQ9bq0xF2kVh7Lr1sYt8uWz5aNc4dEe' },
   SessionInfo: { principal: { id: CLIENT_ID, admin: false }, csrfToken: 'Zq3v8Kx0PaL2mN7bR5tY1wE4uI9oS6dF-gH_jKlMnBc', expiresAt: '2026-03-02T21:05:00.412Z' },
   SignedOut: { signedOut: true },
-  SnapshotStatus: { lastSaveAt: T1, lastOk: true, inProgress: false },
+  SnapshotStatus: { lastSaveAt: T1, lastOk: true, inProgress: false, via: 'dispatcher' },
   StatusPageInput: { slug: 'acme', title: 'Acme services', description: 'Our public sites.', assetIds: [ASSET_ID], tags: ['prod'] },
   StatusPagePatch: { title: 'Acme status', tags: ['prod', 'shop'] },
   StatusPage: { slug: 'acme', owner: CLIENT_ID, title: 'Acme services', description: 'Our public sites.', assetIds: [ASSET_ID], tags: ['prod'], path: '/status/acme', createdAt: T0, updatedAt: T1 },

@@ -20,7 +20,11 @@ const TAGS = [
   { name: 'notifications', description: 'The webhook that receives a client\'s state changes, signed with HMAC-SHA256.' },
   { name: 'plugins', description: 'Installed check plugins with their option schemas.' },
   { name: 'health', description: 'Health checks, Prometheus metrics and Redis snapshots.' },
-  { name: 'dashboard', description: 'The web dashboard: sign-in with an API key for a session cookie, and live state changes (Server-Sent Events).' },
+  {
+    name: 'dashboard',
+    description:
+      'The web dashboard: sign-in with an API key for a session cookie. Live state changes: `GET /events/stream` (key or cookie) is a Server-Sent Events stream of your assets\' changes (the admin\'s: all): `event: state`, `id: <events stream id>`, `data: {"assetId","from","to","reason","at"}` (at in ms); a `: ping` comment every 15 s; `Last-Event-ID` replays what came after that id.',
+  },
   { name: 'status pages', description: 'Public status pages and badges: what an owner publishes, readable without a key.' },
 ];
 

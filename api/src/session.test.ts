@@ -83,6 +83,11 @@ describe('sessions', () => {
     expect(s.body).toMatchObject({ code: 'WEBMON_ERR_UNAUTHORIZED', message: 'unknown API key' });
     expect(s.setCookie).toBe('');
     expect((await api.app.inject({ method: 'GET', url: '/assets', headers: { cookie: 'webmon_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } })).statusCode).toBe(401);
+    // The key may come as a bearer token instead of in the body.
+    const bearer = await api.app.inject({ method: 'POST', url: '/session', payload: {}, headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(bearer.statusCode).toBe(200);
+    expect(JSON.parse(bearer.body).principal).toEqual({ id: 'admin', admin: true });
+    expect(JSON.parse((await api.app.inject({ method: 'POST', url: '/session', payload: {} })).body).code).toBe('WEBMON_ERR_UNAUTHORIZED');
   });
 
   it('needs the CSRF token on cookie requests that change something; bearer requests are unaffected', async () => {

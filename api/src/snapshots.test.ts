@@ -1,7 +1,8 @@
 /**
  * /snapshots (admin): the last RDB save from Redis, and SNAPSHOT NOW sent over the dispatcher's
  * control channel with CURVE, as `webmon snapshot` does; here a ROUTER socket with a CURVE server
- * key stands in for the dispatcher and makes Redis save for real.
+ * key stands in for the dispatcher and makes Redis save for real. Without a dispatcher, the api
+ * has Redis save itself.
  */
 import { Router, curveKeyPair } from 'zeromq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +45,8 @@ describe('/snapshots', () => {
     received = [];
     const res = await api.call('POST', '/snapshots');
     expect(res.status).toBe(200);
-    expect(received).toEqual(['PING', 'SNAPSHOT NOW']);
+    expect(received).toEqual(['SNAPSHOT NOW']);
+    expect(res.body.via).toBe('dispatcher');
     expect(res.body.lastOk).toBe(true);
     expect(Date.parse(res.body.lastSaveAt)).toBeGreaterThanOrEqual(Date.parse(before.body.lastSaveAt));
 
@@ -54,15 +56,19 @@ describe('/snapshots', () => {
       expect(refused.status, method).toBe(403);
       expect(refused.body.code).toBe('WEBMON_ERR_FORBIDDEN');
     }
-    expect(received).toEqual(['PING', 'SNAPSHOT NOW']);
+    expect(received).toEqual(['SNAPSHOT NOW']);
   });
 
-  it('answers 503 when no dispatcher answers', async () => {
+  it('has Redis save from the api when no dispatcher is there', async () => {
     const lonely = await testApi('snapshots-lonely', { zmq: { control: `tcp://127.0.0.1:${await freePort()}` } });
     try {
+      const before = await lonely.t.redis.lastsave();
+      const saves = Number(/rdb_saves:(\d+)/.exec(await lonely.t.redis.info('persistence'))![1]);
       const res = await lonely.call('POST', '/snapshots');
-      expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({ code: 'WEBMON_ERR_DISPATCHER_UNAVAILABLE', message: expect.stringMatching(/^no answer from the dispatcher at tcp:\/\/127\.0\.0\.1:/) });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ via: 'api', lastOk: true });
+      expect(Number(/rdb_saves:(\d+)/.exec(await lonely.t.redis.info('persistence'))![1])).toBeGreaterThan(saves);
+      expect(await lonely.t.redis.lastsave()).toBeGreaterThanOrEqual(before);
     } finally {
       await lonely.close();
     }

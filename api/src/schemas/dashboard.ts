@@ -5,7 +5,7 @@ import { ID, MaybeTime, TAG_PATTERN, Time, ref } from './common.js';
 import { Whoami } from './clients.js';
 
 export const SessionInput = Type.Object(
-  { key: Type.String({ minLength: 1, maxLength: 512, description: 'An API key (the admin key or a client key); it is not kept.' }) },
+  { key: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'An API key (the admin key or a client key); it is not kept. Default: the bearer token.' })) },
   { additionalProperties: false, $id: 'SessionInput', description: 'Sign in to the dashboard with an API key.' },
 );
 
@@ -25,6 +25,11 @@ export const SnapshotStatus = Type.Object(
     lastSaveAt: MaybeTime,
     lastOk: Type.Boolean({ description: 'Whether the last background save succeeded.' }),
     inProgress: Type.Boolean(),
+    via: Type.Optional(
+      Type.Enum(['dispatcher', 'api'], {
+        description: 'POST: who had Redis save: the dispatcher (control channel), or this api when no dispatcher answered there.',
+      }),
+    ),
   },
   { $id: 'SnapshotStatus', description: "Redis's RDB snapshots: the last save and whether one is running." },
 );
