@@ -11,7 +11,9 @@
  * cookie and measures, from navigation start (performance.now() in the page), until the page
  * shows its data: the state tiles of the Overview, the first row of the Assets list. Every API
  * response the page fetches is weighed (bytes on the wire, before compression). Also prints the
- * shipped bundle's gzipped size.
+ * shipped bundle's gzipped size, and the live-update delay: with the Assets page open on an `up`
+ * asset, from recording the check that makes it `down` until its row shows `down` (through
+ * GET /events/stream, no reload).
  */
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,6 +86,24 @@ async function dataset(redis, config) {
   for (let from = 0; from < ASSETS; from += 1000) {
     await Promise.all(Array.from({ length: Math.min(1000, ASSETS - from) }, (_, j) => check(from + j, from + j >= FAILING, now - 60_000 + j)));
   }
+  return { ids, check };
+}
+
+/** Ms from recording the check that turns an `up` asset `down` until an open Assets page shows it. */
+async function liveDelay(browser, base, cookie, data, i, downAfter) {
+  const context = await browser.newContext();
+  await context.addCookies([{ name: 'webmon_session', value: cookie, url: base }]);
+  const page = await context.newPage();
+  await page.goto(`${base}/#/assets?q=shop${i}.`);
+  await page.waitForSelector(`tr[data-asset-id="${data.ids[i]}"][data-state="up"]`, { timeout: 30_000 });
+  await page.waitForSelector('.live-live', { timeout: 30_000 });
+  for (let k = 0; k < downAfter - 1; k++) await data.check(i, false, Date.now());
+  const t0 = performance.now();
+  await data.check(i, false, Date.now());
+  await page.waitForSelector(`tr[data-asset-id="${data.ids[i]}"][data-state="down"]`, { timeout: 30_000 });
+  const ms = performance.now() - t0;
+  await context.close();
+  return ms;
 }
 
 /** One fresh page: ms from navigation start until `selector` is in the DOM, and the API responses' sizes. */
@@ -113,7 +133,7 @@ let browser;
 try {
   const config = loadConfig({ env: {}, overrides: { redis: { keyPrefix: 'wm' }, api: { adminKey: ADMIN_KEY }, snapshots: { afterWrites: 'off' } } });
   let t0 = performance.now();
-  await dataset(redis, config);
+  const data = await dataset(redis, config);
   const setupSeconds = (performance.now() - t0) / 1000;
   const apiRedis = connectRedis({ url: server.url, failFast: true });
   await apiRedis.connect();
@@ -147,6 +167,10 @@ try {
     result.pages[name] = { firstRenderMsMedian: Math.round(median(times)), firstRenderMsMax: Math.round(Math.max(...times)), largestResponseBytes: largest.bytes, largestResponse: largest.path };
     say(`${name.padEnd(9)} first render: median ${Math.round(median(times))} ms, max ${Math.round(Math.max(...times))} ms over ${RUNS} runs; largest API response ${(largest.bytes / 1024).toFixed(1)} KB (${largest.path})`);
   }
+  const delays = [];
+  for (let r = 0; r < RUNS; r++) delays.push(await liveDelay(browser, base, cookie, data, FAILING + r, config.checks.downAfter));
+  result.liveUpdateMs = { median: Math.round(median(delays)), max: Math.round(Math.max(...delays)) };
+  say(`live update: a row turns down ${Math.round(median(delays))} ms (median; max ${Math.round(Math.max(...delays))} ms) after the check that brings it down`);
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await browser?.close();

@@ -60,6 +60,11 @@ export const post = <T>(path: string, body?: unknown) => request<T>('POST', path
 export const patch = <T>(path: string, body: unknown) => request<T>('PATCH', path, body);
 export const del = (path: string) => request<void>('DELETE', path);
 
+/** The message to show for a failure: the API's own message for an ApiError. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** A query string from the defined, non-empty values. */
 export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
   const p = new URLSearchParams();

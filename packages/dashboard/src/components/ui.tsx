@@ -1,6 +1,7 @@
 /** Small shared pieces: state badge, async data hook, error and busy messages. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { messageOf } from '../api.js';
 import { stateColour } from '../format.js';
 
 export function StateBadge({ state }: { state: string }) {
@@ -37,13 +38,28 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       },
       (e: unknown) => {
         if (mine !== run.current) return;
-        setError(e instanceof Error ? e.message : String(e));
+        setError(messageOf(e));
         setLoading(false);
       },
     );
   }, deps);
   useEffect(reload, [reload]);
   return { data, error, loading, reload, set: setData };
+}
+
+/** A header row of column titles. */
+export function TableHead({ cols }: { cols: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((h) => (
+          <th key={h} scope="col">
+            {h}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
 }
 
 export function ErrorText({ error }: { error: string | null | undefined }) {
@@ -81,7 +97,7 @@ export function ActionButton({ label, action, onDone, class: cls, confirm }: { l
       await action();
       onDone?.();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     } finally {
       setBusy(false);
     }

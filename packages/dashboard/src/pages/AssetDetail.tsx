@@ -8,7 +8,7 @@ import { ago, dateTime, ms, percent } from '../format.js';
 import { onStateEvent } from '../live.js';
 import type { Asset, AssetStats, MaintenanceWindow, Page, ResultRow } from '../types.js';
 import { colourAt, LatencyChart, type Line, UptimeBar } from '../components/charts.js';
-import { ActionButton, ErrorText, Section, StateBadge, useLoad } from '../components/ui.js';
+import { ActionButton, ErrorText, Section, StateBadge, TableHead, useLoad } from '../components/ui.js';
 import { EditAsset } from './EditAsset.js';
 
 const WINDOWS = ['1h', '24h', '7d', '30d', '365d'] as const;
@@ -120,15 +120,7 @@ function Latency({ s }: { s: AssetStats }) {
       <LatencyChart times={times} lines={lines} title={`Latency from ${dateTime(s.window.from)} to ${dateTime(s.window.to)}: ${lines.map((l) => l.label).join(', ')}`} />
       <table>
         <caption>Per plugin over the window ({s.window.checks} checks, uptime {percent(s.window.uptimePercent)})</caption>
-        <thead>
-          <tr>
-            {['Plugin', 'Checks', 'p50', 'p95', 'p99', 'max'].map((h) => (
-              <th key={h} scope="col">
-                {h}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead cols={['Plugin', 'Checks', 'p50', 'p95', 'p99', 'max']} />
         <tbody>
           {plugins.map(([name, l]) => (
             <tr key={name}>
@@ -195,15 +187,7 @@ function Latest({ s }: { s: AssetStats }) {
         <p class="muted">Not checked yet.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              {['Plugin', 'Status', 'Reason', 'Message', 'Duration'].map((h) => (
-                <th key={h} scope="col">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead cols={['Plugin', 'Status', 'Reason', 'Message', 'Duration']} />
           <tbody>
             {latest.map((r) => (
               <tr key={r.plugin}>
@@ -226,13 +210,7 @@ function RecentResults({ rows }: { rows: ResultRow[] }) {
   return (
     <Section title="Recent checks">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Results</th>
-          </tr>
-        </thead>
+        <TableHead cols={['When', 'Outcome', 'Results']} />
         <tbody>
           {rows.map((r) => (
             <tr key={r.jobId}>
@@ -258,15 +236,7 @@ function HtmlStats({ s }: { s: AssetStats }) {
       <p class="muted">{h.samples ?? 0} samples learned. z is how many σ the latest page is from the mean.</p>
       {features.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              {['Feature', 'Mean', 'σ', 'Latest z'].map((x) => (
-                <th key={x} scope="col">
-                  {x}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead cols={['Feature', 'Mean', 'σ', 'Latest z']} />
           <tbody>
             {features.map(([name, f]) => {
               const z = h.latestZ?.[name];

@@ -3,7 +3,7 @@
  * cursor pages on), rows follow live state changes, bulk add by pasting URLs, bulk actions.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { del, get, patch, post, qs } from '../api.js';
+import { del, get, messageOf, patch, post, qs } from '../api.js';
 import { ago, assetsHash, ms, pastedUrls, percent } from '../format.js';
 import { onStateEvent } from '../live.js';
 import { STATES, type Asset, type BatchItem, type Page } from '../types.js';
@@ -247,7 +247,7 @@ function AddAssets({ onAdded }: { onAdded: () => void }) {
       (form.elements.namedItem('urls') as HTMLTextAreaElement).value = out.filter((r) => r.error).map((r) => r.url).join('\n');
       onAdded();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,6 @@
 /** Edits an asset's plugins, options, interval and tags with PATCH; the API's validation message is shown as is. */
 import { useState } from 'preact/hooks';
-import { get, patch } from '../api.js';
+import { get, messageOf, patch } from '../api.js';
 import type { Asset } from '../types.js';
 import { ErrorText, Section, useLoad } from '../components/ui.js';
 
@@ -23,7 +23,7 @@ export function EditAsset({ asset, onSaved }: { asset: Asset; onSaved: () => voi
     try {
       config = JSON.parse(String(f.get('config') ?? '{}'));
     } catch (err) {
-      return setError(`config: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+      return setError(`config: not valid JSON (${messageOf(err)})`);
     }
     try {
       await patch(`/assets/${asset.id}`, {
@@ -35,7 +35,7 @@ export function EditAsset({ asset, onSaved }: { asset: Asset; onSaved: () => voi
       setSaved(true);
       onSaved();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   return (

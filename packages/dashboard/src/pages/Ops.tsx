@@ -1,8 +1,7 @@
 /** Operations (admin): failed jobs with retry, clients with their webhook status, snapshots. */
-import { get, post, qs } from '../api.js';
+import { ApiError, get, post, qs } from '../api.js';
 import { ago, dateTime } from '../format.js';
-import { ActionButton, ErrorText, Section, useLoad } from '../components/ui.js';
-import { ApiError } from '../api.js';
+import { ActionButton, ErrorText, Section, TableHead, useLoad } from '../components/ui.js';
 
 interface Job {
   id: string;
@@ -76,15 +75,7 @@ function FailedJobs() {
       {jobs.data && items.length === 0 && <p class="muted">No failed job.</p>}
       {items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              {['Job', 'Asset', 'Attempts', 'Failed', 'Error', ''].map((h) => (
-                <th key={h} scope="col">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead cols={['Job', 'Asset', 'Attempts', 'Failed', 'Error', 'Action']} />
           <tbody>
             {items.map((j) => (
               <tr key={j.id}>
@@ -119,15 +110,7 @@ function Clients() {
       {clients.data && items.length === 0 && <p class="muted">No client yet (POST /clients creates one).</p>}
       {items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              {['Client', 'Id', 'Created', 'Webhook'].map((h) => (
-                <th key={h} scope="col">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead cols={['Client', 'Id', 'Created', 'Webhook']} />
           <tbody>
             {items.map((c) => (
               <tr key={c.id}>

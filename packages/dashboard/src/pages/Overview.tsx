@@ -4,7 +4,7 @@ import { get } from '../api.js';
 import { ago, assetsHash, stateColour } from '../format.js';
 import { onStateEvent, recentStateEvents } from '../live.js';
 import { STATES, type FleetStats, type StateEvent } from '../types.js';
-import { ErrorText, Section, StateBadge, useLoad } from '../components/ui.js';
+import { ErrorText, Section, StateBadge, TableHead, useLoad } from '../components/ui.js';
 
 const REFRESH_MS = 10_000;
 
@@ -87,12 +87,7 @@ export function Overview() {
                 <p class="muted">No failed checks.</p>
               ) : (
                 <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Asset</th>
-                      <th scope="col">Failures</th>
-                    </tr>
-                  </thead>
+                  <TableHead cols={['Asset', 'Failures']} />
                   <tbody>
                     {s.failingMost.map((f) => (
                       <tr key={f.assetId}>

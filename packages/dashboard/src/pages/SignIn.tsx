@@ -1,7 +1,8 @@
 /** Sign-in: the API key is sent once to POST /session and never kept by the page. */
 import { useState } from 'preact/hooks';
-import { request } from '../api.js';
+import { messageOf, request } from '../api.js';
 import type { Session } from '../types.js';
+import { ErrorText } from '../components/ui.js';
 
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [error, setError] = useState<string | null>(null);
@@ -17,7 +18,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       input.value = '';
       onSignedIn(s);
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     } finally {
       setBusy(false);
     }
@@ -35,11 +36,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
       </form>
     </main>
   );

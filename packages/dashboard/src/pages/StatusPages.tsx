@@ -1,6 +1,6 @@
 /** The caller's public status pages: create (slug, title, tags and/or asset ids), open, delete; badge snippets. */
 import { useState } from 'preact/hooks';
-import { del, get, post } from '../api.js';
+import { del, get, messageOf, post } from '../api.js';
 import { ActionButton, ErrorText, Section, useLoad } from '../components/ui.js';
 
 interface StatusPage {
@@ -31,7 +31,7 @@ export function StatusPages() {
       form.reset();
       pages.reload();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   const origin = location.origin;
@@ -48,9 +48,11 @@ export function StatusPages() {
         <ul class="pages">
           {(pages.data?.items ?? []).map((p) => (
             <li key={p.slug}>
-              <a href={`/status/${p.slug}`}>{p.title}</a> <code>/status/{p.slug}</code> {p.tags?.length ? `tags: ${p.tags.join(', ')}` : ''} {p.assetIds?.length ? `${p.assetIds.length} assets` : ''}
+              <a href={`/status/${p.slug}`}>{p.title}</a> <code>/status/{p.slug}</code> {p.tags?.length ? `tags: ${p.tags.join(', ')}` : ''}{' '}
+              {p.assetIds?.length ? `${p.assetIds.length} asset${p.assetIds.length === 1 ? '' : 's'}` : ''}
               <div class="muted small">
-                Badge: <code>{`![status](${origin}/badge/${p.slug}/state.svg)`}</code>
+                <img src={`/badge/${p.slug}/state.svg`} alt={`State badge of ${p.title}`} height={20} /> Badge for a README:{' '}
+                <code>{`![status](${origin}/badge/${p.slug}/state.svg)`}</code>
               </div>
               <ActionButton label="Delete" confirm="Confirm delete" class="danger" action={() => del(`/status-pages/${p.slug}`)} onDone={pages.reload} />
             </li>
