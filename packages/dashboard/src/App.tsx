@@ -1,6 +1,6 @@
 /** The shell: session, navigation, the live-update stream and the page for the current route. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, del, request, setCsrfToken, setUnauthorizedHandler } from './api.js';
+import { ApiError, del, get, request, setCsrfToken, setUnauthorizedHandler } from './api.js';
 import { parseRoute, type Route } from './format.js';
 import { emitStateEvent, parseStateEvent } from './live.js';
 import type { Session } from './types.js';
@@ -17,21 +17,40 @@ function currentRoute(): Route {
 }
 
 type LiveState = 'connecting' | 'live' | 'reconnecting';
+const RETRY_MS = 3000;
 
-/** One EventSource per signed-in page; the browser reconnects by itself with Last-Event-ID. */
+/**
+ * One EventSource per signed-in page. The browser reconnects by itself (with Last-Event-ID) after
+ * a dropped connection; an answer other than 200 closes it for good, so then the session is
+ * checked (a 401 returns to sign-in) and a new stream is opened a little later.
+ */
 function useLiveStream(enabled: boolean): LiveState {
   const [state, setState] = useState<LiveState>('connecting');
+  const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     if (!enabled) return;
     const es = new EventSource('/events/stream', { withCredentials: true });
+    let retry: ReturnType<typeof setTimeout> | undefined;
     es.onopen = () => setState('live');
-    es.onerror = () => setState('reconnecting');
+    es.onerror = () => {
+      setState('reconnecting');
+      if (es.readyState !== EventSource.CLOSED || retry) return;
+      retry = setTimeout(() => {
+        get('/session').then(
+          () => setAttempt((n) => n + 1),
+          () => {},
+        );
+      }, RETRY_MS);
+    };
     es.addEventListener('state', (m) => {
       const e = parseStateEvent((m as MessageEvent<string>).data);
       if (e) emitStateEvent(e);
     });
-    return () => es.close();
-  }, [enabled]);
+    return () => {
+      clearTimeout(retry);
+      es.close();
+    };
+  }, [enabled, attempt]);
   return state;
 }
 
