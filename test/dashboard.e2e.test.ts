@@ -236,6 +236,15 @@ describe.skipIf(skip)(skip ? 'dashboard (skipped: chromium is not installed)' : 
     expect(await page.locator('.uptime figcaption').textContent()).toMatch(/^\d{4}-\d{2}-\d{2}: .* up, \d+ checks, \d+ failed$/);
     await expectAccessible(page, 'asset-detail');
 
+    // A badge token makes the asset's badges public; the page shows them.
+    await page.getByRole('button', { name: 'Create a badge token' }).click();
+    const badge = page.getByRole('img', { name: 'state badge' });
+    await badge.waitFor({ timeout: WAIT });
+    await expect.poll(() => badge.evaluate((img: any) => img.complete && img.naturalWidth), { timeout: WAIT }).toBeGreaterThan(0);
+    const badgeUrl = (await badge.getAttribute('src'))!;
+    expect((await fetch(badgeUrl)).status).toBe(200);
+    expect((await fetch(badgeUrl.replace(/token=[^&]+/, 'token=wrong'))).status).toBeGreaterThanOrEqual(400);
+
     // The editor shows the API's validation message for bad options, and saves good ones.
     const bad = { http: { method: 'FETCH' } };
     const refused = await admin.call('PATCH', `/assets/${asset.id}`, { config: bad });

@@ -90,6 +90,7 @@ export function AssetDetail({ id }: { id: string }) {
       <RecentResults rows={results.data?.items ?? []} />
       {stats.data && <HtmlStats s={stats.data} />}
       <Maintenance asset={a} />
+      <Badges id={a.id} />
       <EditAsset asset={a} onSaved={() => asset.reload()} />
     </>
   );
@@ -273,6 +274,36 @@ function Maintenance({ asset }: { asset: Asset }) {
               {w.recurring ? `every ${w.recurring.days.join(',')} at ${w.recurring.start} for ${w.recurring.durationMinutes} min` : `${w.start ? dateTime(w.start) : '…'} to ${w.end ? dateTime(w.end) : '…'}`}
             </li>
           ))}
+        </ul>
+      )}
+    </Section>
+  );
+}
+
+/** Badge links with a new badge token (shown once; a new one replaces the earlier token). */
+function Badges({ id }: { id: string }) {
+  const [token, setToken] = useState<string | null>(null);
+  const base = `${location.origin}/badge/${id}`;
+  return (
+    <Section title="Badges">
+      <p class="muted">
+        Badges of an asset on a public status page need no token. For any other asset, create a badge token: it is shown once, and a new one replaces
+        it.
+      </p>
+      <ActionButton
+        label="Create a badge token"
+        action={async () => setToken((await post<{ token: string }>(`/assets/${id}/badge-token`)).token)}
+      />
+      {token && (
+        <ul class="badges">
+          {(['state', 'uptime', 'latency'] as const).map((kind) => {
+            const url = `${base}/${kind}.svg?window=24h&token=${encodeURIComponent(token)}`;
+            return (
+              <li key={kind}>
+                <img src={url} alt={`${kind} badge`} height={20} /> <code>{`![${kind}](${url})`}</code>
+              </li>
+            );
+          })}
         </ul>
       )}
     </Section>
