@@ -2,22 +2,27 @@
  * The REST API: a fastify instance with schema-validated routes, API-key authentication, one
  * error shape `{statusCode, code, error, message}` from the catalog, and OpenAPI under /docs.
  */
+import cookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AssetStore, ClientStore, JobStore, MaintenanceStore, OwnerEgress, SnapshotCoalescer, WebmonError, createKeys, errorBody, jobPolicy, scripts, type Logger } from '@webmon/core';
+import { AssetStore, ClientStore, JobStore, MaintenanceStore, OwnerEgress, SessionStore, SnapshotCoalescer, StatusPageStore, WebmonError, createKeys, errorBody, jobPolicy, scripts, type Logger } from '@webmon/core';
 import { WebhookStore } from '@webmon/notifier';
 import { AssetInputs } from './asset-input.js';
 import { authenticated, publicRoutes } from './auth.js';
 import type { ApiContext, ApiDeps, App } from './context.js';
 import { MAX_PARAM_LENGTH, MAX_URL_LENGTH_BYTES, answerClientError, sendError, toErrorBody } from './http-errors.js';
 import { registerRateLimits } from './limits.js';
+import { EventHub } from './events-hub.js';
 import { registerDocs } from './openapi.js';
+import { Publishing } from './publishing.js';
 import { assetBatchRoutes } from './routes/asset-batch.js';
 import { assetListRoutes } from './routes/asset-list.js';
 import { assetPluginRoutes } from './routes/asset-plugins.js';
 import { assetStatsRoutes } from './routes/asset-stats.js';
 import { assetRoutes } from './routes/assets.js';
 import { clientRoutes } from './routes/clients.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { eventStreamRoutes } from './routes/events-stream.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
@@ -25,6 +30,10 @@ import { maintenanceRoutes } from './routes/maintenance.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { probeRoutes } from './routes/probe.js';
+import { publicRoutesOf } from './routes/public.js';
+import { signInRoutes } from './routes/session.js';
+import { snapshotRoutes } from './routes/snapshots.js';
+import { statusPageRoutes } from './routes/status-pages.js';
 import { statsRoutes } from './routes/stats.js';
 import { syncRoutes } from './routes/sync.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -43,16 +52,25 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   await registerDocs(app);
-  snapshotAfterWrites(app, new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot after write failed')), config.snapshots.afterWrites);
+  const snapshots = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot failed'));
+  snapshotAfterWrites(app, snapshots, config.snapshots.afterWrites);
   setErrorHandlers(app);
   await keepMaintenanceCurrent(app, ctx, log);
 
   await registerRateLimits(app, ctx);
+  await app.register(cookie);
+  const hub = new EventHub(redis, ctx.keys, log);
+  app.addHook('onClose', async () => hub.close());
+  const publishing = new Publishing(ctx);
   const metrics = metricsRoutes(ctx);
-  await app.register(publicRoutes(healthRoutes(ctx), ...(config.api.publicMetrics ? [metrics] : [])));
+  await app.register(publicRoutes(healthRoutes(ctx), ...(config.api.publicMetrics ? [metrics] : []), publicRoutesOf(ctx, publishing), dashboardRoutes(ctx)));
+  await app.register(signInRoutes(ctx));
   await app.register(
     authenticated(
       ctx,
+      eventStreamRoutes(hub),
+      snapshotRoutes(ctx, snapshots),
+      statusPageRoutes(ctx, publishing),
       ...(config.api.publicMetrics ? [] : [metrics]),
       pluginRoutes(ctx),
       assetRoutes(ctx),
@@ -107,6 +125,8 @@ function createContext(deps: ApiDeps): ApiContext {
     webhooks: new WebhookStore(redis, keys, { egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined), { ttlMs: 0 }) }),
     inputs: new AssetInputs(registry, config),
     sink: deps.jobs,
+    sessions: new SessionStore(redis, keys, config.api.sessionTtlSec * 1000),
+    statusPages: new StatusPageStore(redis, keys),
   };
 }
 
@@ -165,7 +185,7 @@ function setErrorHandlers(app: App): void {
 }
 
 const MAINTENANCE_SYNC_MS = 1000;
-const STATE_READERS = /^\/(assets|stats|metrics|maintenance|jobs$)/;
+const STATE_READERS = /^\/(assets|stats|metrics|maintenance|public|badge|jobs$)/;
 
 /**
  * Maintenance windows open and close with the clock: readers of asset states sync first when a

@@ -5,7 +5,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AssetStore, ClientStore, Config, JobStore, Keys, Logger, MaintenanceStore, Principal, Redis } from '@webmon/core';
+import type { AssetStore, ClientStore, Config, JobStore, Keys, Logger, MaintenanceStore, Principal, Redis, SessionStore, StatusPageStore } from '@webmon/core';
 import type { WebhookStore } from '@webmon/notifier';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import type { AssetInputs } from './asset-input.js';
@@ -35,6 +35,9 @@ export interface ApiContext {
   inputs: AssetInputs;
   sink: JobSink;
   keys: Keys;
+  /** Dashboard sessions (cookie sign-in). */
+  sessions: SessionStore;
+  statusPages: StatusPageStore;
 }
 
 declare module 'fastify' {

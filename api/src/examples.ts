@@ -59,8 +59,28 @@ const components = {
     return this.ResultsPage.items[0];
   },
   get AssetFields() {
-    return this.AssetList.items[0];
+    return { ...this.AssetList.items[0], stats24h: this.Stats24h };
   },
+  Stats24h: { uptimePercent: 99.86, p95Ms: 310 },
+  SessionInput: { key: 'wm_3pQ9bq0xF2kVh7Lr1sYt8uWz5aNc4dEe' },
+  SessionInfo: { principal: { id: CLIENT_ID, admin: false }, csrfToken: 'Zq3v8Kx0PaL2mN7bR5tY1wE4uI9oS6dF-gH_jKlMnBc', expiresAt: '2026-03-02T21:05:00.412Z' },
+  SignedOut: { signedOut: true },
+  SnapshotStatus: { lastSaveAt: T1, lastOk: true, inProgress: false, via: 'dispatcher' },
+  StatusPageInput: { slug: 'acme', title: 'Acme services', description: 'Our public sites.', assetIds: [ASSET_ID], tags: ['prod'] },
+  StatusPagePatch: { title: 'Acme status', tags: ['prod', 'shop'] },
+  StatusPage: { slug: 'acme', owner: CLIENT_ID, title: 'Acme services', description: 'Our public sites.', assetIds: [ASSET_ID], tags: ['prod'], path: '/status/acme', createdAt: T0, updatedAt: T1 },
+  get StatusPageList() {
+    return { items: [this.StatusPage] };
+  },
+  UptimeDay: { day: '2026-03-01', uptimePercent: 99.93, checks: 1440 },
+  get PublicAsset() {
+    return { id: ASSET_ID, name: 'shop.example.com/', state: 'up', uptimeDays: [this.UptimeDay], uptime90dPercent: 99.97 };
+  },
+  PublicMaintenance: { title: 'database upgrade', from: '2026-03-03T02:00:00.000Z', to: '2026-03-03T03:00:00.000Z' },
+  get PublicStatus() {
+    return { title: 'Acme services', description: 'Our public sites.', updatedAt: T1, assets: [this.PublicAsset], maintenance: [this.PublicMaintenance] };
+  },
+  BadgeToken: { token: 'b4Qw9Zx0PaL2mN7bR5tY1wE4uI9oS6dFgHjKlMnBcVx' },
   get Latency() {
     return this.WindowStats.latency.http;
   },

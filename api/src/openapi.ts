@@ -20,7 +20,13 @@ const TAGS = [
   { name: 'notifications', description: 'The webhook that receives a client\'s state changes, signed with HMAC-SHA256.' },
   { name: 'plugins', description: 'Installed check plugins with their option schemas.' },
   { name: 'probe', description: 'blackbox_exporter-compatible probes for Prometheus: GET /probe?target=…&module=….' },
-  { name: 'health', description: 'Health checks and Prometheus metrics.' },
+  { name: 'health', description: 'Health checks, Prometheus metrics and Redis snapshots.' },
+  {
+    name: 'dashboard',
+    description:
+      'The web dashboard: sign-in with an API key for a session cookie. Live state changes: `GET /events/stream` (key or cookie) is a Server-Sent Events stream of your assets\' changes (the admin\'s: all): `event: state`, `id: <events stream id>`, `data: {"assetId","from","to","reason","at"}` (at in ms); a `: ping` comment every 15 s; `Last-Event-ID` replays what came after that id.',
+  },
+  { name: 'status pages', description: 'Public status pages and badges: what an owner publishes, readable without a key.' },
 ];
 
 /** What an error status means, for every route that can answer it. */
@@ -104,9 +110,10 @@ export async function registerDocs(app: App): Promise<void> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token (or in the X-API-Key header).' },
+          session: { type: 'apiKey', in: 'cookie', name: 'webmon_session', description: 'The dashboard session (POST /session); requests other than GET, HEAD, OPTIONS also need the header x-webmon-csrf.' },
         },
       },
-      security: [{ bearer: [] }],
+      security: [{ bearer: [] }, { session: [] }],
     },
     // Shared schemas keep their $id as their component name (#/components/schemas/Error).
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

@@ -1,10 +1,13 @@
 /** `GET /assets`: listings with filters, cursor pagination and a choice of fields (`fields=`). */
-import { WebmonError, type AssetRecord } from '@webmon/core';
+import { StatsStore, WebmonError, type AssetRecord } from '@webmon/core';
 import { ownerScope } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { response } from '../openapi.js';
 import { presentAsset } from '../present.js';
+import { windowNumbers } from '../publishing.js';
 import { ASSET_FIELDS, AssetList, ListQuery, type AssetOut } from '../schemas/index.js';
+
+const DAY_MS = 86_400_000;
 
 /** The stored fields each API field of an asset is made from (see presentAsset). */
 const FIELD_SOURCES: Record<keyof AssetOut, Array<keyof AssetRecord>> = {
@@ -53,6 +56,7 @@ function cursorOf(text: string | undefined): number | undefined {
 
 export function assetListRoutes(ctx: ApiContext) {
   const { assets, registry, maintenance } = ctx;
+  const stats = new StatsStore(ctx.redis, ctx.keys);
   return async function routes(app: App) {
     app.get(
       '/assets',
@@ -72,10 +76,13 @@ export function assetListRoutes(ctx: ApiContext) {
         const page = await assets.list({ owner: ownerScope(req.principal), state: q.state, plugin: q.plugin, tag: q.tag, q: q.q, cursor, limit: q.limit });
         const [records, windows] = await Promise.all([assets.getMany(page.ids, fields ? recordFields(fields) : undefined), maintenance.summaries()]);
         const view = (r: AssetRecord) => presentAsset(r, registry, windows);
-        return {
-          items: records.filter((r): r is AssetRecord => r !== null).map((r) => (fields ? pick(view(r), fields) : view(r))),
-          nextCursor: page.next === null ? null : String(page.next),
-        };
+        const found = records.filter((r): r is AssetRecord => r !== null);
+        const items = found.map((r) => (fields ? pick(view(r), fields) : view(r)));
+        if (q.include === 'stats24h') {
+          const numbers = await Promise.all(found.map((r) => windowNumbers(stats, r.id, DAY_MS)));
+          for (const [i, item] of items.entries()) Object.assign(item, { stats24h: numbers[i] });
+        }
+        return { items, nextCursor: page.next === null ? null : String(page.next) };
       },
     );
   };

@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox';
 import { ASSET_STATES, MAX_URL_LENGTH } from '@webmon/core';
 import { ErrorResponse, ID, MaybeTime, NAME, TAG_PATTERN, Time, ref } from './common.js';
+import { Stats24h } from './dashboard.js';
 import { ids } from '../examples.js';
 
 const PluginConfigs = Type.Record(Type.String({ pattern: NAME }), Type.Record(Type.String(), Type.Unknown()), {
@@ -59,7 +60,10 @@ export type AssetOut = Static<typeof Asset>;
 /** The fields of an Asset, which `fields` of a listing may name. */
 export const ASSET_FIELDS = Object.keys(Asset.properties) as Array<keyof AssetOut>;
 
-export const AssetFields = Type.Partial(Asset, { $id: 'AssetFields', description: 'An Asset with every field, or only those named in `fields`.' });
+export const AssetFields = Type.Partial(Type.Object({ ...Asset.properties, stats24h: ref(Stats24h) }), {
+  $id: 'AssetFields',
+  description: 'An Asset with every field, or only those named in `fields`; with `include=stats24h`, also its last 24 hours.',
+});
 
 export const AssetId = Type.Object({ id: Type.String({ pattern: ID, examples: [ids.asset] }) });
 export const PluginParams = Type.Object({ id: Type.String({ pattern: ID, examples: [ids.asset] }), plugin: Type.String({ pattern: NAME, examples: ['htmlstats'] }) });
@@ -77,6 +81,7 @@ export const ListQuery = Type.Object(
       }),
     ),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    include: Type.Optional(Type.Enum(['stats24h'], { description: '`stats24h`: each item also has `stats24h` (uptime and p95 latency over 24 h), computed for this page only.' })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'nextCursor of the previous page.' })),
     fields: Type.Optional(
       Type.String({

@@ -5,6 +5,7 @@
 import type { TSchema } from 'typebox';
 import * as assets from './assets.js';
 import * as clients from './clients.js';
+import * as dashboard from './dashboard.js';
 import { ErrorResponse } from './common.js';
 import * as jobs from './jobs.js';
 import * as maintenance from './maintenance.js';
@@ -14,6 +15,7 @@ import * as webhooks from './webhooks.js';
 
 export * from './assets.js';
 export * from './clients.js';
+export * from './dashboard.js';
 export * from './common.js';
 export * from './jobs.js';
 export * from './maintenance.js';
@@ -22,7 +24,7 @@ export * from './system.js';
 export * from './webhooks.js';
 
 /** Every named component (a schema with an `$id`), registered once with the app and its validators. */
-export const COMPONENTS: readonly TSchema[] = [ErrorResponse, ...[assets, jobs, stats, system, clients, maintenance, webhooks].flatMap((m) => Object.values(m).filter(isComponent))];
+export const COMPONENTS: readonly TSchema[] = [ErrorResponse, ...[assets, jobs, stats, system, clients, maintenance, webhooks, dashboard].flatMap((m) => Object.values(m).filter(isComponent))];
 
 function isComponent(value: unknown): value is TSchema {
   return typeof value === 'object' && value !== null && typeof (value as { $id?: unknown }).$id === 'string';

@@ -55,6 +55,13 @@ export const ConfigSchema = Type.Object(
         bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
         maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
         publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (fleet totals; series per asset only as metrics.perAssetPublic allows); false: the admin key.' }),
+        sessionTtlSec: Int(43_200, 60, 2_592_000, 'Dashboard sessions (signed in with an API key) end after this long without a request (sliding; default 12 h).'),
+        trustForwardedProto: Type.Boolean({
+          default: false,
+          description: 'Behind a TLS-terminating proxy: `X-Forwarded-Proto: https` marks the session cookie `Secure` (it always is when the api itself is reached over TLS). Set only when the proxy sets that header itself.',
+        }),
+        signInPerMinute: Int(10, 1, 10_000, 'Sign-in attempts (POST /session) per client address per minute, across api processes.'),
+        dashboardDir: Type.Optional(Type.String({ minLength: 1, description: 'Folder of the built dashboard served at / (default: packages/dashboard/dist of this install, made by `npm run build`).' })),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -19,6 +19,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_PROBE_MODULE: { status: 400, title: 'Unknown probe module' },
   WEBMON_ERR_UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   WEBMON_ERR_FORBIDDEN: { status: 403, title: 'This API key may not do that' },
+  WEBMON_ERR_CSRF: { status: 403, title: 'Missing or wrong CSRF token' },
   WEBMON_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   WEBMON_ERR_ASSET_NOT_FOUND: { status: 404, title: 'Asset not found' },
   WEBMON_ERR_JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
@@ -26,7 +27,10 @@ export const ErrorCatalog = {
   WEBMON_ERR_MAINTENANCE_NOT_FOUND: { status: 404, title: 'Maintenance window not found' },
   WEBMON_ERR_WEBHOOK_NOT_FOUND: { status: 404, title: 'No webhook is set for this client' },
   WEBMON_ERR_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
+  WEBMON_ERR_STATUS_PAGE_NOT_FOUND: { status: 404, title: 'Status page not found' },
+  WEBMON_ERR_BADGE_NOT_FOUND: { status: 404, title: 'No public badge for this id' },
   WEBMON_ERR_ASSET_EXISTS: { status: 409, title: 'Another asset already has this URL' },
+  WEBMON_ERR_STATUS_PAGE_EXISTS: { status: 409, title: 'Another status page has this slug' },
   WEBMON_ERR_CONFLICT: { status: 409, title: 'Concurrent modification, retry' },
   WEBMON_ERR_JOB_NOT_FAILED: { status: 409, title: 'Only a failed job can be retried' },
   WEBMON_ERR_LAST_KEY: { status: 409, title: 'A client cannot revoke its last usable API key' },
@@ -42,6 +46,7 @@ export const ErrorCatalog = {
   WEBMON_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Redis is unavailable' },
   WEBMON_ERR_SNAPSHOT_FAILED: { status: 503, title: 'The change was applied but not snapshotted' },
   WEBMON_ERR_SHUTTING_DOWN: { status: 503, title: 'This api instance is shutting down' },
+  WEBMON_ERR_DISPATCHER_UNAVAILABLE: { status: 503, title: 'The dispatcher did not answer on its control channel' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ErrorCatalog;

@@ -23,5 +23,7 @@ export * from './z85.js';
 export * from './rollup.js';
 export * from './stats.js';
 export * from './store/stats.js';
+export * from './store/sessions.js';
+export * from './store/status-pages.js';
 export * from './metrics.js';
 export * from './util.js';

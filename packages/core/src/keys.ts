@@ -16,7 +16,10 @@ export function createKeys(prefix: string) {
   const p = `${prefix}:`;
   return {
     prefix,
-    /** Hash: one asset (see AssetRecord in store/assets.ts; the notifier also keeps `notifiedEventId` there, the newest event it handled). */
+    /**
+     * Hash: one asset (see AssetRecord in store/assets.ts; the notifier also keeps `notifiedEventId`
+     * there, the newest event it handled, and the api `badgeDigest`, the SHA-256 of its badge token).
+     */
     asset: (id: string) => `${p}asset:${id}`,
     /** Prefix of asset hashes, for scripts that read the asset a job names: `assetPrefix + assetId`. */
     assetPrefix: `${p}asset:`,
@@ -148,6 +151,16 @@ export function createKeys(prefix: string) {
     heartbeatInfo: (role: string) => `${p}heartbeats:${role}:info`,
     /** Stream: asset state transitions. */
     events: `${p}events`,
+    // --- dashboard (api) ----------------------------------------------------------------------
+    /** Hash: one dashboard session, by the SHA-256 of its id (client, admin, csrf, keyDigest); expires (api.sessionTtlSec, sliding). */
+    session: (digest: string) => `${p}session:${digest}`,
+    /**
+     * Hash: status page slug → JSON page (owner, title, description, assetIds, tags, …). The
+     * hash tag keeps it in one Cluster slot with statusPagesOwned (status_page_create.lua).
+     */
+    statusPages: `${p}{statuspages}`,
+    /** Set: the slugs of one owner's status pages (counts against the per-owner bound). */
+    statusPagesOwned: (owner: string) => `${p}{statuspages}:owner:${owner}`,
   } as const;
 }
 

@@ -3,3 +3,4 @@ export * from './payload.js';
 export * from './signature.js';
 export * from './webhooks.js';
 export { notifierScripts, type NotifierScripts, type NotifierScriptName } from './scripts.js';
+export { fieldsOf, streamEntries, type StreamEntry } from './stream.js';

@@ -146,7 +146,12 @@ export class ClientStore {
    */
   async authenticate(key: string, now = Date.now()): Promise<Principal | null> {
     if (!key) return null;
-    const digest = digestKey(key);
+    return this.authenticateDigest(digestKey(key), now);
+  }
+
+  /** As authenticate(), from the key's SHA-256 digest (hex): what a dashboard session keeps instead of the key. */
+  async authenticateDigest(digest: string, now = Date.now()): Promise<Principal | null> {
+    if (!/^[0-9a-f]{64}$/.test(digest)) return null;
     if (this.adminDigest && timingSafeEqual(Buffer.from(digest, 'hex'), this.adminDigest)) return { id: ADMIN_CLIENT_ID, admin: true };
     const res = await this.scripts.run<[string, string, string] | null>('client_key_auth', [this.keys.apiKey(digest)], [now, LAST_USED_EVERY_MS]);
     if (!res) return null;

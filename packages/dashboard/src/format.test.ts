@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ago, assetsHash, ms, parseRoute, pastedUrls, percent, stateColour } from './format.js';
+import { requestInit, setCsrfToken, qs } from './api.js';
+
+describe('dashboard helpers', () => {
+  it('keeps the line number of each pasted URL, skipping blanks and comments', () => {
+    expect(pastedUrls('https://a.example\n\n  # a comment\n not a url \r\nhttps://b.example  \n')).toEqual([
+      { line: 1, url: 'https://a.example' },
+      { line: 4, url: 'not a url' },
+      { line: 5, url: 'https://b.example' },
+    ]);
+  });
+
+  it('routes hashes and the public status path', () => {
+    expect(parseRoute('/', '')).toEqual({ page: 'overview' });
+    expect(parseRoute('/', '#/assets?state=down&q=shop')).toEqual({ page: 'assets', state: 'down', tag: '', q: 'shop' });
+    expect(parseRoute('/', '#/assets/AbC123')).toEqual({ page: 'asset', id: 'AbC123' });
+    expect(parseRoute('/', '#/ops')).toEqual({ page: 'ops' });
+    expect(parseRoute('/status/acme-web', '#/ops')).toEqual({ page: 'status', slug: 'acme-web' });
+    expect(parseRoute('/status/-bad', '')).toEqual({ page: 'overview' });
+    expect(assetsHash({ state: 'down', tag: '', q: 'a b' })).toBe('#/assets?state=down&q=a+b');
+  });
+
+  it('formats numbers, times and colours', () => {
+    expect(percent(99.5)).toBe('99.50 %');
+    expect(percent(null)).toBe('–');
+    expect(ms(12.4)).toBe('12 ms');
+    expect(ms(1500)).toBe('1.50 s');
+    expect(ago(1_000, 61_000)).toBe('1 min ago');
+    expect(ago(null)).toBe('never');
+    expect(stateColour('unsupported')).toBe('#1d4ed8');
+    expect(stateColour('nonsense')).toBe(stateColour('unknown'));
+  });
+
+  it('sends the CSRF token on state-changing requests only', () => {
+    setCsrfToken('tok');
+    const headers = (m: string) => requestInit(m, m === 'GET' ? undefined : {}).headers as Record<string, string>;
+    expect(headers('POST')['x-webmon-csrf']).toBe('tok');
+    expect(headers('DELETE')['x-webmon-csrf']).toBe('tok');
+    expect(headers('GET')['x-webmon-csrf']).toBeUndefined();
+    setCsrfToken(null);
+    expect(headers('POST')['x-webmon-csrf']).toBeUndefined();
+    expect(qs({ a: 'x', b: '', c: undefined, d: 0 })).toBe('?a=x&d=0');
+  });
+});
