@@ -1,5 +1,6 @@
 /** Maintenance windows: create, list, delete. */
-import { WebmonError, idsQuotaError, windowOpen, type ClientLimits, type MaintenanceWindow, type Principal } from '@webmon/core';
+import type { Static } from 'typebox';
+import { WebmonError, cronProblem, idsQuotaError, nextBoundary, timeZoneProblem, windowOpen, type ClientLimits, type MaintenanceWindow, type Principal } from '@webmon/core';
 import { ownerScope, visible, windowNotFound } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { limitsFor } from '../limits.js';
@@ -17,9 +18,54 @@ function present(w: MaintenanceWindow, now = Date.now()) {
     ...(w.start !== undefined ? { start: iso(w.start)! } : {}),
     ...(w.end !== undefined ? { end: iso(w.end)! } : {}),
     ...(w.recurring ? { recurring: w.recurring } : {}),
+    ...(w.cron !== undefined ? { cron: w.cron, durationSec: w.durationSec } : {}),
+    ...(w.timeZone !== undefined ? { timeZone: w.timeZone } : {}),
     open: windowOpen(w, now),
+    ...nextChange(w, now),
     createdAt: iso(w.createdAt)!,
   };
+}
+
+function nextChange(w: MaintenanceWindow, now: number): { nextChangeAt?: string } {
+  const next = nextBoundary(w, now);
+  return Number.isFinite(next) ? { nextChangeAt: iso(next)! } : {};
+}
+
+/** A validation error naming the field, in the shape schema validation answers with. */
+function invalid(field: string, message: string): WebmonError {
+  return new WebmonError('WEBMON_ERR_VALIDATION', `${field}: ${message}`, { problems: [{ field, message }] });
+}
+
+type Input = Static<typeof MaintenanceInput>;
+type When = Pick<MaintenanceWindow, 'start' | 'end' | 'recurring' | 'cron' | 'durationSec' | 'timeZone'>;
+
+const isOneOff = (b: Input) => b.start !== undefined || b.end !== undefined;
+
+/** Exactly one of the three forms of a window is given. */
+function checkForm(b: Input): void {
+  if ([isOneOff(b), b.recurring !== undefined, b.cron !== undefined].filter(Boolean).length !== 1) {
+    throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give either start and end, or recurring, or cron and durationSec');
+  }
+}
+
+/**
+ * When the window is open, from exactly one of: start and end; recurring; cron and durationSec.
+ * timeZone goes with recurring or cron only (one-off times carry their own UTC offset).
+ */
+function whenOf(b: Input, limits: ClientLimits | null, now = Date.now()): When {
+  if (b.durationSec !== undefined && b.cron === undefined) throw invalid('body.durationSec', 'goes with cron only (recurring has durationMinutes)');
+  if (isOneOff(b)) {
+    if (b.timeZone !== undefined) throw invalid('body.timeZone', 'goes with recurring or cron only (start and end carry their own UTC offset)');
+    return oneOffSpan(b.start, b.end, limits, now);
+  }
+  const zone = b.timeZone === undefined ? {} : { timeZone: b.timeZone };
+  const badZone = b.timeZone === undefined ? null : timeZoneProblem(b.timeZone);
+  if (badZone) throw invalid('body.timeZone', badZone);
+  if (b.recurring) return { recurring: b.recurring, ...zone };
+  if (b.durationSec === undefined) throw invalid('body.durationSec', 'a cron window needs durationSec');
+  const badCron = cronProblem(b.cron!, b.timeZone ?? 'UTC', now);
+  if (badCron) throw invalid('body.cron', badCron);
+  return { cron: b.cron!.trim(), durationSec: b.durationSec, ...zone };
 }
 
 /** A one-off window's [start, end), checked against the clock and the client's longest window. */
@@ -63,13 +109,10 @@ export function maintenanceRoutes(ctx: ApiContext) {
         const assetIds = [...new Set(b.assetIds)];
         const tags = [...new Set(b.tags)];
         if (assetIds.length === 0 && tags.length === 0) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give assetIds or tags (or both)');
-        const oneOff = b.start !== undefined || b.end !== undefined;
-        if (oneOff === (b.recurring !== undefined)) throw new WebmonError('WEBMON_ERR_VALIDATION', 'body: give either start and end, or recurring');
+        checkForm(b);
         const limits = await limitsFor(ctx, req.principal);
         if (limits && assetIds.length + tags.length > limits.maxIdsPerWindow) throw idsQuotaError(limits.maxIdsPerWindow, assetIds.length + tags.length);
-        const w: Omit<MaintenanceWindow, 'id' | 'createdAt'> = { owner: req.principal.id, reason: b.reason, assetIds, tags };
-        if (oneOff) Object.assign(w, oneOffSpan(b.start, b.end, limits));
-        else w.recurring = b.recurring!;
+        const w: Omit<MaintenanceWindow, 'id' | 'createdAt'> = { owner: req.principal.id, reason: b.reason, assetIds, tags, ...whenOf(b, limits) };
         await checkAssetIds(ctx, req.principal, assetIds);
         return reply.code(201).send(present(await maintenance.create(w, { maxWindows: limits?.maxMaintenanceWindows })));
       },

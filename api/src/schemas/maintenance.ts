@@ -1,5 +1,6 @@
 /** Maintenance windows. */
 import Type from 'typebox';
+import { TIME_ZONE_PATTERN } from '@webmon/core';
 import { ID, TAG_PATTERN, Time, ref } from './common.js';
 import { ids } from '../examples.js';
 
@@ -15,15 +16,32 @@ export const MaintenanceInput = Type.Object(
     recurring: Type.Optional(
       Type.Object(
         {
-          days: Type.Array(Type.Integer({ minimum: 0, maximum: 6 }), { minItems: 1, maxItems: 7, uniqueItems: true, description: '0 = Sunday … 6 = Saturday (UTC).' }),
-          start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'HH:MM, UTC.' }),
+          days: Type.Array(Type.Integer({ minimum: 0, maximum: 6 }), { minItems: 1, maxItems: 7, uniqueItems: true, description: '0 = Sunday … 6 = Saturday (UTC, or timeZone).' }),
+          start: Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'HH:MM, UTC (or timeZone).' }),
           durationMinutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60 }),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Weekly: on these days at start, for durationMinutes.' },
       ),
     ),
+    cron: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 120,
+        examples: ['0 2 * * 0', '30 1 1-7 * 1', '@daily'],
+        description: 'Instead of recurring: a 5-field cron expression (minute hour day-of-month month day-of-week; L, W, # and nicknames such as @daily allowed); the window opens at each occurrence, for durationSec.',
+      }),
+    ),
+    durationSec: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 86_400, examples: [3600], description: 'How long a cron window stays open (required with cron).' })),
+    timeZone: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        pattern: TIME_ZONE_PATTERN,
+        examples: ['Europe/Berlin'],
+        description: 'IANA time zone of recurring or cron (default UTC). Local times follow DST: a start time skipped by the spring-forward gap starts at the end of the gap, one that occurs twice starts at its first occurrence; a window lasts its duration in real time.',
+      }),
+    ),
   },
-  { additionalProperties: false, $id: 'MaintenanceInput', description: 'Covers assets by id and/or tag; either start and end, or recurring.' },
+  { additionalProperties: false, $id: 'MaintenanceInput', description: 'Covers assets by id and/or tag; either start and end, or recurring, or cron and durationSec (recurring and cron optionally in timeZone).' },
 );
 
 export const Maintenance = Type.Object(
@@ -36,7 +54,11 @@ export const Maintenance = Type.Object(
     start: Type.Optional(Time),
     end: Type.Optional(Time),
     recurring: Type.Optional(Type.Object({ days: Type.Array(Type.Integer()), start: Type.String(), durationMinutes: Type.Integer() })),
+    cron: Type.Optional(Type.String()),
+    durationSec: Type.Optional(Type.Integer()),
+    timeZone: Type.Optional(Type.String({ description: 'IANA zone of recurring or cron; absent: UTC.' })),
     open: Type.Boolean({ description: 'The window is open now.' }),
+    nextChangeAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the window next opens or closes; absent: never again.' })),
     createdAt: Time,
   },
   { $id: 'Maintenance', description: 'A maintenance window: checks run, no notifications, covered assets show as maintenance.' },

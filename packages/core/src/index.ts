@@ -18,6 +18,7 @@ export * from './policy.js';
 export * from './egress.js';
 export * from './owner-egress.js';
 export * from './store/maintenance.js';
+export { cronProblem, timeZoneProblem, TIME_ZONE_PATTERN } from './store/maintenance-schedule.js';
 export * from './snapshot.js';
 export * from './z85.js';
 export * from './rollup.js';

@@ -5,7 +5,7 @@
  */
 import { Agent, buildConnector, request } from 'undici';
 import { egressDenial, EgressDeniedError, retryAfterMs, type EgressGuard } from '@webmon/core';
-import { DELIVERY_HEADER, SIGNATURE_HEADER, signPayload } from './signature.js';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, signPayload, standardWebhookHeaders } from './signature.js';
 import { webhookHost } from './webhooks.js';
 
 /** Delivery pools kept (one per distinct guard); beyond it the least recently used is closed. */
@@ -64,7 +64,10 @@ export interface PostRequest {
   stopping: AbortSignal;
 }
 
-/** POSTs `body` signed with `secret`; a failure is a result, never an exception. */
+/**
+ * POSTs `body` signed with `secret` (x-webmon-signature and the Standard Webhooks headers, stamped
+ * with the time of this attempt); a failure is a result, never an exception.
+ */
 export async function postWebhook(agent: Agent, r: PostRequest): Promise<PostResult> {
   const signal = AbortSignal.any([r.stopping, AbortSignal.timeout(r.timeoutMs)]);
   try {
@@ -78,6 +81,7 @@ export async function postWebhook(agent: Agent, r: PostRequest): Promise<PostRes
         'user-agent': r.userAgent,
         [DELIVERY_HEADER]: r.deliveryId,
         [SIGNATURE_HEADER]: signPayload(r.secret, r.body),
+        ...standardWebhookHeaders(r.secret, r.deliveryId, r.body),
       },
     });
     await res.body.dump({ limit: 65_536 }).catch(() => undefined);

@@ -1,8 +1,10 @@
 /**
  * Maintenance windows: while one covers an asset, checks still run and states still change,
  * but nobody is notified, and the asset's state reads `maintenance`. A window covers assets
- * by id and/or by tag, of its owner only, and is one-off (start–end) or recurring (days of the
- * week, a start time and a duration, in UTC).
+ * by id and/or by tag, of its owner only, and is one-off (start–end), weekly (days of the week,
+ * a start time and a duration; in UTC, or in `timeZone`) or a cron schedule with a duration (in
+ * UTC or `timeZone`). Zoned and cron windows are computed by maintenance-schedule.ts; weekly
+ * windows without a zone by the UTC arithmetic below, as they always were.
  *
  * `maintenance` is a real, indexed state with one source of truth: an asset's `state` field stays
  * what its checks say, its `maintenance` field names the open window covering it, and its state
@@ -17,11 +19,12 @@ import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
 import type { Keys } from '../keys.js';
 import { scriptLoader } from '../scripts.js';
+import { scheduledBoundary, scheduledOpen, weeklyPattern, type ZonedSchedule } from './maintenance-schedule.js';
 
 export interface RecurringSpec {
-  /** Days of the week, 0 = Sunday … 6 = Saturday (UTC). */
+  /** Days of the week, 0 = Sunday … 6 = Saturday (UTC, or the window's timeZone). */
   days: number[];
-  /** Start time of day, "HH:MM" (UTC). */
+  /** Start time of day, "HH:MM" (UTC, or the window's timeZone). */
   start: string;
   durationMinutes: number;
 }
@@ -36,6 +39,11 @@ export interface MaintenanceWindow {
   start?: number;
   end?: number;
   recurring?: RecurringSpec;
+  /** 5-field cron expression: the window opens at each occurrence, for durationSec. */
+  cron?: string;
+  durationSec?: number;
+  /** IANA zone of `recurring` or `cron` (absent: UTC). */
+  timeZone?: string;
   createdAt: number;
 }
 
@@ -64,8 +72,17 @@ const maintenanceScripts = scriptLoader(new URL('../../lua/', import.meta.url), 
   'maintenance_apply',
 ] as const);
 
+/** The schedule of a cron window or a zoned weekly one; null for one-off and UTC weekly windows. */
+function zonedSchedule(w: MaintenanceSummary): ZonedSchedule | null {
+  if (w.cron !== undefined) return { pattern: w.cron, timeZone: w.timeZone ?? 'UTC', durationMs: (w.durationSec ?? 0) * 1000 };
+  if (w.recurring && w.timeZone !== undefined) return { pattern: weeklyPattern(w.recurring.days, w.recurring.start), timeZone: w.timeZone, durationMs: w.recurring.durationMinutes * 60_000 };
+  return null;
+}
+
 /** Whether the window is open at `at` (ignoring which assets it covers). */
 export function windowOpen(w: MaintenanceSummary, at: number): boolean {
+  const zoned = zonedSchedule(w);
+  if (zoned) return scheduledOpen(zoned, at);
   if (w.recurring) {
     const [hh, mm] = w.recurring.start.split(':').map(Number) as [number, number];
     const duration = w.recurring.durationMinutes * 60_000;
@@ -82,6 +99,8 @@ export function windowOpen(w: MaintenanceSummary, at: number): boolean {
 
 /** The first time after `at` when the window opens or closes (Infinity: never again). */
 export function nextBoundary(w: MaintenanceSummary, at: number): number {
+  const zoned = zonedSchedule(w);
+  if (zoned) return scheduledBoundary(zoned, at);
   if (w.recurring) {
     const [hh, mm] = w.recurring.start.split(':').map(Number) as [number, number];
     const duration = w.recurring.durationMinutes * 60_000;
@@ -101,7 +120,7 @@ export function nextBoundary(w: MaintenanceSummary, at: number): number {
 
 /** A one-off window whose end has passed: it will never open again. */
 export function windowEnded(w: MaintenanceSummary, at: number): boolean {
-  return !w.recurring && w.end !== undefined && w.end <= at;
+  return !w.recurring && w.cron === undefined && w.end !== undefined && w.end <= at;
 }
 
 interface WindowIndex {
