@@ -72,6 +72,18 @@ export class EventHub {
     return rows.map(toEvent).filter((e): e is StateEvent => e !== null && (scope === ALL_OWNERS || e.owner === scope));
   }
 
+  /** The latest `limit` entries of `scope`, newest first, from at most MAX_REPLAY entries read. */
+  async recent(scope: string, limit: number): Promise<StateEvent[]> {
+    const rows = (await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', MAX_REPLAY)) as StreamEntry[];
+    const out: StateEvent[] = [];
+    for (const row of rows) {
+      const e = toEvent(row);
+      if (e && (scope === ALL_OWNERS || e.owner === scope)) out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     this.running = false;
     this.listeners.clear();

@@ -127,3 +127,22 @@ describe('GET /events/stream', () => {
     none.close();
   });
 });
+
+describe('GET /events', () => {
+  it('lists the latest state changes of the caller, newest first, the admin all of them', async () => {
+    const a = await api.newClient('Recent A');
+    const b = await api.newClient('Recent B');
+    await transition(a.id, 'recentA1', 'unknown', 'up');
+    await transition(b.id, 'recentB1', 'unknown', 'down');
+    await transition(a.id, 'recentA2', 'up', 'down');
+    const mine = await api.call('GET', '/events?limit=5', undefined, a.apiKey);
+    expect(mine.status).toBe(200);
+    expect(mine.body.items.map((e: { assetId: string }) => e.assetId)).toEqual(['recentA2', 'recentA1']);
+    expect(mine.body.items[0]).toMatchObject({ from: 'up', to: 'down', reason: 'http: refused', id: expect.stringMatching(/^\d+-\d+$/), at: expect.any(String) });
+    const one = await api.call('GET', '/events?limit=1', undefined, a.apiKey);
+    expect(one.body.items.map((e: { assetId: string }) => e.assetId)).toEqual(['recentA2']);
+    const all = await api.call('GET', '/events?limit=3', undefined, ADMIN);
+    expect(all.body.items.map((e: { assetId: string }) => e.assetId)).toEqual(['recentA2', 'recentB1', 'recentA1']);
+    expect((await api.call('GET', '/events?limit=0', undefined, a.apiKey)).status).toBe(400);
+  });
+});

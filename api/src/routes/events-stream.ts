@@ -8,6 +8,9 @@ import type { ServerResponse } from 'node:http';
 import { ownerScope } from '../access.js';
 import type { App } from '../context.js';
 import { compareIds, type EventHub, type StateEvent } from '../events-hub.js';
+import { response } from '../openapi.js';
+import { iso } from '../present.js';
+import { RecentChangesQuery, StateChangeList } from '../schemas/index.js';
 
 const PING_MS = 15_000;
 const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
@@ -23,6 +26,24 @@ export function eventStreamRoutes(hub: EventHub) {
     app.addHook('preClose', async () => {
       for (const res of open) res.end();
     });
+
+    app.get(
+      '/events',
+      {
+        schema: {
+          tags: ['dashboard'],
+          operationId: 'listRecentStateChanges',
+          summary: 'The latest state changes of your assets, newest first (the dashboard\'s "recent changes" before live updates arrive)',
+          querystring: RecentChangesQuery,
+          response: { 200: response(StateChangeList, 'The latest state changes') },
+        },
+      },
+      async (req) => {
+        const { limit } = req.query as { limit: number };
+        const events = await hub.recent(ownerScope(req.principal), limit);
+        return { items: events.map((e) => ({ id: e.id, assetId: e.assetId, from: e.from, to: e.to, reason: e.reason, at: iso(e.at)! })) };
+      },
+    );
 
     app.get(
       '/events/stream',

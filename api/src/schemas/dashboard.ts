@@ -34,6 +34,28 @@ export const SnapshotStatus = Type.Object(
   { $id: 'SnapshotStatus', description: "Redis's RDB snapshots: the last save and whether one is running." },
 );
 
+export const StateChange = Type.Object(
+  {
+    id: Type.String({ description: 'Entry id in the events stream (`<ms>-<seq>`), as `GET /events/stream` sends it.' }),
+    assetId: Type.String(),
+    from: Type.String(),
+    to: Type.String(),
+    reason: Type.String(),
+    at: Time,
+  },
+  { $id: 'StateChange', description: 'One state change of an asset.' },
+);
+
+export const StateChangeList = Type.Object(
+  { items: Type.Array(ref(StateChange), { description: 'Newest first.' }) },
+  { $id: 'StateChangeList', description: 'The latest state changes of your assets (the admin: of all).' },
+);
+
+export const RecentChangesQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'How many, newest first.' }) },
+  { additionalProperties: false },
+);
+
 export const SLUG = '^[a-z0-9][a-z0-9-]{1,62}$';
 const AssetIds = Type.Array(Type.String({ pattern: ID }), { maxItems: 200, uniqueItems: true, description: 'Assets of yours shown on the page.' });
 const Tags = Type.Array(Type.String({ pattern: TAG_PATTERN }), { maxItems: 20, uniqueItems: true, description: 'Your assets with any of these tags are shown too.' });

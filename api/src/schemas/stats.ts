@@ -49,6 +49,9 @@ export const WindowStats = Type.Object(
         uptimePercent: MaybeNumber,
         meanMs: MaybeNumber,
         p95Ms: MaybeNumber,
+        plugins: Type.Record(Type.String(), Type.Object({ p50Ms: MaybeNumber, p95Ms: MaybeNumber }), {
+          description: 'Per plugin that ran in the point: its median and 95th percentile (ms).',
+        }),
       }),
     ),
   },

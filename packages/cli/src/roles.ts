@@ -141,8 +141,8 @@ async function startRole(role: Role, s: RoleStart): Promise<void> {
     s.run.stoppers.push(() => a.stop());
     if (s.roles.length > 1) {
       process.stdout.write(
-        `\nwebmon is running: API ${a.url}  docs ${a.url}/docs\n` +
-          `admin API key: in ${resolve(join(s.config.dataDir, 'admin.key'))}\n` +
+        `\nwebmon is running: dashboard ${a.url}/  API ${a.url}  docs ${a.url}/docs\n` +
+          `admin API key (sign in with it): in ${resolve(join(s.config.dataDir, 'admin.key'))}\n` +
           `try: curl -H "Authorization: Bearer $(cat ${join(s.config.dataDir, 'admin.key')})" ${a.url}/assets\n\n`,
       );
     }

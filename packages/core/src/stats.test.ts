@@ -71,6 +71,19 @@ describe('window statistics', () => {
     expect(s.series[1]).toMatchObject({ uptimePercent: null, meanMs: null });
   });
 
+  it('gives each series point the median and p95 of every plugin that ran in it', () => {
+    const two: TimedBucket[] = [
+      { start: from, bucket: bucket({ n: 10, p: { http: { n: 10, s: 850, x: 100, h: { '11': 10 } }, tcp: { n: 10, s: 40, x: 5, h: { '3': 10 } } } }) },
+      { start: from + H, bucket: bucket({ n: 10, p: { http: { n: 10, s: 4000, x: 500, h: { '15': 10 } } } }) },
+    ];
+    const s = windowStats(two, from, from + 2 * H, 'hour', 2);
+    // http: 10 in (70,100] → p50 85, p95 98.5; tcp: 10 in (3,5] → p50 4, p95 4.9.
+    expect(s.series[0]!.plugins).toEqual({ http: { p50Ms: 85, p95Ms: 98.5 }, tcp: { p50Ms: 4, p95Ms: 4.9 } });
+    // http: 10 in (300,500] → p50 400, p95 490; tcp did not run in this point.
+    expect(s.series[1]!.plugins).toEqual({ http: { p50Ms: 400, p95Ms: 490 } });
+    expect(windowStats([], from, from + H, 'hour', 1).series[0]!.plugins).toEqual({});
+  });
+
   it('picks a resolution by window length', () => {
     expect(resolutionFor(3_600_000)).toBe('minute');
     expect(resolutionFor(86_400_000)).toBe('minute');

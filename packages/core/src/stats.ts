@@ -35,6 +35,8 @@ export interface SeriesPoint {
   uptimePercent: number | null;
   meanMs: number | null;
   p95Ms: number | null;
+  /** Per plugin that ran in the point: its median and 95th percentile. */
+  plugins: Record<string, { p50Ms: number | null; p95Ms: number | null }>;
 }
 
 export interface WindowStats {
@@ -149,14 +151,23 @@ export function windowStats(buckets: readonly TimedBucket[], from: number, to: n
     let failures = 0;
     const ts: Record<string, number> = {};
     let merged: PluginBucket | undefined;
+    const byPlugin: Record<string, PluginBucket> = {};
     for (const { bucket } of part) {
       n += bucket.n;
       failures += bucket.o.error ?? 0;
       add(ts, bucket.t);
-      for (const p of Object.values(bucket.p)) merged = mergePlugin(merged, p);
+      for (const [name, p] of Object.entries(bucket.p)) {
+        merged = mergePlugin(merged, p);
+        byPlugin[name] = mergePlugin(byPlugin[name], p);
+      }
     }
     const lat = latencyOf(merged);
-    series.push({ t: Math.max(t, from), checks: n, failures, uptimePercent: uptime(ts), meanMs: lat.meanMs, p95Ms: lat.p95Ms });
+    const plugins: SeriesPoint['plugins'] = {};
+    for (const [name, p] of Object.entries(byPlugin)) {
+      const l = latencyOf(p);
+      plugins[name] = { p50Ms: l.p50Ms, p95Ms: l.p95Ms };
+    }
+    series.push({ t: Math.max(t, from), checks: n, failures, uptimePercent: uptime(ts), meanMs: lat.meanMs, p95Ms: lat.p95Ms, plugins });
   }
 
   return {

@@ -20,6 +20,19 @@ export function emitStateEvent(e: StateEvent): void {
   for (const fn of listeners) fn(e);
 }
 
+const identity = (e: StateEvent) => `${e.assetId} ${e.at} ${e.to}`;
+
+/**
+ * Adds state changes read from GET /events (the ones before the page opened) to those seen
+ * live, without telling the listeners (nothing new happened).
+ */
+export function seedStateEvents(events: readonly StateEvent[]): void {
+  const seen = new Set(recent.map(identity));
+  for (const e of events) if (!seen.has(identity(e))) recent.push(e);
+  recent.sort((a, b) => b.at - a.at);
+  if (recent.length > KEEP) recent.length = KEEP;
+}
+
 /** The latest state changes seen, newest first (at most 50). */
 export function recentStateEvents(): readonly StateEvent[] {
   return recent;

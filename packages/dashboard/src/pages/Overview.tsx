@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import { ago, assetsHash, stateColour } from '../format.js';
-import { onStateEvent, recentStateEvents } from '../live.js';
+import { onStateEvent, recentStateEvents, seedStateEvents } from '../live.js';
 import { STATES, type FleetStats, type StateEvent } from '../types.js';
 import { ErrorText, Section, StateBadge, TableHead, useLoad } from '../components/ui.js';
 
@@ -30,6 +30,15 @@ function useRefresh(reload: () => void) {
 function useRecentEvents(): readonly StateEvent[] {
   const [events, setEvents] = useState<readonly StateEvent[]>(() => [...recentStateEvents()]);
   useEffect(() => onStateEvent(() => setEvents([...recentStateEvents()])), []);
+  useEffect(() => {
+    get<{ items: Array<Omit<StateEvent, 'at'> & { at: string }> }>('/events?limit=20').then(
+      (r) => {
+        seedStateEvents(r.items.map((e) => ({ ...e, at: Date.parse(e.at) })));
+        setEvents([...recentStateEvents()]);
+      },
+      () => undefined, // the live list still fills as changes arrive
+    );
+  }, []);
   return events;
 }
 
