@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, assetsHash, ms, parseRoute, pastedUrls, percent, stateColour } from './format.js';
+import { ago, assetsHash, ms, msTick, parseRoute, pastedUrls, percent, stateColour } from './format.js';
 import { requestInit, setCsrfToken, qs } from './api.js';
 
 describe('dashboard helpers', () => {
@@ -41,5 +41,12 @@ describe('dashboard helpers', () => {
     setCsrfToken(null);
     expect(headers('POST')['x-webmon-csrf']).toBeUndefined();
     expect(qs({ a: 'x', b: '', c: undefined, d: 0 })).toBe('?a=x&d=0');
+  });
+
+  it('labels latency ticks with as many decimals as their spacing needs', () => {
+    expect([3, 3.2, 3.4].map((x, _i, all) => msTick(x, all))).toEqual(['3.0', '3.2', '3.4']);
+    expect([0, 50, 100].map((x, _i, all) => msTick(x, all))).toEqual(['0', '50', '100']);
+    expect([1.05, 1.1].map((x, _i, all) => msTick(x, all))).toEqual(['1.05', '1.10']);
+    expect(msTick(7, [7])).toBe('7');
   });
 });

@@ -88,3 +88,10 @@ export function assetsHash(f: { state?: string; tag?: string; q?: string }): str
   const s = p.toString();
   return `#/assets${s ? `?${s}` : ''}`;
 }
+
+/** A latency tick: whole ms once ticks are a ms or more apart, else as many decimals as they need. */
+export function msTick(x: number, ticks: readonly number[]): string {
+  const step = ticks.length > 1 ? Math.abs(ticks[1]! - ticks[0]!) : 1;
+  const decimals = step >= 1 || step <= 0 ? 0 : Math.min(3, Math.ceil(-Math.log10(step)));
+  return x.toFixed(decimals);
+}

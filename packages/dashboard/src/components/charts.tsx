@@ -1,7 +1,7 @@
 /** The latency chart (uPlot on a canvas) and the 90-day uptime bar (SVG, one cell per day). */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import { ms, percent } from '../format.js';
+import { ms, msTick, percent } from '../format.js';
 
 export interface Line {
   label: string;
@@ -23,7 +23,7 @@ export function LatencyChart({ times, lines, title }: { times: number[]; lines: 
       width: Math.max(300, el.clientWidth),
       height: 260,
       scales: { x: { time: true } },
-      axes: [{}, { label: 'ms', values: (_u, v) => v.map((x) => String(Math.round(x))) }],
+      axes: [{}, { label: 'ms', values: (_u, v) => v.map((x) => msTick(x, v)) }],
       series: [
         {},
         ...lines.map((l) => ({
@@ -108,3 +108,4 @@ export function UptimeBar({ days, label }: { days: Day[]; label: string }) {
     </figure>
   );
 }
+
