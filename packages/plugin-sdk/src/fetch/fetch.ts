@@ -9,15 +9,19 @@ import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 import { classifyError } from '../classify.js';
 import type { PluginContext, PluginOutput } from '../index.js';
 import { fail } from '../output.js';
-import type { PeerCertificate } from '../cert.js';
-import { Probe, agentFor, withProbe } from './connection.js';
+import { Probe, agentFor, withProbe, type ConnectionTiming } from './connection.js';
 import { secretHeaderPaths, type PageRequest } from './options.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const WEB_SCHEMES = new Set(['http:', 'https:']);
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)';
 
-export interface FetchOutcome {
+/**
+ * A fetched page. Its connection fields (see ConnectionTiming): the phases summed over every hop
+ * that opened a connection; the certificate, address, family and TLS protocol of the last one
+ * (the connection that served the final response).
+ */
+export interface FetchOutcome extends Omit<ConnectionTiming, 'reused'> {
   status: number;
   url: string;
   redirects: number;
@@ -26,16 +30,6 @@ export interface FetchOutcome {
   headers: Record<string, string | string[] | undefined>;
   ttfbMs: number;
   totalMs: number;
-  /** Connection phases summed over every hop that opened a connection. */
-  dnsMs?: number;
-  connectMs?: number;
-  tlsMs?: number;
-  /** Certificate of the last TLS connection (the one that served the final response). */
-  cert?: PeerCertificate;
-  /** Address, family and TLS protocol of the last connection opened. */
-  address?: string;
-  family?: 4 | 6;
-  tlsVersion?: string;
   /** Body bytes read (up to maxBodyBytes), when requested. */
   body?: Buffer;
 }
