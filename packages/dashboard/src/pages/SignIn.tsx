@@ -28,7 +28,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       <form class="card signin" onSubmit={submit} aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in to webmon</h1>
         <p>
-          Use the admin key (<code>data/admin.key</code>, printed by <code>webmon up</code>) or a client's API key. The key is exchanged for a session
+          Use the admin key (the file <code>data/admin.key</code>; <code>npm start</code> prints where it is) or a client's API key. The key is exchanged for a session
           cookie; the page never stores it.
         </p>
         <label for="key">API key</label>
