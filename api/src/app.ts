@@ -68,7 +68,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   await app.register(
     authenticated(
       ctx,
-      eventStreamRoutes(hub),
+      eventStreamRoutes(ctx, hub),
       snapshotRoutes(ctx, snapshots),
       statusPageRoutes(ctx, publishing),
       ...(config.api.publicMetrics ? [] : [metrics]),

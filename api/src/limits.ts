@@ -46,6 +46,24 @@ export async function registerRateLimits(app: App, ctx: ApiContext): Promise<voi
 }
 
 /**
+ * Route rate limit of requests without a key (sign-in, public pages and badges): `max` per
+ * minute per client address. The global limit lets requests without a principal through; this
+ * one counts them all.
+ */
+export function perAddressLimit(max: number, what: string) {
+  return {
+    max,
+    timeWindow: 60_000,
+    keyGenerator: (req: FastifyRequest) => req.ip,
+    allowList: () => false,
+    errorResponseBuilder: (_req: FastifyRequest, c: { ttl: number }) => {
+      const retryAfterSec = Math.ceil(c.ttl / 1000);
+      return new WebmonError('WEBMON_ERR_RATE_LIMITED', `${what}: at most ${max} per minute from one address; retry in ${retryAfterSec} s`, { limit: max, retryAfterSec });
+    },
+  };
+}
+
+/**
  * Route options of `POST /jobs`: its own per-minute counter, plus the per-second check that a
  * route-level rate limit would otherwise replace (same counter as every other route).
  */

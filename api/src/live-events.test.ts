@@ -6,6 +6,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobStore, jobPolicy } from '@webmon/core';
 import { ADMIN, testApi, type TestApi } from '../../test/helpers/api.js';
+import { MAX_STREAMS_PER_PRINCIPAL } from './routes/events-stream.js';
 
 let api: TestApi;
 let base: string;
@@ -144,5 +145,41 @@ describe('GET /events', () => {
     const all = await api.call('GET', '/events?limit=3', undefined, ADMIN);
     expect(all.body.items.map((e: { assetId: string }) => e.assetId)).toEqual(['recentA2', 'recentB1', 'recentA1']);
     expect((await api.call('GET', '/events?limit=0', undefined, a.apiKey)).status).toBe(400);
+  });
+});
+
+describe('GET /events/stream limits', () => {
+  it('keeps at most MAX_STREAMS_PER_PRINCIPAL streams of one client open, and frees a place when one closes', async () => {
+    const c = await api.newClient('Many tabs');
+    const auth = { authorization: `Bearer ${c.apiKey}` };
+    const streams: Stream[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_PRINCIPAL; i++) {
+        const s = await open(auth);
+        expect(s.res.statusCode).toBe(200);
+        await s.until(/: ready/);
+        streams.push(s);
+      }
+      const over = await open(auth);
+      expect(over.res.statusCode).toBe(429);
+      over.close();
+      // Another client is not counted with this one.
+      const other = await api.newClient('Other tab');
+      const fine = await open({ authorization: `Bearer ${other.apiKey}` });
+      expect(fine.res.statusCode).toBe(200);
+      fine.close();
+      streams.pop()!.close();
+      let again: Stream | undefined;
+      for (let i = 0; i < 50; i++) {
+        again = await open(auth);
+        if (again.res.statusCode === 200) break;
+        again.close();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(again!.res.statusCode).toBe(200);
+      streams.push(again!);
+    } finally {
+      for (const s of streams) s.close();
+    }
   });
 });

@@ -38,19 +38,32 @@ export function publicName(url: string): string {
   }
 }
 
-/** A small cache of computed answers, each kept `ttlMs`. */
-class TtlCache<T> {
+/**
+ * A small cache of computed answers, each kept `ttlMs`, at most CACHE_MAX (the oldest entry goes
+ * first). Misses (null) and failures are not kept: requests for pages that do not exist cannot
+ * push real answers out.
+ */
+export class TtlCache<T> {
   private readonly entries = new Map<string, { at: number; value: Promise<T> }>();
   constructor(private readonly ttlMs: number) {}
 
   get(key: string, make: () => Promise<T>, now = Date.now()): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
-    if (this.entries.size >= CACHE_MAX) this.entries.clear();
+    this.entries.delete(key);
+    while (this.entries.size >= CACHE_MAX) this.entries.delete(this.entries.keys().next().value!);
     const value = make();
-    this.entries.set(key, { at: now, value });
-    value.catch(() => this.entries.delete(key));
+    const entry = { at: now, value };
+    this.entries.set(key, entry);
+    const drop = () => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    };
+    value.then((v) => (v === null ? drop() : undefined), drop);
     return value;
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 
   delete(prefix: string): void {

@@ -35,6 +35,11 @@ describe('the dashboard files', () => {
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.headers['cache-control']).toBe('no-cache');
       expect(res.body).toBe(INDEX);
+      // No framing (clickjacking), scripts from this origin only, no MIME sniffing.
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
     }
     const js = await api.app.inject({ method: 'GET', url: '/static/index-Abc123.js' });
     expect(js.statusCode).toBe(200);

@@ -13,6 +13,18 @@ import { WebmonError } from '@webmon/core';
 import type { FastifyReply } from 'fastify';
 import type { ApiContext, App } from '../context.js';
 
+/**
+ * Headers of the dashboard's page: scripts only from this origin, no framing (clickjacking), no
+ * plugins, no base or form target elsewhere. Styles may be inline (the charts set them).
+ */
+export const PAGE_SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+} as const;
+
 /** packages/dashboard/dist of this install (same depth from api/src/routes and api/dist/routes). */
 const DEFAULT_DIR = fileURLToPath(new URL('../../../packages/dashboard/dist/', import.meta.url));
 
@@ -33,12 +45,13 @@ export function dashboardRoutes(ctx: ApiContext) {
         setHeaders: (res, path) => {
           const hashed = path.startsWith(join(root, 'static/'));
           res.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+          res.header('x-content-type-options', 'nosniff');
         },
       });
     }
     const index = async (_req: unknown, reply: FastifyReply) => {
       if (!built) throw new WebmonError('WEBMON_ERR_ROUTE_NOT_FOUND', `the dashboard is not built (no ${join(root, 'index.html')}): run npm run build`);
-      return reply.header('cache-control', 'no-cache').sendFile('index.html', root);
+      return reply.header('cache-control', 'no-cache').headers(PAGE_SECURITY_HEADERS).sendFile('index.html', root);
     };
     app.get('/', { schema: { hide: true } }, index);
     app.get('/status/:slug', { schema: { hide: true } }, index);

@@ -5,6 +5,7 @@
 import { WebmonError, type AssetRecord } from '@webmon/core';
 import { STATE_COLOURS, badgeSvg, latencyColour, uptimeColour } from '../badge-svg.js';
 import type { ApiContext, App } from '../context.js';
+import { perAddressLimit } from '../limits.js';
 import { response } from '../openapi.js';
 import { presentAsset } from '../present.js';
 import { BADGE_WINDOWS, type Publishing, type WindowNumbers } from '../publishing.js';
@@ -42,11 +43,11 @@ function svg(file: string, window: string, s: { state: string; numbers: WindowNu
 }
 
 export function publicRoutesOf(ctx: ApiContext, publishing: Publishing) {
-  /** The asset or page a badge is of, if it is public (an asset: on a page, or with its token). */
-  async function subject(id: string, token: string | undefined, spanMs: number): Promise<Subject> {
+  /** The asset or page a badge is of, if it is public (an asset: on a page, or with a valid token). */
+  async function subject(id: string, tokenValid: boolean, spanMs: number): Promise<Subject> {
     const [asset, windows] = await Promise.all([ctx.assets.get(id), ctx.maintenance.summaries()]);
     const state = (a: AssetRecord) => presentAsset(a, ctx.registry, windows).state;
-    if (asset && ((token !== undefined && (await ctx.statusPages.badgeTokenValid(id, token))) || (await publishing.onPublicPage(asset)))) {
+    if (asset && (tokenValid || (await publishing.onPublicPage(asset)))) {
       return { states: [state(asset)], numbers: () => publishing.numbers(asset.id, spanMs) };
     }
     const page = /^[a-z0-9][a-z0-9-]{1,62}$/.test(id) ? await ctx.statusPages.get(id) : null;
@@ -65,6 +66,7 @@ export function publicRoutesOf(ctx: ApiContext, publishing: Publishing) {
     app.get(
       '/public/status/:slug',
       {
+        config: { rateLimit: perAddressLimit(ctx.config.api.publicPerMinute, 'public requests') },
         schema: {
           tags: ['status pages'],
           operationId: 'getPublicStatus',
@@ -84,6 +86,7 @@ export function publicRoutesOf(ctx: ApiContext, publishing: Publishing) {
     app.get(
       '/badge/:id/:file',
       {
+        config: { rateLimit: perAddressLimit(ctx.config.api.publicPerMinute, 'public requests') },
         schema: {
           tags: ['status pages'],
           operationId: 'getBadge',
@@ -96,12 +99,20 @@ export function publicRoutesOf(ctx: ApiContext, publishing: Publishing) {
       async (req, reply) => {
         const { id, file } = req.params;
         const { window, token } = req.query;
-        const body = await publishing.cached(`${id}/${file}/${window}/${token ?? ''}`, async () => {
-          const s = await subject(id, token, BADGE_WINDOWS[window]!);
+        // The token is checked before the cache (one read): a made-up token is no token, so it
+        // cannot make a request miss the cache.
+        const tokenValid = token !== undefined && (await ctx.statusPages.badgeTokenValid(id, token));
+        const body = await publishing.cached(`${id}/${file}/${window}/${tokenValid ? 'token' : 'public'}`, async () => {
+          const s = await subject(id, tokenValid, BADGE_WINDOWS[window]!);
           const state = [...s.states].sort((a, b) => SEVERITY.indexOf(a) - SEVERITY.indexOf(b))[0] ?? 'unknown';
           return svg(file, window, { state, numbers: file === 'state.svg' ? null : await s.numbers() });
         });
-        return reply.header('cache-control', 'public, max-age=60').type('image/svg+xml; charset=utf-8').send(body);
+        return reply
+          .header('cache-control', 'public, max-age=60')
+          .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+          .header('x-content-type-options', 'nosniff')
+          .type('image/svg+xml; charset=utf-8')
+          .send(body);
       },
     );
   };

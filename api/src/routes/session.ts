@@ -9,6 +9,7 @@ import { WebmonError, digestKey, type Session } from '@webmon/core';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { AUTHENTICATED_STATUSES, SESSION_COOKIE, apiKeyOf, overTls, sessionIdOf, signedIn } from '../auth.js';
 import type { ApiContext, App } from '../context.js';
+import { perAddressLimit } from '../limits.js';
 import { documentStatuses, error, response } from '../openapi.js';
 import { iso } from '../present.js';
 import { SessionInfo, SessionInput, SignedOut, ref } from '../schemas/index.js';
@@ -20,18 +21,7 @@ function cookieOptions(ctx: ApiContext, req: FastifyRequest) {
 }
 
 function signInLimit(ctx: ApiContext) {
-  const max = ctx.config.api.signInPerMinute;
-  return {
-    max,
-    timeWindow: 60_000,
-    keyGenerator: (req: FastifyRequest) => req.ip,
-    // The global limit lets requests without a principal through; this one counts them all.
-    allowList: () => false,
-    errorResponseBuilder: (_req: FastifyRequest, c: { ttl: number }) => {
-      const retryAfterSec = Math.ceil(c.ttl / 1000);
-      return new WebmonError('WEBMON_ERR_RATE_LIMITED', `sign-in attempts: at most ${max} per minute from one address; retry in ${retryAfterSec} s`, { limit: max, retryAfterSec });
-    },
-  };
+  return perAddressLimit(ctx.config.api.signInPerMinute, 'sign-in attempts');
 }
 
 export function signInRoutes(ctx: ApiContext) {

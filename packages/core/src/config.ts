@@ -61,6 +61,7 @@ export const ConfigSchema = Type.Object(
           description: 'Behind a TLS-terminating proxy: `X-Forwarded-Proto: https` marks the session cookie `Secure` (it always is when the api itself is reached over TLS). Set only when the proxy sets that header itself.',
         }),
         signInPerMinute: Int(10, 1, 10_000, 'Sign-in attempts (POST /session) per client address per minute, across api processes.'),
+        publicPerMinute: Int(600, 1, 1_000_000, 'Requests to public status pages and badges (no key) per client address per minute, across api processes.'),
         dashboardDir: Type.Optional(Type.String({ minLength: 1, description: 'Folder of the built dashboard served at / (default: packages/dashboard/dist of this install, made by `npm run build`).' })),
       },
       { default: {}, additionalProperties: false },
