@@ -4,7 +4,7 @@
  * config written for blackbox_exporter works with only its address and an API key changed.
  */
 import { isIP } from 'node:net';
-import { CONTENT_TYPE, WebmonError, type JobRecord } from '@webmon/core';
+import { CONTENT_TYPE, WebmonError, type JobRecord, type Principal } from '@webmon/core';
 import Type from 'typebox';
 import { stringify as toYaml } from 'yaml';
 import type { ApiContext, App } from '../context.js';
@@ -67,6 +67,20 @@ function debugText(ctx: ApiContext, m: ProbeModule, url: string, job: JobRecord 
 
 export function probeRoutes(ctx: ApiContext) {
   const modules = loadModules(ctx.config.probe.modulesFile, ctx.registry);
+  // Probes running per client in this process: each holds a job and a wait of up to its timeout.
+  const running = new Map<string, number>();
+  const max = ctx.config.probe.maxConcurrentPerClient;
+  const enter = (who: Principal) => {
+    if (who.admin) return () => {};
+    const now = running.get(who.id) ?? 0;
+    if (now >= max) throw new WebmonError('WEBMON_ERR_RATE_LIMITED', `at most ${max} probes of one client at once; retry when one has answered`, { limit: max, retryAfterSec: 1 });
+    running.set(who.id, now + 1);
+    return () => {
+      const left = (running.get(who.id) ?? 1) - 1;
+      if (left > 0) running.set(who.id, left);
+      else running.delete(who.id);
+    };
+  };
   return async function routes(app: App) {
     app.get(
       '/probe',
@@ -88,7 +102,13 @@ export function probeRoutes(ctx: ApiContext) {
         if (!m) throw new WebmonError('WEBMON_ERR_PROBE_MODULE', `unknown module ${JSON.stringify(name.slice(0, 128))} (known: ${[...modules.keys()].join(', ')})`);
         const timeoutSec = probeTimeoutSec(req.headers['x-prometheus-scrape-timeout-seconds'], m, ctx.config.probe);
         const url = probeUrl(m, target);
-        const run = await runProbe(ctx, req.principal, m, url, { record: record || m.record, timeoutMs: Math.round(timeoutSec * 1000) });
+        const leave = enter(req.principal);
+        let run: Awaited<ReturnType<typeof runProbe>>;
+        try {
+          run = await runProbe(ctx, req.principal, m, url, { record: record || m.record, timeoutMs: Math.round(timeoutSec * 1000) });
+        } finally {
+          leave();
+        }
         const text = exposition(probeFamilies(run.job, m, new URL(url), run.wallMs));
         if (debug) return reply.header('content-type', 'text/plain; charset=utf-8').send(debugText(ctx, m, url, run.job, text));
         return reply.header('content-type', CONTENT_TYPE).send(text);

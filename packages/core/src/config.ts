@@ -227,6 +227,7 @@ export const ConfigSchema = Type.Object(
         ),
         maxTimeoutSec: Type.Number({ default: 120, minimum: 1, maximum: 600, description: 'Longest a probe may take: the timeout when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds (as blackbox_exporter), and a cap on what it sends.' }),
         timeoutOffsetSec: Type.Number({ default: 0.5, minimum: 0, maximum: 60, description: 'Taken off the scrape timeout a scraper sends, to answer before it gives up (blackbox_exporter --timeout-offset).' }),
+        maxConcurrentPerClient: Int(50, 1, 100_000, 'Probes of one client running at once in one api process (the admin is not limited); more answer 429.'),
       },
       { default: {}, additionalProperties: false },
     ),
