@@ -27,8 +27,8 @@ export const MaintenanceInput = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 120,
-        examples: ['0 2 * * 0', '30 1 1-7 * 1', '@daily'],
-        description: 'Instead of recurring: a 5-field cron expression (minute hour day-of-month month day-of-week; L, W, # and nicknames such as @daily allowed); the window opens at each occurrence, for durationSec.',
+        examples: ['0 2 * * 0', '30 1 * * 1#1', '@daily'],
+        description: 'Instead of recurring: a 5-field cron expression (minute hour day-of-month month day-of-week; L, W, # and nicknames such as @daily allowed; `1#1` is the first Monday). As in Vixie cron, a day-of-month and a day-of-week both given match either (`1-7 * 1` is days 1 to 7 and every Monday). The window opens at each occurrence, for durationSec.',
       }),
     ),
     durationSec: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 86_400, examples: [3600], description: 'How long a cron window stays open (required with cron).' })),

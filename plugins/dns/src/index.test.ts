@@ -30,6 +30,7 @@ const ZONE: Record<string, Reply> = {
   'A slow.test': { silent: true },
   'A lagging.test': { delayMs: 150, answers: [{ type: 'A', name: 'lagging.test', ttl: 300, data: '192.0.2.40' }] },
   'A spoofed.test': { spoofFirst: true, answers: [{ type: 'A', name: 'spoofed.test', ttl: 300, data: '192.0.2.30' }] },
+  'TXT trickle.test': { answers: Array.from({ length: 5 }, (_, i) => ({ type: 'TXT', name: 'trickle.test', ttl: 300, data: `piece-${i}` }) as packet.Answer) },
   'A private.test': { answers: [{ type: 'A', name: 'private.test', ttl: 300, data: '10.1.2.3' }] },
 };
 
@@ -59,11 +60,19 @@ beforeAll(async () => {
     s.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
-      const out = respond(packet.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))), 'tcp');
+      const query = packet.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      const out = respond(query, 'tcp');
       if (!out) return;
       const len = Buffer.alloc(2);
       len.writeUInt16BE(out.length);
-      s.end(Buffer.concat([len, out]));
+      const whole = Buffer.concat([len, out]);
+      if (query.questions![0]!.name !== 'trickle.test') return void s.end(whole);
+      // One byte per write, each in its own packet: the reader must assemble the answer.
+      const next = (i: number): void => {
+        if (i >= whole.length) return void s.end();
+        s.write(whole.subarray(i, i + 1), () => setTimeout(() => next(i + 1), 1));
+      };
+      next(0);
     });
   });
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
@@ -182,6 +191,11 @@ describe('dns plugin: transport', () => {
     expect(seen.slice(before).map((s) => s.transport)).toEqual(['udp', 'tcp']);
   });
 
+  it('assembles a TCP answer that arrives a byte at a time', async () => {
+    const r = await check('trickle.test?type=TXT', { transport: 'tcp' });
+    expect(r).toMatchObject({ status: 'ok', details: expect.objectContaining({ answers: ['piece-0', 'piece-1', 'piece-2', 'piece-3', 'piece-4'] }) });
+  });
+
   it('uses TCP alone when told to', async () => {
     const before = seen.length;
     expect(await check('www.test', { transport: 'tcp' })).toMatchObject({ status: 'ok', metrics: expect.objectContaining({ tcp: 1 }) });
@@ -240,5 +254,17 @@ describe('dns plugin: questions', () => {
   it('refuses an unknown option at save time', () => {
     expect(registry.validate('dns', { expectRegex: '(a)\\1' }).ok).toBe(false);
     expect(registry.validate('dns', { typo: 1 }).ok).toBe(false);
+  });
+});
+
+describe('dns plugin: addresses', () => {
+  it('takes a reply from the resolver however its IPv6 address is spelled', async () => {
+    const { sameAddress } = await import('./transport.js');
+    expect(sameAddress('::1', '0:0:0:0:0:0:0:1')).toBe(true);
+    expect(sameAddress('::ffff:127.0.0.1', '::ffff:7f00:1')).toBe(true);
+    expect(sameAddress('2001:DB8::1', '2001:db8::1')).toBe(true);
+    expect(sameAddress('127.0.0.1', '127.0.0.1')).toBe(true);
+    expect(sameAddress('::1', '::2')).toBe(false);
+    expect(sameAddress('127.0.0.1', '127.0.0.2')).toBe(false);
   });
 });

@@ -44,6 +44,12 @@ function encodeQuery(q: Query, id: number): packet.Packet {
   return p;
 }
 
+/** An address in one spelling (IPv6 compressed, lower case), so a reply's sender compares equal to the address asked. */
+export function sameAddress(a: string, b: string): boolean {
+  const canonical = (x: string) => (isIPv6(x) ? new URL(`http://[${x}]/`).hostname : x);
+  return canonical(a) === canonical(b);
+}
+
 function timeoutError(ms: number): Error {
   return Object.assign(new Error(`no answer within ${ms} ms`), { code: 'ETIMEDOUT' });
 }
@@ -72,7 +78,7 @@ function overUdp(server: Server, query: Buffer, id: number, signal: AbortSignal)
     const done = settler(signal, () => socket.close(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.on('message', (msg, from) => {
-      if (from.address !== server.address || from.port !== server.port) return;
+      if (!sameAddress(from.address, server.address) || from.port !== server.port) return;
       let decoded: Answer;
       try {
         decoded = packet.decode(msg) as Answer;
@@ -91,13 +97,20 @@ function overUdp(server: Server, query: Buffer, id: number, signal: AbortSignal)
 function overTcp(server: Server, query: Buffer, id: number, signal: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: server.address, port: server.port, noDelay: true });
-    let buf = Buffer.alloc(0);
+    // Chunks are kept apart until the length prefix says the answer is complete: a server sending
+    // a byte at a time costs linear work, not quadratic.
+    const chunks: Buffer[] = [];
+    let received = 0;
     const done = settler(signal, () => socket.destroy(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.once('connect', () => socket.write(Buffer.concat([lengthPrefix(query.length), query])));
     socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received < 2) return;
+      const head = chunks[0]!.length >= 2 ? chunks[0]! : Buffer.concat(chunks);
+      if (received < 2 + head.readUInt16BE(0)) return;
+      const buf = Buffer.concat(chunks, received);
       try {
         const decoded = packet.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))) as Answer;
         if (decoded.id !== id) return done(Object.assign(new Error('answer to another query over TCP'), { code: 'EPROTO' }));

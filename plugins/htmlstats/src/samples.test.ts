@@ -21,8 +21,10 @@ describe('baseline samples', () => {
     expect(b).not.toHaveProperty(FEATURES[3]!);
   });
 
-  it('skip what does not parse', () => {
-    const tooLong = `~1,${[...FEATURES, 'x', 'y'].map(() => 1).join(',')}`;
-    expect(parseSamples(['{oops', '[1,2]', '~x,1', tooLong, encodeSample(1, features)])).toEqual([{ t: 1, ...features }]);
+  it('skip what does not parse, and read what they know of samples from a newer version', () => {
+    const longer = `~2,${[...FEATURES, 'x', 'y'].map(() => 1).join(',')}`;
+    expect(parseSamples(['{oops', '[1,2]', '~x,1', '~,1', encodeSample(1, features)])).toEqual([{ t: 1, ...features }]);
+    expect(parseSamples([longer])).toEqual([{ t: 2, ...Object.fromEntries(FEATURES.map((f) => [f, 1])) }]);
+    expect(parseSamples(['~3,,5'])).toEqual([{ t: 3, [FEATURES[1]!]: 5 }]); // an empty field is missing, not 0
   });
 });

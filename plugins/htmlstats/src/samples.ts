@@ -19,11 +19,14 @@ export function encodeSample(t: number, features: Features): string {
 }
 
 function decodeCompact(raw: string): Sample | null {
-  const [t, ...values] = raw.slice(1).split(',').map(Number);
-  if (t === undefined || !Number.isFinite(t) || values.length > FEATURES.length) return null;
+  const [time, ...fields] = raw.slice(1).split(',');
+  const t = Number(time);
+  if (!time || !Number.isFinite(t)) return null;
   const sample: Sample = { t };
-  values.forEach((v, i) => {
-    if (Number.isFinite(v)) sample[FEATURES[i]!] = v;
+  // Values past the features this version knows (written by a newer one) are left out.
+  fields.slice(0, FEATURES.length).forEach((field, i) => {
+    const v = Number(field);
+    if (field !== '' && Number.isFinite(v)) sample[FEATURES[i]!] = v;
   });
   return sample;
 }

@@ -140,7 +140,7 @@ describe('schedule validation', () => {
 
   it('accepts 5-field expressions and nicknames that fire, and says why others fail', () => {
     const now = at('2027-01-01T00:00:00Z');
-    for (const c of ['0 2 * * 0', '30 1 1-7 * 1', '@daily', '0 0 L * *']) expect(cronProblem(c, 'Europe/Berlin', now), c).toBeNull();
+    for (const c of ['0 2 * * 0', '30 1 * * 1#1', '@daily', '0 0 L * *']) expect(cronProblem(c, 'Europe/Berlin', now), c).toBeNull();
     expect(cronProblem('0 0 2 * * *', 'UTC', now)).toMatch(/5 fields/);
     expect(cronProblem('2027-05-01T00:00:00', 'UTC', now)).toMatch(/5 fields/);
     expect(cronProblem('61 * * * *', 'UTC', now)).toMatch(/not a valid cron expression/);

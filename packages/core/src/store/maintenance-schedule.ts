@@ -66,15 +66,20 @@ interface Entry {
   span: { from: number; until: number; open: boolean } | null;
 }
 
-/** Parsed schedules by pattern, zone and duration; cleared whole when it grows past this. */
+/** Parsed schedules by pattern, zone and duration; past this many, the least recently used goes. */
 const MAX_ENTRIES = 4096;
 const entries = new Map<string, Entry>();
 
 function entryOf(s: ZonedSchedule): Entry {
   const key = `${s.timeZone}\u0000${s.durationMs}\u0000${s.pattern}`;
   let e = entries.get(key);
-  if (e) return e;
-  if (entries.size >= MAX_ENTRIES) entries.clear();
+  if (e) {
+    // Most recently used last: a sync pass over more schedules than fit keeps the ones it reuses.
+    entries.delete(key);
+    entries.set(key, e);
+    return e;
+  }
+  while (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
   let cron: Cron | null = null;
   try {
     cron = new Cron(s.pattern.trim(), { timezone: s.timeZone, mode: '5-part' });
