@@ -413,6 +413,8 @@ do
   -- Writes the ring: n cells of layout L (bytes, oldest first); grows it when they fill it.
   local function rebuild(key, L, bytes, n, head, cap, K, ttl)
     local text = layoutText(L)
+    -- Never more cells than the retention holds (it may have been shortened since the ring grew).
+    K = math.min(K, cap)
     if n > K then K = math.min(cap, n + math.max(4, math.ceil(n / 8))) end
     redis.call('SET', key, prefix(cap, K, n, 0, head, #text) .. text .. bytes .. string.rep('\0', (K - n) * L.w))
     redis.call('EXPIRE', key, ttl)
@@ -496,7 +498,8 @@ do
     end
     R.key = key
     if bucket <= R.head - cap then return end -- older than the retention
-    if cap > LIMIT[R.L.sw] then return relayout(R, bucket, cap, ttl) end
+    -- A wider stamp needed, or a retention shortened since the ring grew: lay it out again.
+    if cap > LIMIT[R.L.sw] or R.K > cap then return relayout(R, bucket, cap, ttl) end
     if bucket > R.head then
       -- Cells leaving the retention make room; the new cell goes after the newest.
       while R.n > 0 and bucketAt(R, 0) <= bucket - cap do

@@ -232,6 +232,25 @@ describe('roll-up rings', () => {
     expect((await all(id, 'minute')).length).toBe(9);
   });
 
+  it('gives back the cells a shortened retention no longer needs', async () => {
+    const id = await newAsset();
+    // Minute roll-ups kept 10 minutes here (cap 11): 20 checks a minute apart fill the ring.
+    for (let m = 0; m < 20; m++) await record(id, ok(BASE + m * MIN, 5 + m));
+    const before = (await t.redis.getBuffer(t.keys.assetRollup(id, 'minute')))!;
+    const shorter = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { ...policy.rollups!, minuteSec: 180 } }); // cap 4
+    const model = new Model();
+    const c = ok(BASE + 20 * MIN, 77);
+    model.add(c, await record(id, c, shorter));
+    const after = (await t.redis.getBuffer(t.keys.assetRollup(id, 'minute')))!;
+    const ring = decodeRing(after)!;
+    expect(ring.cap).toBe(4);
+    expect(after.readUInt32BE(6)).toBeLessThanOrEqual(4); // cells allocated: K ≤ cap
+    expect(after.length).toBeLessThan(before.length);
+    // What is kept is the newest buckets within the new retention, the check just made included.
+    expect(ring.cells.map((cell) => cell.bucket)).toEqual([17, 18, 19, 20].map((m) => Math.floor((BASE + m * MIN) / MIN)));
+    expect(ring.cells.at(-1)!.value.p.http!.x).toBe(77);
+  });
+
   it('holds what a plain model of the aggregation holds, for random check sequences', async () => {
     const step = fc.record({
       dt: fc.oneof(fc.integer({ min: 0, max: 90_000 }), fc.integer({ min: 0, max: 4 * H }), fc.integer({ min: -5 * MIN, max: 0 }), fc.constant(DAY + 1)),
