@@ -256,7 +256,9 @@ describe('DELETE /clients/:id', () => {
     const w = await api.call('POST', '/maintenance', { reason: 'upgrade', tags: ['web'], recurring: { days: [0], start: '02:00', durationMinutes: 30 } }, c.apiKey);
     expect(w.status).toBe(201);
     await api.call('PATCH', `/clients/${c.id}`, { limits: { maxAssets: 50 }, allowCidrs: ['10.9.0.0/16'] });
-    return { ...c, extra, assetIds, windowId: w.body.id as string };
+    const slug = `page-${c.id.toLowerCase().replace(/[^a-z0-9]/g, '')}`.slice(0, 60);
+    expect((await api.call('POST', '/status-pages', { slug, title: `${name} status`, assetIds }, c.apiKey)).status).toBe(201);
+    return { ...c, extra, assetIds, windowId: w.body.id as string, slug };
   }
 
   const mentions = (keys: string[], ids: string[]) => keys.filter((k) => ids.some((id) => k.includes(id)));
@@ -273,6 +275,9 @@ describe('DELETE /clients/:id', () => {
     for (const key of [gone.apiKey, gone.extra]) expect((await api.call('GET', '/whoami', undefined, key)).status).toBe(401);
     expect((await api.call('GET', `/clients/${gone.id}`)).body.code).toBe('WEBMON_ERR_CLIENT_NOT_FOUND');
     expect((await api.call('DELETE', `/clients/${gone.id}`)).status).toBe(404); // idempotent
+    // Its status page is gone (and its slug free again); the other client's stays.
+    expect((await api.app.inject({ method: 'GET', url: `/public/status/${gone.slug}` })).statusCode).toBe(404);
+    expect((await api.app.inject({ method: 'GET', url: `/public/status/${stays.slug}` })).statusCode).toBe(200);
 
     expect(mentions(await allKeys(), [gone.id, ...gone.assetIds])).toEqual([]);
     expect(await api.t.redis.sismember(api.t.keys.clients, gone.id)).toBe(0);

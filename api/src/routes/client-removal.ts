@@ -24,7 +24,7 @@ async function deleteAssetsOf(ctx: ApiContext, owner: string): Promise<void> {
 /**
  * Removes a client and everything of it: keys first (refused from the next request on), then
  * assets with their history, webhook with pending deliveries and reminders, maintenance
- * windows, rate counters, and the client record last, so that an interrupted delete can be
+ * windows, status pages (their slugs become free), rate counters, and the client record last, so that an interrupted delete can be
  * repeated.
  */
 export async function deleteClient(ctx: ApiContext, id: string): Promise<void> {
@@ -32,6 +32,7 @@ export async function deleteClient(ctx: ApiContext, id: string): Promise<void> {
   await deleteAssetsOf(ctx, id);
   await ctx.webhooks.delete(id);
   for (const w of await ctx.maintenance.list(id)) await ctx.maintenance.delete(w.id);
+  for (const page of await ctx.statusPages.listOwned(id)) await ctx.statusPages.delete(page);
   await ctx.redis.del(...rateLimitKeys(ctx.keys, id));
   await ctx.clients.remove(id);
 }
