@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
-import { chromiumPath, launchChromium, openPage, screenshot, seriousA11yViolations, type ConsoleProblem } from './helpers/browser.js';
+import { chromiumPath, type ConsoleProblem, launchChromium, openPage, screenshot, seriousA11yViolations, withAxe } from './helpers/browser.js';
 import { client, startTarget, webmon, type Proc, type Target } from './helpers/processes.js';
 
 const DOWN_AFTER = 2;
@@ -103,6 +103,7 @@ describe.skipIf(skip)(skip ? 'dashboard (skipped: chromium is not installed)' : 
 
   async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await withAxe(context);
     contexts.push(context);
     return { context, page: await openPage(context, problems, expectedFailure) };
   }

@@ -54,9 +54,18 @@ export interface AxeViolation {
   nodes: string[];
 }
 
-/** axe-core's serious and critical violations on the page as it is now. */
+/**
+ * Makes axe-core available in every page of the context. An init script runs before the page's
+ * own scripts and is not subject to its Content-Security-Policy (which refuses inline scripts,
+ * as a tag added to the page would be).
+ */
+export async function withAxe(context: BrowserContext): Promise<void> {
+  await context.addInitScript({ path: AXE });
+}
+
+/** axe-core's serious and critical violations on the page as it is now (its context: withAxe). */
 export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]> {
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ path: AXE });
+  if (!(await page.evaluate(() => 'axe' in globalThis))) throw new Error('axe-core is not in the page: call withAxe(context) first');
   return page.evaluate(async () => {
     const w = globalThis as any;
     const r: { violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> }> } = await w.axe.run(w.document);
