@@ -213,6 +213,7 @@ async function main() {
     skippedTotal: stats.checksSkipped,
     queue: stats.queue,
     scheduler: dispatcherStatus?.scheduler ?? null,
+    dispatcher: dispatcherStatus ? { inMemory: dispatcherStatus.queue, received: dispatcherStatus.received, scheduled: dispatcherStatus.scheduled, sent: dispatcherStatus.sent } : null,
     // Redis time by script (EVALSHA by SHA1 is not named by INFO; scripts are told apart by calls per check).
     redisTopCommands: redisCommands.slice(0, 6).map((c) => ({ ...c, perCheck: round(c.calls / Math.max(1, inWindow.length), 3) })),
     cpu: {
@@ -279,6 +280,7 @@ function table(r) {
     `  webmon_check_start_lateness_seconds (dispatcher hand-off, since start): p50 ${r.webmonHistogramSec.p50} s, p95 ${r.webmonHistogramSec.p95} s, p99 ${r.webmonHistogramSec.p99} s`,
     `skipped in the window: ${r.skippedInWindow.late} late, ${r.skippedInWindow.pending} pending (since start: ${r.skippedTotal.late} late, ${r.skippedTotal.pending} pending)`,
     `queue at the end: ${JSON.stringify(r.queue)}; scheduler (webmon status): ${JSON.stringify(r.scheduler)}`,
+    `dispatcher at the end (since start): ${JSON.stringify(r.dispatcher)}`,
     `redis commands in the window: ${r.redisTopCommands.map((c) => `${c.command} ${c.perCheck}/check ${c.usecPerCall} µs`).join(', ')}`,
     `CPU: webmon ${r.cpu.webmonBusyCores} cores (${Object.entries(r.cpu.byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}), redis ${r.cpu.redisBusyCores}, target ${r.cpu.targetBusyCores} (not counted); ${r.cpu.perCheckMs} ms per check (webmon + redis)`,
     `machine busy: ${r.cpu.machineBusyCores} of ${r.cores} cores; other load: ${r.cpu.otherBusyCores} cores (should be ~0)`,
