@@ -35,7 +35,8 @@ export function verifySignature(secret: string, body: string | Buffer, signature
  * verify with any Standard Webhooks library.
  *
  * The spec's symmetric secret is `whsec_` + base64 of the key bytes. A webhook secret written in
- * that form (canonical base64 after the prefix) is used as such: its key is the decoded bytes.
+ * that form (base64 after the prefix, padded or not, as the spec's libraries read it) is used as
+ * such: its key is the decoded bytes.
  * Any other secret keys Standard Webhooks with its UTF-8 bytes, so existing secrets keep working
  * for both signatures; receivers pass `standardWebhookSecret(secret)`, i.e. `whsec_` + the base64
  * of the secret, to their library. The `x-webmon-signature` key is always the secret as written.
@@ -50,7 +51,9 @@ export function standardSigningKey(secret: string): Buffer {
   const b64 = WHSEC.exec(secret)?.[1];
   if (b64) {
     const key = Buffer.from(b64, 'base64');
-    if (key.length > 0 && key.toString('base64') === b64) return key;
+    // Canonical base64, or canonical with its padding left out (the spec's libraries read both).
+    const canonical = key.toString('base64');
+    if (key.length > 0 && (canonical === b64 || (!b64.endsWith('=') && canonical.replace(/=+$/, '') === b64))) return key;
   }
   return Buffer.from(secret, 'utf8');
 }

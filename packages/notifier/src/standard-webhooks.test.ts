@@ -33,6 +33,9 @@ describe('Standard Webhooks signatures', () => {
     const native = `whsec_${randomBytes(32).toString('base64')}`;
     expect(standardWebhookSecret(native)).toBe(native);
     expect(signStandard(native, 'msg_1', at.getTime() / 1000, body)).toBe(new Webhook(native).sign('msg_1', at, body));
+    // Without its padding, as the spec's libraries accept it: the same key.
+    const unpadded = `whsec_${randomBytes(31).toString('base64').replace(/=+$/, '')}`;
+    expect(signStandard(unpadded, 'msg_1', at.getTime() / 1000, body)).toBe(new Webhook(unpadded).sign('msg_1', at, body));
     // Not canonical base64 after the prefix: an ordinary secret, keyed by its UTF-8 bytes.
     for (const odd of ['whsec_not*base64-at-all', 'whsec_YWJj=', 'whsec_']) expect(standardWebhookSecret(odd)).toBe(`whsec_${Buffer.from(odd).toString('base64')}`);
   });
