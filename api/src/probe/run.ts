@@ -9,6 +9,7 @@
  * Prometheus replicas) share it; when the other one deleted it before this job was claimed, the
  * job fails with `asset_deleted` and the probe starts over while time remains.
  */
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { MAX_PRIORITY, WebmonError, type JobRecord, type NewAsset, type Principal } from '@webmon/core';
 import type { ApiContext } from '../context.js';
@@ -66,6 +67,9 @@ export async function runProbe(ctx: ApiContext, who: Principal, m: ProbeModule, 
   const deadline = started + opts.timeoutMs;
   const limits = await limitsFor(ctx, who);
   const input = ctx.inputs.forCreate({ url, plugins: [m.prober], config: { [m.prober]: m.given }, paused: !opts.record, tags: [PROBE_TAG] }, who.id, limits);
+  // A temporary asset carries a mark: the client creating the same URL meanwhile adopts it, and then it stays.
+  const mark = opts.record ? undefined : randomUUID();
+  if (mark) input.temporaryMark = mark;
   let job: JobRecord | null = null;
   for (let attempt = 0; attempt < ATTEMPTS && Date.now() < deadline; attempt++) {
     const asset = await probeAsset(ctx, who, input, limits?.maxAssets);
@@ -76,7 +80,7 @@ export async function runProbe(ctx: ApiContext, who: Principal, m: ProbeModule, 
       // The result is read here and nowhere else: the job's record is not kept for jobs.retentionSec.
       if (job?.status === 'done') await ctx.redis.del(ctx.keys.job(jobId!));
     } finally {
-      if (asset.created && !opts.record) await ctx.assets.delete(asset.id);
+      if (asset.created && mark) await ctx.assets.deleteTemporary(asset.id, mark);
     }
     if (!(job?.status === 'failed' && job.error === 'asset_deleted')) break;
   }

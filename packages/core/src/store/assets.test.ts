@@ -126,3 +126,27 @@ describe('AssetStore', () => {
     expect((await store.create(asset('http://del.test/', { owner: 'del' }))).created).toBe(true);
   });
 });
+
+describe('temporary assets', () => {
+  const temp = (url: string, mark?: string): NewAsset => ({ owner: 'tmp-owner', url: normalizeUrl(url), plugins: ['http'], config: {}, interval: 300, tags: ['probe'], paused: true, ...(mark ? { temporaryMark: mark } : {}) });
+
+  it('are deleted by their maker with their mark, and not with another', async () => {
+    const { id, created } = await store.create(temp('https://temp-a.test/', 'mark-a'));
+    expect(created).toBe(true);
+    expect(await store.deleteTemporary(id, 'other-mark')).toBe(false);
+    expect(await store.get(id)).not.toBeNull();
+    expect(await store.deleteTemporary(id, 'mark-a')).toBe(true);
+    expect(await store.get(id)).toBeNull();
+  });
+
+  it('are adopted by a create of the same URL without a mark, and then kept', async () => {
+    const { id } = await store.create(temp('https://temp-b.test/', 'mark-b'));
+    // Another temporary create of the same URL finds it and leaves the mark alone.
+    expect(await store.create(temp('https://temp-b.test/', 'mark-c'))).toEqual({ id, created: false });
+    expect(await t.redis.hget(t.keys.asset(id), 'temporaryMark')).toBe('mark-b');
+    // The client's own create of that URL adopts it: its maker no longer deletes it.
+    expect(await store.create(temp('https://temp-b.test/'))).toEqual({ id, created: false });
+    expect(await store.deleteTemporary(id, 'mark-b')).toBe(false);
+    expect(await store.get(id)).toMatchObject({ id, url: 'https://temp-b.test/' });
+  });
+});

@@ -55,6 +55,12 @@ export interface NewAsset {
   /** Initial state when not 'unknown' (e.g. 'unsupported' when no plugin handles the URL). */
   state?: AssetState;
   stateReason?: string | null;
+  /**
+   * Marks an asset made for a moment (a probe's), to be deleted by its maker with
+   * deleteTemporary(id, mark). Creating the same URL for the same owner without a mark (a
+   * client's own create) adopts such an asset: the mark goes, and nothing deletes it any more.
+   */
+  temporaryMark?: string;
 }
 
 export interface AssetChange {
@@ -156,6 +162,7 @@ export class AssetStore {
       'checks', 0,
       'okCount', 0,
       'failCount', 0,
+      ...(a.temporaryMark ? ['temporaryMark', a.temporaryMark] : []),
     ];
     const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags, a.url.url)];
     const due = scheduled(state) ? firstDue(now, a.interval) : '';
@@ -164,7 +171,19 @@ export class AssetStore {
       throw new WebmonError('WEBMON_ERR_QUOTA_EXCEEDED', `client ${a.owner} has ${res[1]} assets, the most it may have`, { limit: opts.maxAssets, value: res[1] });
     }
     if (res[0] === 1) await applyMaintenance(this.redis, this.keys, [id]);
+    // An existing asset created for a moment is adopted by a create that is not itself one.
+    else if (!a.temporaryMark) await this.redis.hdel(this.keys.asset(String(res[1])), 'temporaryMark');
     return { id: String(res[1]), created: res[0] === 1 };
+  }
+
+  /**
+   * Deletes an asset made with `temporaryMark` if it still carries that mark (nobody adopted it
+   * meanwhile); returns whether it did.
+   */
+  async deleteTemporary(id: string, mark: string): Promise<boolean> {
+    if ((await this.redis.hget(this.keys.asset(id), 'temporaryMark')) !== mark) return false;
+    await this.delete(id);
+    return true;
   }
 
   async get(id: string): Promise<AssetRecord | null> {
