@@ -125,7 +125,7 @@ function createContext(deps: ApiDeps): ApiContext {
     webhooks: new WebhookStore(redis, keys, { egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined), { ttlMs: 0 }) }),
     inputs: new AssetInputs(registry, config),
     sink: deps.jobs,
-    sessions: new SessionStore(redis, keys, config.api.sessionTtlSec * 1000),
+    sessions: new SessionStore(redis, keys, config.api.sessionTtlSec * 1000, config.api.sessionMaxSec * 1000),
     statusPages: new StatusPageStore(redis, keys),
   };
 }

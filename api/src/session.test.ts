@@ -137,6 +137,29 @@ describe('sessions', () => {
     }
   });
 
+  it('ends the session the browser had when it signs in again', async () => {
+    const first = await signIn(ADMIN);
+    expect((await withCookie('GET', '/whoami', first.cookie!)).status).toBe(200);
+    const again = await signIn(ADMIN, { cookie: `webmon_session=${first.cookie}` });
+    expect(again.status).toBe(200);
+    expect(again.cookie).not.toBe(first.cookie);
+    expect((await withCookie('GET', '/whoami', first.cookie!)).status).toBe(401);
+    expect((await withCookie('GET', '/whoami', again.cookie!)).status).toBe(200);
+  });
+
+  it('ends a session at its absolute lifetime, however much it is used', async () => {
+    const { SessionStore } = await import('@webmon/core');
+    const store = new SessionStore(api.t.redis, api.t.keys, 60_000, 3_600_000);
+    const t0 = Date.now();
+    const { id } = await store.create({ id: 'admin', admin: true }, 'digest', t0);
+    expect(await store.use(id, t0 + 50_000)).not.toBeNull(); // used within the idle time, again and again
+    expect(await store.use(id, t0 + 100_000)).not.toBeNull();
+    const late = await store.use(id, t0 + 3_590_000);
+    expect(late?.expiresAt).toBe(t0 + 3_600_000); // the idle extension stops at the lifetime
+    expect(await store.use(id, t0 + 3_600_001)).toBeNull();
+    expect(await api.t.redis.exists(api.t.keys.session((await import('@webmon/core')).digestKey(id)))).toBe(0);
+  });
+
   it('limits sign-in attempts per address', async () => {
     const limited = await testApi('session-rate', { api: { adminKey: ADMIN, signInPerMinute: 3 } });
     try {

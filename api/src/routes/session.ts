@@ -45,6 +45,9 @@ export function signInRoutes(ctx: ApiContext) {
         if (!key) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'an API key is required: {"key": "<API key>"}');
         const principal = await ctx.clients.authenticate(key);
         if (!principal) throw new WebmonError('WEBMON_ERR_UNAUTHORIZED', 'unknown API key');
+        // Signing in again ends the session the browser had: one session per sign-in, none left behind.
+        const previous = sessionIdOf(req);
+        if (previous !== undefined) await ctx.sessions.delete(previous);
         const { id, session } = await ctx.sessions.create(principal, digestKey(key));
         reply.setCookie(SESSION_COOKIE, id, cookieOptions(ctx, req));
         return present(session);

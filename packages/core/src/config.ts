@@ -55,6 +55,7 @@ export const ConfigSchema = Type.Object(
         bodyLimit: Int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest accepted request body, in bytes.'),
         maxBatch: Int(10_000, 1, 100_000, 'Most assets in one batch create, or jobs in one push.'),
         publicMetrics: Type.Boolean({ default: true, description: 'GET /metrics needs no API key (fleet totals; series per asset only as metrics.perAssetPublic allows); false: the admin key.' }),
+        sessionMaxSec: Int(604_800, 60, 31_536_000, 'Dashboard sessions end this long after sign-in, however much they are used (default 7 days).'),
         sessionTtlSec: Int(43_200, 60, 2_592_000, 'Dashboard sessions (signed in with an API key) end after this long without a request (sliding; default 12 h).'),
         trustForwardedProto: Type.Boolean({
           default: false,
