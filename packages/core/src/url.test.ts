@@ -13,6 +13,10 @@ describe('normalizeUrl', () => {
     ['http://[::1]:8080/', 'http://[::1]:8080/', 'http', '::1'],
     ['icmp://Gateway.Example.org', 'icmp://gateway.example.org', 'icmp', 'gateway.example.org'],
     ['icmp://[::1]', 'icmp://[::1]', 'icmp', '::1'],
+    // International names in any scheme: punycode, whether written in letters or percent-encoded.
+    ['icmp://bücher.example', 'icmp://xn--bcher-kva.example', 'icmp', 'xn--bcher-kva.example'],
+    ['tcp://BÜCHER.example:22', 'tcp://xn--bcher-kva.example:22', 'tcp', 'xn--bcher-kva.example'],
+    ['tls://b%C3%BCcher.example:443', 'tls://xn--bcher-kva.example:443', 'tls', 'xn--bcher-kva.example'],
     ['mailto:someone@example.com', 'mailto:someone@example.com', 'mailto', ''],
     ['gopher://old.example/1', 'gopher://old.example/1', 'gopher', 'old.example'],
   ])('%s → %s', (input, url, scheme, host) => {
@@ -27,6 +31,8 @@ describe('normalizeUrl', () => {
     ['http://exa mple.com/', /not a valid URL/],
     ['tcp://host', /needs a port/],
     ['icmp:///host', /has no host/],
+    ['tcp://a%zz.example:1', /invalid host/],
+    ['tcp://a%2Fb.example:1', /invalid host/],
     ['http://user:secret@example.com/', /credentials/],
     [`http://example.com/${'a'.repeat(2100)}`, /longer than 2048/],
   ])('rejects %s', (input, message) => {

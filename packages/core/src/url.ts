@@ -34,10 +34,13 @@ export function normalizeUrl(input: unknown): NormalizedUrl {
   const scheme = u.protocol.slice(0, -1).toLowerCase();
   if (u.username || u.password) throw invalid('url must not contain credentials; give them in the plugin options instead');
   u.hash = '';
-  let host = u.hostname.toLowerCase();
+  // Non-special schemes (tcp:, icmp:, dns:, …) keep a host with non-ASCII letters percent-encoded;
+  // decoded here, it gets the IDN treatment of http below (punycode), so both spellings are one asset.
+  let host = decodedHost(u.hostname).toLowerCase();
   if (NEEDS_HOST.has(scheme) && !host) throw invalid(`url ${quote(text)} has no host`);
   if (NEEDS_PORT.has(scheme) && !u.port) throw invalid(`${scheme} url ${quote(text)} needs a port (${scheme}://host:port)`);
   if (u.port && DEFAULT_PORTS[scheme] === u.port) u.port = '';
+  if (host.includes('%')) throw invalid(`url ${quote(text)} has an invalid host`);
   if (host && !/^[\x21-\x7e]+$/.test(host)) {
     // Non-special schemes keep hosts opaque; give them the same IDN treatment as http.
     try {
@@ -57,6 +60,18 @@ export function normalizeUrl(input: unknown): NormalizedUrl {
   }
   if (!/^[\x21-\x7e]+$/.test(url)) throw invalid(`url ${quote(text)} contains characters that cannot be encoded`);
   return { url, scheme, host: host.replace(/^\[|\]$/g, '') };
+}
+
+/** The host with percent-encoding undone; a '%' left (not valid, or a delimiter encoded) is refused by the caller. */
+function decodedHost(hostname: string): string {
+  if (!hostname.includes('%')) return hostname;
+  try {
+    const decoded = decodeURIComponent(hostname);
+    // Only letters may come out of the encoding: an encoded delimiter would change what the host is.
+    return /[\s/?#@:[\]\\%]/.test(decoded) ? hostname : decoded;
+  } catch {
+    return hostname;
+  }
 }
 
 function invalid(message: string): WebmonError {
