@@ -98,7 +98,7 @@ export const ConfigSchema = Type.Object(
     scheduler: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Check every asset every interval (the dispatcher schedules).' }),
-        tickMs: Int(1000, 50, 60_000, 'How often due assets are looked for.'),
+        tickMs: Int(100, 50, 60_000, 'How often due assets are looked for (and the longest wait when the queue is full): short, so that jobs reach the executors in a steady stream rather than a burst a second.'),
         batch: Int(1000, 1, 100_000, 'Most checks scheduled by one script call (bounds how long Redis is busy with it); calls go on at once while more are due and the queue has room.'),
         maxQueued: Int(100_000, 1, 10_000_000, 'Upper bound of the backpressure bound: no new scheduled checks while that many jobs are queued. The bound in force follows the alive executors (their concurrency and completion rate), at most this.'),
       },
