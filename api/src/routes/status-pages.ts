@@ -2,7 +2,7 @@
 import { WebmonError, randomToken, type Principal, type StatusPage } from '@webmon/core';
 import { assetNotFound, mayAccess, ownerScope, visible } from '../access.js';
 import type { ApiContext, App } from '../context.js';
-import { empty, response } from '../openapi.js';
+import { empty, error, response } from '../openapi.js';
 import { iso } from '../present.js';
 import type { Publishing } from '../publishing.js';
 import { AssetId, BadgeToken, StatusPageInput, StatusPageList, StatusPageOut, StatusPagePatch, StatusSlug, ref } from '../schemas/index.js';
@@ -50,7 +50,7 @@ export function statusPageRoutes(ctx: ApiContext, publishing: Publishing) {
           operationId: 'createStatusPage',
           summary: 'Publish a status page at /status/<slug>: chosen assets (by id and tag), no key needed to read it',
           body: ref(StatusPageInput),
-          response: { 201: response(StatusPageOut, 'The page is published') },
+          response: { 201: response(StatusPageOut, 'The page is published'), 409: error(409, 'Another status page has this slug (WEBMON_ERR_STATUS_PAGE_EXISTS)') },
         },
       },
       async (req, reply) => {
