@@ -76,6 +76,9 @@ describe('status pages', () => {
     const taken = await api.call('POST', '/status-pages', { slug: 'acme', title: 'Mine' }, b.apiKey);
     expect(taken.status).toBe(409);
     expect(taken.body.code).toBe('WEBMON_ERR_STATUS_PAGE_EXISTS');
+    // ... and the document says so.
+    const doc = JSON.parse((await api.app.inject({ method: 'GET', url: '/docs/json' })).body);
+    expect(Object.keys(doc.paths['/status-pages'].post.responses)).toContain('409');
 
     const res = await publicGet('/public/status/acme');
     expect(res.status).toBe(200);
