@@ -26,6 +26,7 @@ import {
   type EgressGuard,
 } from '@webmon/plugin-sdk';
 import { ftpPath, ftpPlugin } from './index.js';
+import { hasOpenssl } from '../../../test/helpers/pki.js';
 
 // ---------------------------------------------------------------------------------------------
 // Context, registry and the check helper
@@ -70,7 +71,6 @@ function has(cmd: string): boolean {
 }
 
 const VSFTPD = ['/usr/sbin/vsftpd', '/usr/local/sbin/vsftpd'].find((p) => existsSync(p)) ?? (has('vsftpd') ? 'vsftpd' : undefined);
-const hasOpenssl = has('openssl');
 /**
  * vsftpd needs root (it chroots anonymous sessions). Without it, outside CI, the tests that need
  * a real FTP server are skipped (and say so); CI installs vsftpd and never skips them.

@@ -28,6 +28,7 @@ import {
 import { MAX_AGENTS, agentCount, agentFor } from '@webmon/plugin-sdk';
 import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
+import { hasOpenssl } from '../../../test/helpers/pki.js';
 
 // ---------------------------------------------------------------------------------------------
 // Context, registry and the check helper
@@ -212,14 +213,6 @@ let refusedPort = 0;
 let resetUrl = '';
 let protocolUrl = '';
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('which', ['openssl'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 let tlsUrl = '';
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { TLSSocket, createSecureContext, createServer as createTlsServer, type T
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { PluginRegistry, clientEgress, createSharedCache, memoryStorage, operatorEgress, runPlugin, type CheckResult, type EgressGuard } from '@webmon/plugin-sdk';
-import { createPki, hasOpenssl, type Issued, type Pki } from '../../../test/helpers/pki.js';
+import { NO_OPENSSL, createPki, hasOpenssl, type Issued, type Pki } from '../../../test/helpers/pki.js';
 import { MAX_DIALOGUE_BYTES } from './starttls.js';
 import { tlsPlugin } from './index.js';
 
@@ -223,7 +223,7 @@ afterAll(async () => {
   pki?.close();
 });
 
-describe.skipIf(!hasOpenssl)('tls plugin', () => {
+describe.skipIf(!hasOpenssl)(`tls plugin${NO_OPENSSL}`, () => {
   it('reports a chain from a private CA given as `ca`, and sends no application data', async () => {
     const r = await check(served.good!.port, { ca: pki.root.cert });
     expect(r).toMatchObject({
@@ -416,7 +416,7 @@ describe('tls plugin options', () => {
     }
   });
 
-  it.skipIf(!hasOpenssl)('accepts a ca of PEM certificates that parse, and nothing else', () => {
+  it.skipIf(!hasOpenssl)(`accepts a ca of PEM certificates that parse, and nothing else${NO_OPENSSL}`, () => {
     const p = createPki('webmon-tls-options-');
     try {
       const two = `# private roots\n${p.root.cert}${p.selfSigned('other').cert}`;
