@@ -112,3 +112,18 @@ export { MAX_AGENTS, agentCount, agentFor, closeAgents as closePageAgents, type 
 export { certificateSummary, daysLeft, type PeerCertificate } from './cert.js';
 export { PAGE_KEY, PAGE_OPTIONS_PLUGIN, RedirectError, fetchFailure, fetchPage, fetchUrl, headerValue, type FetchOutcome } from './fetch/fetch.js';
 export { PAGE_REQUEST_DEFAULTS, pageRequestSchema, secretHeaderPaths, type PageRequest } from './fetch/options.js';
+export {
+  defineChannel,
+  delivered,
+  outcomeOfStatus,
+  rejected,
+  retryLater,
+  type AnyChannel,
+  type Channel,
+  type ChannelContext,
+  type ChannelMessage,
+  type ChannelMessageType,
+  type ChannelRequest,
+  type ChannelResponse,
+  type SendOutcome,
+} from './channel.js';
