@@ -127,3 +127,4 @@ export {
   type ChannelResponse,
   type SendOutcome,
 } from './channel.js';
+export { ChannelAgents, createChannelContext, type ChannelContextOptions } from './channel-context.js';
