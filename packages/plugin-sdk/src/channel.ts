@@ -39,7 +39,7 @@ export interface ChannelMessage {
    */
   id: string;
   type: ChannelMessageType;
-  asset: { id: string; url: string; name: string | null; tags: string[] };
+  asset: { id: string; url: string; tags: string[] };
   /** States: `unknown`, `up`, `degraded`, `down`, `unsupported`, `paused`. */
   from: string;
   to: string;
