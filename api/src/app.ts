@@ -5,7 +5,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AssetStore, ClientStore, JobStore, MaintenanceStore, OwnerEgress, SessionStore, SnapshotCoalescer, StatusPageStore, WebmonError, createKeys, errorBody, jobPolicy, scripts, type Logger } from '@webmon/core';
+import { AssetStore, ClientStore, JobStore, MaintenanceStore, OwnerEgress, SessionStore, SnapshotCoalescer, StatusPageStore, WebmonError, deploymentKeys, errorBody, jobPolicy, scripts, type Logger } from '@webmon/core';
 import { WebhookStore } from '@webmon/notifier';
 import { AssetInputs } from './asset-input.js';
 import { authenticated, publicRoutes } from './auth.js';
@@ -111,7 +111,7 @@ function createServer(deps: ApiDeps): App {
 
 function createContext(deps: ApiDeps): ApiContext {
   const { config, redis, registry } = deps;
-  const keys = createKeys(config.redis.keyPrefix);
+  const keys = deploymentKeys(redis, config);
   const sc = scripts(redis);
   return {
     config,

@@ -1,7 +1,7 @@
 /**
  * The api role: REST API over Redis, pushing job ids to the dispatcher.
  */
-import { curveClientOptions, openRedis, type Config, type Logger } from '@webmon/core';
+import { checkLayout, curveClientOptions, deploymentKeys, openRedis, type Config, type Logger } from '@webmon/core';
 import { registry } from '@webmon/plugin-registry';
 import { buildApi, type App } from './app.js';
 import { JobPusher } from './pusher.js';
@@ -18,6 +18,7 @@ export interface RunningApi {
 
 export async function startApi(config: Readonly<Config>, log: Logger, redisUrl: string): Promise<RunningApi> {
   const redis = await openRedis({ url: redisUrl, failFast: true, name: 'webmon-api', log });
+  await checkLayout(redis, deploymentKeys(redis, config));
   const pusher = new JobPusher(config.zmq.frontend, config.zmq.sendTimeoutMs, log, curveClientOptions(config), config.zmq.maxMessageBytes);
   const app = await buildApi({ config, redis, log, registry, jobs: pusher });
   await app.listen({ host: config.api.host, port: config.api.port });

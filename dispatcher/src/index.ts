@@ -15,7 +15,8 @@ import {
   ClientStore,
   isLocalEndpoint,
   jobPolicy,
-  createKeys,
+  checkLayout,
+  deploymentKeys,
   instanceId,
   openRedis,
   scripts,
@@ -63,7 +64,8 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     );
   }
   const redis = await openRedis({ url: redisUrl, name: 'webmon-dispatcher', log });
-  const keys = createKeys(config.redis.keyPrefix);
+  const keys = deploymentKeys(redis, config);
+  await checkLayout(redis, keys);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const queue = new PriorityQueue();
   const stats: DispatcherStats = { received: 0, sent: 0, dropped: 0, requeued: 0, failed: 0, scheduled: 0, queue: 0 };

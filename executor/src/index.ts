@@ -19,7 +19,8 @@ import {
   OwnerEgress,
   jobPolicy,
   ProtocolError,
-  createKeys,
+  checkLayout,
+  deploymentKeys,
   CONTENT_TYPE,
   curveClientOptions,
   processMetrics,
@@ -63,7 +64,8 @@ export interface ExecutorOptions {
 export async function startExecutor(config: Readonly<Config>, log: Logger, redisUrl: string, opts: ExecutorOptions = {}): Promise<RunningExecutor> {
   const registry = opts.registry ?? installed;
   const redis = await openRedis({ url: redisUrl, name: 'webmon-executor', autoPipelining: true, log });
-  const keys = createKeys(config.redis.keyPrefix);
+  const keys = deploymentKeys(redis, config);
+  await checkLayout(redis, keys);
   const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   // Settings are cached per owner for a few seconds: an admin's change applies within them.
   const owners = new OwnerEgress(config, new ClientStore(redis, keys, undefined));

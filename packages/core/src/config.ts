@@ -38,7 +38,19 @@ export const ConfigSchema = Type.Object(
     redis: Type.Object(
       {
         url: Type.Optional(
-          Type.String({ pattern: '^rediss?://', description: 'Redis URL. Unset: `webmon up` starts a managed local redis-server; single roles use redis://127.0.0.1:6379.' }),
+          Type.String({
+            pattern: '^rediss?(\\+cluster)?://',
+            description:
+              'Redis URL. Unset: `webmon up` starts a managed local redis-server; single roles use redis://127.0.0.1:6379. A Redis Cluster: `redis+cluster://host:port[,host:port…]` (seed nodes), or a `redis://` URL with several comma-separated hosts.',
+          }),
+        ),
+        shards: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 1024,
+            description:
+              'Shards the per-asset data is split into, each one Redis Cluster hash slot (fixed for the life of a deployment: a process started with another count than the stored one refuses to run). Unset: 1 on a single Redis, 16 on a Cluster.',
+          }),
         ),
         keyPrefix: Type.String({ default: 'webmon', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Prefix of every Redis key.' }),
         serverBinary: Type.String({ default: 'redis-server', description: 'redis-server binary for the managed local Redis.' }),

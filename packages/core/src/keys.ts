@@ -1,6 +1,15 @@
 /**
  * The one place that builds Redis key names. Every key starts with `<prefix>:`.
  *
+ * Shards. A deployment splits its per-asset data into a fixed number of shards (KeyLayout).
+ * With one shard on a single Redis (the default) key names carry no hash tag. Otherwise every
+ * key of shard n starts `<prefix>:{<prefix>:s<n>}:` and every fleet-global key (clients, API
+ * keys, sessions, status pages, maintenance definitions, heartbeats, notifier state)
+ * `<prefix>:{<prefix>:g}:`, so each shard, and the global part, is one Cluster hash slot and a
+ * script touching one of them runs unchanged on a Redis Cluster. The politeness host keys keep
+ * their own `{<host>}` tag. Asset and job ids name their shard (`<random>.<n>`; an id without
+ * the marker is shard 0), so a key built from an id lands in its shard without a lookup.
+ *
  * Lua scripts receive the keys they touch through KEYS. Where a script must derive a key from
  * data it reads (an index entry for a state it just computed), it receives the *prefix* of that
  * family from here (`…Prefix` below) and appends the documented suffix; those suffixes are
@@ -12,10 +21,49 @@ export type IndexKind = 'state' | 'plugin' | 'tag';
 /** Owner scope used for the fleet-wide indexes that admins list. */
 export const ALL_OWNERS = '*';
 
-export function createKeys(prefix: string) {
-  const p = `${prefix}:`;
+/** How keys are spread: the number of shards, and whether key names carry Cluster hash tags. */
+export interface KeyLayout {
+  readonly shards: number;
+  /** Hash tags on every key; required on a Redis Cluster and whenever shards > 1. */
+  readonly tagged: boolean;
+}
+
+/** One shard, names as they always were (a single Redis). */
+export const SINGLE_LAYOUT: KeyLayout = Object.freeze({ shards: 1, tagged: false });
+
+/** Largest shard count a deployment may use (shard numbers are part of ids). */
+export const MAX_SHARDS = 1024;
+
+const SHARD_MARK = /\.(\d{1,4})$/;
+
+/** The shard an asset or job id names: its `.<n>` suffix, shard 0 without one (ids made before shards). */
+export function shardOfId(id: string): number {
+  const m = SHARD_MARK.exec(id);
+  return m ? Number(m[1]) : 0;
+}
+
+/** `id` marked with its shard; unmarked with a single shard, so single-shard ids look as they always did. */
+export function markShard(id: string, shard: number, layout: KeyLayout): string {
+  return layout.shards > 1 ? `${id}.${shard}` : id;
+}
+
+/**
+ * The shard of a new asset: a hash (FNV-1a, 32 bits) of its owner and normalised URL, so that
+ * one owner's URLs de-duplicate inside one shard while its assets spread over every shard.
+ */
+export function shardFor(owner: string, normalizedUrl: string, layout: KeyLayout): number {
+  if (layout.shards <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(`${owner}\n${normalizedUrl}`)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % layout.shards;
+}
+
+/** Keys of one shard: its assets, their indexes, schedule, job queues, statistics and events. */
+function shardKeys(p: string) {
   return {
-    prefix,
     /**
      * Hash: one asset (see AssetRecord in store/assets.ts; the notifier also keeps `notifiedEventId`
      * there, the newest event it handled, and the api `badgeDigest`, the SHA-256 of its badge token).
@@ -50,8 +98,6 @@ export function createKeys(prefix: string) {
     ownerIndex: (owner: string, kind: IndexKind, value: string) => `${p}owner:${owner}:${kind}:${value}`,
     /** Prefix of an owner's indexes, for scripts: suffix `<kind>:<value>` (see ownerIndex). */
     ownerIndexPrefix: (owner: string) => `${p}owner:${owner}:`,
-    /** String counter: creation sequence of assets (orders listings, stable cursors). */
-    assetSeq: `${p}seq:asset`,
     /** Sorted set: asset id → next due time (ms) of its scheduled check. */
     schedule: `${p}schedule`,
     /** Hash: scheduled checks skipped, fields `<owner>:late` and `<owner>:pending`, also under ALL_OWNERS (see schedule_claim.lua). */
@@ -68,35 +114,8 @@ export function createKeys(prefix: string) {
     jobsLeases: `${p}jobs:leases`,
     /** Sorted set: jobs that failed for a system reason, scored by failure time. */
     jobsFailed: `${p}jobs:failed`,
-    /**
-     * Hash: one API key, by the SHA-256 digest of its secret: client, id, name, createdAt,
-     * expiresAt, lastUsedAt (ms). Keys made before key records existed are a String → client id
-     * until migrated (see ClientStore).
-     */
-    apiKey: (digest: string) => `${p}apikey:${digest}`,
-    /** SCAN pattern matching every apiKey. */
-    apiKeyPattern: `${p}apikey:*`,
-    /** String: set once keys made before key records have been turned into records (no more scans). */
-    apiKeysMigrated: `${p}apikeys:migrated`,
-    /** Hash: API key id → digest (finds a key's record from its public id). */
-    apiKeyIds: `${p}apikeys`,
-    /** Sorted set: a client's API key ids, scored by expiry (ms; +inf for a key that does not expire). */
-    clientKeys: (clientId: string) => `${p}client:${clientId}:keys`,
-    /** Prefix of @fastify/rate-limit's counters (its Redis store appends `<route>-<client id>`). */
-    rateLimitPrefix: `${p}ratelimit:`,
     /** Sorted set: jobs given back to run later (politeness), scored by when to queue them again. */
     jobsDelayed: `${p}jobs:delayed`,
-    /**
-     * String: earliest start time (ms) of the next check of a host, shared by every executor.
-     * The host is a hash tag: every key of one host is in one Cluster slot (host_slot.lua).
-     */
-    hostSlot: (host: string) => `${p}host:{${host}}`,
-    /** Sorted set: tenant → the start (ms) reserved for it on a host while it waits its turn (host_slot.lua). */
-    hostTurns: (host: string) => `${p}host:{${host}}:turns`,
-    /** Hash: one client (tenant). */
-    client: (id: string) => `${p}client:${id}`,
-    /** Set: all client ids. */
-    clients: `${p}clients`,
     /** Prefix of fleet statistics, for scripts: suffixes `checks` (hash: minute → checks) and `failures:<day>` (sorted set). */
     statsPrefix: `${p}stats:`,
     /** Hash: minute start (s) → checks completed in that minute, fleet-wide. */
@@ -119,12 +138,6 @@ export function createKeys(prefix: string) {
     searchLong: `${p}search:long`,
     /** String: set once every asset created before the trigram index existed has been added to it. */
     searchReady: `${p}search:ready`,
-    /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
-    maintenance: `${p}maintenance`,
-    /** Hash: maintenance window id → JSON of the window without its asset ids (what reads of state need). */
-    maintenanceSummaries: `${p}maintenance:summary`,
-    /** Sorted set: one owner's maintenance window ids, scored by creation time (counts against its quota). */
-    maintenanceOwned: (owner: string) => `${p}maintenance:owner:${owner}`,
     /** Set: ids of the windows the assets' `maintenance` state currently reflects as open. */
     maintenanceOpen: `${p}maintenance:open`,
     /** Set: ids of the windows naming one asset id. Prefix for scripts: + `<assetId>`. */
@@ -134,6 +147,44 @@ export function createKeys(prefix: string) {
     maintenanceByTagPrefix: `${p}maintenance:tag:`,
     /** Prefix of every owner's indexes, for scripts that read the owner: + `<owner>:` + the ownerIndexPrefix suffix. */
     ownerPrefix: `${p}owner:`,
+    /** Stream: asset state transitions. */
+    events: `${p}events`,
+  } as const;
+}
+
+export type ShardKeys = ReturnType<typeof shardKeys>;
+
+/** Keys shared by the whole fleet, in one slot of their own. */
+function globalKeys(p: string) {
+  return {
+    /** String counter: creation sequence of assets (orders listings, stable cursors). */
+    assetSeq: `${p}seq:asset`,
+    /**
+     * Hash: one API key, by the SHA-256 digest of its secret: client, id, name, createdAt,
+     * expiresAt, lastUsedAt (ms). Keys made before key records existed are a String → client id
+     * until migrated (see ClientStore).
+     */
+    apiKey: (digest: string) => `${p}apikey:${digest}`,
+    /** SCAN pattern matching every apiKey. */
+    apiKeyPattern: `${p}apikey:*`,
+    /** String: set once keys made before key records have been turned into records (no more scans). */
+    apiKeysMigrated: `${p}apikeys:migrated`,
+    /** Hash: API key id → digest (finds a key's record from its public id). */
+    apiKeyIds: `${p}apikeys`,
+    /** Sorted set: a client's API key ids, scored by expiry (ms; +inf for a key that does not expire). */
+    clientKeys: (clientId: string) => `${p}client:${clientId}:keys`,
+    /** Prefix of @fastify/rate-limit's counters (its Redis store appends `<route>-<client id>`). */
+    rateLimitPrefix: `${p}ratelimit:`,
+    /** Hash: one client (tenant). */
+    client: (id: string) => `${p}client:${id}`,
+    /** Set: all client ids. */
+    clients: `${p}clients`,
+    /** Hash: maintenance window id → JSON window (see store/maintenance.ts). */
+    maintenance: `${p}maintenance`,
+    /** Hash: maintenance window id → JSON of the window without its asset ids (what reads of state need). */
+    maintenanceSummaries: `${p}maintenance:summary`,
+    /** Sorted set: one owner's maintenance window ids, scored by creation time (counts against its quota). */
+    maintenanceOwned: (owner: string) => `${p}maintenance:owner:${owner}`,
     // --- notifications (packages/notifier) ---------------------------------------------------
     /** Hash: a client's webhook (url, secret, enabled, failures, disabledReason, …). */
     webhook: (clientId: string) => `${p}webhook:${clientId}`,
@@ -149,8 +200,6 @@ export function createKeys(prefix: string) {
     heartbeats: (role: string) => `${p}heartbeats:${role}`,
     /** Hash: instance id → JSON of what it advertises with its heartbeat (see heartbeat.ts). */
     heartbeatInfo: (role: string) => `${p}heartbeats:${role}:info`,
-    /** Stream: asset state transitions. */
-    events: `${p}events`,
     // --- dashboard (api) ----------------------------------------------------------------------
     /** Hash: one dashboard session, by the SHA-256 of its id (client, admin, csrf, keyDigest); expires (api.sessionTtlSec, sliding). */
     session: (digest: string) => `${p}session:${digest}`,
@@ -161,6 +210,54 @@ export function createKeys(prefix: string) {
     statusPages: `${p}{statuspages}`,
     /** Set: the slugs of one owner's status pages (counts against the per-owner bound). */
     statusPagesOwned: (owner: string) => `${p}{statuspages}:owner:${owner}`,
+    /** String: the deployment's shard count, written once; a process started with another count refuses to run. */
+    layoutKey: `${p}layout`,
+  } as const;
+}
+
+/**
+ * Every key of a deployment. The per-shard collections at the top level (schedule, jobsQueued,
+ * ownerAssets, …) are shard 0's, the only shard of a single-shard deployment; code that serves
+ * a fleet goes through `shard(n)` for n in `shardIds`. Keys built from an asset or job id
+ * (asset, job, assetHistory, …) find the id's shard themselves.
+ */
+export function createKeys(prefix: string, layout: KeyLayout = SINGLE_LAYOUT) {
+  if (!Number.isInteger(layout.shards) || layout.shards < 1 || layout.shards > MAX_SHARDS) throw new Error(`shard count must be 1..${MAX_SHARDS}`);
+  if (layout.shards > 1 && !layout.tagged) throw new Error('more than one shard needs tagged keys');
+  const base = (tag: string) => (layout.tagged ? `${prefix}:{${prefix}:${tag}}:` : `${prefix}:`);
+  const shards = Array.from({ length: layout.shards }, (_, n) => shardKeys(base(`s${n}`)));
+  const shard = (n: number): ShardKeys => shards[n] ?? shardKeys(base(`s${n}`));
+  const of = (id: string) => shard(shardOfId(id));
+  const p = `${prefix}:`;
+  return {
+    ...shards[0]!,
+    ...globalKeys(base('g')),
+    prefix,
+    layout,
+    /** Shard numbers of this deployment, 0..shards-1. */
+    shardIds: shards.map((_, n) => n),
+    /** The keys of shard n. */
+    shard,
+    /** The keys of the shard an asset or job id names. */
+    shardOf: of,
+    asset: (id: string) => of(id).asset(id),
+    assetLatest: (id: string) => of(id).assetLatest(id),
+    assetHistory: (id: string) => of(id).assetHistory(id),
+    assetHistoryLegacy: (id: string) => of(id).assetHistoryLegacy(id),
+    assetRollup: (id: string, resolution: 'minute' | 'hour' | 'day') => of(id).assetRollup(id, resolution),
+    assetRollupLegacy: (id: string, resolution: 'minute' | 'hour' | 'day') => of(id).assetRollupLegacy(id, resolution),
+    assetEvents: (id: string) => of(id).assetEvents(id),
+    assetPluginData: (id: string, plugin: string, key: string) => of(id).assetPluginData(id, plugin, key),
+    assetPluginKeys: (id: string) => of(id).assetPluginKeys(id),
+    maintenanceByAsset: (id: string) => of(id).maintenanceByAsset(id),
+    job: (id: string) => of(id).job(id),
+    /**
+     * String: earliest start time (ms) of the next check of a host, shared by every executor.
+     * The host is a hash tag: every key of one host is in one Cluster slot (host_slot.lua).
+     */
+    hostSlot: (host: string) => `${p}host:{${host}}`,
+    /** Sorted set: tenant → the start (ms) reserved for it on a host while it waits its turn (host_slot.lua). */
+    hostTurns: (host: string) => `${p}host:{${host}}:turns`,
   } as const;
 }
 

@@ -1,11 +1,54 @@
 /**
  * Redis connections. The api fails fast when Redis is away (no offline queue: requests get a
  * 503 at once); workers queue commands and wait for the reconnect. Both reconnect forever.
+ *
+ * A URL `redis+cluster://[user:pass@]host:port[,host:port…]` (or `rediss+cluster://`, or a
+ * `redis://` URL naming several comma-separated hosts) opens an ioredis Cluster on those seed
+ * nodes. The Cluster client is handed around as a `Redis`: it takes the same commands and
+ * routes each to the master of its key's slot; what differs (commands without a key, SCAN,
+ * INFO, BGSAVE) goes through masterNodes().
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { createKeys, type KeyLayout, type Keys } from './keys.js';
 import type { Logger } from './log.js';
 
 export type { Redis } from 'ioredis';
+
+/** A parsed cluster URL: seed nodes and what every node connection needs. */
+export interface ClusterUrl {
+  seeds: Array<{ host: string; port: number }>;
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** The seed nodes of a cluster URL, or null for a single-Redis URL. */
+export function parseClusterUrl(url: string): ClusterUrl | null {
+  const m = /^(rediss?)(\+cluster)?:\/\/(?:([^@/]*)@)?([^/?#]+)(.*)$/.exec(url);
+  if (!m) return null;
+  const hosts = m[4]!.split(',');
+  if (!m[2] && hosts.length < 2) return null;
+  const seeds = hosts.map((h) => {
+    const hp = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(h);
+    if (!hp) throw new Error(`bad cluster seed node "${h}" in redis.url`);
+    return { host: hp[1]!.replace(/^\[|\]$/g, ''), port: Number(hp[2] ?? 6379) };
+  });
+  const auth = m[3] ?? '';
+  const colon = auth.indexOf(':');
+  const username = colon < 0 ? '' : decodeURIComponent(auth.slice(0, colon));
+  const password = colon < 0 ? decodeURIComponent(auth) : decodeURIComponent(auth.slice(colon + 1));
+  return { seeds, tls: m[1] === 'rediss', ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+/** Whether a connection is a Cluster client. */
+export function isCluster(redis: Redis): boolean {
+  return redis instanceof Cluster;
+}
+
+/** The connections to every master (the connection itself on a single Redis). */
+export function masterNodes(redis: Redis): Redis[] {
+  return redis instanceof Cluster ? (redis as Cluster).nodes('master') : [redis];
+}
 
 export interface ConnectOptions {
   url: string;
@@ -27,7 +70,8 @@ export function connectRedis(opts: ConnectOptions): Redis {
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     reconnectOnError: () => false,
   };
-  const redis = new Redis(opts.url, options);
+  const cluster = parseClusterUrl(opts.url);
+  const redis = cluster ? openCluster(cluster, options) : new Redis(opts.url, options);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) opts.log?.warn({ err: err.message }, 'redis connection error');
@@ -38,6 +82,26 @@ export function connectRedis(opts: ConnectOptions): Redis {
     down = false;
   });
   return redis;
+}
+
+function openCluster(c: ClusterUrl, node: RedisOptions): Redis {
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    scaleReads: 'master',
+    enableReadyCheck: true,
+    enableOfflineQueue: node.enableOfflineQueue ?? true,
+    enableAutoPipelining: node.enableAutoPipelining ?? false,
+    maxRedirections: 16,
+    clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    redisOptions: {
+      connectionName: node.connectionName,
+      maxRetriesPerRequest: node.maxRetriesPerRequest,
+      ...(c.username ? { username: c.username } : {}),
+      ...(c.password ? { password: c.password } : {}),
+      ...(c.tls ? { tls: {} } : {}),
+    },
+  };
+  return new Cluster(c.seeds, options) as unknown as Redis;
 }
 
 /** Connects and waits until the server answers, or throws after `timeoutMs`. */
@@ -74,6 +138,7 @@ export function isStoreUnavailable(err: unknown): boolean {
 
 /** A Redis URL without its password, for messages. */
 export function redactUrl(url: string): string {
+  if (parseClusterUrl(url)) return url.replace(/^([^:]+:\/\/)[^@/]*@/, (_m, scheme: string) => `${scheme}***@`);
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -81,4 +146,31 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparseable redis url)';
   }
+}
+
+/** Shards used when redis.shards is unset: 1 on a single Redis (key names as they always were), 16 on a Cluster. */
+export const DEFAULT_CLUSTER_SHARDS = 16;
+
+/** The key layout for a connection and the configured shard count (redis.shards). */
+export function keyLayout(redis: Redis, shards?: number): KeyLayout {
+  const cluster = isCluster(redis);
+  const n = shards ?? (cluster ? DEFAULT_CLUSTER_SHARDS : 1);
+  return { shards: n, tagged: cluster || n > 1 };
+}
+
+/** The keys of the deployment `redis` connects to, as configured (redis.keyPrefix, redis.shards). */
+export function deploymentKeys(redis: Redis, config: { redis: { keyPrefix: string; shards?: number | undefined } }): Keys {
+  return createKeys(config.redis.keyPrefix, keyLayout(redis, config.redis.shards));
+}
+
+/**
+ * Records the deployment's shard count the first time, and refuses (throws) a process whose
+ * count differs from the recorded one: changing it would strand every asset in a shard that no
+ * longer exists.
+ */
+export async function checkLayout(redis: Redis, keys: Keys): Promise<void> {
+  const want = String(keys.layout.shards);
+  await redis.set(keys.layoutKey, want, 'NX');
+  const have = await redis.get(keys.layoutKey);
+  if (have !== want) throw new Error(`this deployment's Redis holds ${have} shard(s) but redis.shards is ${want}; the shard count cannot change`);
 }
