@@ -1,7 +1,9 @@
 /**
- * State changes for live pages: one blocking XREAD loop per api process on the `events` stream
- * (on a connection of its own, closed to end a BLOCK), fanned out in memory to subscribers, each
- * filtered to one owner (or every owner for the admin). Started by the first subscriber.
+ * State changes for live pages: one blocking XREAD loop per api process and shard on the shard's
+ * `events` stream (on a connection of its own, closed to end a BLOCK), fanned out in memory to
+ * subscribers, each filtered to one owner (or every owner for the admin). Started by the first
+ * subscriber. Entry ids are those of the shards' streams (`<ms>-<seq>`): across shards they
+ * order by time, so a replay after an id reads every shard's entries after it.
  */
 import { ALL_OWNERS, sleep, type Keys, type Logger, type Redis } from '@webmon/core';
 import { fieldsOf, streamEntries, type StreamEntry } from '@webmon/notifier';
@@ -39,9 +41,9 @@ function toEvent([id, raw]: StreamEntry): StateEvent | null {
 
 export class EventHub {
   private readonly listeners = new Set<{ scope: string; fn: Listener }>();
-  private reader: Redis | null = null;
+  private readers: Redis[] = [];
   private started: Promise<void> | null = null;
-  private loop: Promise<void> | null = null;
+  private loops: Promise<void>[] = [];
   private running = false;
 
   constructor(
@@ -68,13 +70,15 @@ export class EventHub {
 
   /** Entries of `scope` after `afterId` (exclusive), oldest first, at most MAX_REPLAY read. */
   async replay(scope: string, afterId: string): Promise<StateEvent[]> {
-    const rows = (await this.redis.xrange(this.keys.events, `(${afterId}`, '+', 'COUNT', MAX_REPLAY)) as StreamEntry[];
-    return rows.map(toEvent).filter((e): e is StateEvent => e !== null && (scope === ALL_OWNERS || e.owner === scope));
+    const rows = (await this.eachShard((events) => this.redis.xrange(events, `(${afterId}`, '+', 'COUNT', MAX_REPLAY))).sort(([a], [b]) => compareIds(a, b));
+    return rows
+      .slice(0, MAX_REPLAY)
+      .map(toEvent).filter((e): e is StateEvent => e !== null && (scope === ALL_OWNERS || e.owner === scope));
   }
 
   /** The latest `limit` entries of `scope`, newest first, from at most MAX_REPLAY entries read. */
   async recent(scope: string, limit: number): Promise<StateEvent[]> {
-    const rows = (await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', MAX_REPLAY)) as StreamEntry[];
+    const rows = (await this.eachShard((events) => this.redis.xrevrange(events, '+', '-', 'COUNT', MAX_REPLAY))).sort(([a], [b]) => compareIds(b, a));
     const out: StateEvent[] = [];
     for (const row of rows) {
       const e = toEvent(row);
@@ -84,20 +88,29 @@ export class EventHub {
     return out;
   }
 
+  /** The rows `read` returns for every shard's events stream, concatenated. */
+  private async eachShard(read: (events: string) => Promise<unknown>): Promise<StreamEntry[]> {
+    const all = await Promise.all(this.keys.shardIds.map((n) => read(this.keys.shard(n).events) as Promise<StreamEntry[]>));
+    return all.flat();
+  }
+
   async close(): Promise<void> {
     this.running = false;
     this.listeners.clear();
-    this.reader?.disconnect();
-    await this.loop;
+    for (const reader of this.readers) reader.disconnect();
+    await Promise.all(this.loops);
   }
 
   private start(): Promise<void> {
     this.started ??= (async () => {
-      this.reader = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'webmon-api-events' });
-      this.reader.on('error', () => undefined); // reported by the loop
-      const last = (await this.redis.xrevrange(this.keys.events, '+', '-', 'COUNT', 1)) as StreamEntry[];
+      const lasts = await Promise.all(this.keys.shardIds.map((n) => this.redis.xrevrange(this.keys.shard(n).events, '+', '-', 'COUNT', 1) as Promise<StreamEntry[]>));
+      this.readers = lasts.map(() => {
+        const reader = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'webmon-api-events' });
+        reader.on('error', () => undefined); // reported by the loop
+        return reader;
+      });
       this.running = true;
-      this.loop = this.run(last[0]?.[0] ?? '0-0');
+      this.loops = lasts.map((last, n) => this.run(this.readers[n]!, this.keys.shard(n).events, last[0]?.[0] ?? '0-0'));
     })().catch((err: unknown) => {
       this.started = null;
       throw err;
@@ -105,11 +118,11 @@ export class EventHub {
     return this.started;
   }
 
-  private async run(from: string): Promise<void> {
+  private async run(reader: Redis, events: string, from: string): Promise<void> {
     let lastId = from;
     while (this.running) {
       try {
-        const entries = streamEntries(await this.reader!.call('XREAD', 'COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.events, lastId));
+        const entries = streamEntries(await reader.call('XREAD', 'COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', events, lastId));
         for (const entry of entries) {
           lastId = entry[0];
           const e = toEvent(entry);

@@ -101,8 +101,14 @@ export class Publishing {
     const scope = admin ? ALL_OWNERS : page.owner;
     for (const tag of page.tags) {
       if (ids.size >= MAX_PAGE_ASSETS) break;
-      const tagged = await this.ctx.redis.zrevrange(this.ctx.keys.ownerIndex(scope, 'tag', tag), 0, MAX_PAGE_ASSETS - ids.size - 1);
-      for (const id of tagged) ids.add(id);
+      const room = MAX_PAGE_ASSETS - ids.size;
+      const keys = this.ctx.keys;
+      const perShard = await Promise.all(keys.shardIds.map((n) => this.ctx.redis.zrevrange(keys.shard(n).ownerIndex(scope, 'tag', tag), 0, room - 1, 'WITHSCORES')));
+      const tagged: Array<[string, number]> = [];
+      for (const flat of perShard) for (let i = 0; i < flat.length; i += 2) tagged.push([flat[i]!, Number(flat[i + 1])]);
+      // Newest first across shards: scores are the global creation sequence.
+      tagged.sort((a, b) => b[1] - a[1]);
+      for (const [id] of tagged.slice(0, room)) ids.add(id);
     }
     const records = await this.ctx.assets.getMany([...ids]);
     return records.filter((r): r is AssetRecord => r !== null && (admin || r.owner === page.owner));

@@ -34,6 +34,7 @@ import { PriorityQueue } from './queue.js';
 import { startRelay } from './relay.js';
 import { Scheduler } from './scheduler.js';
 import { openSockets } from './sockets.js';
+import { ShardLeases } from './shards.js';
 import { startSweeper } from './sweeper.js';
 import { RateLimitedWarnings } from './warnings.js';
 
@@ -76,7 +77,11 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   });
   const { zap, secure, frontend, backend } = sockets;
   // Due assets become queued jobs (see scheduler.ts), then go out like any other; started below.
-  const scheduler = config.scheduler.enabled ? new Scheduler({ config, jobs, queue, redis, keys, log }) : null;
+  const id = instanceId('dispatcher');
+  const leases = new ShardLeases(redis, keys, id, log);
+  await leases.start();
+  const shards = () => leases.shards();
+  const scheduler = config.scheduler.enabled ? new Scheduler({ config, jobs, queue, redis, keys, log, shards }) : null;
   const relay = startRelay({ frontend, backend, queue, scheduler, stats, log, warnings: new RateLimitedWarnings(log) });
 
   // Everything still queued in Redis (a restart, or ids sent while no dispatcher ran).
@@ -84,11 +89,10 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   for await (const chunk of jobs.queued()) for (const j of chunk) if (queue.add(j.id, j.priority)) recovered++;
   if (recovered) log.info({ jobs: recovered }, 'recovered queued jobs from redis');
 
-  const sweeper = startSweeper({ jobs, queue, stats, log, intervalMs: config.dispatcher.sweepIntervalMs, requeueAfterMs: config.dispatcher.requeueAfterMs });
+  const sweeper = startSweeper({ jobs, queue, stats, log, intervalMs: config.dispatcher.sweepIntervalMs, requeueAfterMs: config.dispatcher.requeueAfterMs, shards });
   await scheduler?.start();
   const notifier = config.notifier.enabled ? await startConfiguredNotifier(config, redis, keys, log) : null;
 
-  const id = instanceId('dispatcher');
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
   const snapshots = new SnapshotCoalescer(redis, undefined, { minIntervalMs: config.snapshots.minIntervalMs });
   const control = new ControlChannel(secure, controlCommands({ instance: id, redis, keys, jobs, queue, scheduler, snapshots, stats, log }), log);
@@ -100,6 +104,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
     async stop() {
       sweeper.stop();
       scheduler?.stop();
+      await leases.stop();
       await relay.stop();
       await notifier?.stop();
       await snapshots.close();

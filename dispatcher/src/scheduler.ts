@@ -97,6 +97,8 @@ export interface SchedulerDeps {
   redis: Redis;
   keys: Keys;
   log: Logger;
+  /** The shards this dispatcher schedules (its shard leases); default: every shard. */
+  shards?: () => readonly number[];
 }
 
 export class Scheduler {
@@ -167,18 +169,23 @@ export class Scheduler {
     this.ticking = true;
     let waitMs = this.opts.tickMs;
     try {
-      for (;;) {
-        const bound = this.bound;
+      // The queue bound is split evenly between the shards (each has its own queue).
+      let shards = this.deps.shards?.() ?? this.deps.keys.shardIds;
+      while (shards.length && this.running) {
+        const bound = Math.max(1, Math.ceil(this.bound / this.deps.keys.layout.shards));
         const batch = Math.min(this.opts.batch, bound);
-        const res = await this.deps.jobs.scheduleDue(batch, bound);
-        this.take(res.ids, res.dueAt);
-        this.counts.late += res.late;
-        this.counts.pending += res.skipped;
-        if (res.backpressure || res.queued >= bound) {
-          waitMs = backpressureWaitMs(res.queued, bound, this.capacity.ratePerSec, this.opts.tickMs);
-          break;
+        const again: number[] = [];
+        let queued = 0;
+        for (const shard of shards) {
+          const res = await this.deps.jobs.scheduleDue(batch, bound, Date.now(), shard);
+          this.take(res.ids, res.dueAt);
+          this.counts.late += res.late;
+          this.counts.pending += res.skipped;
+          queued += res.queued;
+          if (!(res.backpressure || res.queued >= bound) && res.ids.length + res.skipped >= batch) again.push(shard);
         }
-        if (res.ids.length + res.skipped < batch || !this.running) break;
+        if (again.length === 0 && queued >= bound * shards.length) waitMs = backpressureWaitMs(queued, bound * shards.length, this.capacity.ratePerSec, this.opts.tickMs);
+        shards = again;
       }
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'scheduling failed');

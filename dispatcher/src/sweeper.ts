@@ -15,6 +15,8 @@ export interface SweeperDeps {
   intervalMs: number;
   /** A lease expired this long ago is swept (config dispatcher.requeueAfterMs). */
   requeueAfterMs: number;
+  /** The shards this dispatcher sweeps (its shard leases). */
+  shards: () => readonly number[];
 }
 
 export interface Sweeper {
@@ -43,8 +45,12 @@ export function startSweeper(d: SweeperDeps): Sweeper {
   };
 }
 
-async function sweepOnce({ jobs, queue, stats, log, requeueAfterMs }: SweeperDeps): Promise<void> {
-  const res = await jobs.sweep(requeueAfterMs);
+async function sweepOnce(d: SweeperDeps): Promise<void> {
+  for (const shard of d.shards()) await sweepShard(d, shard);
+}
+
+async function sweepShard({ jobs, queue, stats, log, requeueAfterMs }: SweeperDeps, shard: number): Promise<void> {
+  const res = await jobs.sweep(requeueAfterMs, 1000, Date.now(), shard);
   // Retries wait out their backoff on the delayed set and come back here as `stale`.
   for (const j of res.stale) queue.add(j.id, j.priority);
   stats.requeued += res.stale.length;

@@ -24,7 +24,10 @@
   ARGV[7]   S
   ARGV[8]   '1' when the last key is the `long` set
 
+  ARGV[9]   '1' to return each id with its sequence (a reader merging shards orders by it)
+
   Returns { nextCursor, id, id, … }   nextCursor is '' when the listing is complete
+          { nextCursor, id, seq, … }  with ARGV[9] = '1'
 ]]
 local cursor = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -33,6 +36,7 @@ local budget = tonumber(ARGV[4])
 local nFilter = tonumber(ARGV[6])
 local nRequired = nFilter + tonumber(ARGV[7])
 local hasLong = ARGV[8] == '1'
+local withSeq = ARGV[9] == '1'
 
 local function inAll(id, keys)
   for _, key in ipairs(keys) do
@@ -91,6 +95,7 @@ local function more()
 end
 
 local out = { '' }
+local found = 0
 local scanned = 0
 local chunk = math.max(limit * 2, 100)
 while true do
@@ -128,7 +133,9 @@ while true do
     end
     if keep then
       out[#out + 1] = id
-      if #out - 1 >= limit then
+      if withSeq then out[#out + 1] = seq end
+      found = found + 1
+      if found >= limit then
         if more() then out[1] = tostring(cursor) end
         return out
       end

@@ -14,7 +14,11 @@
   ARGV[3]   new normalised url (equal to ARGV[2] when unchanged)
   ARGV[4]   R, the number of indexes left
   ARGV[5]   schedule change: '' none, '-' unschedule, or a due time (ms) to schedule at
-  ARGV[6..] field, value pairs to set (updatedAt, plugins, …)
+  ARGV[6]   which URL entries of the owner URL hash are in KEYS[2], the asset's shard: two
+            characters, old then new, '1' here ('11' with a single shard). An entry lives in the
+            shard its owner and URL hash to (keys.ts shardFor); AssetStore.update keeps the
+            entries of other shards around this call.
+  ARGV[7..] field, value pairs to set (updatedAt, plugins, …)
 
   Returns { 1, newRev }     updated
           { 0 }             no such asset
@@ -30,12 +34,15 @@ if rev ~= ARGV[1] then
 end
 local id = redis.call('HGET', KEYS[1], 'id')
 if ARGV[2] ~= ARGV[3] then
-  local other = redis.call('HGET', KEYS[2], ARGV[3])
-  if other and other ~= id then
-    return { -2, other }
+  local oldHere, newHere = string.sub(ARGV[6], 1, 1) == '1', string.sub(ARGV[6], 2, 2) == '1'
+  if newHere then
+    local other = redis.call('HGET', KEYS[2], ARGV[3])
+    if other and other ~= id then
+      return { -2, other }
+    end
   end
-  redis.call('HDEL', KEYS[2], ARGV[2])
-  redis.call('HSET', KEYS[2], ARGV[3], id)
+  if oldHere then redis.call('HDEL', KEYS[2], ARGV[2]) end
+  if newHere then redis.call('HSET', KEYS[2], ARGV[3], id) end
   for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
     redis.call('DEL', key)
   end
@@ -55,7 +62,7 @@ elseif ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[3], ARGV[5], id)
 end
 local fields = {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 if #fields > 0 then

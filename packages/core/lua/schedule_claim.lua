@@ -18,7 +18,7 @@
   KEYS[3]   job sequence counter
   KEYS[4]   skipped-check counters (hash)
 
-  Job ids are 's<hex ms of the Redis clock>-<sequence>': the sequence alone would repeat after
+  Job ids are 's<hex ms of the Redis clock>-<sequence><ARGV[8]>': the sequence alone would repeat after
   Redis restarts from an older snapshot (the counter goes back, the clock does not).
 
   ARGV[1]   now, ms
@@ -28,6 +28,7 @@
   ARGV[5]   job hash key prefix (jobPrefix in keys.ts)
   ARGV[6]   random seed (jitter)
   ARGV[7]   the owner name that stands for every owner (ALL_OWNERS in keys.ts)
+  ARGV[8]   shard marker appended to job ids ('.<shard>', '' with a single shard; see keys.ts)
 
   Returns { created, pending, backpressure, late, queued, jobId, dueAt, jobId, dueAt, … }
           pending and late: checks skipped in this call (see above); backpressure is 1 when the
@@ -77,7 +78,7 @@ for i = 1, #due, 2 do
       out[2] = out[2] + 1
       skip(owner, 'pending', 1)
     else
-      local jobId = epoch .. redis.call('INCR', KEYS[3])
+      local jobId = epoch .. redis.call('INCR', KEYS[3]) .. (ARGV[8] or '')
       redis.call('HSET', ARGV[5] .. jobId, 'id', jobId, 'assetId', assetId, 'owner', owner, 'priority', 0, 'status', 'queued',
         'attempts', 0, 'createdAt', now, 'scheduled', 1)
       redis.call('ZADD', KEYS[2], now, jobId)

@@ -138,7 +138,7 @@ function shardKeys(p: string) {
     searchLong: `${p}search:long`,
     /** String: set once every asset created before the trigram index existed has been added to it. */
     searchReady: `${p}search:ready`,
-    /** Set: ids of the windows the assets' `maintenance` state currently reflects as open. */
+    /** Set: ids of the windows this shard's assets' `maintenance` state currently reflects as open (a copy of the global set). */
     maintenanceOpen: `${p}maintenance:open`,
     /** Set: ids of the windows naming one asset id. Prefix for scripts: + `<assetId>`. */
     maintenanceByAssetPrefix: `${p}maintenance:asset:`,
@@ -210,6 +210,10 @@ function globalKeys(p: string) {
     statusPages: `${p}{statuspages}`,
     /** Set: the slugs of one owner's status pages (counts against the per-owner bound). */
     statusPagesOwned: (owner: string) => `${p}{statuspages}:owner:${owner}`,
+    /** Set: ids of the windows marked open (maintenance_mark); each shard keeps a copy its assets are judged by. */
+    maintenanceOpen: `${p}maintenance:open`,
+    /** String: the id of the dispatcher serving shard n (scheduling, sweeping), with an expiry (shard_lease.lua). */
+    shardLease: (shard: number) => `${p}shardlease:${shard}`,
     /** String: the deployment's shard count, written once; a process started with another count refuses to run. */
     layoutKey: `${p}layout`,
   } as const;

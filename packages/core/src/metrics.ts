@@ -8,7 +8,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { aliveInstances } from './heartbeat.js';
-import { ALL_OWNERS, type Keys } from './keys.js';
+import { ALL_OWNERS, shardOfId, type Keys, type ShardKeys } from './keys.js';
+import { pipelineBy } from './redis.js';
 import { persistenceInfo } from './snapshot.js';
 import { safeJson } from './store/assets.js';
 import { ASSET_STATES, type AssetState } from './types.js';
@@ -73,11 +74,9 @@ export function registerFleetGauges(registry: Registry, redis: Redis, keys: Keys
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const pipe = redis.pipeline();
-      for (const s of ASSET_STATES) pipe.zcard(keys.ownerIndex(ALL_OWNERS, 'state', s));
-      const rows = (await pipe.exec()) ?? [];
+      const counts = await sumOverShards(redis, keys, (k) => ASSET_STATES.map((s) => k.ownerIndex(ALL_OWNERS, 'state', s)));
       ASSET_STATES.forEach((s, i) => {
-        this.set({ state: s }, Number(rows[i]?.[1] ?? 0));
+        this.set({ state: s }, counts[i]!);
       });
     },
   });
@@ -87,12 +86,7 @@ export function registerFleetGauges(registry: Registry, redis: Redis, keys: Keys
     labelNames: ['queue'],
     registers: [registry],
     async collect() {
-      const [queued, running, delayed, failed] = await Promise.all([
-        redis.zcard(keys.jobsQueued),
-        redis.zcard(keys.jobsLeases),
-        redis.zcard(keys.jobsDelayed),
-        redis.zcard(keys.jobsFailed),
-      ]);
+      const [queued = 0, running = 0, delayed = 0, failed = 0] = await sumOverShards(redis, keys, (k) => [k.jobsQueued, k.jobsLeases, k.jobsDelayed, k.jobsFailed]);
       this.set({ queue: 'queued' }, queued);
       this.set({ queue: 'running' }, running);
       this.set({ queue: 'delayed' }, delayed);
@@ -105,10 +99,15 @@ export function registerFleetGauges(registry: Registry, redis: Redis, keys: Keys
     labelNames: ['reason'],
     registers: [registry],
     async collect() {
-      const [late, pending] = await redis.hmget(keys.checksSkipped, `${ALL_OWNERS}:late`, `${ALL_OWNERS}:pending`);
+      let [late, pending] = [0, 0];
+      for (const n of keys.shardIds) {
+        const [l, p] = await redis.hmget(keys.shard(n).checksSkipped, `${ALL_OWNERS}:late`, `${ALL_OWNERS}:pending`);
+        late += Number(l ?? 0);
+        pending += Number(p ?? 0);
+      }
       this.reset();
-      this.inc({ reason: 'late' }, Number(late ?? 0));
-      this.inc({ reason: 'pending' }, Number(pending ?? 0));
+      this.inc({ reason: 'late' }, late);
+      this.inc({ reason: 'pending' }, pending);
     },
   });
   new Gauge({
@@ -178,33 +177,41 @@ const ASSET_FIELDS = ['id', 'owner', 'url', 'state', 'maintenance', 'plugins'] a
  */
 export async function readAssetSeries(redis: Redis, keys: Keys, owner: string, opts: AssetSeriesOptions): Promise<AssetSeriesRead> {
   const deadline = performance.now() + opts.budgetMs;
-  const index = keys.ownerAssets(owner);
-  const total = await redis.zcard(index);
+  const indexes = keys.shardIds.map((n) => keys.shard(n).ownerAssets(owner));
+  const [total] = await sumOverShards(redis, keys, (k) => [k.ownerAssets(owner)]);
   const assets: AssetSample[] = [];
-  let after = '-inf';
   let seen = 0;
-  for (;;) {
-    const want = Math.min(ASSET_READ_CHUNK, opts.max - assets.length);
-    if (want <= 0) return { assets, total, truncated: total > assets.length ? 'cap' : null };
-    if (seen > 0 && performance.now() > deadline) return { assets, total, truncated: total > seen ? 'budget' : null };
-    const page = await redis.zrangebyscore(index, after, '+inf', 'WITHSCORES', 'LIMIT', 0, want);
-    const ids = page.filter((_, i) => i % 2 === 0);
-    seen += ids.length;
-    assets.push(...(await readAssetChunk(redis, keys, ids)));
-    if (ids.length < want) return { assets, total, truncated: null };
-    after = `(${page[page.length - 1]}`;
+  // Shard after shard, each paged by creation sequence.
+  for (const index of indexes) {
+    for (let after = '-inf'; ; ) {
+      const want = Math.min(ASSET_READ_CHUNK, opts.max - assets.length);
+      if (want <= 0) return { assets, total: total!, truncated: total! > assets.length ? 'cap' : null };
+      if (seen > 0 && performance.now() > deadline) return { assets, total: total!, truncated: total! > seen ? 'budget' : null };
+      const page = await redis.zrangebyscore(index, after, '+inf', 'WITHSCORES', 'LIMIT', 0, want);
+      const ids = page.filter((_, i) => i % 2 === 0);
+      seen += ids.length;
+      assets.push(...(await readAssetChunk(redis, keys, ids)));
+      if (ids.length < want) break;
+      after = `(${page[page.length - 1]}`;
+    }
   }
+  return { assets, total: total!, truncated: null };
+}
+
+/** The sums over every shard of the ZCARD of each key `of(shard)` names, in that order. */
+export async function sumOverShards(redis: Redis, keys: Keys, of: (k: ShardKeys) => string[]): Promise<number[]> {
+  const rows = await pipelineBy(redis, keys.shardIds, (n) => n, (pipe, n) => {
+    for (const key of of(keys.shard(n))) pipe.zcard(key);
+  });
+  const sums: number[] = [];
+  for (const replies of rows) replies.forEach((v, i) => (sums[i] = (sums[i] ?? 0) + (Number(v) || 0)));
+  return sums.length ? sums : of(keys.shard(0)).map(() => 0);
 }
 
 async function readAssetChunk(redis: Redis, keys: Keys, ids: readonly string[]): Promise<AssetSample[]> {
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hmget(keys.asset(id), ...ASSET_FIELDS).hgetall(keys.assetLatest(id));
-  const rows = (await pipe.exec()) ?? [];
+  const rows = await pipelineBy(redis, ids, shardOfId, (pipe, id) => pipe.hmget(keys.asset(id), ...ASSET_FIELDS).hgetall(keys.assetLatest(id)));
   const out: AssetSample[] = [];
-  for (let i = 0; i < rows.length; i += 2) {
-    const [err, fields] = rows[i]!;
-    const [latestErr, latest] = rows[i + 1]!;
-    if (err ?? latestErr) throw err ?? latestErr;
+  for (const [fields, latest] of rows) {
     const sample = assetSample(fields as (string | null)[], latest as Record<string, string>);
     if (sample) out.push(sample);
   }

@@ -8,7 +8,7 @@
  * routes each to the master of its key's slot; what differs (commands without a key, SCAN,
  * INFO, BGSAVE) goes through masterNodes().
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { type ChainableCommander, Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { createKeys, type KeyLayout, type Keys } from './keys.js';
 import type { Logger } from './log.js';
 
@@ -173,4 +173,39 @@ export async function checkLayout(redis: Redis, keys: Keys): Promise<void> {
   await redis.set(keys.layoutKey, want, 'NX');
   const have = await redis.get(keys.layoutKey);
   if (have !== want) throw new Error(`this deployment's Redis holds ${have} shard(s) but redis.shards is ${want}; the shard count cannot change`);
+}
+
+/**
+ * Runs one or more commands per item in pipelines, one per group (`groupOf`, e.g. the item's
+ * shard; a Cluster pipeline must stay within one node), and returns each item's replies, in
+ * item order. A failed command throws.
+ */
+export async function pipelineBy<T>(redis: Redis, items: readonly T[], groupOf: (item: T) => number, add: (pipe: ChainableCommander, item: T) => void): Promise<unknown[][]> {
+  const groups = new Map<number, { pipe: ChainableCommander; items: number[] }>();
+  const single = !isCluster(redis);
+  items.forEach((item, i) => {
+    const g = single ? 0 : groupOf(item);
+    let group = groups.get(g);
+    if (!group) groups.set(g, (group = { pipe: redis.pipeline(), items: [] }));
+    const before = group.pipe.length;
+    add(group.pipe, item);
+    group.items.push(i, group.pipe.length - before);
+  });
+  const out: unknown[][] = new Array(items.length);
+  await Promise.all(
+    [...groups.values()].map(async ({ pipe, items: at }) => {
+      const rows = (await pipe.exec()) ?? [];
+      let r = 0;
+      for (let j = 0; j < at.length; j += 2) {
+        const replies: unknown[] = [];
+        for (let c = 0; c < at[j + 1]!; c++, r++) {
+          const [err, value] = rows[r] ?? [null, null];
+          if (err) throw err;
+          replies.push(value);
+        }
+        out[at[j]!] = replies;
+      }
+    }),
+  );
+  return out;
 }

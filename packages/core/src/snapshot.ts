@@ -13,6 +13,7 @@
  * at most 1 / (1 + durationFactor) of its time saving, however long a save takes.
  */
 import type { Redis } from 'ioredis';
+import { masterNodes } from './redis.js';
 
 export interface SnapshotResult {
   /** LASTSAVE after the snapshot, seconds since the epoch. */
@@ -44,7 +45,25 @@ export class SnapshotError extends Error {
   }
 }
 
+/**
+ * Persistence figures of Redis; on a Cluster, of every master combined: the oldest last save,
+ * a failed status if any failed, in progress while any is, counts summed, the longest save.
+ */
 export async function persistenceInfo(redis: Redis): Promise<PersistenceInfo> {
+  const nodes = masterNodes(redis);
+  if (nodes.length === 1) return nodePersistenceInfo(nodes[0]!);
+  const all = await Promise.all(nodes.map(nodePersistenceInfo));
+  return {
+    lastSave: Math.min(...all.map((i) => i.lastSave)),
+    lastStatus: all.find((i) => i.lastStatus !== 'ok')?.lastStatus ?? 'ok',
+    inProgress: all.some((i) => i.inProgress),
+    changesSinceLastSave: all.reduce((n, i) => n + i.changesSinceLastSave, 0),
+    saves: all.reduce((n, i) => n + i.saves, 0),
+    lastSaveDurationMs: Math.max(...all.map((i) => i.lastSaveDurationMs)),
+  };
+}
+
+async function nodePersistenceInfo(redis: Redis): Promise<PersistenceInfo> {
   const text = await redis.info('persistence');
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   return {
@@ -59,13 +78,27 @@ export async function persistenceInfo(redis: Redis): Promise<PersistenceInfo> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An RDB snapshot of Redis; on a Cluster, of every master at once (done when the last one is). */
 export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: number } = {}): Promise<SnapshotResult> {
+  const nodes = masterNodes(redis);
+  if (nodes.length === 1) return nodeSnapshot(nodes[0]!, opts);
+  const all = await Promise.all(nodes.map((n) => nodeSnapshot(n, opts)));
+  return {
+    lastSave: Math.min(...all.map((r) => r.lastSave)),
+    startedAt: Math.min(...all.map((r) => r.startedAt)),
+    durationMs: Math.max(...all.map((r) => r.durationMs)),
+    saveMs: Math.max(...all.map((r) => r.saveMs)),
+    joined: all.some((r) => r.joined),
+  };
+}
+
+async function nodeSnapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: number }): Promise<SnapshotResult> {
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 120_000);
   let mustStart = true;
   let joined = false;
   for (;;) {
-    const before = await persistenceInfo(redis);
+    const before = await nodePersistenceInfo(redis);
     const saveStarted = Date.now();
     joined = false;
     try {
@@ -77,7 +110,7 @@ export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?
     // rdb_saves counts saves as they start: ours is the next one (a joined one already counts).
     const target = joined ? before.saves : before.saves + 1;
     for (;;) {
-      const info = await persistenceInfo(redis);
+      const info = await nodePersistenceInfo(redis);
       if (!info.inProgress && info.saves >= target) {
         if (info.lastStatus !== 'ok') throw new SnapshotError(`the background save failed (rdb_last_bgsave_status:${info.lastStatus}); see the Redis log`);
         break;

@@ -23,6 +23,8 @@ export class FanOut {
     private readonly consumer: string,
     /** The connection of the blocking reads; closing it ends a BLOCK at once. */
     private readonly reader: Redis,
+    /** The events stream read: one shard's (one FanOut per shard). */
+    private readonly events: string = ctx.keys.events,
   ) {
     this.group = ctx.keys.notifierGroup;
   }
@@ -32,10 +34,10 @@ export class FanOut {
    * notifications existed are not replayed as a flood of stale webhooks.
    */
   async ensureGroup(): Promise<void> {
-    const { redis, keys, log } = this.ctx;
+    const { redis, log } = this.ctx;
     try {
-      await redis.xgroup('CREATE', keys.events, this.group, '$', 'MKSTREAM');
-      log.info({ stream: keys.events, group: this.group }, 'created the notifier consumer group at the end of the stream');
+      await redis.xgroup('CREATE', this.events, this.group, '$', 'MKSTREAM');
+      log.info({ stream: this.events, group: this.group }, 'created the notifier consumer group at the end of the stream');
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err;
     }
@@ -84,7 +86,7 @@ export class FanOut {
   private async readGroup(id: string, block: number | null): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', this.group, this.consumer, 'COUNT', this.ctx.opts.batch];
     if (block !== null) args.push('BLOCK', block);
-    args.push('STREAMS', this.ctx.keys.events, id);
+    args.push('STREAMS', this.events, id);
     return streamEntries(await this.reader.call('XREADGROUP', ...args));
   }
 
@@ -102,14 +104,14 @@ export class FanOut {
   }
 
   private async processEntry(id: string, raw: readonly string[] | null): Promise<void> {
-    const { redis, keys, stats, log } = this.ctx;
+    const { redis, stats, log } = this.ctx;
     stats.events++;
     const f = raw ? fieldsOf(raw) : {};
     const assetId = f.asset;
     const owner = f.owner;
     if (!assetId || !owner || f.to === undefined) {
       // Not a state change we understand (or an entry trimmed away): acknowledge and move on.
-      await redis.xack(keys.events, this.group, id);
+      await redis.xack(this.events, this.group, id);
       stats.skipped.malformed++;
       return;
     }
@@ -139,10 +141,10 @@ export class FanOut {
 
   /** Takes over entries left pending too long by other consumers, then drops long-idle consumers. */
   private async reclaim(): Promise<void> {
-    const { redis, keys, opts, stats, log } = this.ctx;
+    const { redis, opts, stats, log } = this.ctx;
     let cursor = '0-0';
     for (let round = 0; round < RECLAIM_ROUNDS && this.ctx.running(); round++) {
-      const res = (await redis.call('XAUTOCLAIM', keys.events, this.group, this.consumer, opts.claimIdleMs, cursor, 'COUNT', opts.batch)) as [string, StreamEntry[], string[]?];
+      const res = (await redis.call('XAUTOCLAIM', this.events, this.group, this.consumer, opts.claimIdleMs, cursor, 'COUNT', opts.batch)) as [string, StreamEntry[], string[]?];
       const entries = res[1] ?? [];
       stats.reclaimed += entries.length;
       if (entries.length) log.info({ entries: entries.length }, 'took over events left pending by another consumer');
@@ -157,12 +159,12 @@ export class FanOut {
   }
 
   private async dropIdleConsumers(): Promise<void> {
-    const { redis, keys, opts } = this.ctx;
-    const consumers = (await redis.call('XINFO', 'CONSUMERS', keys.events, this.group)) as unknown[][];
+    const { redis, opts } = this.ctx;
+    const consumers = (await redis.call('XINFO', 'CONSUMERS', this.events, this.group)) as unknown[][];
     for (const c of consumers) {
       const info = fieldsOf(c.map(String));
       if (info.name && info.name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > opts.consumerIdleMs) {
-        await redis.xgroup('DELCONSUMER', keys.events, this.group, info.name);
+        await redis.xgroup('DELCONSUMER', this.events, this.group, info.name);
       }
     }
   }

@@ -103,18 +103,24 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
   const stopping = new AbortController();
   const agents = new AgentPool(opts.timeoutMs);
 
-  // The blocking read gets a connection of its own: stop() closes it to end a BLOCK at once.
-  const reader = redis.duplicate();
-  reader.on('error', (err: Error) => log.debug({ err: err.message }, 'notifier reader connection error'));
-  const fanout = new FanOut(ctx, consumer, reader);
+  // One fan-out per shard's events stream; each blocking read gets a connection of its own:
+  // stop() closes them to end a BLOCK at once.
+  const readers = keys.shardIds.map(() => {
+    const reader = redis.duplicate();
+    reader.on('error', (err: Error) => log.debug({ err: err.message }, 'notifier reader connection error'));
+    return reader;
+  });
+  const fanouts = keys.shardIds.map((n) => new FanOut(ctx, consumer, readers[n]!, keys.shard(n).events));
   try {
-    if (reader.status === 'wait') await reader.connect();
-    await fanout.ensureGroup();
+    for (const [n, reader] of readers.entries()) {
+      if (reader.status === 'wait') await reader.connect();
+      await fanouts[n]!.ensureGroup();
+    }
   } catch (err) {
-    reader.disconnect();
+    for (const reader of readers) reader.disconnect();
     throw err;
   }
-  const fanoutLoop = fanout.run();
+  const fanoutLoop = Promise.all(fanouts.map((f) => f.run()));
   const deliveryLoop = new Delivery(ctx, params.egress ?? defaultOwnerEgress(redis, keys), agents, stopping.signal).run();
   const reminderLoop = new Reminders(ctx).run();
   log.info({ concurrency: opts.concurrency }, 'notifier started');
@@ -127,7 +133,7 @@ export async function startNotifier(params: StartNotifierParams): Promise<Runnin
       running = false;
       ctx.deliveryWaker.wake();
       ctx.reminderWaker.wake();
-      reader.disconnect();
+      for (const reader of readers) reader.disconnect();
       const grace = new AbortController();
       await Promise.race([deliveryLoop, sleep(opts.stopGraceMs, grace.signal)]);
       grace.abort();

@@ -64,7 +64,7 @@ export class Outbox {
     const k = this.keys;
     const [queued, why] = await this.run<[number, string]>(
       'notify_fanout',
-      [k.events, k.asset(e.assetId), k.webhook(e.owner), k.outbox(e.owner), k.outboxDue, k.reminders],
+      [k.shardOf(e.assetId).events, k.asset(e.assetId), k.webhook(e.owner), k.outbox(e.owner), k.outboxDue, k.reminders],
       [e.group, e.entryId, e.deliver ? '1' : '0', e.payload, e.now, e.owner, `${e.owner}|${e.assetId}`, e.to, e.maxOutbox],
     );
     return queued === 1 ? null : (why as FanoutSkip);

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
-import { ALL_OWNERS, type IndexKind, type Keys } from '../keys.js';
+import { pipelineBy } from '../redis.js';
+import { ALL_OWNERS, markShard, shardFor, shardOfId, type IndexKind, type Keys, type ShardKeys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { AssetState, CheckOutcome } from '../types.js';
 import type { NormalizedUrl } from '../url.js';
@@ -118,22 +119,27 @@ export class AssetStore {
    * Index keys an asset with these properties belongs to, for its owner and the fleet. `state`
    * is the effective state: `maintenance` while a window covers the asset (see maintenance.ts).
    */
-  private indexKeys(owner: string, state: string, plugins: readonly string[], tags: readonly string[], url: string): string[] {
+  private indexKeys(k: ShardKeys, owner: string, state: string, plugins: readonly string[], tags: readonly string[], url: string): string[] {
     const out: string[] = [];
     for (const o of [owner, ALL_OWNERS]) {
-      out.push(this.keys.ownerAssets(o), this.keys.ownerIndex(o, 'state', state));
-      for (const p of plugins) out.push(this.keys.ownerIndex(o, 'plugin', p));
-      for (const t of tags) out.push(this.keys.ownerIndex(o, 'tag', t));
+      out.push(k.ownerAssets(o), k.ownerIndex(o, 'state', state));
+      for (const p of plugins) out.push(k.ownerIndex(o, 'plugin', p));
+      for (const t of tags) out.push(k.ownerIndex(o, 'tag', t));
     }
-    out.push(...this.searchKeys(url));
+    out.push(...searchKeys(k, url));
     return out;
   }
 
-  /** The search indexes an asset with this URL is in: its trigrams, and searchLong when the URL is longer than they cover. */
-  private searchKeys(url: string): string[] {
-    const keys = urlTrigrams(url.slice(0, SEARCH_INDEXED_CHARS)).map((t) => this.keys.searchTrigram(t));
-    if (url.length > SEARCH_INDEXED_CHARS) keys.push(this.keys.searchLong);
-    return keys;
+  /** The owner URL hash holding `url`'s entry: in the shard the owner and URL hash to. */
+  private urlsKey(owner: string, url: string): string {
+    return this.keys.shard(shardFor(owner, url, this.keys.layout)).ownerUrls(owner);
+  }
+
+  /** Assets of `owner` in every shard but `except` (quota checks; 0 with a single shard). */
+  private async countElsewhere(owner: string, except: number): Promise<number> {
+    const others = this.keys.shardIds.filter((n) => n !== except);
+    const counts = await Promise.all(others.map((n) => this.redis.zcard(this.keys.shard(n).ownerAssets(owner))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /**
@@ -142,7 +148,9 @@ export class AssetStore {
    * (checked in the same script as the create: concurrent creates cannot overshoot).
    */
   async create(a: NewAsset, now = Date.now(), opts: { maxAssets?: number | undefined } = {}): Promise<{ id: string; created: boolean }> {
-    const id = newId();
+    const shard = shardFor(a.owner, a.url.url, this.keys.layout);
+    const k = this.keys.shard(shard);
+    const id = markShard(newId(), shard, this.keys.layout);
     const state: AssetState = a.paused ? 'paused' : (a.state ?? 'unknown');
     const fields: (string | number)[] = [
       'id', id,
@@ -164,11 +172,17 @@ export class AssetStore {
       'failCount', 0,
       ...(a.temporaryMark ? ['temporaryMark', a.temporaryMark] : []),
     ];
-    const keys = [this.keys.ownerUrls(a.owner), this.keys.assetSeq, this.keys.asset(id), this.keys.schedule, ...this.indexKeys(a.owner, state, a.plugins, a.tags, a.url.url)];
+    const keys = [k.ownerUrls(a.owner), k.asset(id), k.schedule, ...this.indexKeys(k, a.owner, state, a.plugins, a.tags, a.url.url)];
     const due = scheduled(state) ? firstDue(now, a.interval) : '';
-    const res = await this.scripts.run<[number, string | number, number?]>('asset_create', keys, [a.url.url, id, due, opts.maxAssets ?? '', ...fields]);
+    // With several shards the quota is checked against the other shards' counts read just
+    // before: concurrent creates in different shards may overshoot it by their number.
+    const elsewhere = opts.maxAssets === undefined ? 0 : await this.countElsewhere(a.owner, shard);
+    const room = opts.maxAssets === undefined ? '' : Math.max(0, opts.maxAssets - elsewhere);
+    const seq = await this.redis.incr(this.keys.assetSeq);
+    const res = await this.scripts.run<[number, string | number, number?]>('asset_create', keys, [a.url.url, id, due, room, seq, ...fields]);
     if (res[0] === -1) {
-      throw new WebmonError('WEBMON_ERR_QUOTA_EXCEEDED', `client ${a.owner} has ${res[1]} assets, the most it may have`, { limit: opts.maxAssets, value: res[1] });
+      const value = Number(res[1]) + elsewhere;
+      throw new WebmonError('WEBMON_ERR_QUOTA_EXCEEDED', `client ${a.owner} has ${value} assets, the most it may have`, { limit: opts.maxAssets, value });
     }
     if (res[0] === 1) await applyMaintenance(this.redis, this.keys, [id]);
     // An existing asset created for a moment is adopted by a create that is not itself one.
@@ -198,14 +212,11 @@ export class AssetStore {
   async getMany(ids: readonly string[], fields?: readonly (keyof AssetRecord)[]): Promise<(AssetRecord | null)[]> {
     if (ids.length === 0) return [];
     const names = fields ? [...new Set(['id', ...fields])] : null;
-    const pipe = this.redis.pipeline();
-    for (const id of ids) {
+    const rows = await pipelineBy(this.redis, ids, shardOfId, (pipe, id) => {
       if (names) pipe.hmget(this.keys.asset(id), ...names);
       else pipe.hgetall(this.keys.asset(id));
-    }
-    const rows = (await pipe.exec()) ?? [];
-    return rows.map(([err, h]) => {
-      if (err) throw err;
+    });
+    return rows.map(([h]) => {
       if (!names) return parseAsset(h as Record<string, string>);
       const values = h as (string | null)[];
       return parseAsset(Object.fromEntries(names.flatMap((n, i) => (values[i] === null ? [] : [[n, values[i]!]]))));
@@ -214,13 +225,8 @@ export class AssetStore {
 
   /** Owner of each asset id (null when missing), in one round trip. */
   async owners(ids: readonly string[]): Promise<(string | null)[]> {
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.keys.asset(id), 'owner');
-    const rows = (await pipe.exec()) ?? [];
-    return rows.map(([err, v]) => {
-      if (err) throw err;
-      return (v as string | null) ?? null;
-    });
+    const rows = await pipelineBy(this.redis, ids, shardOfId, (pipe, id) => pipe.hget(this.keys.asset(id), 'owner'));
+    return rows.map(([v]) => (v as string | null) ?? null);
   }
 
   /**
@@ -241,8 +247,9 @@ export class AssetStore {
       let reason = change.state?.reason ?? '';
       if (next.paused && !cur.paused) [state, reason] = ['paused', 'paused'];
       if (!next.paused && cur.paused) [state, reason] = [change.state?.state ?? (next.plugins.length ? 'unknown' : 'unsupported'), 'resumed'];
-      const before = new Set(this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url));
-      const after = new Set(this.indexKeys(cur.owner, effectiveState(state, cur), next.plugins, next.tags, change.url?.url ?? cur.url));
+      const k = this.keys.shardOf(id);
+      const before = new Set(this.indexKeys(k, cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url));
+      const after = new Set(this.indexKeys(k, cur.owner, effectiveState(state, cur), next.plugins, next.tags, change.url?.url ?? cur.url));
       const leave = [...before].filter((k) => !after.has(k));
       const join = [...after].filter((k) => !before.has(k));
       const fields: (string | number)[] = ['updatedAt', now];
@@ -258,12 +265,17 @@ export class AssetStore {
       let schedule: string | number = '';
       if (!scheduled(state)) schedule = scheduled(cur.state) ? '-' : '';
       else if (!scheduled(cur.state) || change.interval !== undefined) schedule = firstDue(now, interval);
+      const here = k.ownerUrls(cur.owner);
+      const [oldKey, newKey] = [this.urlsKey(cur.owner, cur.url), this.urlsKey(cur.owner, newUrl)];
+      const claimed = newUrl !== cur.url && newKey !== here ? await this.claimUrl(newKey, newUrl, id) : false;
       const res = await this.scripts.run<[number, (number | string)?]>(
         'asset_update',
-        [this.keys.asset(id), this.keys.ownerUrls(cur.owner), this.keys.schedule, this.keys.assetPluginKeys(id), ...leave, ...join],
-        [cur.rev, cur.url, newUrl, leave.length, schedule, ...fields],
+        [this.keys.asset(id), here, k.schedule, this.keys.assetPluginKeys(id), ...leave, ...join],
+        [cur.rev, cur.url, newUrl, leave.length, schedule, `${oldKey === here ? 1 : 0}${newKey === here ? 1 : 0}`, ...fields],
       );
+      if (res[0] !== 1 && claimed) await this.releaseUrl(newKey, newUrl, id);
       if (res[0] === 1) {
+        if (newUrl !== cur.url && oldKey !== here) await this.releaseUrl(oldKey, cur.url, id);
         if (change.tags) await applyMaintenance(this.redis, this.keys, [id]);
         return this.get(id);
       }
@@ -273,28 +285,48 @@ export class AssetStore {
     throw new WebmonError('WEBMON_ERR_CONFLICT', `asset ${id} kept changing; retry`);
   }
 
+  /**
+   * Takes `url`'s entry in an owner URL hash of another shard than the asset's, for a URL
+   * change; true when taken now (false: the asset already held it). Another asset holding it
+   * is WEBMON_ERR_ASSET_EXISTS.
+   */
+  private async claimUrl(key: string, url: string, id: string): Promise<boolean> {
+    if ((await this.redis.hsetnx(key, url, id)) === 1) return true;
+    const other = await this.redis.hget(key, url);
+    if (other === id) return false;
+    throw new WebmonError('WEBMON_ERR_ASSET_EXISTS', `asset ${other} already watches ${url}`, { assetId: other });
+  }
+
+  /** Drops `url`'s entry from an owner URL hash of another shard, while it still names `id`. */
+  private async releaseUrl(key: string, url: string, id: string): Promise<void> {
+    if ((await this.redis.hget(key, url)) === id) await this.redis.hdel(key, url);
+  }
+
   async delete(id: string): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const cur = await this.get(id);
       if (!cur) return false;
+      const k = this.keys.shardOf(id);
       const res = await this.scripts.run<number>(
         'asset_delete',
         [
           this.keys.asset(id),
-          this.keys.ownerUrls(cur.owner),
+          k.ownerUrls(cur.owner),
           this.keys.assetLatest(id),
           this.keys.assetHistory(id),
           this.keys.assetPluginKeys(id),
-          this.keys.schedule,
+          k.schedule,
           this.keys.assetRollup(id, 'minute'),
           this.keys.assetRollup(id, 'hour'),
           this.keys.assetRollup(id, 'day'),
           this.keys.assetEvents(id),
-          ...this.indexKeys(cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url),
+          ...this.indexKeys(k, cur.owner, effectiveState(cur.state, cur), cur.plugins, cur.tags, cur.url),
         ],
         [cur.rev, cur.url],
       );
       if (res === 1) {
+        const urls = this.urlsKey(cur.owner, cur.url);
+        if (urls !== k.ownerUrls(cur.owner)) await this.releaseUrl(urls, cur.url, id);
         await this.redis.del(this.keys.maintenanceByAsset(id), this.keys.assetHistoryLegacy(id), ...(['minute', 'hour', 'day'] as const).map((r) => this.keys.assetRollupLegacy(id, r)));
         return true;
       }
@@ -312,42 +344,43 @@ export class AssetStore {
    * characters, by comparing the URLs of the filter's candidates.
    */
   async list(f: ListFilter): Promise<ListPage> {
-    const filters = [this.keys.ownerAssets(f.owner)];
-    const add = (kind: IndexKind, v: string | undefined) => {
-      if (v !== undefined) filters.push(this.keys.ownerIndex(f.owner, kind, v));
-    };
-    add('state', f.state);
-    add('plugin', f.plugin);
-    add('tag', f.tag);
     const needle = (f.q ?? '').toLowerCase();
-    const search = needle.length >= 3 && (await this.searchIndexed()) ? this.searchPlan(needle) : { keys: [], long: false };
-    const keys = [...filters, ...search.keys, ...(search.long ? [this.keys.searchLong] : [])];
+    const indexed = needle.length >= 3 && (await this.searchIndexed());
+    const shards = this.keys.shardIds;
     const ids: string[] = [];
     let cursor = f.cursor ?? 0;
     // A scan budget bounds each script call; keep calling until the page is full, the listing
     // is done, or this page has scanned its share.
     for (let scanned = 0; ; scanned += LIST_SCAN_BUDGET) {
-      const res = await this.scripts.run<string[]>('asset_list', keys, [
-        cursor, f.limit - ids.length, needle, LIST_SCAN_BUDGET, this.keys.assetPrefix, filters.length, search.keys.length, search.long ? 1 : 0,
-      ]);
-      const [next, ...found] = res;
-      ids.push(...found);
-      if (!next) return { ids, next: null };
-      cursor = Number(next);
-      if (ids.length >= f.limit || scanned + LIST_SCAN_BUDGET >= LIST_SCAN_PER_PAGE) return { ids, next: cursor };
+      const want = f.limit - ids.length;
+      const pages = await Promise.all(shards.map((n) => this.listShard(this.keys.shard(n), f, needle, indexed, cursor, want)));
+      const { rows, horizon } = mergeShardPages(pages);
+      const take = rows.slice(0, want);
+      ids.push(...take.map((r) => r.id));
+      if (take.length === want && take.length > 0) {
+        const more = rows.length > take.length || horizon !== Number.POSITIVE_INFINITY;
+        return { ids, next: more ? take[take.length - 1]!.seq : null };
+      }
+      if (horizon === Number.POSITIVE_INFINITY) return { ids, next: null };
+      cursor = horizon;
+      if (scanned + LIST_SCAN_BUDGET >= LIST_SCAN_PER_PAGE) return { ids, next: cursor };
     }
   }
 
-  /** The trigram indexes to intersect for a lowercased needle of 3 or more characters. */
-  private searchPlan(needle: string): { keys: string[]; long: boolean } {
-    const all = urlTrigrams(needle);
-    if (all.length === 0) return { keys: [], long: false };
-    // Spread the chosen trigrams over the needle: its ends are as selective as its middle.
-    const step = Math.max(1, all.length / SEARCH_MAX_TRIGRAMS);
-    const chosen = new Set<string>();
-    for (let i = 0; i < all.length && chosen.size < SEARCH_MAX_TRIGRAMS; i += step) chosen.add(all[Math.floor(i)]!);
-    chosen.add(all[all.length - 1]!);
-    return { keys: [...chosen].map((t) => this.keys.searchTrigram(t)), long: true };
+  /** One asset_list call on one shard: `[next, id, seq, …]`. */
+  private listShard(k: ShardKeys, f: ListFilter, needle: string, indexed: boolean, cursor: number, limit: number): Promise<string[]> {
+    const filters = [k.ownerAssets(f.owner)];
+    const add = (kind: IndexKind, v: string | undefined) => {
+      if (v !== undefined) filters.push(k.ownerIndex(f.owner, kind, v));
+    };
+    add('state', f.state);
+    add('plugin', f.plugin);
+    add('tag', f.tag);
+    const search = indexed ? searchPlan(k, needle) : { keys: [], long: false };
+    const keys = [...filters, ...search.keys, ...(search.long ? [k.searchLong] : [])];
+    return this.scripts.run<string[]>('asset_list', keys, [
+      cursor, limit, needle, LIST_SCAN_BUDGET, k.assetPrefix, filters.length, search.keys.length, search.long ? 1 : 0, 1,
+    ]);
   }
 
   private indexing: Promise<void> | null = null;
@@ -356,7 +389,8 @@ export class AssetStore {
   /** Whether the search index covers every asset; starts building it (once per store) when not. */
   private async searchIndexed(): Promise<boolean> {
     if (this.indexed) return true;
-    if ((await this.redis.exists(this.keys.searchReady)) === 1) {
+    const ready = await Promise.all(this.keys.shardIds.map((n) => this.redis.exists(this.keys.shard(n).searchReady)));
+    if (ready.every((r) => r === 1)) {
       this.indexed = true;
       return true;
     }
@@ -373,8 +407,13 @@ export class AssetStore {
    * taken back.
    */
   async ensureSearchIndex(chunk = 1000): Promise<void> {
-    if ((await this.redis.exists(this.keys.searchReady)) === 1) return;
-    const all = this.keys.ownerAssets(ALL_OWNERS);
+    for (const n of this.keys.shardIds) await this.indexShard(this.keys.shard(n), chunk);
+    this.indexed = true;
+  }
+
+  private async indexShard(k: ShardKeys, chunk: number): Promise<void> {
+    if ((await this.redis.exists(k.searchReady)) === 1) return;
+    const all = k.ownerAssets(ALL_OWNERS);
     for (let after = '-inf'; ; ) {
       const rows = await this.redis.zrangebyscore(all, after, '+inf', 'WITHSCORES', 'LIMIT', 0, chunk);
       if (rows.length === 0) break;
@@ -383,30 +422,25 @@ export class AssetStore {
       const urls = await this.urlsOf(batch.map((b) => b.id));
       const add = this.redis.pipeline();
       batch.forEach((b, i) => {
-        for (const key of urls[i] === null ? [] : this.searchKeys(urls[i]!)) add.zadd(key, b.seq, b.id);
+        for (const key of urls[i] === null ? [] : searchKeys(k, urls[i]!)) add.zadd(key, b.seq, b.id);
       });
       await add.exec();
       const now = await this.urlsOf(batch.map((b) => b.id));
       const undo = this.redis.pipeline();
       batch.forEach((b, i) => {
         if (urls[i] === null || now[i] === urls[i]) return;
-        const keep = new Set(now[i] === null ? [] : this.searchKeys(now[i]!));
-        for (const key of this.searchKeys(urls[i]!)) if (!keep.has(key)) undo.zrem(key, b.id);
+        const keep = new Set(now[i] === null ? [] : searchKeys(k, now[i]!));
+        for (const key of searchKeys(k, urls[i]!)) if (!keep.has(key)) undo.zrem(key, b.id);
       });
       await undo.exec();
       after = `(${batch[batch.length - 1]!.seq}`;
     }
-    await this.redis.set(this.keys.searchReady, '1');
-    this.indexed = true;
+    await this.redis.set(k.searchReady, '1');
   }
 
   private async urlsOf(ids: readonly string[]): Promise<(string | null)[]> {
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.keys.asset(id), 'url');
-    return ((await pipe.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return (v as string | null) ?? null;
-    });
+    const rows = await pipelineBy(this.redis, ids, shardOfId, (pipe, id) => pipe.hget(this.keys.asset(id), 'url'));
+    return rows.map(([v]) => (v as string | null) ?? null);
   }
 
   /** Latest result per plugin, parsed. */
@@ -416,6 +450,43 @@ export class AssetStore {
     for (const [plugin, json] of Object.entries(h)) out[plugin] = safeJson(json);
     return out;
   }
+}
+
+/** The trigram indexes to intersect for a lowercased needle of 3 or more characters. */
+function searchPlan(k: ShardKeys, needle: string): { keys: string[]; long: boolean } {
+  const all = urlTrigrams(needle);
+  if (all.length === 0) return { keys: [], long: false };
+  // Spread the chosen trigrams over the needle: its ends are as selective as its middle.
+  const step = Math.max(1, all.length / SEARCH_MAX_TRIGRAMS);
+  const chosen = new Set<string>();
+  for (let i = 0; i < all.length && chosen.size < SEARCH_MAX_TRIGRAMS; i += step) chosen.add(all[Math.floor(i)]!);
+  chosen.add(all[all.length - 1]!);
+  return { keys: [...chosen].map((t) => k.searchTrigram(t)), long: true };
+}
+
+
+/** The search indexes an asset with this URL is in: its trigrams, and searchLong when the URL is longer than they cover. */
+function searchKeys(k: ShardKeys, url: string): string[] {
+  const keys = urlTrigrams(url.slice(0, SEARCH_INDEXED_CHARS)).map((t) => k.searchTrigram(t));
+  if (url.length > SEARCH_INDEXED_CHARS) keys.push(k.searchLong);
+  return keys;
+}
+
+/**
+ * The rows of one listing round over every shard, in sequence order, and up to where they are
+ * complete: a shard that stopped early (page full or scan budget) has only scanned up to its
+ * cursor, so rows past the lowest such cursor may be missing another shard's assets and are
+ * left for the next round. `horizon` is +Infinity when every shard finished.
+ */
+function mergeShardPages(pages: string[][]): { rows: Array<{ id: string; seq: number }>; horizon: number } {
+  let horizon = Number.POSITIVE_INFINITY;
+  const rows: Array<{ id: string; seq: number }> = [];
+  for (const [next, ...flat] of pages) {
+    if (next) horizon = Math.min(horizon, Number(next));
+    for (let i = 0; i < flat.length; i += 2) rows.push({ id: flat[i]!, seq: Number(flat[i + 1]) });
+  }
+  rows.sort((a, b) => a.seq - b.seq);
+  return { rows: rows.filter((r) => r.seq <= horizon), horizon };
 }
 
 /**

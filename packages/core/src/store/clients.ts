@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { masterNodes } from '../redis.js';
 import type { Config } from '../config.js';
 import { WebmonError } from '../errors.js';
 import type { Keys } from '../keys.js';
@@ -332,12 +333,15 @@ export class ClientStore {
   private async migrateLegacyKeys(): Promise<void> {
     // Once done by any process, no process scans the keyspace again.
     if (await this.redis.exists(this.keys.apiKeysMigrated)) return;
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', this.keys.apiKeyPattern, 'COUNT', 1000, 'TYPE', 'string');
-      for (const key of found) await this.migrateOne(key);
-      cursor = next;
-    } while (cursor !== '0');
+    // Every master of a Cluster holds part of the keyspace.
+    for (const node of masterNodes(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', this.keys.apiKeyPattern, 'COUNT', 1000, 'TYPE', 'string');
+        for (const key of found) await this.migrateOne(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }
     await this.redis.set(this.keys.apiKeysMigrated, String(Date.now()));
   }
 

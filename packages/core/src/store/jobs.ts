@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Encoder } from '@msgpack/msgpack';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { ALL_OWNERS, type Keys } from '../keys.js';
+import { ALL_OWNERS, markShard, shardOfId, type Keys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
 import { parseAsset, safeJson, type AssetRecord } from './assets.js';
@@ -109,15 +109,18 @@ export class JobStore {
 
   /** Writes jobs (one MULTI: hashes + queued index) and returns their ids in input order. */
   async enqueue(items: readonly JobToEnqueue[], priority: number, now = Date.now()): Promise<string[]> {
-    const ids = items.map(() => newJobId(now));
-    const multi = this.redis.multi();
+    // A job lives in its asset's shard; one MULTI per shard (a Cluster transaction is one slot).
+    const ids = items.map((it) => markShard(newJobId(now), shardOfId(it.assetId), this.keys.layout));
+    const byShard = new Map<number, ReturnType<Redis['multi']>>();
     items.forEach((it, i) => {
       const id = ids[i]!;
+      const shard = shardOfId(id);
+      let multi = byShard.get(shard);
+      if (!multi) byShard.set(shard, (multi = this.redis.multi()));
       multi.hset(this.keys.job(id), 'id', id, 'assetId', it.assetId, 'owner', it.owner, 'priority', priority, 'status', 'queued', 'attempts', 0, 'createdAt', now);
-      multi.zadd(this.keys.jobsQueued, now, id);
+      multi.zadd(this.keys.shard(shard).jobsQueued, now, id);
     });
-    const res = await multi.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+    for (const res of await Promise.all([...byShard.values()].map((m) => m.exec()))) for (const [err] of res ?? []) if (err) throw err;
     return ids;
   }
 
@@ -126,10 +129,11 @@ export class JobStore {
   }
 
   async claim(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<ClaimResult> {
+    const k = this.keys.shardOf(jobId);
     const res = await this.scripts.run<(string | number)[]>(
       'job_claim',
-      [this.keys.job(jobId), this.keys.jobsQueued, this.keys.jobsLeases, this.keys.jobsFailed],
-      [jobId, token, now, leaseMs, this.keys.assetPrefix, this.policy.retentionSec, ...CLAIM_FIELDS],
+      [this.keys.job(jobId), k.jobsQueued, k.jobsLeases, k.jobsFailed],
+      [jobId, token, now, leaseMs, k.assetPrefix, this.policy.retentionSec, ...CLAIM_FIELDS],
     );
     if (res[0] !== 1) return { claimed: false, why: String(res[1]) };
     const h: Record<string, string> = {};
@@ -143,60 +147,74 @@ export class JobStore {
   }
 
   async extend(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
-    const res = await this.scripts.run<number>('job_extend', [this.keys.job(jobId), this.keys.jobsLeases], [jobId, token, now, leaseMs]);
+    const res = await this.scripts.run<number>('job_extend', [this.keys.job(jobId), this.keys.shardOf(jobId).jobsLeases], [jobId, token, now, leaseMs]);
     return res === 1;
   }
 
   /** A system fault ended a claimed job: retry after a backoff, or fail it after maxAttempts. */
   async fail(jobId: string, token: string, error: string, now = Date.now()): Promise<'retry' | 'failed' | 'stale'> {
+    const k = this.keys.shardOf(jobId);
     return this.scripts.run(
       'job_fail',
-      [this.keys.job(jobId), this.keys.jobsLeases, this.keys.jobsDelayed, this.keys.jobsFailed],
+      [this.keys.job(jobId), k.jobsLeases, k.jobsDelayed, k.jobsFailed],
       [jobId, token, now, error.slice(0, 1000), this.policy.maxAttempts, this.policy.retryBaseMs ?? 1000, this.policy.retentionSec],
     );
   }
 
   /** Queues a failed job again. Returns 'queued', 'missing' or 'not_failed'. */
   async retry(jobId: string, now = Date.now()): Promise<'queued' | 'missing' | 'not_failed'> {
-    const res = await this.scripts.run<number>('job_retry', [this.keys.job(jobId), this.keys.jobsFailed, this.keys.jobsQueued], [jobId, now]);
+    const k = this.keys.shardOf(jobId);
+    const res = await this.scripts.run<number>('job_retry', [this.keys.job(jobId), k.jobsFailed, k.jobsQueued], [jobId, now]);
     return res === 1 ? 'queued' : res === 0 ? 'missing' : 'not_failed';
   }
 
   /** Failed jobs, most recent first (owner: only theirs; ALL_OWNERS: every one). */
   async listFailed(owner: string, offset: number, limit: number): Promise<{ jobs: JobRecord[]; more: boolean }> {
     const out: JobRecord[] = [];
-    let start = 0;
     let skipped = 0;
-    const chunk = 500;
-    // Scans the failed set newest first, bounded; entries whose job expired are dropped.
-    for (let scanned = 0; scanned < 100_000; scanned += chunk) {
-      const ids = await this.redis.zrevrange(this.keys.jobsFailed, String(start), String(start + chunk - 1));
-      if (ids.length === 0) return { jobs: out, more: false };
-      const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hgetall(this.keys.job(id));
-      const rows = (await pipe.exec()) ?? [];
-      for (let i = 0; i < ids.length; i++) {
-        const job = parseJob(rows[i]?.[1] as Record<string, string>);
-        if (!job) {
-          await this.redis.zrem(this.keys.jobsFailed, ids[i]!);
-          continue;
-        }
-        if (owner !== '*' && job.owner !== owner) continue;
-        if (skipped < offset) {
-          skipped++;
-          continue;
-        }
-        if (out.length === limit) return { jobs: out, more: true };
-        out.push(job);
+    let scanned = 0;
+    // Scans the failed sets newest first, bounded; entries whose job expired are dropped.
+    for await (const id of this.failedNewestFirst()) {
+      if (++scanned > 100_000) return { jobs: out, more: true };
+      const job = await this.get(id);
+      if (!job) {
+        await this.redis.zrem(this.keys.shardOf(id).jobsFailed, id);
+        continue;
       }
-      start += chunk;
+      if (owner !== '*' && job.owner !== owner) continue;
+      if (skipped < offset) {
+        skipped++;
+        continue;
+      }
+      if (out.length === limit) return { jobs: out, more: true };
+      out.push(job);
     }
-    return { jobs: out, more: true };
+    return { jobs: out, more: false };
+  }
+
+  /** Ids of failed jobs of every shard, newest failure first (a merge of the shards' sets, read in chunks). */
+  private async *failedNewestFirst(chunk = 500): AsyncGenerator<string> {
+    const heads = this.keys.shardIds.map((n) => ({ key: this.keys.shard(n).jobsFailed, start: 0, rows: [] as Array<[string, number]>, done: false }));
+    const fill = async (h: (typeof heads)[number]) => {
+      if (h.rows.length || h.done) return;
+      const flat = await this.redis.zrevrange(h.key, String(h.start), String(h.start + chunk - 1), 'WITHSCORES');
+      for (let i = 0; i < flat.length; i += 2) h.rows.push([flat[i]!, Number(flat[i + 1])]);
+      h.start += chunk;
+      h.done = flat.length < chunk * 2;
+    };
+    for (;;) {
+      await Promise.all(heads.map(fill));
+      let best: (typeof heads)[number] | undefined;
+      for (const h of heads) if (h.rows.length && (!best || h.rows[0]![1] > best.rows[0]![1])) best = h;
+      if (!best) return;
+      yield best.rows.shift()![0];
+    }
   }
 
   /** Gives a claimed job back, to be queued again at `runAt` (not counted as an attempt). */
   async defer(jobId: string, token: string, runAt: number): Promise<boolean> {
-    const res = await this.scripts.run<number>('job_defer', [this.keys.job(jobId), this.keys.jobsLeases, this.keys.jobsDelayed], [jobId, token, runAt]);
+    const k = this.keys.shardOf(jobId);
+    const res = await this.scripts.run<number>('job_defer', [this.keys.job(jobId), k.jobsLeases, k.jobsDelayed], [jobId, token, runAt]);
     return res === 1;
   }
 
@@ -217,6 +235,7 @@ export class JobStore {
 
   /** Records results and finishes the job. Returns the state transition, or why nothing was written. */
   async complete(c: Completion, now = Date.now()): Promise<{ recorded: true; from: string; to: string } | { recorded: false; why: string }> {
+    const k = this.keys.shardOf(c.jobId);
     // Each result is serialised once: alone for `latest`, joined for the job and the history.
     const each = c.results.map((r) => JSON.stringify(r));
     const resultsJson = `[${each.join(',')}]`;
@@ -244,10 +263,10 @@ export class JobStore {
       assetEventsMax: p.assetEventsMax ?? 1000,
       downAfter: p.downAfter,
       upAfter: p.upAfter,
-      ownerIndex: this.keys.ownerIndexPrefix(c.owner),
-      fleetIndex: this.keys.ownerIndexPrefix('*'),
+      ownerIndex: k.ownerIndexPrefix(c.owner),
+      fleetIndex: k.ownerIndexPrefix('*'),
       rollupSec: [p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000],
-      statsPrefix: this.keys.statsPrefix,
+      statsPrefix: k.statsPrefix,
       durations: c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
       latest,
       tokens: resultTokens(c.results).join(TOKEN_SEP),
@@ -256,18 +275,18 @@ export class JobStore {
       'job_complete',
       [
         this.keys.job(c.jobId),
-        this.keys.jobsLeases,
+        k.jobsLeases,
         this.keys.asset(c.assetId),
         this.keys.assetLatest(c.assetId),
         this.keys.assetHistory(c.assetId),
-        this.keys.events,
+        k.events,
         this.keys.assetRollup(c.assetId, 'minute'),
         this.keys.assetRollup(c.assetId, 'hour'),
         this.keys.assetRollup(c.assetId, 'day'),
         this.keys.assetEvents(c.assetId),
-        this.keys.jobsQueued,
+        k.jobsQueued,
         this.keys.assetHistoryLegacy(c.assetId),
-        this.keys.jobsDelayed,
+        k.jobsDelayed,
       ],
       [packed(completion)],
     );
@@ -276,11 +295,12 @@ export class JobStore {
   }
 
   /** Re-dispatch work: expired leases (retried after a backoff, or failed), queued ids that were lost, delayed jobs now due. */
-  async sweep(requeueAfterMs: number, limit = 1000, now = Date.now()): Promise<SweepResult> {
+  async sweep(requeueAfterMs: number, limit = 1000, now = Date.now(), shard = 0): Promise<SweepResult> {
+    const k = this.keys.shard(shard);
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
-      [this.keys.jobsLeases, this.keys.jobsQueued, this.keys.jobsFailed, this.keys.jobsDelayed],
-      [now, limit, this.policy.maxAttempts, this.keys.jobPrefix, this.policy.retentionSec, requeueAfterMs, this.policy.retryBaseMs ?? 1000],
+      [k.jobsLeases, k.jobsQueued, k.jobsFailed, k.jobsDelayed],
+      [now, limit, this.policy.maxAttempts, k.jobPrefix, this.policy.retentionSec, requeueAfterMs, this.policy.retryBaseMs ?? 1000],
     );
     return { requeued, failed, stale: pairs(stale) };
   }
@@ -291,11 +311,12 @@ export class JobStore {
    * due times passed more than an interval ago), whether the queue bound stopped it early, and
    * the jobs queued when it returned.
    */
-  async scheduleDue(batch: number, maxQueued: number, now = Date.now()): Promise<ScheduleResult> {
+  async scheduleDue(batch: number, maxQueued: number, now = Date.now(), shard = 0): Promise<ScheduleResult> {
+    const k = this.keys.shard(shard);
     const res = await this.scripts.run<Array<number | string>>(
       'schedule_claim',
-      [this.keys.schedule, this.keys.jobsQueued, this.keys.jobSeq, this.keys.checksSkipped],
-      [now, batch, maxQueued, this.keys.assetPrefix, this.keys.jobPrefix, Math.floor(Math.random() * 2 ** 31), ALL_OWNERS],
+      [k.schedule, k.jobsQueued, k.jobSeq, k.checksSkipped],
+      [now, batch, maxQueued, k.assetPrefix, k.jobPrefix, Math.floor(Math.random() * 2 ** 31), ALL_OWNERS, markShard('', shard, this.keys.layout)],
     );
     const ids: string[] = [];
     const dueAt: number[] = [];
@@ -308,32 +329,45 @@ export class JobStore {
 
   /** Scheduled checks skipped so far, by reason, for one owner or ALL_OWNERS (see schedule_claim.lua). */
   async skippedChecks(owner: string): Promise<{ late: number; pending: number }> {
-    const [late, pending] = await this.redis.hmget(this.keys.checksSkipped, `${owner}:late`, `${owner}:pending`);
-    return { late: Number(late ?? 0), pending: Number(pending ?? 0) };
+    const out = { late: 0, pending: 0 };
+    const rows = await Promise.all(this.keys.shardIds.map((n) => this.redis.hmget(this.keys.shard(n).checksSkipped, `${owner}:late`, `${owner}:pending`)));
+    for (const [late, pending] of rows) {
+      out.late += Number(late ?? 0);
+      out.pending += Number(pending ?? 0);
+    }
+    return out;
   }
 
   /** Every queued job with its priority (dispatcher start-up), oldest first, in chunks. */
-  async *queued(chunk = 1000): AsyncGenerator<Array<{ id: string; priority: number }>> {
-    let start = 0;
-    for (;;) {
-      const ids = await this.redis.zrange(this.keys.jobsQueued, String(start), String(start + chunk - 1));
-      if (ids.length === 0) return;
-      const pipe = this.redis.pipeline();
-      for (const id of ids) pipe.hget(this.keys.job(id), 'priority');
-      const rows = (await pipe.exec()) ?? [];
-      yield ids.map((id, i) => ({ id, priority: Number(rows[i]?.[1] ?? 0) || 0 }));
-      if (ids.length < chunk) return;
-      start += chunk;
+  async *queued(chunk = 1000, shards: readonly number[] = this.keys.shardIds): AsyncGenerator<Array<{ id: string; priority: number }>> {
+    for (const shard of shards) {
+      const queued = this.keys.shard(shard).jobsQueued;
+      for (let start = 0; ; start += chunk) {
+        const ids = await this.redis.zrange(queued, String(start), String(start + chunk - 1));
+        if (ids.length === 0) break;
+        const pipe = this.redis.pipeline();
+        for (const id of ids) pipe.hget(this.keys.job(id), 'priority');
+        const rows = (await pipe.exec()) ?? [];
+        yield ids.map((id, i) => ({ id, priority: Number(rows[i]?.[1] ?? 0) || 0 }));
+        if (ids.length < chunk) break;
+      }
     }
   }
 
   async counts(): Promise<{ queued: number; running: number; failed: number }> {
-    const [queued, running, failed] = await Promise.all([
-      this.redis.zcard(this.keys.jobsQueued),
-      this.redis.zcard(this.keys.jobsLeases),
-      this.redis.zcard(this.keys.jobsFailed),
-    ]);
-    return { queued, running, failed };
+    const out = { queued: 0, running: 0, failed: 0 };
+    const rows = await Promise.all(
+      this.keys.shardIds.map((n) => {
+        const k = this.keys.shard(n);
+        return Promise.all([this.redis.zcard(k.jobsQueued), this.redis.zcard(k.jobsLeases), this.redis.zcard(k.jobsFailed)]);
+      }),
+    );
+    for (const [queued, running, failed] of rows) {
+      out.queued += queued;
+      out.running += running;
+      out.failed += failed;
+    }
+    return out;
   }
 }
 

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
-import type { Keys } from '../keys.js';
+import { shardOfId, type Keys } from '../keys.js';
 import { scriptLoader } from '../scripts.js';
 import { scheduledBoundary, scheduledOpen, weeklyPattern, type ZonedSchedule } from './maintenance-schedule.js';
 
@@ -243,8 +243,8 @@ export class MaintenanceStore {
       [this.keys.maintenance, this.keys.maintenanceSummaries, this.keys.maintenanceOwned(w.owner), this.keys.maintenanceOpen],
       [
         window.id, JSON.stringify(window), JSON.stringify(summaryOf(window)), window.createdAt, limits.maxWindows ?? -1, open ? '1' : '0',
-        this.keys.maintenanceByAssetPrefix, `${this.keys.maintenanceByTagPrefix}${w.owner}:`,
-        window.assetIds.length, ...window.assetIds, ...window.tags,
+        // The indexes by asset and tag are in the shards (indexInShards below).
+        '', '', 0,
       ],
     );
     if (Number(res[0]) !== 1) {
@@ -255,6 +255,7 @@ export class MaintenanceStore {
         value: count,
       });
     }
+    await this.indexInShards(window, 'add', open);
     this.forget();
     if (open) await this.applyWindow(window);
     return window;
@@ -306,8 +307,9 @@ export class MaintenanceStore {
     const res = await this.scripts.run<number>(
       'maintenance_delete',
       [this.keys.maintenance, this.keys.maintenanceSummaries, this.keys.maintenanceOwned(w.owner), this.keys.maintenanceOpen],
-      [id, this.keys.maintenanceByAssetPrefix, `${this.keys.maintenanceByTagPrefix}${w.owner}:`, w.assetIds.length, ...w.assetIds, ...w.tags],
+      [id, '', '', 0],
     );
+    if (res > 0) await this.indexInShards(w, 'remove', false);
     this.forget();
     if (res === 2) await this.applyWindow(w);
     return res > 0;
@@ -355,15 +357,41 @@ export class MaintenanceStore {
     const changed = await this.scripts.run<string[]>('maintenance_mark', [this.keys.maintenance, this.keys.maintenanceOpen], flips);
     for (const id of changed) {
       const w = await this.get(id);
-      if (w) await this.applyWindow(w);
+      if (!w) continue;
+      await this.markInShards(w.id, windowOpen(w, now));
+      await this.applyWindow(w);
     }
+  }
+
+  /**
+   * Adds (or removes) a window's index entries in every shard: by asset id in the asset's shard,
+   * by tag in each (an owner's tagged assets spread over all), with the shard's copy of its
+   * open mark. One MULTI per shard, after the window itself is stored (or before it is gone).
+   */
+  private async indexInShards(w: MaintenanceWindow, op: 'add' | 'remove', open: boolean): Promise<void> {
+    await Promise.all(
+      this.keys.shardIds.map(async (n) => {
+        const k = this.keys.shard(n);
+        const sets = [...w.assetIds.filter((id) => shardOfId(id) === n).map((id) => k.maintenanceByAsset(id)), ...w.tags.map((t) => `${k.maintenanceByTagPrefix}${w.owner}:${t}`)];
+        const tx = this.redis.multi();
+        for (const set of sets) (op === 'add' ? tx.sadd(set, w.id) : tx.srem(set, w.id));
+        if (op === 'remove' || !open) tx.srem(k.maintenanceOpen, w.id);
+        else tx.sadd(k.maintenanceOpen, w.id);
+        await tx.exec();
+      }),
+    );
+  }
+
+  /** Copies a window's open mark to every shard (what maintenance_apply judges assets by). */
+  private async markInShards(id: string, open: boolean): Promise<void> {
+    await Promise.all(this.keys.shardIds.map((n) => (open ? this.redis.sadd(this.keys.shard(n).maintenanceOpen, id) : this.redis.srem(this.keys.shard(n).maintenanceOpen, id))));
   }
 
   /** Re-decides the maintenance state of every asset the window names (by id or tag). */
   private async applyWindow(w: MaintenanceWindow): Promise<void> {
     const ids = new Set(w.assetIds);
     for (const tag of w.tags) {
-      for (const id of await this.redis.zrange(this.keys.ownerIndex(w.owner, 'tag', tag), '0', '-1')) ids.add(id);
+      for (const n of this.keys.shardIds) for (const id of await this.redis.zrange(this.keys.shard(n).ownerIndex(w.owner, 'tag', tag), '0', '-1')) ids.add(id);
     }
     await applyMaintenance(this.redis, this.keys, [...ids]);
   }
@@ -375,12 +403,20 @@ export class MaintenanceStore {
  */
 export async function applyMaintenance(redis: Redis, keys: Keys, assetIds: readonly string[]): Promise<number> {
   let changed = 0;
-  for (let i = 0; i < assetIds.length; i += APPLY_CHUNK) {
-    changed += await maintenanceScripts(redis).run<number>(
-      'maintenance_apply',
-      [keys.maintenanceOpen],
-      [keys.assetPrefix, keys.ownerPrefix, keys.maintenanceByAssetPrefix, keys.maintenanceByTagPrefix, ...assetIds.slice(i, i + APPLY_CHUNK)],
-    );
+  const byShard = new Map<number, string[]>();
+  for (const id of assetIds) {
+    const n = shardOfId(id);
+    byShard.set(n, byShard.get(n) ?? []).get(n)!.push(id);
+  }
+  for (const [n, ids] of byShard) {
+    const k = keys.shard(n);
+    for (let i = 0; i < ids.length; i += APPLY_CHUNK) {
+      changed += await maintenanceScripts(redis).run<number>(
+        'maintenance_apply',
+        [k.maintenanceOpen],
+        [k.assetPrefix, k.ownerPrefix, k.maintenanceByAssetPrefix, k.maintenanceByTagPrefix, ...ids.slice(i, i + APPLY_CHUNK)],
+      );
+    }
   }
   return changed;
 }

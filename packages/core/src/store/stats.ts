@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
 import type { Keys } from '../keys.js';
+import { pipelineBy } from '../redis.js';
 import { RESOLUTION_SECONDS, RING_HEADER_BYTES, decodeRing, mergeBuckets, parseBucket, ringHorizon, type Bucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
 import { ASSET_STATES } from '../types.js';
@@ -105,16 +106,26 @@ export class StatsStore {
     return readResults(this.redis, this.keys, assetId, { ...opts, before: before && [Number(before[0]), BigInt(before[1]!)] });
   }
 
+  /** Fleet figures of an owner (or ALL_OWNERS): every shard's counts summed, its top failing merged. */
   async fleet(owner: string, now = Date.now()): Promise<FleetStats> {
-    const pipe = this.redis.pipeline();
-    for (const s of ASSET_STATES) pipe.zcard(this.keys.ownerIndex(owner, 'state', s));
-    const counts = ((await pipe.exec()) ?? []).map(([, n]) => Number(n) || 0);
+    const shards = this.keys.shardIds.map((n) => this.keys.shard(n));
+    const rows = await pipelineBy(this.redis, shards, (k) => shards.indexOf(k), (pipe, k) => {
+      for (const s of ASSET_STATES) pipe.zcard(k.ownerIndex(owner, 'state', s));
+      pipe.hgetall(k.statsChecks);
+    });
+    const counts = ASSET_STATES.map(() => 0);
+    const minutes = new Map<number, number>();
+    for (const replies of rows) {
+      ASSET_STATES.forEach((_, i) => {
+        counts[i]! += Number(replies[i]) || 0;
+      });
+      for (const [m, n] of Object.entries(replies[ASSET_STATES.length] as Record<string, string>)) minutes.set(Number(m), (minutes.get(Number(m)) ?? 0) + Number(n));
+    }
     const assetsByState = Object.fromEntries(ASSET_STATES.map((s, i) => [s, counts[i] ?? 0]));
-    const minutes = await this.redis.hgetall(this.keys.statsChecks);
     const thisMinute = Math.floor(now / 60_000) * 60;
-    const lastMinute = Number(minutes[String(thisMinute - 60)] ?? 0);
+    const lastMinute = minutes.get(thisMinute - 60) ?? 0;
     let lastHour = 0;
-    for (const [m, n] of Object.entries(minutes)) if (Number(m) > thisMinute - 3600 && Number(m) <= thisMinute) lastHour += Number(n);
+    for (const [m, n] of minutes) if (m > thisMinute - 3600 && m <= thisMinute) lastHour += n;
     const failingMost = await this.failingMost(owner, now);
     return { assetsByState, checksPerSecond: round(lastMinute / 60), checksLastHour: lastHour, failingMost };
   }
@@ -126,10 +137,12 @@ export class StatsStore {
    */
   async failingMost(owner: string, now = Date.now(), limit = 10): Promise<Array<{ assetId: string; failures: number }>> {
     const today = Math.floor(now / 86_400_000);
-    const rows = await this.redis.zrevrange(this.keys.statsFailing(owner, today), 0, limit - 1, 'WITHSCORES');
+    const tops = await Promise.all(this.keys.shardIds.map((n) => this.redis.zrevrange(this.keys.shard(n).statsFailing(owner, today), 0, limit - 1, 'WITHSCORES')));
     const ranked: Array<{ assetId: string; failures: number }> = [];
-    for (let i = 0; i < rows.length; i += 2) ranked.push({ assetId: rows[i]!, failures: Number(rows[i + 1]) });
-    return ranked;
+    for (const rows of tops) for (let i = 0; i < rows.length; i += 2) ranked.push({ assetId: rows[i]!, failures: Number(rows[i + 1]) });
+    // ZREVRANGE's order within each shard: most failures first, ties in descending id order.
+    ranked.sort((a, b) => b.failures - a.failures || (a.assetId < b.assetId ? 1 : a.assetId > b.assetId ? -1 : 0));
+    return ranked.slice(0, limit);
   }
 }
 
