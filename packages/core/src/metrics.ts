@@ -204,7 +204,11 @@ export async function sumOverShards(redis: Redis, keys: Keys, of: (k: ShardKeys)
     for (const key of of(keys.shard(n))) pipe.zcard(key);
   });
   const sums: number[] = [];
-  for (const replies of rows) replies.forEach((v, i) => (sums[i] = (sums[i] ?? 0) + (Number(v) || 0)));
+  for (const replies of rows) {
+    replies.forEach((v, i) => {
+      sums[i] = (sums[i] ?? 0) + (Number(v) || 0);
+    });
+  }
   return sums.length ? sums : of(keys.shard(0)).map(() => 0);
 }
 

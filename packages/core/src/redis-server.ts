@@ -199,3 +199,75 @@ function ping(port: number, password: string): Promise<boolean> {
 function resp(...parts: string[]): string {
   return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
 }
+
+export interface ManagedClusterOptions {
+  /** Each master's data lives in <dir>/node-<i>; one password (<dir>/redis.pass) for all. */
+  dir: string;
+  masters?: number;
+  binary?: string;
+  /** redis-cli, which creates the cluster. */
+  cliBinary?: string;
+  /** Extra redis-server arguments for every node. */
+  args?: string[];
+  startTimeoutMs?: number;
+}
+
+export interface ManagedCluster {
+  /** redis+cluster://:<password>@127.0.0.1:<port>,…; log it only through redactUrl. */
+  url: string;
+  nodes: ManagedRedis[];
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A local Redis Cluster of `masters` masters (no replicas) on free loopback ports, for tests and
+ * benchmarks: each node a managed redis-server with cluster mode on, joined with
+ * `redis-cli --cluster create`, ready when every node reports cluster_state:ok.
+ */
+export async function startManagedCluster(opts: ManagedClusterOptions): Promise<ManagedCluster> {
+  const cli = findExecutable(opts.cliBinary ?? 'redis-cli');
+  if (!cli) throw new ConfigError(`redis-cli was not found on the PATH. ${REDIS_INSTALL_HINT}`);
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  const password = managedRedisPassword(opts.dir);
+  const nodes: ManagedRedis[] = [];
+  try {
+    for (let i = 0; i < (opts.masters ?? 3); i++) {
+      const dir = join(opts.dir, `node-${i}`);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, REDIS_PASSWORD_FILE), `${password}\n`, { mode: 0o600 });
+      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--save', '', ...(opts.args ?? [])];
+      nodes.push(await startManagedRedis({ dir, args, ...(opts.binary ? { binary: opts.binary } : {}), ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}) }));
+    }
+    const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
+    await run(cli, ['--no-auth-warning', '-a', password, '--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], password);
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+    for (const n of nodes) {
+      while (!/cluster_state:ok/.test(await run(cli, ['--no-auth-warning', '-a', password, '-p', String(n.port), 'cluster', 'info'], password))) {
+        if (Date.now() > deadline) throw new Error(`redis cluster node ${n.port} did not reach cluster_state:ok`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    return {
+      url: `redis+cluster://:${password}@${addrs.join(',')}`,
+      nodes,
+      async stop(timeoutMs) {
+        await Promise.all(nodes.map((n) => n.stop(timeoutMs)));
+      },
+    };
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+}
+
+/** Runs a command to completion; its output, or throws with it (`secret` redacted from the arguments). */
+function run(binary: string, args: string[], secret: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', rej);
+    child.once('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${binary} ${args.map((a) => (a === secret ? '[redacted]' : a)).join(' ')} exited with ${code}: ${out.trim()}`))));
+  });
+}

@@ -185,8 +185,8 @@ export async function pipelineBy<T>(redis: Redis, items: readonly T[], groupOf: 
   const single = !isCluster(redis);
   items.forEach((item, i) => {
     const g = single ? 0 : groupOf(item);
-    let group = groups.get(g);
-    if (!group) groups.set(g, (group = { pipe: redis.pipeline(), items: [] }));
+    const group = groups.get(g) ?? { pipe: redis.pipeline(), items: [] };
+    groups.set(g, group);
     const before = group.pipe.length;
     add(group.pipe, item);
     group.items.push(i, group.pipe.length - before);

@@ -115,8 +115,8 @@ export class JobStore {
     items.forEach((it, i) => {
       const id = ids[i]!;
       const shard = shardOfId(id);
-      let multi = byShard.get(shard);
-      if (!multi) byShard.set(shard, (multi = this.redis.multi()));
+      const multi = byShard.get(shard) ?? this.redis.multi();
+      byShard.set(shard, multi);
       multi.hset(this.keys.job(id), 'id', id, 'assetId', it.assetId, 'owner', it.owner, 'priority', priority, 'status', 'queued', 'attempts', 0, 'createdAt', now);
       multi.zadd(this.keys.shard(shard).jobsQueued, now, id);
     });
