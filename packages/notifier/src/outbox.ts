@@ -31,6 +31,8 @@ export interface ReminderEntry {
   score: string;
   clientId: string;
   assetId: string;
+  /** The asset's state as read ('' when gone): what a sharded layout judges by (notify_queue). */
+  state: string;
   deliver: boolean;
   payload: string;
   now: number;
@@ -53,7 +55,7 @@ export class Outbox {
   private readonly run: NotifierScripts['run'];
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
     this.run = notifierScripts(redis).run;
@@ -62,17 +64,47 @@ export class Outbox {
   /** Acknowledges a stream entry and queues its delivery, together; null when queued. */
   async fanout(e: FanoutEntry): Promise<FanoutSkip | null> {
     const k = this.keys;
+    if (k.layout.tagged) return this.fanoutSharded(e);
     const [queued, why] = await this.run<[number, string]>(
       'notify_fanout',
-      [k.shardOf(e.assetId).events, k.asset(e.assetId), k.webhook(e.owner), k.outbox(e.owner), k.outboxDue, k.reminders],
+      [k.events, k.asset(e.assetId), k.webhook(e.owner), k.outbox(e.owner), k.outboxDue, k.reminders],
       [e.group, e.entryId, e.deliver ? '1' : '0', e.payload, e.now, e.owner, `${e.owner}|${e.assetId}`, e.to, e.maxOutbox],
     );
     return queued === 1 ? null : (why as FanoutSkip);
   }
 
+  /**
+   * fanout() where the asset's shard and the client's keys are in different slots: the asset is
+   * read, the delivery queued (notify_queue), then the event recorded and acknowledged
+   * (notify_mark). At least once: see notify_queue.lua.
+   */
+  private async fanoutSharded(e: FanoutEntry): Promise<FanoutSkip | null> {
+    const k = this.keys;
+    const [exists, last] = await Promise.all([this.redis.exists(k.asset(e.assetId)), this.redis.hget(k.asset(e.assetId), 'notifiedEventId')]);
+    let skip: FanoutSkip | null = exists === 0 ? 'gone' : last && !newerId(e.entryId, last) ? 'stale' : null;
+    if (skip === null) {
+      const [queued, why] = await this.run<[number, string]>(
+        'notify_queue',
+        [k.webhook(e.owner), k.outbox(e.owner), k.outboxDue, k.reminders],
+        ['event', e.deliver ? '1' : '0', e.payload, e.now, e.owner, `${e.owner}|${e.assetId}`, e.to, e.maxOutbox],
+      );
+      skip = queued === 1 ? null : (why as FanoutSkip);
+    }
+    const acked = await this.run<number>('notify_mark', [k.shardOf(e.assetId).events, k.asset(e.assetId)], [e.group, e.entryId]);
+    return acked === 0 && skip !== null ? 'duplicate' : skip;
+  }
+
   /** Fires one due reminder (at most once per due time); whether a delivery was queued. */
   async remind(r: ReminderEntry): Promise<boolean> {
     const k = this.keys;
+    if (k.layout.tagged) {
+      const [queued] = await this.run<[number, string]>(
+        'notify_queue',
+        [k.webhook(r.clientId), k.outbox(r.clientId), k.outboxDue, k.reminders],
+        ['remind', r.deliver ? '1' : '0', r.payload, r.now, r.clientId, r.member, r.state, r.maxOutbox, r.score],
+      );
+      return queued === 1;
+    }
     const [queued] = await this.run<[number, string]>(
       'notify_remind',
       [k.reminders, k.asset(r.assetId), k.webhook(r.clientId), k.outbox(r.clientId), k.outboxDue],
@@ -109,4 +141,11 @@ export class Outbox {
     const k = this.keys;
     return this.run<number>('notify_release', [k.webhook(clientId), k.outbox(clientId), k.outboxDue], [clientId, token, dueAt]);
   }
+}
+
+/** Whether stream id `a` is newer than `b` (`<ms>-<seq>`). */
+function newerId(a: string, b: string): boolean {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am > bm || (am === bm && as > bs);
 }

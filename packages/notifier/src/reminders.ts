@@ -42,6 +42,7 @@ export class Reminders {
       score,
       clientId,
       assetId,
+      state: asset?.state ?? '',
       now,
       deliver: down && !coveringWindow(windows, asset, now),
       payload: down ? JSON.stringify(reminderPayload(asset, score, now, clientId)) : '',

@@ -4,7 +4,7 @@
  */
 import { scriptLoader, type ScriptRunner } from '@webmon/core';
 
-const SCRIPTS = ['notify_set', 'notify_enable', 'notify_fanout', 'notify_remind', 'notify_claim', 'notify_ack', 'notify_fail', 'notify_release'] as const;
+const SCRIPTS = ['notify_set', 'notify_enable', 'notify_fanout', 'notify_remind', 'notify_claim', 'notify_ack', 'notify_fail', 'notify_release', 'notify_queue', 'notify_mark'] as const;
 export type NotifierScriptName = (typeof SCRIPTS)[number];
 
 /** Registers the notifier's scripts on `redis` (idempotent) and returns run(name, keys, args). */
