@@ -61,3 +61,8 @@ function withPrefix(url: string, redis: Redis, name: string, layout: KeyLayout |
     },
   };
 }
+
+/** testRedis or testCluster, by topology. */
+export function testRedisOf(topology: Topology, name: string): Promise<TestRedis> {
+  return topology === 'cluster' ? testCluster(name) : testRedis(name);
+}

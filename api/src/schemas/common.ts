@@ -5,11 +5,11 @@
  * document.
  */
 import Type, { type TSchema } from 'typebox';
-import { ERROR_CODES } from '@webmon/core';
+import { ERROR_CODES, ID_PATTERN } from '@webmon/core';
 
 export const NAME = '^[a-z][a-z0-9_-]{0,31}$';
 export const TAG_PATTERN = '^[A-Za-z0-9_.:/-]{1,64}$';
-export const ID = '^[A-Za-z0-9_-]{1,64}$';
+export const ID = ID_PATTERN;
 
 export const Time = Type.String({ format: 'date-time' });
 export const MaybeTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);

@@ -36,6 +36,9 @@ export const MAX_SHARDS = 1024;
 
 const SHARD_MARK = /\.(\d{1,4})$/;
 
+/** Asset, job and client ids: up to 64 id characters, then (asset and job ids of a sharded layout) the shard marker. */
+export const ID_PATTERN = '^[A-Za-z0-9_-]{1,64}(\\.[0-9]{1,4})?$';
+
 /** The shard an asset or job id names: its `.<n>` suffix, shard 0 without one (ids made before shards). */
 export function shardOfId(id: string): number {
   const m = SHARD_MARK.exec(id);

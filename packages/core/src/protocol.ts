@@ -15,6 +15,7 @@
  * as a ProtocolError by decode(); receivers log and drop it, never crash.
  */
 import { MAX_PRIORITY } from './types.js';
+import { ID_PATTERN } from './keys.js';
 
 export const PROTOCOL_VERSION = '1';
 
@@ -27,7 +28,7 @@ export class ProtocolError extends Error {
   }
 }
 
-const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const ID_RE = new RegExp(ID_PATTERN);
 const PRIORITY_RE = /^[0-9]$/;
 
 export function encode(msg: Message): string[] {

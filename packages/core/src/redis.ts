@@ -90,7 +90,9 @@ function openCluster(c: ClusterUrl, node: RedisOptions): Redis {
     scaleReads: 'master',
     enableReadyCheck: true,
     enableOfflineQueue: node.enableOfflineQueue ?? true,
-    enableAutoPipelining: node.enableAutoPipelining ?? false,
+    // Off on a Cluster: ioredis files an auto-pipelined script call under the slot of its first
+    // argument, which for our scripts is the key count, and the batch then spans slots.
+    enableAutoPipelining: false,
     maxRedirections: 16,
     clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     redisOptions: {
