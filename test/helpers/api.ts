@@ -7,7 +7,7 @@ import { buildApi, JobPusher, type App } from '@webmon/api';
 import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Redis } from '@webmon/core';
 import { registry as installed } from '@webmon/plugin-registry';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
-import { testRedis, type TestRedis } from './redis.js';
+import { testRedisOf, type TestRedis, type Topology } from './redis.js';
 
 export const ADMIN = 'admin-key-for-tests-0123456789';
 
@@ -24,9 +24,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** `registry`: the plugins the api knows (the installed ones by default). */
-export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed): Promise<TestApi> {
-  const t = await testRedis(name);
+/** `registry`: the plugins the api knows (the installed ones by default); `topology`: one Redis or the shared Cluster. */
+export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed, topology: Topology = 'single'): Promise<TestApi> {
+  const t = await testRedisOf(topology, name);
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadConfig({
     env: {},
