@@ -4,7 +4,9 @@
  * between them: each holds at most its fair share (shards / dispatchers alive, rounded up),
  * gives back what is over it and takes free ones up to it. A dispatcher that stops releases its
  * leases; one that dies loses them when they expire, and the others take them over. With one
- * dispatcher it holds every shard.
+ * dispatcher it holds every shard. Leases divide the work; they do not guard it: scheduling and
+ * sweeping are atomic per call (schedule_claim, jobs_sweep), so two dispatchers serving one
+ * shard for a moment split its due work instead of doubling it.
  */
 import { aliveInstances, scripts, type Keys, type Logger, type Redis } from '@webmon/core';
 
@@ -15,7 +17,7 @@ export interface ShardLeaseOptions {
   leaseMs: number;
 }
 
-export const DEFAULT_SHARD_LEASES: ShardLeaseOptions = { renewMs: 2000, leaseMs: 10_000 };
+export const DEFAULT_SHARD_LEASES: ShardLeaseOptions = { renewMs: 1000, leaseMs: 5000 };
 
 export class ShardLeases {
   private readonly held = new Set<number>();
