@@ -37,8 +37,6 @@ import {
 } from '@webmon/plugin-sdk';
 import { composeMail } from './compose.js';
 
-export { composeMail, escapeHtml, headline, subjectOf } from './compose.js';
-
 /** Recipients of one channel. */
 export const MAX_RECIPIENTS = 20;
 
@@ -46,7 +44,7 @@ const DEFAULT_PORTS = { starttls: 587, tls: 465, none: 25 } as const;
 
 export const emailOptionsSchema = Type.Object(
   {
-    host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9._:\\[\\]-]+$', description: 'SMTP server: a host name or an IP address.' }),
+    host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9._:-]+$', description: 'SMTP server: a host name or an IP address (IPv6 without brackets).' }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'Default: 587 for starttls, 465 for tls, 25 for none.' })),
     security: Type.Union([Type.Literal('starttls'), Type.Literal('tls'), Type.Literal('none')], {
       default: 'starttls',
@@ -82,6 +80,7 @@ async function sendMail(messages: readonly ChannelMessage[], options: EmailOptio
     if (info.rejected.length > 0) {
       ctx.log.warn({ channel: 'email', host: options.host, refused: info.rejected }, 'SMTP server refused some recipients; the others got the mail');
     }
+    ctx.log.debug({ channel: 'email', host: options.host, messages: messages.length, recipients: info.accepted.length }, 'mail sent');
     return delivered();
   } catch (err) {
     return outcomeOfError(err, options, ctx);
@@ -90,13 +89,14 @@ async function sendMail(messages: readonly ChannelMessage[], options: EmailOptio
   }
 }
 
-export function transportOptions(o: EmailOptions, ctx: ChannelContext): SMTPTransportOptions {
+function transportOptions(o: EmailOptions, ctx: ChannelContext): SMTPTransportOptions {
   const budget = Math.max(1, ctx.timeoutMs);
+  const port = o.port ?? DEFAULT_PORTS[o.security];
   const tls: NonNullable<SMTPTransportOptions['tls']> = { rejectUnauthorized: o.rejectUnauthorized, minVersion: 'TLSv1.2' };
   if (o.servername) tls.servername = o.servername;
   return {
     host: o.host,
-    port: o.port ?? DEFAULT_PORTS[o.security],
+    port,
     secure: o.security === 'tls',
     requireTLS: o.security === 'starttls',
     ignoreTLS: o.security === 'none',
@@ -109,7 +109,7 @@ export function transportOptions(o: EmailOptions, ctx: ChannelContext): SMTPTran
     socketTimeout: budget,
     logger: false,
     getSocket: (_opts, callback) => {
-      guardedSocket(o.host, o.port ?? DEFAULT_PORTS[o.security], ctx).then(
+      guardedSocket(o.host, port, ctx).then(
         (socket) => callback(null, { connection: socket }),
         (err: Error) => callback(err),
       );
@@ -151,7 +151,7 @@ interface SmtpError {
 /** Configuration faults that no retry can mend (bad credentials setup, bad addresses). */
 const PERMANENT_CODES = new Set(['EAUTH', 'ENOAUTH', 'EENVELOPE', 'EMESSAGE', 'EMAXRECIPIENTS']);
 
-export function outcomeOfError(err: unknown, o: EmailOptions, ctx: ChannelContext): SendOutcome {
+function outcomeOfError(err: unknown, o: EmailOptions, ctx: ChannelContext): SendOutcome {
   const denial = egressDenial(err);
   if (denial) return rejected(`SMTP server ${o.host} refused by the egress policy: ${denial.message}`);
   const e = (err ?? {}) as SmtpError;
