@@ -5,9 +5,10 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { pino } from 'pino';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
-import { ChannelAgents, createChannelContext, operatorEgress, type AnyChannel, type ChannelContext, type ChannelMessage, type EgressGuard } from '@webmon/plugin-sdk';
+import { ChannelAgents, EgressDeniedError, clientEgress, createChannelContext, operatorEgress, type AnyChannel, type ChannelContext, type ChannelMessage, type EgressGuard } from '@webmon/plugin-sdk';
 
 export interface Received {
   method: string;
@@ -69,6 +70,41 @@ export async function startReceiver(handler: Handler): Promise<Receiver> {
   };
 }
 
+/**
+ * A receiver started before the file's tests and closed after them (with the pooled channel
+ * connections). Read it through the returned getter: it exists once beforeAll has run.
+ */
+export function useReceiver(handler: Handler): () => Receiver {
+  let receiver: Receiver | undefined;
+  beforeAll(async () => {
+    receiver = await startReceiver(handler);
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await agents.close();
+  });
+  return () => {
+    if (!receiver) throw new Error('the receiver starts in beforeAll');
+    return receiver;
+  };
+}
+
+/**
+ * Sends one message as a client (no extra ranges) to a loopback receiver and checks that the
+ * client's egress guard refused it before any request reached the receiver, and that the error
+ * does not carry the secret.
+ */
+export async function expectRefusedForClient<C extends AnyChannel>(channel: C, options: Parameters<C['send']>[1], receiver: Receiver, secret: RegExp): Promise<void> {
+  const before = receiver.received.length;
+  const error = await channel.send([channelMessage()], options, channelContext(clientEgress())).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(EgressDeniedError);
+  expect((error as Error).message).not.toMatch(secret);
+  expect(receiver.received.length).toBe(before);
+}
+
 function reply(res: ServerResponse, a: Answer): void {
   const text = a.body === undefined ? '' : typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
   const type = typeof a.body === 'object' ? 'application/json' : 'text/plain';
@@ -100,10 +136,6 @@ const agents = new ChannelAgents(5_000);
 /** A context for one delivery through `egress` (default: the operator's, which may reach loopback). */
 export function channelContext(egress: EgressGuard = operatorEgress()): ChannelContext {
   return createChannelContext({ agents, egress, timeoutMs: 5_000, log: pino({ level: 'silent' }), userAgent: 'webmon-notifier/test' });
-}
-
-export function closeChannelAgents(): Promise<unknown> {
-  return agents.close();
 }
 
 /** The options with defaults applied; throws, naming the problems, when they do not validate. */

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EgressDeniedError, clientEgress } from '@webmon/plugin-sdk';
-import { channelContext, channelMessage, channelOptions, closeChannelAgents, isJson, jsonObject, optionsRefused, startReceiver, type Answer, type Receiver, type Received } from '../../../test/helpers/channel-receiver.js';
+import { describe, expect, it } from 'vitest';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { discordChannel } from './index.js';
 
 const HOOK = '/api/webhooks/123456789/tokenSECRETtoken';
-let discord: Receiver;
 
 /** What Discord checks: the webhook path and token, POST JSON, content or embeds within limits. */
 function discordLike(req: Received): Answer {
@@ -20,23 +18,15 @@ function discordLike(req: Received): Answer {
   return url.searchParams.get('wait') === 'true' ? { status: 200, body: { id: '1', content: body.content ?? '' } } : { status: 204 };
 }
 
-const options = (extra: Record<string, unknown> = {}) => channelOptions(discordChannel, { webhookUrl: `${discord.origin}${HOOK}`, ...extra });
-
-beforeAll(async () => {
-  discord = await startReceiver(discordLike);
-});
-
-afterAll(async () => {
-  await discord.close();
-  await closeChannelAgents();
-});
+const service = useReceiver(discordLike);
+const options = (extra: Record<string, unknown> = {}) => channelOptions(discordChannel, { webhookUrl: `${service().origin}${HOOK}`, ...extra });
 
 describe('discord channel', () => {
   it('posts a down message as a red embed, waiting for confirmation, mentions disabled', async () => {
-    discord.answer(discordLike);
-    const before = discord.received.length;
+    service().answer(discordLike);
+    const before = service().received.length;
     expect(await discordChannel.send([channelMessage({ to: 'down' })], options(), channelContext())).toEqual({ outcome: 'delivered' });
-    const req = discord.received[before]!;
+    const req = service().received[before]!;
     expect(req.url).toBe(`${HOOK}?wait=true`);
     const body = req.json as Record<string, any>;
     expect(body.allowed_mentions).toEqual({ parse: [] });
@@ -54,39 +44,39 @@ describe('discord channel', () => {
   });
 
   it('posts an up message as a green embed, and text with username and thread when asked', async () => {
-    discord.answer(discordLike);
-    const before = discord.received.length;
+    service().answer(discordLike);
+    const before = service().received.length;
     expect(await discordChannel.send([channelMessage({ to: 'up' })], options(), channelContext())).toEqual({ outcome: 'delivered' });
-    expect((discord.received[before]!.json as any).embeds[0].color).toBe(0x2ecc71);
+    expect((service().received[before]!.json as any).embeds[0].color).toBe(0x2ecc71);
     const text = options({ format: 'text', username: 'webmon', wait: false, threadId: '42' });
     expect(await discordChannel.send([channelMessage({ to: 'up', text: 'z'.repeat(3000) })], text, channelContext())).toEqual({ outcome: 'delivered' });
-    const req = discord.received[before + 1]!;
+    const req = service().received[before + 1]!;
     expect(req.url).toBe(`${HOOK}?thread_id=42`);
     expect(req.json).toMatchObject({ username: 'webmon', content: expect.stringMatching(/^\*\*shop\.example\.com is UP\*\*\nzzz/) });
     expect((req.json as { content: string }).content.length).toBe(2000);
   });
 
   it('retries a 429 after the JSON retry_after (seconds, fractional)', async () => {
-    discord.answer(() => ({ status: 429, headers: { 'retry-after': '3' }, body: { message: 'You are being rate limited.', retry_after: 2.5, global: false } }));
+    service().answer(() => ({ status: 429, headers: { 'retry-after': '3' }, body: { message: 'You are being rate limited.', retry_after: 2.5, global: false } }));
     expect(await discordChannel.send([channelMessage()], options(), channelContext())).toEqual({ outcome: 'retry', reason: 'Discord answered HTTP 429: You are being rate limited.', retryAfterMs: 2500 });
   });
 
   it('retries a 429 without a JSON body after Retry-After, and a 502', async () => {
-    discord.answer(() => ({ status: 429, headers: { 'retry-after': '4' }, body: 'slow down' }));
+    service().answer(() => ({ status: 429, headers: { 'retry-after': '4' }, body: 'slow down' }));
     expect(await discordChannel.send([channelMessage()], options(), channelContext())).toMatchObject({ outcome: 'retry', retryAfterMs: 4000 });
-    discord.answer(() => ({ status: 502, body: '<html>bad gateway</html>' }));
+    service().answer(() => ({ status: 502, body: '<html>bad gateway</html>' }));
     expect(await discordChannel.send([channelMessage()], options(), channelContext())).toEqual({ outcome: 'retry', reason: 'Discord answered HTTP 502', retryAfterMs: null });
   });
 
   it('rejects an unknown webhook (404), a wrong token (401) and an empty message (400), without the token', async () => {
-    discord.answer(discordLike);
-    const unknown = channelOptions(discordChannel, { webhookUrl: `${discord.origin}/api/webhooks/999/tokenSECRETtoken` });
-    const wrong = channelOptions(discordChannel, { webhookUrl: `${discord.origin}/api/webhooks/123456789/nope` });
+    service().answer(discordLike);
+    const unknown = channelOptions(discordChannel, { webhookUrl: `${service().origin}/api/webhooks/999/tokenSECRETtoken` });
+    const wrong = channelOptions(discordChannel, { webhookUrl: `${service().origin}/api/webhooks/123456789/nope` });
     const outs = [
       await discordChannel.send([channelMessage()], unknown, channelContext()),
       await discordChannel.send([channelMessage()], wrong, channelContext()),
     ];
-    discord.answer(() => ({ status: 400, body: { message: 'Cannot send an empty message', code: 50006 } }));
+    service().answer(() => ({ status: 400, body: { message: 'Cannot send an empty message', code: 50006 } }));
     outs.push(await discordChannel.send([channelMessage()], options(), channelContext()));
     expect(outs).toEqual([
       { outcome: 'rejected', reason: 'Discord answered HTTP 404: Unknown Webhook' },
@@ -97,11 +87,7 @@ describe('discord channel', () => {
   });
 
   it('refuses a loopback webhook for a client', async () => {
-    const before = discord.received.length;
-    const err = await discordChannel.send([channelMessage()], options(), channelContext(clientEgress())).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(EgressDeniedError);
-    expect((err as Error).message).not.toContain('SECRET');
-    expect(discord.received.length).toBe(before);
+    await expectRefusedForClient(discordChannel, options(), service(), /SECRET/);
   });
 
   it('declares the webhook URL a secret and validates its options', () => {

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EgressDeniedError, clientEgress } from '@webmon/plugin-sdk';
-import { channelContext, channelMessage, channelOptions, closeChannelAgents, isJson, jsonObject, optionsRefused, startReceiver, type Answer, type Receiver, type Received } from '../../../test/helpers/channel-receiver.js';
+import { describe, expect, it } from 'vitest';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { pagerdutyChannel } from './index.js';
 
 const KEY = 'R0UTINGKEYsecret0123456789abcdef';
-let pd: Receiver;
 /** Incidents the receiver keeps, by dedup key: how many triggers it folded in, and whether resolved. */
 const incidents = new Map<string, { triggers: number; resolved: boolean }>();
 
@@ -39,24 +37,16 @@ function pagerdutyLike(req: Received): Answer {
   return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: key } };
 }
 
-const options = (extra: Record<string, unknown> = {}) => channelOptions(pagerdutyChannel, { routingKey: KEY, eventsUrl: `${pd.origin}/v2/enqueue`, ...extra });
+const service = useReceiver(pagerdutyLike);
+const options = (extra: Record<string, unknown> = {}) => channelOptions(pagerdutyChannel, { routingKey: KEY, eventsUrl: `${service().origin}/v2/enqueue`, ...extra });
 const send = (over: Parameters<typeof channelMessage>[0], extra: Record<string, unknown> = {}) => pagerdutyChannel.send([channelMessage(over)], options(extra), channelContext());
-
-beforeAll(async () => {
-  pd = await startReceiver(pagerdutyLike);
-});
-
-afterAll(async () => {
-  await pd.close();
-  await closeChannelAgents();
-});
 
 describe('pagerduty channel', () => {
   it('triggers on down with the documented payload', async () => {
-    pd.answer(pagerdutyLike);
-    const before = pd.received.length;
+    service().answer(pagerdutyLike);
+    const before = service().received.length;
     expect(await send({ to: 'down', incidentKey: 'webmon:acme:first' })).toEqual({ outcome: 'delivered' });
-    expect(pd.received[before]!.json).toMatchObject({
+    expect(service().received[before]!.json).toMatchObject({
       routing_key: KEY,
       event_action: 'trigger',
       dedup_key: 'webmon:acme:first',
@@ -68,13 +58,13 @@ describe('pagerduty channel', () => {
   });
 
   it('folds trigger, reminder and resolve of one outage into one incident by its dedup key', async () => {
-    pd.answer(pagerdutyLike);
+    service().answer(pagerdutyLike);
     const key = 'webmon:acme:outage';
-    const before = pd.received.length;
+    const before = service().received.length;
     expect(await send({ to: 'down', incidentKey: key })).toEqual({ outcome: 'delivered' });
     expect(await send({ to: 'down', type: 'reminder', incidentKey: key })).toEqual({ outcome: 'delivered' });
     expect(await send({ to: 'up', incidentKey: key })).toEqual({ outcome: 'delivered' });
-    const sent = pd.received.slice(before).map((r) => jsonObject(r));
+    const sent = service().received.slice(before).map((r) => jsonObject(r));
     expect(sent.map((e) => [e.event_action, e.dedup_key])).toEqual([
       ['trigger', key],
       ['trigger', key],
@@ -85,38 +75,34 @@ describe('pagerduty channel', () => {
   });
 
   it('resolves on degraded by default, triggers a warning when configured, sends nothing for unknown', async () => {
-    pd.answer(pagerdutyLike);
-    const before = pd.received.length;
+    service().answer(pagerdutyLike);
+    const before = service().received.length;
     expect(await send({ to: 'degraded', from: 'down' })).toEqual({ outcome: 'delivered' });
     expect(await send({ to: 'degraded', from: 'up' }, { triggerOnDegraded: true })).toEqual({ outcome: 'delivered' });
     expect(await send({ to: 'unknown', from: 'up' })).toEqual({ outcome: 'delivered' });
-    const sent = pd.received.slice(before).map((r) => jsonObject(r));
+    const sent = service().received.slice(before).map((r) => jsonObject(r));
     expect(sent.map((e) => e.event_action)).toEqual(['resolve', 'trigger']);
     expect(sent[1]!.payload).toMatchObject({ severity: 'warning' });
   });
 
   it('rejects an invalid event (400) with PagerDuty\'s error and no routing key in the reason', async () => {
-    pd.answer(pagerdutyLike);
+    service().answer(pagerdutyLike);
     const out = await send({ to: 'down' }, { routingKey: 'ANOTHERkeySECRET0123456789abcdef' });
     expect(out).toEqual({ outcome: 'rejected', reason: 'PagerDuty answered HTTP 400: Event object is invalid: Invalid routing key' });
     expect(JSON.stringify(out)).not.toContain('SECRET');
-    const notFound = await pagerdutyChannel.send([channelMessage()], options({ eventsUrl: `${pd.origin}/v1/enqueue` }), channelContext());
+    const notFound = await pagerdutyChannel.send([channelMessage()], options({ eventsUrl: `${service().origin}/v1/enqueue` }), channelContext());
     expect(notFound).toEqual({ outcome: 'rejected', reason: 'PagerDuty answered HTTP 404' });
   });
 
   it('retries a 429 (after Retry-After when given) and a 503', async () => {
-    pd.answer(() => ({ status: 429, headers: { 'retry-after': '20' }, body: { status: 'throttle event', message: 'Requests for this service are arriving too quickly. Please retry later.' } }));
+    service().answer(() => ({ status: 429, headers: { 'retry-after': '20' }, body: { status: 'throttle event', message: 'Requests for this service are arriving too quickly. Please retry later.' } }));
     expect(await send({ to: 'down' })).toMatchObject({ outcome: 'retry', retryAfterMs: 20_000, reason: expect.stringMatching(/^PagerDuty answered HTTP 429: Requests for this service/) });
-    pd.answer(() => ({ status: 503, body: '' }));
+    service().answer(() => ({ status: 503, body: '' }));
     expect(await send({ to: 'up' })).toEqual({ outcome: 'retry', reason: 'PagerDuty answered HTTP 503', retryAfterMs: null });
   });
 
   it('refuses a loopback endpoint for a client', async () => {
-    const before = pd.received.length;
-    const err = await pagerdutyChannel.send([channelMessage()], options(), channelContext(clientEgress())).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(EgressDeniedError);
-    expect((err as Error).message).not.toContain('secret');
-    expect(pd.received.length).toBe(before);
+    await expectRefusedForClient(pagerdutyChannel, options(), service(), /secret/);
   });
 
   it('defaults to the US endpoint and critical severity, keeps the routing key secret', () => {

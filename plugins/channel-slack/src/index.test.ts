@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EgressDeniedError, clientEgress } from '@webmon/plugin-sdk';
-import { channelContext, channelMessage, channelOptions, closeChannelAgents, isJson, optionsRefused, startReceiver, type Answer, type Receiver, type Received } from '../../../test/helpers/channel-receiver.js';
+import { describe, expect, it } from 'vitest';
+import { channelContext, channelMessage, channelOptions, isJson, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { slackChannel } from './index.js';
 
 const KEY = 'T0001/B0002/XXXXsecretXXXX';
-let slack: Receiver;
 
 /** What hooks.slack.com checks: the keyed path, POST, a JSON body with text or blocks. */
 function slackLike(req: Received): Answer {
@@ -22,24 +20,16 @@ function validBlock(b: { type?: string; text?: { type?: string; text?: string } 
   return b.type === 'context';
 }
 
-const options = () => channelOptions(slackChannel, { webhookUrl: `${slack.origin}/services/${KEY}` });
-
-beforeAll(async () => {
-  slack = await startReceiver(slackLike);
-});
-
-afterAll(async () => {
-  await slack.close();
-  await closeChannelAgents();
-});
+const service = useReceiver(slackLike);
+const options = () => channelOptions(slackChannel, { webhookUrl: `${service().origin}/services/${KEY}` });
 
 describe('slack channel', () => {
   it('posts a down message as Block Kit with a text fallback, escaped for mrkdwn', async () => {
-    slack.answer(slackLike);
-    const before = slack.received.length;
+    service().answer(slackLike);
+    const before = service().received.length;
     const out = await slackChannel.send([channelMessage({ to: 'down' })], options(), channelContext());
     expect(out).toEqual({ outcome: 'delivered' });
-    const req = slack.received[before]!;
+    const req = service().received[before]!;
     expect(req.headers['user-agent']).toBe('webmon-notifier/test');
     const body = req.json as { text: string; blocks: Array<Record<string, any>> };
     expect(body.text).toBe('shop.example.com is DOWN');
@@ -52,22 +42,22 @@ describe('slack channel', () => {
   });
 
   it('posts an up message with the up emoji', async () => {
-    slack.answer(slackLike);
-    const before = slack.received.length;
+    service().answer(slackLike);
+    const before = service().received.length;
     expect(await slackChannel.send([channelMessage({ to: 'up' })], options(), channelContext())).toEqual({ outcome: 'delivered' });
-    expect((slack.received[before]!.json as { blocks: Array<{ text: { text: string } }> }).blocks[0]!.text.text).toBe(':large_green_circle: shop.example.com is UP');
+    expect((service().received[before]!.json as { blocks: Array<{ text: { text: string } }> }).blocks[0]!.text.text).toBe(':large_green_circle: shop.example.com is UP');
   });
 
   it('keeps the header within 150 characters', async () => {
-    slack.answer(slackLike);
+    service().answer(slackLike);
     const out = await slackChannel.send([channelMessage({ title: 'x'.repeat(400), text: 'y'.repeat(5000) })], options(), channelContext());
     expect(out).toEqual({ outcome: 'delivered' });
   });
 
   it('retries a 429 after Retry-After and a 500', async () => {
-    slack.answer(() => ({ status: 429, headers: { 'retry-after': '7' }, body: 'rate_limited' }));
+    service().answer(() => ({ status: 429, headers: { 'retry-after': '7' }, body: 'rate_limited' }));
     expect(await slackChannel.send([channelMessage()], options(), channelContext())).toMatchObject({ outcome: 'retry', retryAfterMs: 7000, reason: 'Slack answered HTTP 429: rate_limited' });
-    slack.answer(() => ({ status: 500, body: 'rollup_error' }));
+    service().answer(() => ({ status: 500, body: 'rollup_error' }));
     expect(await slackChannel.send([channelMessage()], options(), channelContext())).toMatchObject({ outcome: 'retry', retryAfterMs: null });
   });
 
@@ -77,29 +67,25 @@ describe('slack channel', () => {
     [404, 'no_service'],
     [410, 'channel_is_archived'],
   ])('rejects HTTP %i (%s) without the webhook key in the reason', async (status, code) => {
-    slack.answer(() => ({ status, body: code }));
+    service().answer(() => ({ status, body: code }));
     const out = await slackChannel.send([channelMessage()], options(), channelContext());
     expect(out).toEqual({ outcome: 'rejected', reason: `Slack answered HTTP ${status}: ${code}` });
   });
 
   it('rejects a wrong webhook path the way Slack does', async () => {
-    slack.answer(slackLike);
-    const out = await slackChannel.send([channelMessage()], channelOptions(slackChannel, { webhookUrl: `${slack.origin}/services/T0001/B0002/wrong` }), channelContext());
+    service().answer(slackLike);
+    const out = await slackChannel.send([channelMessage()], channelOptions(slackChannel, { webhookUrl: `${service().origin}/services/T0001/B0002/wrong` }), channelContext());
     expect(out).toEqual({ outcome: 'rejected', reason: 'Slack answered HTTP 404: no_service' });
   });
 
   it('does not repeat an unexpected answer body in the reason', async () => {
-    slack.answer(() => ({ status: 400, body: `<html>error at /services/${KEY}</html>` }));
+    service().answer(() => ({ status: 400, body: `<html>error at /services/${KEY}</html>` }));
     const out = await slackChannel.send([channelMessage()], options(), channelContext());
     expect(out).toEqual({ outcome: 'rejected', reason: 'Slack answered HTTP 400' });
   });
 
   it('refuses a loopback webhook for a client, without the key in the error', async () => {
-    const before = slack.received.length;
-    const err = await slackChannel.send([channelMessage()], options(), channelContext(clientEgress())).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(EgressDeniedError);
-    expect(String((err as Error).message)).not.toContain('secret');
-    expect(slack.received.length).toBe(before);
+    await expectRefusedForClient(slackChannel, options(), service(), /secret/);
   });
 
   it('declares the webhook URL a secret and refuses other schemes and unknown options', () => {
