@@ -88,6 +88,16 @@ describe('opsgenie channel', () => {
     expect(sent[1]!.json).toMatchObject({ priority: 'P4' });
   });
 
+  it('a test message creates an alert of its own and closes it at once', async () => {
+    service().answer(opsgenieLike);
+    const before = service().received.length;
+    expect(await send({ type: 'test', id: 'test-9', to: 'up', incidentKey: 'webmon:acme:t' })).toEqual({ outcome: 'delivered' });
+    const sent = service().received.slice(before);
+    expect(sent.map((r) => r.url)).toEqual(['/v2/alerts', '/v2/alerts/webmon%3Aacme%3At%3Atest%3Atest-9/close?identifierType=alias']);
+    expect(alerts.get('webmon:acme:t:test:test-9')).toEqual({ creates: 1, open: false });
+    expect(alerts.has('webmon:acme:t')).toBe(false);
+  });
+
   it('keeps the message within 130 characters', async () => {
     service().answer(opsgenieLike);
     expect(await send({ to: 'down', title: 'x'.repeat(500) })).toEqual({ outcome: 'delivered' });

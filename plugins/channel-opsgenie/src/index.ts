@@ -94,6 +94,19 @@ function opsgenieOutcome(res: ChannelResponse): SendOutcome {
   return outcomeOfStatus('Opsgenie', res, detail);
 }
 
+type Post = (m: ChannelMessage, action: AlertAction) => Promise<SendOutcome>;
+
+/**
+ * A test message creates an alert of its own (alias: the incident key and the message id) and
+ * closes it at once: it proves the key without leaving an alert open. A retry repeats both under
+ * the same alias, which Opsgenie folds into the same alert.
+ */
+async function sendTest(m: ChannelMessage, post: Post): Promise<SendOutcome> {
+  const probe: ChannelMessage = { ...m, to: 'down', incidentKey: `${m.incidentKey}:test:${m.id}` };
+  const opened = await post(probe, 'create');
+  return opened.outcome === 'delivered' ? post(probe, 'close') : opened;
+}
+
 export const opsgenieChannel = defineChannel({
   name: 'opsgenie',
   description: 'Opsgenie Alert API: create an alert on down, close it on up, one alert per outage.',
@@ -102,11 +115,15 @@ export const opsgenieChannel = defineChannel({
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();
-    const action = alertAction(m.to, options);
-    if (!action) return delivered();
     if (!URL.canParse(options.apiUrl)) return rejected('Opsgenie: the API URL is not a valid URL');
-    const { url, body } = alertRequest(m, options, action, new URL(options.apiUrl));
-    const init: ChannelRequest = { headers: { authorization: `GenieKey ${options.apiKey}` }, body };
-    return opsgenieOutcome(await ctx.request(url, init));
+    const base = new URL(options.apiUrl);
+    const post: Post = async (message, action) => {
+      const { url, body } = alertRequest(message, options, action, base);
+      const init: ChannelRequest = { headers: { authorization: `GenieKey ${options.apiKey}` }, body };
+      return opsgenieOutcome(await ctx.request(url, init));
+    };
+    if (m.type === 'test') return sendTest(m, post);
+    const action = alertAction(m.to, options);
+    return action ? post(m, action) : delivered();
   },
 });

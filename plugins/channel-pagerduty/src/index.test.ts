@@ -85,6 +85,27 @@ describe('pagerduty channel', () => {
     expect(sent[1]!.payload).toMatchObject({ severity: 'warning' });
   });
 
+  it('a test message triggers an alert of its own and resolves it at once', async () => {
+    service().answer(pagerdutyLike);
+    const before = service().received.length;
+    const out = await send({ type: 'test', id: 'test-9', to: 'up', incidentKey: 'webmon:acme:tested' });
+    expect(out).toEqual({ outcome: 'delivered' });
+    const sent = service().received.slice(before).map((r) => jsonObject(r));
+    expect(sent.map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['trigger', 'webmon:acme:tested:test:test-9'],
+      ['resolve', 'webmon:acme:tested:test:test-9'],
+    ]);
+    expect(incidents.get('webmon:acme:tested:test:test-9')).toEqual({ triggers: 1, resolved: true });
+    expect(incidents.has('webmon:acme:tested')).toBe(false);
+  });
+
+  it('a test message refused by PagerDuty is not followed by a resolve', async () => {
+    service().answer(() => invalid('Invalid routing key'));
+    const before = service().received.length;
+    expect(await send({ type: 'test', id: 'test-10' })).toEqual({ outcome: 'rejected', reason: 'PagerDuty answered HTTP 400: Event object is invalid: Invalid routing key' });
+    expect(service().received.length - before).toBe(1);
+  });
+
   it('rejects an invalid event (400) with PagerDuty\'s error and no routing key in the reason', async () => {
     service().answer(pagerdutyLike);
     const out = await send({ to: 'down' }, { routingKey: 'ANOTHERkeySECRET0123456789abcdef' });

@@ -103,6 +103,19 @@ function pagerdutyOutcome(res: ChannelResponse): SendOutcome {
   return outcomeOfStatus('PagerDuty', res, detail);
 }
 
+type Post = (event: Record<string, unknown>) => Promise<SendOutcome>;
+
+/**
+ * A test message opens an alert of its own (dedup key: the incident key and the message id) and
+ * resolves it at once: it proves the routing key without leaving an incident open. A retry
+ * repeats both under the same key, which PagerDuty folds into the same alert.
+ */
+async function sendTest(m: ChannelMessage, o: PagerDutyOptions, post: Post): Promise<SendOutcome> {
+  const probe: ChannelMessage = { ...m, to: 'down', incidentKey: `${m.incidentKey}:test:${m.id}` };
+  const opened = await post(pagerdutyEvent(probe, o, 'trigger'));
+  return opened.outcome === 'delivered' ? post(pagerdutyEvent(probe, o, 'resolve')) : opened;
+}
+
 export const pagerdutyChannel = defineChannel({
   name: 'pagerduty',
   description: 'PagerDuty Events API v2: trigger on down, resolve on up, one incident per outage.',
@@ -111,9 +124,10 @@ export const pagerdutyChannel = defineChannel({
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();
-    const action = eventAction(m.to, options);
-    if (!action) return delivered();
     if (!URL.canParse(options.eventsUrl)) return rejected('PagerDuty: the events URL is not a valid URL');
-    return pagerdutyOutcome(await ctx.request(options.eventsUrl, { body: pagerdutyEvent(m, options, action) }));
+    const post: Post = async (event) => pagerdutyOutcome(await ctx.request(options.eventsUrl, { body: event }));
+    if (m.type === 'test') return sendTest(m, options, post);
+    const action = eventAction(m.to, options);
+    return action ? post(pagerdutyEvent(m, options, action)) : delivered();
   },
 });
