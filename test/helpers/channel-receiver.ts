@@ -3,6 +3,7 @@
  * answers the way the service it stands in for does, a ChannelContext bound to an egress guard,
  * option validation with defaults (as the notifier does when a channel is saved), and a message.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -173,4 +174,18 @@ export function channelMessage(over: Partial<ChannelMessage> = {}): ChannelMessa
     incidentKey: 'webmon:acme:a1',
     ...over,
   };
+}
+
+/**
+ * Checks every ```json example of a channel's README: a channel body for
+ * `POST /clients/<id>/channels` of this channel's type whose options validate. Returns how many.
+ */
+export function expectReadmeExamplesValid(channel: AnyChannel, readme: URL): number {
+  const blocks = [...readFileSync(readme, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
+  for (const body of blocks) {
+    expect(Object.keys(body).sort()).toEqual(['name', 'options', 'type']);
+    expect(body.type).toBe(channel.name);
+    expect(() => channelOptions(channel, body.options as Record<string, unknown>)).not.toThrow();
+  }
+  return blocks.length;
 }

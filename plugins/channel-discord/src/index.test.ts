@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { discordChannel } from './index.js';
 
 const HOOK = '/api/webhooks/123456789/tokenSECRETtoken';
@@ -95,5 +95,9 @@ describe('discord channel', () => {
     expect(optionsRefused(discordChannel, { webhookUrl: 'https://discord.com/api/webhooks/1/t', format: 'html' })).toBe(true);
     expect(optionsRefused(discordChannel, { webhookUrl: 'https://discord.com/api/webhooks/1/t', threadId: 'abc' })).toBe(true);
     expect(optionsRefused(discordChannel, { webhookUrl: 'https://discord.com/api/webhooks/1/t' })).toBe(false);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(discordChannel, new URL('../README.md', import.meta.url))).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, jsonObject, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { ntfyChannel } from './index.js';
 
 const TOKEN = 'tk_SECRETtoken0000000000000000';
@@ -98,5 +98,9 @@ describe('ntfy channel', () => {
     expect(ntfyChannel.secretOptions).toEqual(['topic', 'token', 'password']);
     expect(optionsRefused(ntfyChannel, { topic: 'has space' })).toBe(true);
     expect(optionsRefused(ntfyChannel, { topic: 'x', priority: 5 })).toBe(true);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(ntfyChannel, new URL('../README.md', import.meta.url))).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { opsgenieChannel } from './index.js';
 
 const KEY = 'eb243592-faa2-4ba2-a551-SECRET1234ab';
@@ -131,5 +131,9 @@ describe('opsgenie channel', () => {
     expect(opsgenieChannel.secretOptions).toEqual(['apiKey']);
     expect(optionsRefused(opsgenieChannel, { apiKey: KEY, priority: 'P0' })).toBe(true);
     expect(optionsRefused(opsgenieChannel, { apiKey: 'key with spaces and more than twenty' })).toBe(true);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(opsgenieChannel, new URL('../README.md', import.meta.url))).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { pagerdutyChannel } from './index.js';
 
 const KEY = 'R0UTINGKEYsecret0123456789abcdef';
@@ -131,5 +131,9 @@ describe('pagerduty channel', () => {
     expect(pagerdutyChannel.secretOptions).toEqual(['routingKey']);
     expect(optionsRefused(pagerdutyChannel, { routingKey: 'short' })).toBe(true);
     expect(optionsRefused(pagerdutyChannel, { routingKey: KEY, severity: 'fatal' })).toBe(true);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(pagerdutyChannel, new URL('../README.md', import.meta.url))).toBe(1);
   });
 });

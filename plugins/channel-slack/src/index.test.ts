@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, isJson, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, isJson, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { slackChannel } from './index.js';
 
 const KEY = 'T0001/B0002/XXXXsecretXXXX';
@@ -93,5 +93,9 @@ describe('slack channel', () => {
     expect(optionsRefused(slackChannel, { webhookUrl: 'ftp://hooks.slack.com/x' })).toBe(true);
     expect(optionsRefused(slackChannel, { webhookUrl: 'https://hooks.slack.com/x', channel: '#ops' })).toBe(true);
     expect(optionsRefused(slackChannel, {})).toBe(true);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(slackChannel, new URL('../README.md', import.meta.url))).toBe(1);
   });
 });

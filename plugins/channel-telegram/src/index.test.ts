@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
+import { channelContext, channelMessage, channelOptions, isJson, jsonObject, optionsRefused, expectReadmeExamplesValid, expectRefusedForClient, useReceiver, type Answer, type Received } from '../../../test/helpers/channel-receiver.js';
 import { telegramChannel } from './index.js';
 
 const TOKEN = '123456:AAsecretSECRETsecretSECRET_x';
@@ -100,5 +100,9 @@ describe('telegram channel', () => {
     expect(telegramChannel.secretOptions).toEqual(['botToken']);
     expect(optionsRefused(telegramChannel, { botToken: 'not-a-token', chatId: '1' })).toBe(true);
     expect(optionsRefused(telegramChannel, { botToken: TOKEN, chatId: 'ops' })).toBe(true);
+  });
+
+  it('accepts the examples of its README', () => {
+    expect(expectReadmeExamplesValid(telegramChannel, new URL('../README.md', import.meta.url))).toBe(1);
   });
 });
