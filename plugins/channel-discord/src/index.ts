@@ -16,7 +16,17 @@
  *   limited.", "retry_after": 1.234, "global": false}` (seconds), also as Retry-After.
  */
 import Type from 'typebox';
-import { defineChannel, delivered, outcomeOfStatus, rejected, retryLater, type ChannelMessage, type ChannelResponse, type SendOutcome } from '@webmon/plugin-sdk';
+import {
+  cutText,
+  defineChannel,
+  delivered,
+  outcomeOfStatus,
+  rejected,
+  retryLater,
+  type ChannelMessage,
+  type ChannelResponse,
+  type SendOutcome,
+} from '@webmon/plugin-sdk';
 
 export const discordOptionsSchema = Type.Object(
   {
@@ -40,16 +50,13 @@ type DiscordOptions = Type.Static<typeof discordOptionsSchema>;
 const STATE_COLOR: Record<string, number> = { down: 0xe74c3c, degraded: 0xf39c12, up: 0x2ecc71 };
 const NEUTRAL = 0x95a5a6;
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 function embedOf(m: ChannelMessage): Record<string, unknown> {
   const fields = [{ name: 'State', value: `${m.from} → ${m.to}`, inline: true }];
-  if (m.reason) fields.push({ name: 'Reason', value: cut(m.reason, 1024), inline: true });
+  if (m.reason) fields.push({ name: 'Reason', value: cutText(m.reason, 1024), inline: true });
   return {
-    title: cut(m.title, 256),
-    description: cut(m.text, 4096),
+    title: cutText(m.title, 256),
+    description: cutText(m.text, 4096),
     url: m.link ?? m.asset.url,
     timestamp: m.at,
     color: STATE_COLOR[m.to] ?? NEUTRAL,
@@ -61,7 +68,7 @@ function embedOf(m: ChannelMessage): Record<string, unknown> {
 /** The execute-webhook body; mentions are never parsed, so an asset named "@everyone" pings no one. */
 export function discordPayload(m: ChannelMessage, o: DiscordOptions): Record<string, unknown> {
   const body: Record<string, unknown> = { allowed_mentions: { parse: [] } };
-  if (o.format === 'text') body.content = cut(`**${m.title}**\n${m.text}`, 2000);
+  if (o.format === 'text') body.content = cutText(`**${m.title}**\n${m.text}`, 2000);
   else body.embeds = [embedOf(m)];
   if (o.username) body.username = o.username;
   if (o.avatarUrl) body.avatar_url = o.avatarUrl;

@@ -4,7 +4,7 @@
  * kept to one line (no header injection whatever an asset URL or reason holds).
  */
 import { createHash } from 'node:crypto';
-import type { ChannelMessage } from '@webmon/plugin-sdk';
+import { cutText, escapeHtml, type ChannelMessage } from '@webmon/plugin-sdk';
 
 export interface ComposedMail {
   subject: string;
@@ -37,11 +37,7 @@ export function stateWord(state: string): string {
 export function oneLine(text: string, max = SUBJECT_MAX): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return cutText(flat, max);
 }
 
 /**

@@ -38,6 +38,7 @@
  */
 import Type from 'typebox';
 import {
+  cutText,
   defineChannel,
   delivered,
   egressDenial,
@@ -92,9 +93,6 @@ async function postCard(messages: readonly ChannelMessage[], options: MsteamsOpt
 
 const STATE_COLORS: Record<string, string> = { up: 'Good', down: 'Attention', degraded: 'Warning' };
 
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 /** The card's facts: what changed, why, when. */
 function facts(m: ChannelMessage): { title: string; value: string }[] {
@@ -103,7 +101,7 @@ function facts(m: ChannelMessage): { title: string; value: string }[] {
     { title: 'State', value: `${m.from} → ${m.to}` },
   ];
   if (m.reason) rows.push({ title: 'Reason', value: m.reason });
-  if (m.message) rows.push({ title: 'Message', value: cut(m.message, TEXT_MAX) });
+  if (m.message) rows.push({ title: 'Message', value: cutText(m.message, TEXT_MAX) });
   rows.push({ title: 'At', value: m.at });
   if (m.since) rows.push({ title: 'Since', value: m.since });
   return rows;
@@ -117,8 +115,8 @@ export function teamsPayload(m: ChannelMessage): Record<string, unknown> {
     version: '1.4',
     msteams: { width: 'Full' },
     body: [
-      { type: 'TextBlock', text: cut(m.title, TITLE_MAX), size: 'Large', weight: 'Bolder', color: STATE_COLORS[m.to] ?? 'Default', wrap: true },
-      { type: 'TextBlock', text: cut(m.text, TEXT_MAX), wrap: true },
+      { type: 'TextBlock', text: cutText(m.title, TITLE_MAX), size: 'Large', weight: 'Bolder', color: STATE_COLORS[m.to] ?? 'Default', wrap: true },
+      { type: 'TextBlock', text: cutText(m.text, TEXT_MAX), wrap: true },
       { type: 'FactSet', facts: facts(m) },
     ],
   };
@@ -139,7 +137,7 @@ function errorDetail(body: string, url: string): string {
     // not JSON: the text as is
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the detail is shown on one line
-  return cut(hideUrl(text, url).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim(), DETAIL_MAX);
+  return cutText(hideUrl(text, url).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim(), DETAIL_MAX);
 }
 
 /** The text without the URL, its path or any of its query values (`sig`). */

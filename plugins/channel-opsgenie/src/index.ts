@@ -17,7 +17,17 @@
  *   is not processable. Please check the errors.", "errors": {…}}`; 429 over the rate limit.
  */
 import Type from 'typebox';
-import { defineChannel, delivered, outcomeOfStatus, rejected, type ChannelMessage, type ChannelRequest, type ChannelResponse, type SendOutcome } from '@webmon/plugin-sdk';
+import {
+  cutText,
+  defineChannel,
+  delivered,
+  outcomeOfStatus,
+  rejected,
+  type ChannelMessage,
+  type ChannelRequest,
+  type ChannelResponse,
+  type SendOutcome,
+} from '@webmon/plugin-sdk';
 
 const priority = (fallback: string, description: string) =>
   Type.Union([Type.Literal('P1'), Type.Literal('P2'), Type.Literal('P3'), Type.Literal('P4'), Type.Literal('P5')], { default: fallback, description });
@@ -46,9 +56,6 @@ export function alertAction(to: string, o: OpsgenieOptions): AlertAction | null 
   return null;
 }
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 function alias(m: ChannelMessage): string {
   return m.incidentKey.slice(0, 512);
@@ -59,12 +66,12 @@ export function createAlertBody(m: ChannelMessage, o: OpsgenieOptions): Record<s
   if (m.reason) details.reason = m.reason;
   if (m.link) details.link = m.link;
   return {
-    message: cut(m.title, 130),
+    message: cutText(m.title, 130),
     alias: alias(m),
-    description: cut(m.text, 15_000),
-    tags: m.asset.tags.slice(0, 20).map((t) => cut(t, 50)),
+    description: cutText(m.text, 15_000),
+    tags: m.asset.tags.slice(0, 20).map((t) => cutText(t, 50)),
     details,
-    entity: cut(m.asset.url, 512),
+    entity: cutText(m.asset.url, 512),
     source: 'webmon',
     priority: m.to === 'degraded' ? o.degradedPriority : o.priority,
   };
@@ -80,7 +87,7 @@ export function alertRequest(m: ChannelMessage, o: OpsgenieOptions, action: Aler
   }
   url.pathname = `${root}/v2/alerts/${encodeURIComponent(alias(m))}/close`;
   url.search = '?identifierType=alias';
-  return { url: url.href, body: { source: 'webmon', note: cut(m.text || m.title, 25_000) } };
+  return { url: url.href, body: { source: 'webmon', note: cutText(m.text || m.title, 25_000) } };
 }
 
 function opsgenieOutcome(res: ChannelResponse): SendOutcome {

@@ -17,7 +17,16 @@
  *   over the rate limit; 5xx: retry ("retry with backoff" on 429 and 5xx).
  */
 import Type from 'typebox';
-import { defineChannel, delivered, outcomeOfStatus, rejected, type ChannelMessage, type ChannelResponse, type SendOutcome } from '@webmon/plugin-sdk';
+import {
+  cutText,
+  defineChannel,
+  delivered,
+  outcomeOfStatus,
+  rejected,
+  type ChannelMessage,
+  type ChannelResponse,
+  type SendOutcome,
+} from '@webmon/plugin-sdk';
 
 const severity = (fallback: string, description: string) =>
   Type.Union([Type.Literal('critical'), Type.Literal('error'), Type.Literal('warning'), Type.Literal('info')], { default: fallback, description });
@@ -52,14 +61,11 @@ export function eventAction(to: string, o: PagerDutyOptions): EventAction | null
   return null;
 }
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 function alertPayload(m: ChannelMessage, o: PagerDutyOptions): Record<string, unknown> {
   return {
-    summary: cut(m.title, 1024),
-    source: cut(m.asset.url, 255),
+    summary: cutText(m.title, 1024),
+    source: cutText(m.asset.url, 255),
     severity: m.to === 'degraded' ? o.degradedSeverity : o.severity,
     timestamp: m.at,
     component: m.asset.id,

@@ -15,7 +15,7 @@
  *   Retry-After.
  */
 import Type from 'typebox';
-import { defineChannel, delivered, outcomeOfStatus, rejected, type ChannelMessage } from '@webmon/plugin-sdk';
+import { cutText, defineChannel, delivered, outcomeOfStatus, rejected, type ChannelMessage } from '@webmon/plugin-sdk';
 
 export const slackOptionsSchema = Type.Object(
   {
@@ -50,17 +50,14 @@ function mrkdwnLink(url: string, label: string): string {
   return `<${escapeMrkdwn(url.replace(/\|/g, '%7C'))}|${escapeMrkdwn(label)}>`;
 }
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 /** The Block Kit payload for one message. */
 export function slackPayload(m: ChannelMessage): Record<string, unknown> {
   const emoji = STATE_EMOJI[m.to] ?? ':white_circle:';
   const context = [mrkdwnLink(m.asset.url, m.asset.url)];
   if (m.link) context.push(mrkdwnLink(m.link, 'Open in webmon'));
-  const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: cut(`${emoji} ${m.title}`, HEADER_MAX), emoji: true } }];
-  if (m.text) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(m.text), SECTION_MAX) } });
+  const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: cutText(`${emoji} ${m.title}`, HEADER_MAX), emoji: true } }];
+  if (m.text) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cutText(escapeMrkdwn(m.text), SECTION_MAX) } });
   blocks.push({ type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text })) });
   return { text: m.title, blocks };
 }

@@ -19,7 +19,17 @@
  * The token is part of the URL path: it never appears in a reason.
  */
 import Type from 'typebox';
-import { defineChannel, delivered, outcomeOfStatus, rejected, retryLater, type ChannelMessage, type ChannelResponse, type SendOutcome } from '@webmon/plugin-sdk';
+import {
+  cutText,
+  defineChannel,
+  delivered,
+  outcomeOfStatus,
+  rejected,
+  retryLater,
+  type ChannelMessage,
+  type ChannelResponse,
+  type SendOutcome,
+} from '@webmon/plugin-sdk';
 
 export const telegramOptionsSchema = Type.Object(
   {
@@ -43,14 +53,11 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 /** The message text in the chosen parse mode, within Telegram's length limit. */
 export function telegramText(m: ChannelMessage, mode: TelegramOptions['parseMode']): string {
-  const title = `${STATE_EMOJI[m.to] ?? '⚪'} ${cut(m.title, 300)}`;
-  const text = cut(m.text, TEXT_MAX);
+  const title = `${STATE_EMOJI[m.to] ?? '⚪'} ${cutText(m.title, 300)}`;
+  const text = cutText(m.text, TEXT_MAX);
   if (mode === 'text') return [title, text, m.link].filter(Boolean).join('\n\n');
   const parts = [`<b>${escapeHtml(title)}</b>`];
   if (text) parts.push(escapeHtml(text));
