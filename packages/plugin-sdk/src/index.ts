@@ -129,3 +129,4 @@ export {
 } from './channel.js';
 export { ChannelAgents, createChannelContext, type ChannelContextOptions } from './channel-context.js';
 export { cutText, escapeHtml } from './channel-text.js';
+export { incidentAction } from './channel-incident.js';

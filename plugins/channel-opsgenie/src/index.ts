@@ -19,6 +19,7 @@
 import Type from 'typebox';
 import {
   cutText,
+  incidentAction,
   defineChannel,
   delivered,
   outcomeOfStatus,
@@ -46,14 +47,10 @@ export const opsgenieOptionsSchema = Type.Object(
 type OpsgenieOptions = Type.Static<typeof opsgenieOptionsSchema>;
 export type AlertAction = 'create' | 'close';
 
-/**
- * Down (and degraded, when configured) creates; up, degraded otherwise and paused close (a paused
- * asset sends no recovery). Unknown and unsupported say nothing about an outage: no request.
- */
+/** The request for a change to `to` (see incidentAction), or null for none. */
 export function alertAction(to: string, o: OpsgenieOptions): AlertAction | null {
-  if (to === 'down' || (to === 'degraded' && o.alertOnDegraded)) return 'create';
-  if (to === 'up' || to === 'degraded' || to === 'paused') return 'close';
-  return null;
+  const action = incidentAction(to, o.alertOnDegraded);
+  return action === null ? null : action === 'open' ? 'create' : 'close';
 }
 
 

@@ -19,6 +19,7 @@
 import Type from 'typebox';
 import {
   cutText,
+  incidentAction,
   defineChannel,
   delivered,
   outcomeOfStatus,
@@ -50,15 +51,10 @@ export const pagerdutyOptionsSchema = Type.Object(
 type PagerDutyOptions = Type.Static<typeof pagerdutyOptionsSchema>;
 export type EventAction = 'trigger' | 'resolve';
 
-/**
- * Down (and degraded, when configured) triggers; up, degraded otherwise and paused resolve (a
- * paused asset sends no recovery, so its incident would stay open). Unknown and unsupported say
- * nothing about an outage: no event.
- */
+/** The request for a change to `to` (see incidentAction), or null for none. */
 export function eventAction(to: string, o: PagerDutyOptions): EventAction | null {
-  if (to === 'down' || (to === 'degraded' && o.triggerOnDegraded)) return 'trigger';
-  if (to === 'up' || to === 'degraded' || to === 'paused') return 'resolve';
-  return null;
+  const action = incidentAction(to, o.triggerOnDegraded);
+  return action === null ? null : action === 'open' ? 'trigger' : 'resolve';
 }
 
 
