@@ -128,3 +128,4 @@ export {
   type SendOutcome,
 } from './channel.js';
 export { ChannelAgents, createChannelContext, type ChannelContextOptions } from './channel-context.js';
+export { ChannelRegistry, type ChannelInfo } from './channel-registry.js';
