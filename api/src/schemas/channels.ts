@@ -1,5 +1,7 @@
 /** Notification channels of a client: types, configuration with routing, status, test-send. */
 import Type from 'typebox';
+import { ids } from '../examples.js';
+import { ID, ref } from './common.js';
 
 const MaybeText = Type.Union([Type.String(), Type.Null()]);
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'Unique per client; stable across `webmon apply` runs. `webhook` is reserved.' });
@@ -92,7 +94,7 @@ export const Channel = Type.Object(
   { $id: 'Channel', description: 'A notification channel with its delivery status (secrets are never shown).' },
 );
 
-export const ChannelList = Type.Object({ channels: Type.Array(Channel) }, { $id: 'ChannelList' });
+export const ChannelList = Type.Object({ channels: Type.Array(ref(Channel)) }, { $id: 'ChannelList' });
 
 export const ChannelType = Type.Object(
   {
@@ -105,7 +107,8 @@ export const ChannelType = Type.Object(
   },
   { $id: 'ChannelType' },
 );
-export const ChannelTypeList = Type.Object({ channels: Type.Array(ChannelType) }, { $id: 'ChannelTypeList' });
+export const ChannelTypeList = Type.Object({ channels: Type.Array(ref(ChannelType)) }, { $id: 'ChannelTypeList' });
 
-export const ClientChannelId = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), channelId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
-export const ChannelIdParam = Type.Object({ channelId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+const ChannelIdString = Type.String({ pattern: ID, examples: ['k3Jd9sQ2'] });
+export const ClientChannelId = Type.Object({ id: Type.String({ pattern: ID, examples: [ids.client] }), channelId: ChannelIdString });
+export const ChannelIdParam = Type.Object({ channelId: ChannelIdString });
