@@ -2,8 +2,8 @@
 import Type from 'typebox';
 import { ids } from '../examples.js';
 import { ID, ref } from './common.js';
+import { DeliveryStatus } from './webhooks.js';
 
-const MaybeText = Type.Union([Type.String(), Type.Null()]);
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'Unique per client; stable across `webmon apply` runs. `webhook` is reserved.' });
 const State = Type.Enum(['unknown', 'up', 'degraded', 'down', 'unsupported', 'paused']);
 const Template = Type.Object(
@@ -76,17 +76,7 @@ export const Channel = Type.Object(
     digestSec: Type.Union([Type.Integer(), Type.Null()]),
     template: Type.Union([Type.Object({ title: Type.Optional(Type.String()), text: Type.Optional(Type.String()) }), Type.Null()]),
     remindEverySec: Type.Union([Type.Number(), Type.Null()]),
-    enabled: Type.Boolean(),
-    failures: Type.Integer(),
-    disabledReason: MaybeText,
-    disabledAt: MaybeText,
-    lastDeliveryAt: MaybeText,
-    lastError: MaybeText,
-    lastErrorAt: MaybeText,
-    nextAttemptAt: MaybeText,
-    pending: Type.Integer(),
-    delivered: Type.Integer(),
-    dropped: Type.Integer(),
+    ...DeliveryStatus,
     createdAt: Type.String(),
     updatedAt: Type.String(),
     test: Type.Optional(Outcome),

@@ -142,7 +142,10 @@ export function parseChannel(clientId: string, id: string, h: Record<string, str
   };
 }
 
-export function presentStatus(r: ChannelRecord, pending: number): ChannelStatus {
+/** The status fields a channel (or webhook) record holds. */
+export type StatusFields = Pick<ChannelRecord, 'enabled' | 'failures' | 'disabledReason' | 'disabledAt' | 'lastDeliveryAt' | 'lastError' | 'lastErrorAt' | 'nextAttemptAt' | 'delivered' | 'dropped'>;
+
+export function presentStatus(r: StatusFields, pending: number): ChannelStatus {
   return {
     enabled: r.enabled,
     failures: r.failures,

@@ -22,7 +22,10 @@ function fakeChannel() {
       return out;
     },
   });
-  return { channel, sent, answer: (f: typeof answer) => void (answer = f) };
+  const setAnswer = (f: typeof answer) => {
+    answer = f;
+  };
+  return { channel, sent, answer: setAnswer };
 }
 
 let h: Harness | undefined;

@@ -1,6 +1,6 @@
 /** Test-sending: one `test` message through a channel now, outside its outbox (POST /channels/:id/test). */
 import type { Logger } from '@webmon/core';
-import { createChannelContext, ChannelAgents, type SendOutcome } from '@webmon/plugin-sdk';
+import { createChannelContext, type ChannelAgents, type SendOutcome } from '@webmon/plugin-sdk';
 import type { ChannelRecord } from './channel-record.js';
 import type { ChannelStore } from './channels.js';
 import { errorText } from './errors.js';

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { ClientStore, OwnerEgress, WebmonError, iso, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
 import { ChannelRegistry } from '@webmon/plugin-sdk';
 import { MAX_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH, MIN_SECRET_LENGTH, webhookChannel } from '@webmon/plugin-channel-webhook';
-import { WEBHOOK_CHANNEL_ID } from './channel-record.js';
+import { WEBHOOK_CHANNEL_ID, presentStatus as channelStatus } from './channel-record.js';
 import { ChannelStore } from './channels.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 
@@ -109,7 +109,6 @@ export function webhookHost(u: URL): string {
 export const MAX_REMIND_EVERY_SEC = 7 * 86_400;
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 export function parseWebhook(clientId: string, h: Record<string, string>): WebhookRecord | null {
   if (!h.url) return null;
@@ -147,19 +146,7 @@ export function present(r: WebhookRecord, pending: number): WebhookView {
 }
 
 export function presentStatus(r: WebhookRecord, pending: number): WebhookStatus {
-  return {
-    enabled: r.enabled,
-    failures: r.failures,
-    disabledReason: r.disabledReason,
-    disabledAt: isoOrNull(r.disabledAt),
-    lastDeliveryAt: isoOrNull(r.lastDeliveryAt),
-    lastError: r.lastError,
-    lastErrorAt: isoOrNull(r.lastErrorAt),
-    nextAttemptAt: isoOrNull(r.nextAttemptAt),
-    pending,
-    delivered: r.delivered,
-    dropped: r.dropped,
-  };
+  return channelStatus(r, pending);
 }
 
 /** A URL safe for logs: scheme, host and port only (paths and queries of webhooks often carry tokens). */
