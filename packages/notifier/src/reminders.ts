@@ -1,11 +1,12 @@
 /**
- * Reminders: every `remindEverySec` of the client, an asset that stays down is notified again.
- * Due reminders are the members `<client>|<asset>` of the reminders set scored by their due
+ * Reminders: every `remindEverySec` of a channel, an asset that stays down is notified again.
+ * Due reminders are the members `<unit>|<asset>` of the reminders set scored by their due
  * time; notify_remind fires each at most once per due time and schedules the next.
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
 import { sleepUntilDue, type NotifierContext } from './context.js';
-import { reminderPayload } from './payload.js';
+import { parseUnit } from './channel-record.js';
+import { assetLink, ongoingMessage } from './message.js';
 
 export class Reminders {
   constructor(private readonly ctx: NotifierContext) {}
@@ -32,19 +33,21 @@ export class Reminders {
 
   private async fire(member: string, score: string, windows: readonly MaintenanceWindow[]): Promise<void> {
     const bar = member.indexOf('|');
-    const clientId = member.slice(0, bar);
+    const { clientId, channelId } = parseUnit(member.slice(0, bar));
     const assetId = member.slice(bar + 1);
     const now = Date.now();
-    const asset = await this.ctx.assets.get(assetId);
+    const [asset, channel] = await Promise.all([this.ctx.assets.get(assetId), this.ctx.channels.record(clientId, channelId)]);
     const down = asset !== null && asset.state === 'down';
+    const message = down && channel ? ongoingMessage('reminder', `reminder:${assetId}:${score}`, asset, clientId, now, assetLink(this.ctx.opts.publicUrl, assetId), channel) : null;
     const queued = await this.ctx.outbox.remind({
       member,
       score,
       clientId,
-      assetId,
+      channelId,
+      down,
       now,
-      deliver: down && !coveringWindow(windows, asset, now),
-      payload: down ? JSON.stringify(reminderPayload(asset, score, now, clientId)) : '',
+      deliver: message !== null && !coveringWindow(windows, asset!, now),
+      payload: message ? JSON.stringify(message) : '',
       maxOutbox: this.ctx.opts.maxOutbox,
     });
     if (queued) {

@@ -130,3 +130,4 @@ export {
 export { ChannelAgents, createChannelContext, type ChannelContextOptions } from './channel-context.js';
 export { cutText, escapeHtml } from './channel-text.js';
 export { incidentAction } from './channel-incident.js';
+export { ChannelRegistry, type ChannelInfo } from './channel-registry.js';
