@@ -4,7 +4,7 @@
  */
 import { Pull } from 'zeromq';
 import { buildApi, JobPusher, type App } from '@webmon/api';
-import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Redis } from '@webmon/core';
+import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Logger, type Redis } from '@webmon/core';
 import { registry as installed } from '@webmon/plugin-registry';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { testRedis, type TestRedis } from './redis.js';
@@ -24,15 +24,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** `registry`: the plugins the api knows (the installed ones by default). */
-export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed): Promise<TestApi> {
+/** `registry`: the plugins the api knows (the installed ones by default); `log`: where the app logs (default: nowhere). */
+export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed, log: Logger = createLogger({ level: 'silent', role: 'api' })): Promise<TestApi> {
   const t = await testRedis(name);
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadConfig({
     env: {},
     overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN }, zmq: { frontend }, snapshots: { afterWrites: 'off' }, ...overrides },
   });
-  const log = createLogger({ level: 'silent', role: 'api' });
   const pull = new Pull();
   await pull.bind(frontend);
   const pusher = new JobPusher(frontend, 1000, log);

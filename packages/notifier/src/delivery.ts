@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { OwnerEgress } from '@webmon/core';
-import { createChannelContext, type AnyChannel, type ChannelMessage, type SendOutcome } from '@webmon/plugin-sdk';
+import { createChannelContext, type ChannelMessage, type SendOutcome } from '@webmon/plugin-sdk';
 import { parseChannel, parseUnit, unitOf, type ChannelRecord } from './channel-record.js';
 import { sleepUntilDue, type NotifierContext } from './context.js';
 import { messageOfEntry } from './message.js';
-import { errorText } from './errors.js';
+import { notInstalled, sendMessages } from './send.js';
 import { urlForLog } from './webhooks.js';
 
 /** Most messages in one digest send. */
@@ -119,17 +119,12 @@ export class Delivery {
     return left > 0;
   }
 
-  /** One send through the channel plugin; a throw is a retry (`plugin_error: …`, or `denied: …` for a refused address). */
+  /** One send through the channel plugin (sendMessages); a failure cut short by stop() is `stopped`, not a failed delivery. */
   private async attempt(ch: ChannelRecord, messages: ChannelMessage[]): Promise<SendOutcome | 'stopped'> {
     const channel = this.ctx.channels.registry.get(ch.type);
-    if (!channel) return { outcome: 'retry', reason: `channel type ${ch.type} is not installed`, retryAfterMs: null };
-    try {
-      return await sendThrough(channel, ch, messages, await this.context(ch));
-    } catch (err) {
-      if (this.stopping.aborted) return 'stopped';
-      const text = errorText(err);
-      return { outcome: 'retry', reason: text.startsWith('denied: ') || text === 'timeout' ? text : `plugin_error: ${text}`, retryAfterMs: null };
-    }
+    if (!channel) return notInstalled(ch.type);
+    const outcome = await sendMessages(channel, ch.options, messages, await this.context(ch));
+    return outcome.outcome === 'retry' && this.stopping.aborted ? 'stopped' : outcome;
   }
 
   private async context(ch: ChannelRecord) {
@@ -162,9 +157,4 @@ export class Delivery {
       log.info({ ...who, deliveryId, failures: verdict.failures, retryInMs: verdict.delayMs, rejected, err: result.reason }, rejected ? 'notification rejected; dropped' : 'notification delivery failed; will retry');
     }
   }
-}
-
-/** Sends with the channel's options (defaults of the current schema applied to what was stored). */
-function sendThrough(channel: AnyChannel, ch: ChannelRecord, messages: ChannelMessage[], ctx: Parameters<AnyChannel['send']>[2]): Promise<SendOutcome> {
-  return channel.send(channel.digest ? messages : messages.slice(0, 1), ch.options, ctx);
 }

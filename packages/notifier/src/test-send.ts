@@ -3,8 +3,8 @@ import type { Logger } from '@webmon/core';
 import { createChannelContext, type ChannelAgents, type SendOutcome } from '@webmon/plugin-sdk';
 import type { ChannelRecord } from './channel-record.js';
 import type { ChannelStore } from './channels.js';
-import { errorText } from './errors.js';
 import { assetLink, testMessage } from './message.js';
+import { notInstalled, sendMessages } from './send.js';
 
 export interface TestSendOptions {
   agents: ChannelAgents;
@@ -16,19 +16,16 @@ export interface TestSendOptions {
 
 /**
  * Sends a test message through `channel` synchronously and answers the outcome (a throw or a
- * refused address is a `retry` outcome with its reason). Nothing is queued or counted: the
- * channel's status is untouched.
+ * refused address is a `retry` outcome with its reason; see sendMessages). Nothing is queued or
+ * counted: the channel's status is untouched. An outcome other than delivered is logged (info).
  */
 export async function sendTest(store: ChannelStore, channel: ChannelRecord, o: TestSendOptions): Promise<SendOutcome> {
   const plugin = store.registry.get(channel.type);
-  if (!plugin) return { outcome: 'retry', reason: `channel type ${channel.type} is not installed`, retryAfterMs: null };
+  if (!plugin) return notInstalled(channel.type);
   const { guard } = await store.egress.forOwner(channel.clientId);
   const ctx = createChannelContext({ agents: o.agents, egress: guard, timeoutMs: o.timeoutMs ?? 10_000, log: o.log, userAgent: o.userAgent ?? 'webmon-notifier/0.1' });
   const message = testMessage(channel, Date.now(), assetLink(o.publicUrl ?? '', 'test'));
-  try {
-    return await plugin.send([message], channel.options, ctx);
-  } catch (err) {
-    const text = errorText(err);
-    return { outcome: 'retry', reason: text.startsWith('denied: ') || text === 'timeout' ? text : `plugin_error: ${text}`, retryAfterMs: null };
-  }
+  const outcome = await sendMessages(plugin, channel.options, [message], ctx);
+  if (outcome.outcome !== 'delivered') o.log.info({ clientId: channel.clientId, channelId: channel.id, type: channel.type, outcome: outcome.outcome, err: outcome.reason }, 'test message not delivered');
+  return outcome;
 }
