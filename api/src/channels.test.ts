@@ -110,7 +110,8 @@ describe('channel routes', () => {
   it('GET /channels lists the nine types with their schemas and secret option names, no values', async () => {
     const res = await as(b)('GET', '/channels');
     expect(res.status).toBe(200);
-    const byName = Object.fromEntries((res.body.channels as { name: string }[]).map((c) => [c.name, c])) as Record<string, { optionsSchema: { type: string; properties: object }; secretOptions: string[] }>;
+    type Info = { name: string; optionsSchema: { type: string; properties: object }; secretOptions: string[] };
+    const byName: Record<string, Info> = Object.fromEntries((res.body.channels as Info[]).map((c) => [c.name, c]));
     expect(Object.keys(byName).sort()).toEqual(TYPES);
     for (const c of Object.values(byName)) expect(c.optionsSchema).toMatchObject({ type: 'object', properties: expect.any(Object) });
     expect(byName.email!.secretOptions).toEqual(['password']);

@@ -10,7 +10,7 @@ describe('cutText', () => {
   it('never splits a surrogate pair', () => {
     const cut = cutText('ab😀cd', 4); // the emoji spans indexes 2-3
     expect(cut).toBe('ab…');
-    expect(cut.isWellFormed()).toBe(true);
+    expect(cut).not.toMatch(/[\uD800-\uDFFF]/); // no half of the emoji left (tsconfig's lib has no isWellFormed)
   });
 });
 
