@@ -235,6 +235,13 @@ describe('channel routes', () => {
     expect((msg.blocks as { type: string }[]).map((x) => x.type)).toContain('header');
   });
 
+  it('an address the client may not reach is a retry with a "denied: …" reason, as for every channel', async () => {
+    const closed = await api.newClient('Closed');
+    const created = await as(closed)('POST', `/clients/${closed.id}/channels`, { type: 'email', name: 'mail', options: { host: '127.0.0.1', port: 2525, security: 'none', from: 'webmon@example.org', to: ['ops@example.org'] }, test: true });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.test).toMatchObject({ outcome: 'retry', reason: expect.stringMatching(/^denied: /) });
+  });
+
   it('delete removes the channel: 204, then 404', async () => {
     const call = as(a);
     const url = `/clients/${a.id}/channels/${ids.discord}`;

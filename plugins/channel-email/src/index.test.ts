@@ -13,7 +13,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChannelAgents, clientEgress, createChannelContext, operatorEgress, type ChannelMessage, type EgressGuard, type SendOutcome } from '@webmon/plugin-sdk';
+import { ChannelAgents, EgressDeniedError, clientEgress, createChannelContext, operatorEgress, type ChannelMessage, type EgressGuard, type SendOutcome } from '@webmon/plugin-sdk';
 import { createPki, hasOpenssl, NO_OPENSSL, type Issued } from '../../../test/helpers/pki.js';
 import { emailChannel, emailOptionsSchema, MAX_RECIPIENTS } from './index.js';
 
@@ -424,12 +424,11 @@ describe('email channel: network and egress', () => {
     }
   });
 
-  it("a client's guard refuses loopback (literal or name) before connecting; an allowed range connects", async () => {
+  it("a client's guard refuses loopback (literal or name) before connecting, thrown as by every channel; an allowed range connects", async () => {
     const server = await smtpServer({ hideSTARTTLS: true, authOptional: true });
     try {
       for (const host of ['127.0.0.1', 'localhost', '2130706433']) {
-        const { outcome } = await send([message()], base(server.port, { host, security: 'none' }), clientEgress());
-        expect(outcome, host).toMatchObject({ outcome: 'rejected', reason: expect.stringContaining('egress policy') });
+        await expect(send([message()], base(server.port, { host, security: 'none' }), clientEgress()), host).rejects.toBeInstanceOf(EgressDeniedError);
       }
       expect(server.connections).toBe(0);
       const allowed = await send([message()], base(server.port, { security: 'none' }), clientEgress(['127.0.0.0/8']));
@@ -444,8 +443,7 @@ describe('email channel: network and egress', () => {
     const server = await smtpServer({ hideSTARTTLS: true, authOptional: true });
     const strict = operatorEgress({ denyHosts: [], allowHosts: [], denyCidrs: ['127.0.0.0/8', '::1/128'], allowCidrs: [] });
     try {
-      const { outcome } = await send([message()], base(server.port, { host: 'localhost', security: 'none' }), strict);
-      expect(outcome).toMatchObject({ outcome: 'rejected', reason: expect.stringContaining('resolves to a refused address') });
+      await expect(send([message()], base(server.port, { host: 'localhost', security: 'none' }), strict)).rejects.toThrow(/resolves to a refused address/);
       expect(server.connections).toBe(0);
     } finally {
       await server.close();

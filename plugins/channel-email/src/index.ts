@@ -17,8 +17,9 @@
  * Outcomes: a 2xx from the server is delivered (recipients refused among others accepted are
  * logged, not retried: the others have the mail); a 4xx reply or a network, TLS or time failure
  * is retried; a 5xx reply (550 mailbox, 535 authentication, 502 no STARTTLS) or a refused
- * configuration (no credentials the server accepts, an address the egress policy refuses) is
- * rejected. The password never reaches a reason or a log line (nodemailer's own logger is off).
+ * configuration (no credentials the server accepts) is rejected. An address the egress policy
+ * refuses is thrown, as by every channel: the notifier records `denied: …` and retries (the
+ * operator may widen the policy). The password never reaches a reason or a log line (nodemailer's own logger is off).
  */
 import { connect, type Socket } from 'node:net';
 import nodemailer from 'nodemailer';
@@ -153,7 +154,7 @@ const PERMANENT_CODES = new Set(['EAUTH', 'ENOAUTH', 'EENVELOPE', 'EMESSAGE', 'E
 
 function outcomeOfError(err: unknown, o: EmailOptions, ctx: ChannelContext): SendOutcome {
   const denial = egressDenial(err);
-  if (denial) return rejected(`SMTP server ${o.host} refused by the egress policy: ${denial.message}`);
+  if (denial) throw denial;
   const e = (err ?? {}) as SmtpError;
   const what = ctx.signal.aborted ? `no answer within ${ctx.timeoutMs} ms` : String(e.message ?? err);
   const reason = withoutSecret(`SMTP server ${o.host}: ${what}`, o);

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Compile } from 'typebox/compile';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChannelAgents, clientEgress, createChannelContext, operatorEgress, type ChannelMessage, type EgressGuard, type SendOutcome } from '@webmon/plugin-sdk';
+import { ChannelAgents, EgressDeniedError, clientEgress, createChannelContext, operatorEgress, type ChannelMessage, type EgressGuard, type SendOutcome } from '@webmon/plugin-sdk';
 import { ADAPTIVE_CARD, msteamsChannel, msteamsOptionsSchema } from './index.js';
 
 const SIG = 'Zq3xS1gNaTuRe-0f-the-w0rkflow_k3y';
@@ -231,12 +231,12 @@ describe('msteams channel: posting', () => {
     expect(JSON.stringify(outcome) + logged).not.toContain(SIG);
   });
 
-  it("a client's guard refuses loopback before connecting; an allowed range posts", async () => {
-    const { outcome } = await send(rx.url, message(), clientEgress());
-    expect(outcome).toMatchObject({ outcome: 'rejected', reason: expect.stringContaining('egress policy') });
-    expect(JSON.stringify(outcome)).not.toContain(SIG);
-    const named = await send(rx.url.replace('127.0.0.1', 'localhost'), message(), clientEgress());
-    expect(named.outcome).toMatchObject({ outcome: 'rejected' });
+  it("a client's guard refuses loopback before connecting (thrown, as by every channel); an allowed range posts", async () => {
+    const thrown = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+    const refused = await thrown(send(rx.url, message(), clientEgress()));
+    expect(refused).toBeInstanceOf(EgressDeniedError);
+    expect((refused as Error).message).not.toContain(SIG);
+    expect(await thrown(send(rx.url.replace('127.0.0.1', 'localhost'), message(), clientEgress()))).toBeInstanceOf(EgressDeniedError);
     expect(rx.hits).toHaveLength(0);
     expect((await send(rx.url, message(), clientEgress(['127.0.0.0/8']))).outcome).toEqual({ outcome: 'delivered' });
     expect(rx.hits).toHaveLength(1);

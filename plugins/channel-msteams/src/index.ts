@@ -43,7 +43,6 @@ import {
   delivered,
   egressDenial,
   outcomeOfStatus,
-  rejected,
   retryLater,
   type ChannelContext,
   type ChannelMessage,
@@ -154,10 +153,10 @@ function hideUrl(text: string, url: string): string {
   return ordered.reduce((t, s) => t.split(s).join('[redacted]'), text);
 }
 
-/** A refused address is permanent (the policy decides, not the moment); any other failure is retried. */
+/** A refused address is thrown, as by every channel (the notifier records `denied: …` and retries); any other failure is retried. */
 function failureOutcome(err: unknown, url: string, ctx: ChannelContext): SendOutcome {
   const denial = egressDenial(err);
-  if (denial) return rejected(`Teams workflow refused by the egress policy: ${denial.message}`);
+  if (denial) throw denial;
   if (ctx.signal.aborted) return retryLater(`Teams workflow: no answer within ${ctx.timeoutMs} ms`);
   const e = err as { code?: unknown; cause?: { code?: unknown; message?: unknown }; message?: unknown };
   const why = String(e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? err);
