@@ -3,6 +3,7 @@
  * types, CRUD, write-only secrets (in answers and in the app's logs), tenant scoping, bad input
  * with stable codes, and test-send through HTTP (the README's one-request Slack set-up included).
  */
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@webmon/core';
@@ -240,6 +241,21 @@ describe('channel routes', () => {
     const created = await as(closed)('POST', `/clients/${closed.id}/channels`, { type: 'email', name: 'mail', options: { host: '127.0.0.1', port: 2525, security: 'none', from: 'webmon@example.org', to: ['ops@example.org'] }, test: true });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.test).toMatchObject({ outcome: 'retry', reason: expect.stringMatching(/^denied: /) });
+  });
+
+  it("the README's per-channel examples are one per type, copied from each channel's README, and each is accepted by the API", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Per-channel examples'), readme.indexOf('\n## Plugins'));
+    const blocks = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const examples = blocks.map((b) => JSON.parse(b) as { type: string; name: string });
+    expect(examples.map((e) => e.type).sort()).toEqual(TYPES);
+    const reader = await api.newClient('Reader');
+    for (const [i, body] of examples.entries()) {
+      if (body.type !== 'webhook') expect(readFileSync(new URL(`../../plugins/channel-${body.type}/README.md`, import.meta.url), 'utf8')).toContain(blocks[i]!.trim());
+      const res = await as(reader)('POST', `/clients/${reader.id}/channels`, body);
+      expect(res.status, `${body.type}: ${JSON.stringify(res.body)}`).toBe(201);
+      expect((await as(reader)('DELETE', `/clients/${reader.id}/channels/${res.body.id}`)).status).toBe(204);
+    }
   });
 
   it('delete removes the channel: 204, then 404', async () => {
