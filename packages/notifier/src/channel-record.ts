@@ -100,10 +100,12 @@ export function parseUnit(unit: string): { clientId: string; channelId: string }
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-function json<T>(v: string | undefined, fallback: T): T {
+/** The JSON object stored in `v`, or `fallback` when it holds none (a hand-edited or damaged field). */
+function json<T extends object>(v: string | undefined, fallback: T): T {
   if (!v) return fallback;
   try {
-    return JSON.parse(v) as T;
+    const parsed: unknown = JSON.parse(v);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as T) : fallback;
   } catch {
     return fallback;
   }

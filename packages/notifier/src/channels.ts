@@ -217,7 +217,7 @@ export class ChannelStore {
       name: r.name,
       type: r.type,
       options: this.registry.redact(r.type, r.options),
-      secretOptions: [...(this.registry.get(r.type)?.secretOptions ?? [])],
+      secretOptions: [...(this.registry.get(r.type)?.secretOptions ?? Object.keys(r.options))],
       filters: r.filters,
       delaySec: r.delaySec,
       escalation: r.escalation,

@@ -67,3 +67,25 @@ export async function sleepUntilDue(ctx: NotifierContext, key: string, waker: Wa
   const wait = next.length ? Number(next[1]) - Date.now() : opts.maxSleepMs;
   await waker.wait(Math.min(Math.max(wait, 1), opts.maxSleepMs));
 }
+
+/** How long a member whose firing failed waits before it is tried again. */
+export const FAILED_FIRE_RETRY_MS = 60_000;
+
+/**
+ * Fires each member of a `ZRANGEBYSCORE … WITHSCORES` answer of the sorted set `key` in turn. A
+ * member whose firing throws (a damaged record of one client) is logged and postponed by
+ * FAILED_FIRE_RETRY_MS (only if its score is unchanged), so it neither keeps the members after it,
+ * other clients' among them, from firing nor makes the loop spin on it.
+ */
+export async function fireEach(ctx: NotifierContext, key: string, due: readonly string[], fire: (member: string, score: string) => Promise<void>): Promise<void> {
+  for (let i = 0; i + 1 < due.length && ctx.running(); i += 2) {
+    const member = due[i]!;
+    const score = due[i + 1]!;
+    try {
+      await fire(member, score);
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message, key, member }, 'could not fire a due notification; postponed');
+      await ctx.redis.zadd(key, 'XX', 'GT', Number(score) + FAILED_FIRE_RETRY_MS, member);
+    }
+  }
+}

@@ -4,7 +4,7 @@
  * time; notify_remind fires each at most once per due time and schedules the next.
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
-import { sleepUntilDue, type NotifierContext } from './context.js';
+import { fireEach, sleepUntilDue, type NotifierContext } from './context.js';
 import { parseUnit } from './channel-record.js';
 import { assetLink, ongoingMessage } from './message.js';
 
@@ -19,7 +19,7 @@ export class Reminders {
         const due = await redis.zrangebyscore(keys.reminders, '-inf', Date.now(), 'WITHSCORES', 'LIMIT', 0, opts.reminderBatch);
         if (due.length) {
           const windows = await maintenance.all(Date.now());
-          for (let i = 0; i + 1 < due.length && this.ctx.running(); i += 2) await this.fire(due[i]!, due[i + 1]!, windows);
+          await fireEach(this.ctx, keys.reminders, due, (member, score) => this.fire(member, score, windows));
           if (due.length / 2 >= opts.reminderBatch) continue;
         }
         await sleepUntilDue(this.ctx, keys.reminders, reminderWaker);

@@ -9,16 +9,37 @@ import { errorText } from './errors.js';
 
 /** Secret values shorter than this are not searched for (they would redact ordinary words). */
 const MIN_SECRET_LENGTH = 6;
+/** How long a send may go on after ctx.signal aborted before the host gives it up as `timeout`. */
+export const SEND_GRACE_MS = 1000;
 
 export async function sendMessages(channel: AnyChannel, options: Record<string, unknown>, messages: readonly ChannelMessage[], ctx: ChannelContext): Promise<SendOutcome> {
   let outcome: SendOutcome;
   try {
-    outcome = await channel.send(channel.digest ? messages : messages.slice(0, 1), options, ctx);
+    outcome = await bounded(channel.send(channel.digest ? messages : messages.slice(0, 1), options, ctx), ctx.signal);
   } catch (err) {
     const text = errorText(err);
     outcome = { outcome: 'retry', reason: text.startsWith('denied: ') || text === 'timeout' ? text : `plugin_error: ${text}`, retryAfterMs: null };
   }
   return outcome.outcome === 'delivered' ? outcome : { ...outcome, reason: scrubSecrets(outcome.reason, secretValues(channel, options)) };
+}
+
+/**
+ * `work`, or a TimeoutError SEND_GRACE_MS after `signal` aborted: a plugin that ignores its
+ * signal (a library that never settles) cannot hold a delivery slot and its lease forever.
+ */
+function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => reject(Object.assign(new Error('send did not end after its time budget'), { name: 'TimeoutError' })), SEND_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
 }
 
 /** The outcome of a channel type that is not installed (its channels wait until it is). */

@@ -7,7 +7,7 @@
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
 import { parseUnit } from './channel-record.js';
-import { sleepUntilDue, type NotifierContext } from './context.js';
+import { fireEach, sleepUntilDue, type NotifierContext } from './context.js';
 
 export class Timers {
   constructor(private readonly ctx: NotifierContext) {}
@@ -20,7 +20,7 @@ export class Timers {
         const due = await redis.zrangebyscore(keys.notifyTimers, '-inf', Date.now(), 'WITHSCORES', 'LIMIT', 0, opts.reminderBatch);
         if (due.length) {
           const windows = await maintenance.all(Date.now());
-          for (let i = 0; i + 1 < due.length && this.ctx.running(); i += 2) await this.fire(due[i]!, due[i + 1]!, windows);
+          await fireEach(this.ctx, keys.notifyTimers, due, (member, score) => this.fire(member, score, windows));
           if (due.length / 2 >= opts.reminderBatch) continue;
         }
         await sleepUntilDue(this.ctx, keys.notifyTimers, timerWaker);

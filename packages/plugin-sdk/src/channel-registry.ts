@@ -56,10 +56,15 @@ export class ChannelRegistry {
     return { ok: false, problems: schemaProblems(validator.Errors(value), 'options') };
   }
 
-  /** A copy of the options with every set secret replaced by REDACTED. */
+  /**
+   * A copy of the options with every set secret replaced by REDACTED. For a type that is not
+   * installed (its plugin folder was removed) nothing tells which options are secrets, so every
+   * set option is redacted.
+   */
   redact(type: string, options: Record<string, unknown>): Record<string, unknown> {
     const out = { ...options };
-    for (const name of this.byName.get(type)?.secretOptions ?? []) {
+    const channel = this.byName.get(type);
+    for (const name of channel ? channel.secretOptions : Object.keys(out)) {
       if (out[name] !== undefined && out[name] !== '' && out[name] !== null) out[name] = REDACTED;
     }
     return out;

@@ -41,6 +41,14 @@ describe('slack channel', () => {
     ]);
   });
 
+  it('escapes the text fallback too, so a title holding <!channel> pings no one', async () => {
+    service().answer(slackLike);
+    const before = service().received.length;
+    const out = await slackChannel.send([channelMessage({ title: 'https://x.example/<!channel> & <@U123> is DOWN' })], options(), channelContext());
+    expect(out).toEqual({ outcome: 'delivered' });
+    expect((service().received[before]!.json as { text: string }).text).toBe('https://x.example/&lt;!channel&gt; &amp; &lt;@U123&gt; is DOWN');
+  });
+
   it('posts an up message with the up emoji', async () => {
     service().answer(slackLike);
     const before = service().received.length;

@@ -59,7 +59,8 @@ export function slackPayload(m: ChannelMessage): Record<string, unknown> {
   const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: cutText(`${emoji} ${m.title}`, HEADER_MAX), emoji: true } }];
   if (m.text) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cutText(escapeMrkdwn(m.text), SECTION_MAX) } });
   blocks.push({ type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text })) });
-  return { text: m.title, blocks };
+  // The fallback `text` is mrkdwn too (notifications, screen readers): `<!channel>` in a title must stay text.
+  return { text: escapeMrkdwn(m.title), blocks };
 }
 
 export const slackChannel = defineChannel({
