@@ -75,6 +75,28 @@ describe('channel host hardening', () => {
     expect(h.logs.some((l) => l.msg === 'could not fire a due notification; postponed' && l.member === 'broken:c1|x')).toBe(true);
   });
 
+  it('a maintenance window opened while a down is held silences it when the delay ends', async () => {
+    h = await harness('hard-held-maint');
+    const ok = recordingChannel('fake');
+    const registry = new ChannelRegistry([webhookChannel, ok.channel]);
+    const egress = loopbackEgress(h.t.redis, h.t.keys);
+    const store = new ChannelStore(h.t.redis, h.t.keys, registry, { egress });
+    await store.create('acme', { name: 'ops', type: 'fake', options: { token: 't' }, delaySec: 0.3 });
+    const a = await h.asset('acme', 'https://shop.example.com/');
+    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'hard', options: FAST, egress, channels: registry });
+    const close = h.close;
+    h.close = async () => {
+      await n.stop();
+      await close();
+    };
+    await h.emit(a, 'acme', 'up', 'down');
+    await until(async () => (await h!.t.redis.zcard(h!.t.keys.notifyTimers)) === 1, 3000, 'the held down');
+    await h.maintenance.create({ owner: 'acme', reason: 'm', assetIds: [a], tags: [], start: Date.now() - 1000, end: Date.now() + 60_000 });
+    await until(async () => (await h!.t.redis.zcard(h!.t.keys.notifyTimers)) === 0, 3000, 'the held down to fire');
+    expect(ok.sent).toEqual([]);
+    expect(await h.t.redis.llen(h.t.keys.outbox('acme:' + (await store.idByName('acme', 'ops'))))).toBe(0);
+  });
+
   it('ends a test-send whose plugin never settles as a timeout', async () => {
     h = await harness('hard-hang');
     const hanging = defineChannel({

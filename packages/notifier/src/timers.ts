@@ -2,8 +2,8 @@
  * Timers: held downs (a channel's `delaySec`) and escalations (`escalation.afterSec`), the
  * members `hold|<unit>|<asset>` and `esc|<unit>|<asset>` of notifyTimers scored by their due
  * time. A state change away from down cancels both (notify_fanout); notify_timer fires each at
- * most once. A held down is sent as it was queued; an escalation only while the asset is still
- * down and no maintenance window covers it.
+ * most once. Either is sent (a held down as it was queued) only while the asset is still down
+ * and no maintenance window covers it: a window opened during a delay silences the held down too.
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
 import { parseUnit } from './channel-record.js';
@@ -38,7 +38,7 @@ export class Timers {
     const { unit, message } = parseData(data);
     const assetId = member.slice(member.lastIndexOf('|') + 1);
     let deliver = unit !== '' && message !== '';
-    if (deliver && member.startsWith('esc|')) {
+    if (deliver) {
       const asset = await this.ctx.assets.get(assetId);
       deliver = asset !== null && asset.state === 'down' && !coveringWindow(windows, asset, Date.now());
     }
