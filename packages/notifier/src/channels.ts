@@ -159,7 +159,7 @@ export class ChannelStore {
     const opts = isNewWebhook ? { ...input.options, secret: 'x'.repeat(16) } : input.options;
     const v = this.registry.validate(input.type, opts);
     if (!v.ok) problems.push(...v.problems);
-    for (const name of this.registry.redactedSecrets(input.type, input.options)) problems.push({ field: `options.${name}`, message: 'required (the stored value is kept only when the channel already has one)' });
+    for (const name of this.registry.redactedSecrets(input.type, input.options)) problems.push({ field: `options.${name}`, message: 'required: send the secret itself (a stored one is kept only while the options that say where it is sent are unchanged)' });
     const { guard } = await this.egress.forOwner(clientId);
     problems.push(...urlProblems(input.options, guard), ...templateProblems(input.template), ...(await this.routingProblems(clientId, id, input)));
     if (problems.length) throw invalid(problems);

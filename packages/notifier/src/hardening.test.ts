@@ -46,6 +46,33 @@ describe('channel host hardening', () => {
     expect(JSON.stringify(await after.get('acme', ch.id))).not.toMatch(/tok-secret-gone|r-secret-room/);
   });
 
+  it('keeps a stored secret on update only while the options that say where it is sent are unchanged', async () => {
+    h = await harness('hard-endpoint');
+    const relay = defineChannel({
+      name: 'relay',
+      description: 'sends its token to a server (test)',
+      optionsSchema: Type.Object({ server: Type.String({ default: 'https://relay.example.com' }), token: Type.String({ minLength: 1 }), room: Type.String({ default: 'general' }) }, { additionalProperties: false }),
+      secretOptions: ['token'],
+      endpointOptions: ['server'],
+      send: async () => delivered(),
+    });
+    const store = new ChannelStore(h.t.redis, h.t.keys, new ChannelRegistry([webhookChannel, relay]), { egress: loopbackEgress(h.t.redis, h.t.keys) });
+    const ch = await store.create('acme', { name: 'r', type: 'relay', options: { token: 'tok-relay-secret' } });
+    // Another room, the default server given or left out: the token is kept.
+    await store.update('acme', ch.id, { name: 'r', type: 'relay', options: { token: '[redacted]', room: 'ops', server: 'https://relay.example.com' } });
+    await store.update('acme', ch.id, { name: 'r', type: 'relay', options: { room: 'ops2' } });
+    expect((await store.record('acme', ch.id))?.options).toEqual({ server: 'https://relay.example.com', token: 'tok-relay-secret', room: 'ops2' });
+    // Another server without the token: refused, the stored channel unchanged.
+    for (const token of ['[redacted]', undefined]) {
+      const options = { server: 'https://attacker.example.net', room: 'ops2', ...(token ? { token } : {}) };
+      await expect(store.update('acme', ch.id, { name: 'r', type: 'relay', options })).rejects.toMatchObject({ code: 'WEBMON_ERR_VALIDATION', details: [expect.objectContaining({ field: 'options.token' })] });
+    }
+    expect((await store.record('acme', ch.id))?.options.server).toBe('https://relay.example.com');
+    // With the token sent again, it is saved.
+    await store.update('acme', ch.id, { name: 'r', type: 'relay', options: { server: 'https://relay2.example.com', token: 'tok-relay-2' } });
+    expect((await store.record('acme', ch.id))?.options).toMatchObject({ server: 'https://relay2.example.com', token: 'tok-relay-2' });
+  });
+
   it('reads a channel whose routing or options field is damaged with the defaults', () => {
     const rec = parseChannel('acme', 'c1', { type: 'fake', name: 'ops', routing: 'null', options: '[1]', enabled: '1' });
     expect(rec).toMatchObject({ filters: {}, delaySec: null, escalation: null, template: null, options: {} });
@@ -94,7 +121,7 @@ describe('channel host hardening', () => {
     await h.maintenance.create({ owner: 'acme', reason: 'm', assetIds: [a], tags: [], start: Date.now() - 1000, end: Date.now() + 60_000 });
     await until(async () => (await h!.t.redis.zcard(h!.t.keys.notifyTimers)) === 0, 3000, 'the held down to fire');
     expect(ok.sent).toEqual([]);
-    expect(await h.t.redis.llen(h.t.keys.outbox('acme:' + (await store.idByName('acme', 'ops'))))).toBe(0);
+    expect(await h.t.redis.llen(h.t.keys.outbox(`acme:${await store.idByName('acme', 'ops')}`))).toBe(0);
   });
 
   it('ends a test-send whose plugin never settles as a timeout', async () => {

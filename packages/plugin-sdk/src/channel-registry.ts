@@ -73,14 +73,30 @@ export class ChannelRegistry {
   /**
    * Options sent by a client for a stored channel: a secret given as REDACTED, or left out,
    * keeps the stored value (secrets are write-only, so a client edits a channel without them).
+   * When an endpoint option changed, a stored secret is not kept: it reads REDACTED, which
+   * redactedSecrets reports, so the client must send it again.
    */
   restoreSecrets(type: string, given: Record<string, unknown>, stored: Record<string, unknown> | undefined): Record<string, unknown> {
     if (!stored) return given;
     const out = { ...given };
+    const keep = !this.endpointChanged(type, given, stored);
     for (const name of this.byName.get(type)?.secretOptions ?? []) {
-      if ((out[name] === REDACTED || out[name] === undefined) && stored[name] !== undefined) out[name] = stored[name];
+      if ((out[name] === REDACTED || out[name] === undefined) && stored[name] !== undefined) out[name] = keep ? stored[name] : REDACTED;
     }
     return out;
+  }
+
+  /** Whether `given` (defaults applied) names another endpoint than `stored` (see Channel.endpointOptions). */
+  private endpointChanged(type: string, given: Record<string, unknown>, stored: Record<string, unknown>): boolean {
+    const channel = this.byName.get(type);
+    if (!channel?.endpointOptions?.length) return false;
+    let withDefaults: Record<string, unknown>;
+    try {
+      withDefaults = Value.Default(channel.optionsSchema, structuredClone(given)) as Record<string, unknown>;
+    } catch {
+      return true;
+    }
+    return channel.endpointOptions.some((name) => JSON.stringify(withDefaults[name]) !== JSON.stringify(stored[name]));
   }
 
   /** Whether a value is REDACTED where a secret of this type stands (a new channel cannot be saved with it). */

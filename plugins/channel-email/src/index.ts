@@ -68,6 +68,7 @@ export const emailChannel = defineChannel({
   description: 'E-mail over SMTP (STARTTLS or TLS, AUTH): one mail per change, or a digest.',
   optionsSchema: emailOptionsSchema,
   secretOptions: ['password'],
+  endpointOptions: ['host', 'port', 'security', 'servername', 'rejectUnauthorized'],
   digest: true,
   send: sendMail,
 });

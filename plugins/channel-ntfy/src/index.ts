@@ -84,6 +84,7 @@ export const ntfyChannel = defineChannel({
   description: 'Publishes a push notification to an ntfy topic (ntfy.sh or self-hosted).',
   optionsSchema: ntfyOptionsSchema,
   secretOptions: ['topic', 'token', 'password'],
+  endpointOptions: ['server'],
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();

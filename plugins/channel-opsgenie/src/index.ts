@@ -116,6 +116,7 @@ export const opsgenieChannel = defineChannel({
   description: 'Opsgenie Alert API: create an alert on down, close it on up, one alert per outage.',
   optionsSchema: opsgenieOptionsSchema,
   secretOptions: ['apiKey'],
+  endpointOptions: ['apiUrl'],
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();

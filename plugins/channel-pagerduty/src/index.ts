@@ -123,6 +123,7 @@ export const pagerdutyChannel = defineChannel({
   description: 'PagerDuty Events API v2: trigger on down, resolve on up, one incident per outage.',
   optionsSchema: pagerdutyOptionsSchema,
   secretOptions: ['routingKey'],
+  endpointOptions: ['eventsUrl'],
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();

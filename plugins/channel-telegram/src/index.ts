@@ -105,6 +105,7 @@ export const telegramChannel = defineChannel({
   description: 'Sends a message to a Telegram chat through a bot (Bot API sendMessage).',
   optionsSchema: telegramOptionsSchema,
   secretOptions: ['botToken'],
+  endpointOptions: ['apiUrl'],
   async send(messages, options, ctx) {
     const [m] = messages;
     if (!m) return delivered();
