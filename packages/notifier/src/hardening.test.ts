@@ -26,6 +26,17 @@ function recordingChannel(name: string) {
   return { channel, sent };
 }
 
+/** A notifier with these channel types, stopped by h.close(). */
+async function startHost(harnessed: Harness, registry: ChannelRegistry): Promise<void> {
+  const { t, log } = harnessed;
+  const n = await startNotifier({ redis: t.redis, keys: t.keys, log, consumer: 'hard', options: FAST, egress: loopbackEgress(t.redis, t.keys), channels: registry });
+  const close = harnessed.close;
+  harnessed.close = async () => {
+    await n.stop();
+    await close();
+  };
+}
+
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
@@ -90,12 +101,7 @@ describe('channel host hardening', () => {
     await h.t.redis.set(h.t.keys.channel('broken', 'c1'), 'not a hash');
     await h.t.redis.zadd(h.t.keys.reminders, 1, 'broken:c1|x');
     const a = await h.asset('acme', 'https://shop.example.com/');
-    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'hard', options: FAST, egress, channels: registry });
-    const close = h.close;
-    h.close = async () => {
-      await n.stop();
-      await close();
-    };
+    await startHost(h, registry);
     await h.emit(a, 'acme', 'up', 'down');
     await until(() => ok.sent.filter((m) => m.type === 'reminder').length >= 2, 5000, 'two reminders for acme');
     expect(Number(await h.t.redis.zscore(h.t.keys.reminders, 'broken:c1|x'))).toBeGreaterThan(1);
@@ -110,12 +116,7 @@ describe('channel host hardening', () => {
     const store = new ChannelStore(h.t.redis, h.t.keys, registry, { egress });
     await store.create('acme', { name: 'ops', type: 'fake', options: { token: 't' }, delaySec: 0.3 });
     const a = await h.asset('acme', 'https://shop.example.com/');
-    const n = await startNotifier({ redis: h.t.redis, keys: h.t.keys, log: h.log, consumer: 'hard', options: FAST, egress, channels: registry });
-    const close = h.close;
-    h.close = async () => {
-      await n.stop();
-      await close();
-    };
+    await startHost(h, registry);
     await h.emit(a, 'acme', 'up', 'down');
     await until(async () => (await h!.t.redis.zcard(h!.t.keys.notifyTimers)) === 1, 3000, 'the held down');
     await h.maintenance.create({ owner: 'acme', reason: 'm', assetIds: [a], tags: [], start: Date.now() - 1000, end: Date.now() + 60_000 });
