@@ -27,10 +27,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function apply(yaml: string, extra: string[] = []): Promise<{ code: number | null; out: string }> {
+async function apply(yaml: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   const file = join(dir, `assets-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
-  const p = webmon(['apply', '-f', file, ...extra], env);
+  const p = webmon(['apply', '-f', file, ...extra], { ...env, ...extraEnv });
   const code = await new Promise<number | null>((r) => p.child.once('exit', r));
   return { code, out: p.output() };
 }
@@ -58,5 +58,42 @@ describe('webmon apply', () => {
     const res = await apply('assets: {oops: 1}\n');
     expect(res.code).toBe(2);
     expect(res.out).toMatch(/expected a list of assets/);
+  });
+
+  it(`makes the client's channels those of the file, secrets from \${ENV} references, escalation by name`, async () => {
+    const { body: c } = await rest.call('POST', '/clients', { name: 'channels as code' });
+    const id = c.client.id as string;
+    const secrets = { SLACK_URL: 'https://hooks.slack.com/services/T0/B0/applySecretKey0123', PD_KEY: 'ApplySecretRoutingKey01234567890' };
+    const chat = (delaySec: number, escalate: boolean) =>
+      `  - name: chat\n    type: slack\n    options:\n      webhookUrl: \${SLACK_URL}\n    filters: {tags: [prod], minSeverity: down}\n    delaySec: ${delaySec}\n${escalate ? '    escalation: {afterSec: 900, channel: pager}\n' : ''}    template:\n      title: "{{asset}} is {{state}}"\n`;
+    const pager = `  - name: pager\n    type: pagerduty\n    options: {routingKey: "\${PD_KEY}"}\n`;
+    const file1 = `client: ${id}\nchannels:\n${chat(300, true)}${pager}`;
+    const first = await apply(file1, [], secrets);
+    expect(first).toMatchObject({ code: 0, out: expect.stringContaining(`client ${id} channels: 2 created, 0 updated, 0 kept, 0 deleted, 0 failed`) });
+    expect(first.out).not.toMatch(/added|applySecretKey|ApplySecretRoutingKey/); // no assets: list, so no asset sync
+    const listed = async () => Object.fromEntries(((await rest.call('GET', `/clients/${id}/channels`)).body.channels as { name: string }[]).map((ch) => [ch.name, ch])) as Record<string, any>;
+    let byName = await listed();
+    expect(byName.chat).toMatchObject({ type: 'slack', options: { webhookUrl: '[redacted]' }, filters: { tags: ['prod'], minSeverity: 'down' }, delaySec: 300, escalation: { afterSec: 900, channelId: byName.pager.id }, template: { title: '{{asset}} is {{state}}' } });
+    expect(JSON.parse((await t.redis.hget(t.keys.channel(id, byName.chat.id), 'options'))!).webhookUrl).toBe(secrets.SLACK_URL);
+    expect(JSON.parse((await t.redis.hget(t.keys.channel(id, byName.pager.id), 'options'))!).routingKey).toBe(secrets.PD_KEY);
+
+    expect(await apply(file1, [], secrets)).toMatchObject({ code: 0, out: expect.stringContaining('0 created, 0 updated, 2 kept, 0 deleted, 0 failed') });
+
+    const file2 = `client: ${id}\nchannels:\n${chat(600, false)}  - name: phone\n    type: ntfy\n    options: {topic: apply_topic}\n`;
+    expect(await apply(file2, [], secrets)).toMatchObject({ code: 0, out: expect.stringContaining('1 created, 1 updated, 0 kept, 1 deleted, 0 failed') });
+    byName = await listed();
+    expect(Object.keys(byName).sort()).toEqual(['chat', 'phone']);
+    expect(byName.chat).toMatchObject({ delaySec: 600, escalation: null });
+
+    // A missing variable stops apply before any request; a refused channel deletes nothing.
+    const missing = await apply(file1, [], { PD_KEY: secrets.PD_KEY });
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(/channels\.0\.options\.webhookUrl: environment variable SLACK_URL is not set/);
+    const refused = await apply(`client: ${id}\nchannels:\n  - name: chat\n    type: slack\n    options: {webhookUrl: not-a-url}\n`);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/channels: 0 created, 0 updated, 0 kept, 0 deleted, 1 failed/);
+    expect(refused.out).toMatch(/channel chat: .*WEBMON_ERR_VALIDATION.*options\.webhookUrl/);
+    expect(refused.out).toMatch(/no channel was deleted/);
+    expect(Object.keys(await listed()).sort()).toEqual(['chat', 'phone']);
   });
 });

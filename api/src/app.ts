@@ -6,7 +6,9 @@ import cookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AssetStore, ClientStore, JobStore, MaintenanceStore, OwnerEgress, SessionStore, SnapshotCoalescer, StatusPageStore, WebmonError, deploymentKeys, errorBody, jobPolicy, scripts, type Logger } from '@webmon/core';
-import { WebhookStore } from '@webmon/notifier';
+import { ChannelStore, WebhookStore } from '@webmon/notifier';
+import { channelRegistry } from '@webmon/plugin-registry';
+import { ChannelAgents } from '@webmon/plugin-sdk';
 import { AssetInputs } from './asset-input.js';
 import { authenticated, publicRoutes } from './auth.js';
 import type { ApiContext, ApiDeps, App } from './context.js';
@@ -37,6 +39,7 @@ import { statusPageRoutes } from './routes/status-pages.js';
 import { statsRoutes } from './routes/stats.js';
 import { syncRoutes } from './routes/sync.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { channelRoutes } from './routes/channels.js';
 import { setValidators } from './validation.js';
 
 export type { ApiContext, ApiDeps, App, JobSink } from './context.js';
@@ -61,6 +64,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   await app.register(cookie);
   const hub = new EventHub(redis, ctx.keys, log);
   app.addHook('onClose', async () => hub.close());
+  app.addHook('onClose', async () => void (await ctx.channelAgents.close()));
   const publishing = new Publishing(ctx);
   const metrics = metricsRoutes(ctx);
   await app.register(publicRoutes(healthRoutes(ctx), ...(config.api.publicMetrics ? [metrics] : []), publicRoutesOf(ctx, publishing), dashboardRoutes(ctx)));
@@ -83,6 +87,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       keyRoutes(ctx),
       syncRoutes(ctx),
       webhookRoutes(ctx),
+      channelRoutes(ctx),
       maintenanceRoutes(ctx),
       statsRoutes(ctx),
       probeRoutes(ctx),
@@ -123,6 +128,9 @@ function createContext(deps: ApiDeps): ApiContext {
     clients: new ClientStore(redis, keys, config.api.adminKey),
     maintenance: new MaintenanceStore(redis, keys),
     webhooks: new WebhookStore(redis, keys, { egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined), { ttlMs: 0 }) }),
+    channels: new ChannelStore(redis, keys, deps.channels ?? channelRegistry, { egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined), { ttlMs: 0 }) }),
+    channelAgents: new ChannelAgents(config.notifier.timeoutMs),
+    log: deps.log,
     inputs: new AssetInputs(registry, config),
     sink: deps.jobs,
     sessions: new SessionStore(redis, keys, config.api.sessionTtlSec * 1000, config.api.sessionMaxSec * 1000),

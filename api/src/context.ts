@@ -6,7 +6,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AssetStore, ClientStore, Config, JobStore, Keys, Logger, MaintenanceStore, Principal, Redis, SessionStore, StatusPageStore } from '@webmon/core';
-import type { WebhookStore } from '@webmon/notifier';
+import type { ChannelStore, WebhookStore } from '@webmon/notifier';
+import type { ChannelAgents, ChannelRegistry } from '@webmon/plugin-sdk';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import type { AssetInputs } from './asset-input.js';
 
@@ -21,6 +22,8 @@ export interface ApiDeps {
   log: Logger;
   registry: PluginRegistry;
   jobs: JobSink;
+  /** The installed notification channel types (default: every channel folder under plugins/). */
+  channels?: ChannelRegistry;
 }
 
 export interface ApiContext {
@@ -32,6 +35,10 @@ export interface ApiContext {
   clients: ClientStore;
   maintenance: MaintenanceStore;
   webhooks: WebhookStore;
+  channels: ChannelStore;
+  /** Connection pools of test-sends (closed with the api). */
+  channelAgents: ChannelAgents;
+  log: Logger;
   inputs: AssetInputs;
   sink: JobSink;
   keys: Keys;

@@ -17,7 +17,7 @@ async function inject(assetId: string, at: number, status: CheckResult['status']
 
 describe.each(TOPOLOGIES)('statistics (%s Redis)', (topology) => {
   beforeAll(async () => {
-    api = await testApi('stats', { history: { maxResults: 1000 } }, undefined, topology); // the paging tests below keep more than the default cap
+    api = await testApi('stats', { history: { maxResults: 1000 } }, undefined, { topology }); // the paging tests below keep more than the default cap
     jobs = new JobStore(api.t.redis, api.t.keys, api.t.scripts, jobPolicy(api.config));
   });
   afterAll(() => api.close());

@@ -28,6 +28,7 @@ import {
   type Redis,
 } from '@webmon/core';
 import { startNotifier, type RunningNotifier } from '@webmon/notifier';
+import { channelRegistry } from '@webmon/plugin-registry';
 import { controlCommands } from './commands.js';
 import { ControlChannel } from './control.js';
 import { PriorityQueue } from './queue.js';
@@ -124,6 +125,7 @@ function startConfiguredNotifier(config: Readonly<Config>, redis: Redis, keys: K
     log,
     consumer: instanceId('notifier'),
     egress: new OwnerEgress(config, new ClientStore(redis, keys, undefined)),
-    options: { maxFailures: config.notifier.maxFailures, backoffBaseMs: config.notifier.backoffBaseMs, timeoutMs: config.notifier.timeoutMs, leaseMs: config.notifier.timeoutMs + 5000 },
+    channels: channelRegistry,
+    options: { publicUrl: config.api.publicUrl, maxFailures: config.notifier.maxFailures, backoffBaseMs: config.notifier.backoffBaseMs, timeoutMs: config.notifier.timeoutMs, leaseMs: config.notifier.timeoutMs + 5000 },
   });
 }

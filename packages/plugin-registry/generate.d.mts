@@ -12,6 +12,8 @@ export interface PluginPackage {
 }
 
 export function discoverPlugins(root: string): PluginPackage[];
-export function renderInstalled(plugins: readonly PluginPackage[]): string;
+/** The channel folders ("webmon": {"channel": true}), by folder name. */
+export function discoverChannels(root: string): PluginPackage[];
+export function renderInstalled(plugins: readonly PluginPackage[], channels?: readonly PluginPackage[]): string;
 export function renderReferences(plugins: readonly PluginPackage[], outDir: string): string;
 export function generateRegistry(options?: { root?: string; outDir?: string }): PluginPackage[];

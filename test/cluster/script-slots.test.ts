@@ -24,11 +24,13 @@ import {
   scripts,
   shardFor,
   shardOfId,
+  sleep,
   type CheckResult,
   type Keys,
   type Redis,
 } from '@webmon/core';
-import { WebhookStore } from '@webmon/notifier';
+import { WebhookStore, startNotifier } from '@webmon/notifier';
+import { FAST, loopbackEgress, startReceiver } from '../../packages/notifier/test/harness.js';
 import { Outbox } from '../../packages/notifier/src/outbox.js';
 import { ShardLeases } from '../../dispatcher/src/shards.js';
 import { guardScriptSlots, slotOf } from '../helpers/slots.js';
@@ -182,34 +184,38 @@ describe('scripts on a Redis Cluster', () => {
     expect(await clients.remove(client.id)).toBe(true);
   });
 
-  it('queues notifications from the events of a shard into the outbox of the client, reminds and leases deliveries', async () => {
-    const hooks = new WebhookStore(redis, keys);
-    await hooks.set('notified', { url: 'https://hooks.example.com/in', secret: 'a-secret-long-enough-for-hmac-1234', remindEverySec: 60 });
-    expect(await hooks.enable('notified')).toMatchObject({ enabled: true });
-    const id = await create('notified', 'n0');
-    const [jobId] = await jobs.enqueue([{ assetId: id, owner: 'notified' }], 0);
-    await jobs.claim(jobId!, 'tn', 10_000);
-    await jobs.complete({ jobId: jobId!, token: 'tn', outcome: 'error', reason: 'http_status', results: [result('error')], durationMs: 3, owner: 'notified', assetId: id });
-    const events = keys.shardOf(id).events;
-    await redis.xgroup('CREATE', events, 'notifier', '0', 'MKSTREAM');
-    const read = (await redis.xreadgroup('GROUP', 'notifier', 'c1', 'COUNT', 10, 'STREAMS', events, '>')) as Array<[string, Array<[string, string[]]>]>;
-    const entryId = read[0]![1][0]![0];
-    const outbox = new Outbox(redis, keys);
-    const entry = { group: 'notifier', entryId, owner: 'notified', assetId: id, to: 'down', deliver: true, payload: '{"n":1}', now: Date.now(), maxOutbox: 100 };
-    expect(await outbox.fanout(entry)).toBeNull();
-    expect(await outbox.fanout(entry)).toBe('duplicate');
-    expect(await redis.lrange(keys.outbox('notified'), 0, -1)).toEqual(['{"n":1}']);
-    expect(await redis.hget(keys.asset(id), 'notifiedEventId')).toBe(entryId);
-    const [member, score] = await redis.zrange(keys.reminders, '0', '0', 'WITHSCORES');
-    expect(member).toBe(`notified|${id}`);
-    const reminder = { member: member!, score: score!, clientId: 'notified', assetId: id, state: 'down', deliver: true, payload: '{"n":2}', now: Date.now(), maxOutbox: 100 };
-    expect(await outbox.remind(reminder)).toBe(true);
-    expect(await outbox.remind(reminder)).toBe(false); // its due time moved on
-    expect(await outbox.claim(Date.now() + 1, 10_000, 10, 'lease')).toEqual(['notified']);
-    expect(await outbox.ack('notified', 'lease', '{"n":1}', Date.now(), 10_000)).toBe(1);
-    expect(await outbox.fail('notified', 'lease', { error: 'x', now: Date.now(), backoffBaseMs: 1, backoffMaxMs: 10, maxFailures: 5, retryAfterMs: 0 })).toMatchObject({ code: 1 });
-    expect(await outbox.claim(Date.now() + 1000, 10_000, 10, 'lease2')).toEqual(['notified']);
-    expect(await outbox.release('notified', 'lease2', Date.now())).toBeGreaterThanOrEqual(0);
+  it('notifies from the events of a shard through a channel in the global slot, and fires reminders and timers there', async () => {
+    const secret = 'a-secret-long-enough-for-hmac-1234';
+    const receiver = await startReceiver(secret);
+    const log = createLogger({ role: 'dispatcher', level: 'silent' });
+    const egress = loopbackEgress(redis, keys);
+    const notifier = await startNotifier({ redis, keys, log, egress, options: FAST });
+    try {
+      const hooks = new WebhookStore(redis, keys, { egress });
+      await hooks.set('notified', { url: receiver.url, secret, remindEverySec: 60 });
+      expect(await hooks.enable('notified')).toMatchObject({ enabled: true });
+      const id = await create('notified', 'n0');
+      const [jobId] = await jobs.enqueue([{ assetId: id, owner: 'notified' }], 0);
+      await jobs.claim(jobId!, 'tn', 10_000);
+      await jobs.complete({ jobId: jobId!, token: 'tn', outcome: 'error', reason: 'http_status', results: [result('error')], durationMs: 3, owner: 'notified', assetId: id });
+      for (let i = 0; i < 200 && receiver.received.length === 0; i++) await sleep(50);
+      expect(receiver.received.map((r) => [r.body.asset.id, r.body.to, r.verified])).toEqual([[id, 'down', true]]);
+      expect(await redis.hget(keys.notified, id)).toBe(receiver.received[0]!.body.id);
+      // The paths a short test does not reach by time: a reminder and a timer coming due, a failed and a released lease.
+      const outbox = new Outbox(redis, keys);
+      const channelKey = keys.webhook('notified');
+      const [member, score] = await redis.zrange(keys.reminders, '0', '0', 'WITHSCORES');
+      expect(member).toBe(`notified|${id}`);
+      const reminder = { member: member!, score: score!, clientId: 'notified', channelId: 'webhook', down: true, deliver: true, payload: '{"n":2}', now: Date.now(), maxOutbox: 100 };
+      expect(await outbox.remind(reminder)).toBe(true);
+      expect(await outbox.remind(reminder)).toBe(false); // its due time moved on
+      expect(await outbox.timer({ member: `hold|notified|${id}`, score: '1', unit: 'notified', deliver: true, message: '{}', now: Date.now(), maxOutbox: 100 }, channelKey)).toBe(-1);
+      expect(await outbox.fail(channelKey, 'notified', 'not-the-lease', { error: 'x', now: Date.now(), backoffBaseMs: 1, backoffMaxMs: 10, maxFailures: 5, retryAfterMs: 0, drop: 0, head: '' })).toEqual({ code: -1 });
+      expect(await outbox.release(channelKey, 'notified', 'not-the-lease', Date.now())).toBeLessThanOrEqual(0);
+    } finally {
+      await notifier.stop();
+      await receiver.close();
+    }
   });
 
   it('marks a window that opens later, in every shard', async () => {
@@ -246,8 +252,6 @@ describe('scripts on a Redis Cluster', () => {
     );
     const unreached = [
       'client_key_migrate', // keys made before key records: single-Redis installs only
-      'notify_fanout', // single-shard layouts (notify_queue and notify_mark here)
-      'notify_remind', // single-shard layouts (notify_queue here)
     ];
     expect(all.filter((name) => !calls.has(name)).sort()).toEqual(unreached.sort());
   });

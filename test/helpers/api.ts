@@ -4,7 +4,7 @@
  */
 import { Pull } from 'zeromq';
 import { buildApi, JobPusher, type App } from '@webmon/api';
-import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Redis } from '@webmon/core';
+import { ClientStore, connectRedis, createLogger, freePort, loadConfig, type Config, type Logger, type Redis } from '@webmon/core';
 import { registry as installed } from '@webmon/plugin-registry';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { testRedisOf, type TestRedis, type Topology } from './redis.js';
@@ -24,15 +24,22 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** `registry`: the plugins the api knows (the installed ones by default); `topology`: one Redis or the shared Cluster. */
-export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed, topology: Topology = 'single'): Promise<TestApi> {
-  const t = await testRedisOf(topology, name);
+export interface TestApiOptions {
+  /** One Redis (default) or the shared Cluster. */
+  topology?: Topology;
+  /** Where the app logs (default: nowhere). */
+  log?: Logger;
+}
+
+/** `registry`: the plugins the api knows (the installed ones by default). */
+export async function testApi(name: string, overrides: Record<string, unknown> = {}, registry: PluginRegistry = installed, opts: TestApiOptions = {}): Promise<TestApi> {
+  const t = await testRedisOf(opts.topology ?? 'single', name);
+  const log = opts.log ?? createLogger({ level: 'silent', role: 'api' });
   const frontend = `tcp://127.0.0.1:${await freePort()}`;
   const config = loadConfig({
     env: {},
     overrides: { redis: { keyPrefix: t.prefix }, api: { adminKey: ADMIN }, zmq: { frontend }, snapshots: { afterWrites: 'off' }, ...overrides },
   });
-  const log = createLogger({ level: 'silent', role: 'api' });
   const pull = new Pull();
   await pull.bind(frontend);
   const pusher = new JobPusher(frontend, 1000, log);

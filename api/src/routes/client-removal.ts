@@ -31,6 +31,7 @@ export async function deleteClient(ctx: ApiContext, id: string): Promise<void> {
   await ctx.clients.revokeAllKeys(id);
   await deleteAssetsOf(ctx, id);
   await ctx.webhooks.delete(id);
+  await ctx.channels.deleteAll(id);
   for (const w of await ctx.maintenance.list(id)) await ctx.maintenance.delete(w.id);
   for (const page of await ctx.statusPages.listOwned(id)) await ctx.statusPages.delete(page);
   await ctx.redis.del(...rateLimitKeys(ctx.keys, id));

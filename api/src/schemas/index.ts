@@ -12,6 +12,7 @@ import * as maintenance from './maintenance.js';
 import * as stats from './stats.js';
 import * as system from './system.js';
 import * as webhooks from './webhooks.js';
+import * as channels from './channels.js';
 
 export * from './assets.js';
 export * from './clients.js';
@@ -22,9 +23,10 @@ export * from './maintenance.js';
 export * from './stats.js';
 export * from './system.js';
 export * from './webhooks.js';
+export * from './channels.js';
 
 /** Every named component (a schema with an `$id`), registered once with the app and its validators. */
-export const COMPONENTS: readonly TSchema[] = [ErrorResponse, ...[assets, jobs, stats, system, clients, maintenance, webhooks, dashboard].flatMap((m) => Object.values(m).filter(isComponent))];
+export const COMPONENTS: readonly TSchema[] = [ErrorResponse, ...[assets, jobs, stats, system, clients, maintenance, webhooks, channels, dashboard].flatMap((m) => Object.values(m).filter(isComponent))];
 
 function isComponent(value: unknown): value is TSchema {
   return typeof value === 'object' && value !== null && typeof (value as { $id?: unknown }).$id === 'string';

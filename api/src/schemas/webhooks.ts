@@ -14,12 +14,8 @@ export const WebhookEnable = Type.Object({ dropPending: Type.Boolean({ default: 
 
 const MaybeText = Type.Union([Type.String(), Type.Null()]);
 
-export const Webhook = Type.Object(
-  {
-    clientId: Type.String(),
-    url: Type.String(),
-    secretSet: Type.Boolean(),
-    remindEverySec: Type.Union([Type.Integer(), Type.Null()]),
+/** The delivery status of a webhook or channel. */
+export const DeliveryStatus = {
     enabled: Type.Boolean(),
     failures: Type.Integer(),
     disabledReason: MaybeText,
@@ -31,6 +27,15 @@ export const Webhook = Type.Object(
     pending: Type.Integer(),
     delivered: Type.Integer(),
     dropped: Type.Integer(),
+};
+
+export const Webhook = Type.Object(
+  {
+    clientId: Type.String(),
+    url: Type.String(),
+    secretSet: Type.Boolean(),
+    remindEverySec: Type.Union([Type.Integer(), Type.Null()]),
+    ...DeliveryStatus,
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },

@@ -1,8 +1,9 @@
-/** `webmon apply -f FILE`: declarative sync of one client's assets through the REST API. */
+/** `webmon apply -f FILE`: declarative sync of one client's assets and channels through the REST API. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Config } from '@webmon/core';
+import { readChannels, syncChannels, type Call, type ChannelReport, type FileChannel } from './apply-channels.js';
 import { progressLine, styleFor } from './term.js';
 
 export interface ApplyOptions {
@@ -14,10 +15,13 @@ export interface ApplyOptions {
 
 interface Spec {
   client?: unknown;
-  assets: unknown[];
+  /** Absent: the client's assets are left as they are (a file of channels only). */
+  assets?: unknown[];
+  /** Absent: the client's channels are left as they are. */
+  channels?: FileChannel[];
 }
 
-/** The file: a list of assets, or `{client?, assets}`. */
+/** The file: a list of assets, or `{client?, assets?, channels?}` with at least one of the lists. */
 function readSpec(file: string | undefined): Spec {
   if (!file) throw new ConfigError('apply needs -f FILE (a YAML or JSON list of assets)');
   let doc: unknown;
@@ -26,9 +30,13 @@ function readSpec(file: string | undefined): Spec {
   } catch (err) {
     throw new ConfigError(`${file}: ${(err as Error).message}`);
   }
-  const spec = Array.isArray(doc) ? { assets: doc } : (doc as { client?: unknown; assets?: unknown } | null);
-  if (!spec || !Array.isArray(spec.assets)) throw new ConfigError(`${file}: expected a list of assets, or a mapping with "assets:" (and optionally "client:")`);
-  return spec as Spec;
+  const spec = Array.isArray(doc) ? { assets: doc } : (doc as { client?: unknown; assets?: unknown; channels?: unknown } | null);
+  const hasAssets = Array.isArray(spec?.assets);
+  if (!spec || (!hasAssets && spec.channels === undefined) || (spec.assets !== undefined && !hasAssets)) {
+    throw new ConfigError(`${file}: expected a list of assets, or a mapping with "assets:" and/or "channels:" (and optionally "client:")`);
+  }
+  const channels = spec.channels === undefined ? undefined : readChannels(file, spec.channels, process.env);
+  return { client: spec.client, ...(hasAssets ? { assets: spec.assets as unknown[] } : {}), ...(channels ? { channels } : {}) };
 }
 
 /** --api, else $WEBMON_API_URL, else the configured api address (a wildcard bind → loopback). */
@@ -56,8 +64,6 @@ interface SyncReport {
   items: Array<{ index: number; error?: { code: string; message: string } }>;
 }
 
-type Call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => Promise<T>;
-
 function caller(base: string, key: string): Call {
   return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(base + path, {
@@ -84,19 +90,33 @@ function report(client: string, r: SyncReport): number {
   return r.failed > 0 ? 1 : 0;
 }
 
+/** Prints what was done to the channels, then one line per refused channel; exit code 1 when any failed. */
+function reportChannels(client: string, r: ChannelReport): number {
+  const style = styleFor(process.stdout);
+  const failed = r.failed.length > 0 ? style.red(`${r.failed.length} failed`) : '0 failed';
+  process.stdout.write(`client ${client} channels: ${r.created} created, ${r.updated} updated, ${r.kept} kept, ${r.deleted} deleted, ${failed}\n`);
+  for (const f of r.failed) process.stdout.write(`  channel ${f.name}: ${f.error}\n`);
+  if (r.failed.length > 0) process.stdout.write(`${style.yellow('no channel was deleted: fix the channels above and apply again')}\n`);
+  return r.failed.length > 0 ? 1 : 0;
+}
+
+async function syncAssets(call: Call, client: string, assets: unknown[]): Promise<SyncReport> {
+  const progress = progressLine(process.stderr, `applying ${assets.length} assets to client ${client}`);
+  try {
+    return await call<SyncReport>('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets });
+  } finally {
+    progress.stop();
+  }
+}
+
 export async function apply(config: Readonly<Config>, opts: ApplyOptions): Promise<number> {
   const spec = readSpec(opts.file);
   const call = caller(apiBase(config, opts.api), apiKey(config, opts.key));
   try {
     const client = opts.client ?? (typeof spec.client === 'string' ? spec.client : undefined) ?? String((await call('GET', '/whoami')).id);
-    const progress = progressLine(process.stderr, `applying ${spec.assets.length} assets to client ${client}`);
-    let r: SyncReport;
-    try {
-      r = await call<SyncReport>('PUT', `/clients/${encodeURIComponent(client)}/assets`, { assets: spec.assets });
-    } finally {
-      progress.stop();
-    }
-    return report(client, r);
+    const assets = spec.assets ? report(client, await syncAssets(call, client, spec.assets)) : 0;
+    const channels = spec.channels ? reportChannels(client, await syncChannels(call, client, spec.channels)) : 0;
+    return Math.max(assets, channels);
   } catch (err) {
     process.stderr.write(`webmon: ${(err as Error).message}\n`);
     return 1;

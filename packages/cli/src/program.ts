@@ -87,12 +87,12 @@ restarted if they die.`,
 function clientCommands(program: Command, exit: Exit): void {
   program
     .command('apply')
-    .description("monitors as code: make a client's assets those of a file")
-    .addOption(new Option('-f, --file <FILE>', 'YAML or JSON list of assets, or {client, assets}'))
+    .description("monitors as code: make a client's assets and channels those of a file")
+    .addOption(new Option('-f, --file <FILE>', 'YAML or JSON list of assets, or {client, assets, channels}'))
     .addOption(new Option('--api <URL>', 'the REST API (default: $WEBMON_API_URL, else api.host:api.port)'))
     .addOption(new Option('--key <KEY>', 'API key (default: $WEBMON_API_KEY, else the admin key)'))
     .addOption(new Option('--client <ID>', "the client whose assets these are (default: the file's client:, else the key's)"))
-    .addHelpText('after', '\nAdds, updates and removes assets; idempotent. Nothing is removed while an item\nis refused.')
+    .addHelpText('after', `\nAdds, updates and removes assets and channels; idempotent. Nothing is removed\nwhile an item is refused. \${NAME} in a channel is the environment variable NAME.`)
     .action(async (opts: { file?: string; api?: string; key?: string; client?: string }, cmd: Command) => {
       const config = configOf(cmd);
       const { apply } = await import('./apply.js');

@@ -61,6 +61,12 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address the REST API binds.' }),
         port: Int(8080, 0, 65535, 'Port the REST API listens on (0: any free port).'),
+        publicUrl: Type.String({
+          default: '',
+          maxLength: 2048,
+          pattern: '^(https?://[^\\s]+)?$',
+          description: 'The address users reach the API and dashboard at (e.g. https://webmon.example.com): notifications link to the asset\'s dashboard page under it. Empty: no link.',
+        }),
         adminKey: Type.Optional(
           Type.String({ minLength: 16, description: 'Admin API key. Unset with `webmon up`: generated once into <dataDir>/admin.key.' }),
         ),

@@ -189,14 +189,30 @@ function globalKeys(p: string) {
     /** Sorted set: one owner's maintenance window ids, scored by creation time (counts against its quota). */
     maintenanceOwned: (owner: string) => `${p}maintenance:owner:${owner}`,
     // --- notifications (packages/notifier) ---------------------------------------------------
-    /** Hash: a client's webhook (url, secret, enabled, failures, disabledReason, …). */
+    // A delivery *unit* is one channel of one client: `<clientId>` for its channel with the fixed
+    // id `webhook` (the /clients/:id/webhook view, keys as before channels existed), else
+    // `<clientId>:<channelId>`. outboxDue, reminders and timers name units.
+    /** Hash: a client's `webhook` channel (url, secret, routing, enabled, failures, disabledReason, …, lease). */
     webhook: (clientId: string) => `${p}webhook:${clientId}`,
-    /** List: a client's pending deliveries, oldest first (JSON payloads). */
-    outbox: (clientId: string) => `${p}outbox:${clientId}`,
-    /** Sorted set: client id → when its outbox may next be delivered (ms). */
+    /** Hash: one channel of a client (type, name, options, routing, status, lease); `webhook` is the hash above. */
+    channel: (clientId: string, channelId: string) => (channelId === 'webhook' ? `${p}webhook:${clientId}` : `${p}channel:${clientId}:${channelId}`),
+    /** Prefixes of channel hashes, for notify_claim: a unit without ':' → webhookPrefix + unit, else channelPrefix + unit. */
+    webhookPrefix: `${p}webhook:`,
+    channelPrefix: `${p}channel:`,
+    /** Hash: a client's channels other than `webhook`: channel id → name (names are unique per client). */
+    channels: (clientId: string) => `${p}channels:${clientId}`,
+    /** List: a unit's pending deliveries, oldest first (JSON messages); `outbox(clientId)` is the webhook channel's. */
+    outbox: (unit: string) => `${p}outbox:${unit}`,
+    /** Sorted set: unit → when its outbox may next be delivered (ms). */
     outboxDue: `${p}outbox:due`,
-    /** Sorted set: "<clientId>|<assetId>" → next reminder time (ms) while the asset stays down. */
+    /** Sorted set: "<unit>|<assetId>" → next reminder time (ms) while the asset stays down. */
     reminders: `${p}reminders`,
+    /** Hash: asset id → the newest events entry id the notifier handled for it (order and exactly-once per asset). */
+    notified: `${p}notify:asset`,
+    /** Sorted set: "hold|<unit>|<assetId>" (a delayed down) and "esc|<unit>|<assetId>" (an escalation) → due time (ms). */
+    notifyTimers: `${p}notify:timers`,
+    /** Hash: notifyTimers member → JSON {unit, message} queued when the timer fires. */
+    notifyTimerData: `${p}notify:timers:data`,
     /** Consumer group on `events` that turns state changes into deliveries. */
     notifierGroup: 'notifier',
     /** Sorted set: instance id → last heartbeat time, per role. */

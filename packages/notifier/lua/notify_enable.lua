@@ -1,17 +1,17 @@
 --[[
-  notify_enable: (re-)enable a client's notifications, e.g. after the automatic disable.
+  notify_enable: (re-)enable a channel's notifications, e.g. after the automatic disable.
   Resets the failure streak, clears disabledReason/disabledAt and makes pending deliveries due
-  now (an enable also means "retry now" for a client waiting out a backoff). While a delivery
+  now (an enable also means "retry now" for a unit waiting out a backoff). While a delivery
   lease is held, its holder reschedules the client itself.
 
-  KEYS[1]  webhook hash
+  KEYS[1]  channel hash
   KEYS[2]  outbox list
   KEYS[3]  outboxDue sorted set
   ARGV[1]  now, ms
-  ARGV[2]  client id
+  ARGV[2]  unit
   ARGV[3]  '1' to drop the pending deliveries first, '0' to keep them
 
-  Returns -1 no webhook (nothing written)
+  Returns -1 no such channel (nothing written)
           N  deliveries pending after the enable
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then

@@ -1,12 +1,12 @@
 --[[
   notify_release: end a delivery lease without a result (budget used up, notifier stopping,
   nothing left to deliver). The client stays due at the given time while it has pending
-  deliveries and an enabled webhook; otherwise it leaves outboxDue.
+  deliveries and an enabled channel; otherwise it leaves outboxDue.
 
-  KEYS[1]  webhook hash
+  KEYS[1]  channel hash
   KEYS[2]  outbox list
   KEYS[3]  outboxDue sorted set
-  ARGV[1]  client id
+  ARGV[1]  unit
   ARGV[2]  lease token
   ARGV[3]  when the client is due again, ms
 

@@ -1,33 +1,39 @@
 /**
- * Delivery: leases due clients from `outbox:due` (notify_claim) and POSTs each client's outbox
- * in order, one request at a time per client, `concurrency` clients at once. Failures back off
- * exponentially and disable the client after `maxFailures` in a row (notify_fail).
+ * Delivery: leases due units (one channel of a client) from `outbox:due` (notify_claim) and
+ * sends each unit's outbox through its channel plugin, in order, one send at a time per unit,
+ * `concurrency` units at once. A digest channel sends up to MAX_DIGEST messages in one send.
+ * `retry` outcomes (and throws, and refused addresses) back off exponentially, after
+ * Retry-After when given; `rejected` drops the message (never retried); both count toward the
+ * `maxFailures` in a row that disable the channel (notify_fail).
  */
 import { randomBytes } from 'node:crypto';
 import type { OwnerEgress } from '@webmon/core';
+import { createChannelContext, type ChannelMessage, type SendOutcome } from '@webmon/plugin-sdk';
+import { parseChannel, parseUnit, unitOf, type ChannelRecord } from './channel-record.js';
 import { sleepUntilDue, type NotifierContext } from './context.js';
-import { postWebhook, refusedUrl, type AgentPool, type PostResult } from './post.js';
+import { messageOfEntry } from './message.js';
+import { notInstalled, sendMessages } from './send.js';
 import { urlForLog } from './webhooks.js';
 
-/** A leased client's webhook settings and the head of its outbox, read together. */
+/** Most messages in one digest send. */
+export const MAX_DIGEST = 100;
+
+/** A leased unit's channel and the head of its outbox, read together. */
 interface Head {
-  url: string | null;
-  secret: string | null;
-  enabled: string | null;
+  channel: ChannelRecord | null;
   lease: string | null;
-  entry: string | null;
+  entries: string[];
 }
 
 export class Delivery {
   constructor(
     private readonly ctx: NotifierContext,
     private readonly owners: OwnerEgress,
-    private readonly agents: AgentPool,
     /** Aborted after stop()'s grace: requests in flight end as `stopped`. */
     private readonly stopping: AbortSignal,
   ) {}
 
-  /** Claims due clients while slots are free; resolves once stopped and every pass has ended. */
+  /** Claims due units while slots are free; resolves once stopped and every pass has ended. */
   async run(): Promise<void> {
     const { opts, log, deliveryWaker } = this.ctx;
     const active = new Set<Promise<void>>();
@@ -48,14 +54,14 @@ export class Delivery {
     await Promise.allSettled([...active]);
   }
 
-  /** Leases up to `free` due clients and starts a delivery pass for each; how many were leased. */
+  /** Leases up to `free` due units and starts a delivery pass for each; how many were leased. */
   private async claim(free: number, active: Set<Promise<void>>): Promise<number> {
     const { opts, log, deliveryWaker } = this.ctx;
     const token = randomBytes(12).toString('base64url');
     const claimed = await this.ctx.outbox.claim(Date.now(), opts.leaseMs, free, token);
-    for (const clientId of claimed) {
-      const task: Promise<void> = this.deliverClient(clientId, token)
-        .catch((err: Error) => log.warn({ err: err.message, clientId }, 'delivery pass failed; the lease expires and it is retried'))
+    for (const unit of claimed) {
+      const task: Promise<void> = this.deliverClient(unit, token)
+        .catch((err: Error) => log.warn({ err: err.message, unit }, 'delivery pass failed; the lease expires and it is retried'))
         .finally(() => {
           active.delete(task);
           deliveryWaker.wake();
@@ -65,89 +71,90 @@ export class Delivery {
     return claimed.length;
   }
 
-  /** Delivers one leased client's outbox head by head until empty, failed, lost or out of budget. */
-  private async deliverClient(clientId: string, token: string): Promise<void> {
-    const { outbox, opts } = this.ctx;
+  /** Delivers one leased unit's outbox head by head until empty, failed, lost or out of budget. */
+  private async deliverClient(unit: string, token: string): Promise<void> {
+    const { outbox, opts, keys } = this.ctx;
+    const { clientId, channelId } = parseUnit(unit);
+    const channelKey = keys.channel(clientId, channelId);
     for (let n = 0; n < opts.perLease; n++) {
-      if (!this.ctx.running()) return void (await outbox.release(clientId, token, Date.now()));
-      const head = await this.readHead(clientId);
+      if (!this.ctx.running()) return void (await outbox.release(channelKey, unit, token, Date.now()));
+      const head = await this.readHead(clientId, channelId);
       if (head.lease !== token) return;
-      if (head.enabled !== '1' || head.entry === null) return void (await outbox.release(clientId, token, Date.now()));
-      const more = await this.deliverHead(clientId, token, head as Head & { entry: string });
+      if (!head.channel?.enabled || head.entries.length === 0) return void (await outbox.release(channelKey, unit, token, Date.now()));
+      const more = await this.deliverHead(channelKey, token, head.channel, head.entries);
       if (!more) return;
     }
-    await outbox.release(clientId, token, Date.now());
+    await outbox.release(channelKey, unit, token, Date.now());
   }
 
-  private async readHead(clientId: string): Promise<Head> {
-    const { redis, keys } = this.ctx;
-    const res = await redis.multi().hmget(keys.webhook(clientId), 'url', 'secret', 'enabled', 'lease').lindex(keys.outbox(clientId), 0).exec();
+  private async readHead(clientId: string, channelId: string): Promise<Head> {
+    const { redis, keys, channels } = this.ctx;
+    const res = await redis.multi().hgetall(keys.channel(clientId, channelId)).lrange(keys.outbox(unitOf(clientId, channelId)), 0, MAX_DIGEST - 1).exec();
     if (!res) throw new Error('transaction aborted');
-    const [[e1, hook], [e2, entry]] = res as [[Error | null, (string | null)[]], [Error | null, string | null]];
+    const [[e1, hash], [e2, list]] = res as [[Error | null, Record<string, string>], [Error | null, string[]]];
     if (e1 || e2) throw e1 ?? e2;
-    const [url, secret, enabled, lease] = hook;
-    return { url: url ?? null, secret: secret ?? null, enabled: enabled ?? null, lease: lease ?? null, entry };
+    const channel = parseChannel(clientId, channelId, hash);
+    const digest = channel !== null && channel.digestSec !== null && channels.registry.get(channel.type)?.digest === true;
+    return { channel, lease: hash.lease ?? null, entries: digest ? list : list.slice(0, 1) };
   }
 
-  /** Sends the outbox head and records the result; whether the pass goes on with the next one. */
-  private async deliverHead(clientId: string, token: string, head: Head & { entry: string }): Promise<boolean> {
+  /** Sends the head message(s) and records the outcome; whether the pass goes on with the next one. */
+  private async deliverHead(channelKey: string, token: string, ch: ChannelRecord, entries: string[]): Promise<boolean> {
     const { outbox, opts, stats, log } = this.ctx;
-    const deliveryId = deliveryIdOf(head.entry);
+    const messages = entries.map((e) => messageOfEntry(e, ch));
+    const deliveryId = messages[0]!.id;
     const started = Date.now();
-    const result = await this.attempt(clientId, head, deliveryId);
-    if (!result.ok && result.stopped) {
-      await outbox.release(clientId, token, Date.now());
+    const outcome = await this.attempt(ch, messages);
+    if (outcome === 'stopped') {
+      await outbox.release(channelKey, ch.unit, token, Date.now());
       return false;
     }
-    if (!result.ok) {
-      await this.failed(clientId, token, head.url, deliveryId, result);
+    if (outcome.outcome !== 'delivered') {
+      await this.failed(channelKey, token, ch, deliveryId, outcome, entries);
       return false;
     }
-    const left = await outbox.ack(clientId, token, head.entry, Date.now(), opts.leaseMs);
-    stats.delivered++;
-    log.debug({ clientId, deliveryId, status: result.status, durationMs: Date.now() - started }, 'notification delivered');
+    const left = await outbox.ack(channelKey, ch.unit, token, entries[0]!, Date.now(), opts.leaseMs, entries.length);
+    stats.delivered += entries.length;
+    log.debug({ clientId: ch.clientId, channelId: ch.id, type: ch.type, deliveryId, messages: entries.length, durationMs: Date.now() - started }, 'notification delivered');
     return left > 0;
   }
 
-  private async attempt(clientId: string, head: Head & { entry: string }, deliveryId: string): Promise<PostResult> {
-    const { guard } = await this.owners.forOwner(clientId);
-    const { url, secret } = head;
-    const refused = url && secret ? refusedUrl(guard, url) : 'webhook has no url or secret';
-    if (refused !== null) return { ok: false, error: refused, retryAfterMs: 0, stopped: false };
-    const { opts } = this.ctx;
-    return postWebhook(this.agents.for(guard), { url: url!, secret: secret!, body: head.entry, deliveryId, userAgent: opts.userAgent, timeoutMs: opts.timeoutMs, stopping: this.stopping });
+  /** One send through the channel plugin (sendMessages); a failure cut short by stop() is `stopped`, not a failed delivery. */
+  private async attempt(ch: ChannelRecord, messages: ChannelMessage[]): Promise<SendOutcome | 'stopped'> {
+    const channel = this.ctx.channels.registry.get(ch.type);
+    if (!channel) return notInstalled(ch.type);
+    const outcome = await sendMessages(channel, ch.options, messages, await this.context(ch));
+    return outcome.outcome === 'retry' && this.stopping.aborted ? 'stopped' : outcome;
+  }
+
+  private async context(ch: ChannelRecord) {
+    const { guard } = await this.owners.forOwner(ch.clientId);
+    const { opts, log } = this.ctx;
+    return createChannelContext({ agents: this.ctx.agents, egress: guard, timeoutMs: opts.timeoutMs, log: log.child({ clientId: ch.clientId, channelId: ch.id }), userAgent: opts.userAgent, stopping: this.stopping });
   }
 
   /** Records a failed attempt (backoff, or disabling after maxFailures) and logs it. */
-  private async failed(clientId: string, token: string, url: string | null, deliveryId: string, result: PostResult & { ok: false }): Promise<void> {
+  private async failed(channelKey: string, token: string, ch: ChannelRecord, deliveryId: string, result: Exclude<SendOutcome, { outcome: 'delivered' }>, entries: string[]): Promise<void> {
     const { outbox, opts, stats, log } = this.ctx;
-    const verdict = await outbox.fail(clientId, token, {
-      error: result.error,
+    const rejected = result.outcome === 'rejected';
+    const verdict = await outbox.fail(channelKey, ch.unit, token, {
+      error: rejected ? `rejected: ${result.reason}` : result.reason,
       now: Date.now(),
       backoffBaseMs: opts.backoffBaseMs,
       backoffMaxMs: opts.backoffMaxMs,
       maxFailures: opts.maxFailures,
-      retryAfterMs: result.retryAfterMs,
+      retryAfterMs: result.outcome === 'retry' ? (result.retryAfterMs ?? 0) : 0,
+      drop: rejected ? entries.length : 0,
+      head: entries[0]!,
     });
     stats.failed++;
-    const where = url ? urlForLog(url) : null;
+    const where = typeof ch.options.url === 'string' ? urlForLog(ch.options.url) : null;
+    const who = { clientId: ch.clientId, channelId: ch.id, type: ch.type, url: where };
     if (verdict.code === 2) {
       stats.disabled++;
-      log.warn(
-        { event: 'webhook_disabled', clientId, url: where, failures: verdict.failures, lastError: result.error },
-        `webhook notifications disabled after ${verdict.failures} consecutive failed deliveries`,
-      );
+      log.warn({ event: ch.id === 'webhook' ? 'webhook_disabled' : 'channel_disabled', ...who, failures: verdict.failures, lastError: result.reason }, `notifications disabled after ${verdict.failures} consecutive failed deliveries`);
     } else if (verdict.code === 1) {
-      log.info({ clientId, deliveryId, url: where, failures: verdict.failures, retryInMs: verdict.delayMs, err: result.error }, 'notification delivery failed; will retry');
+      log.info({ ...who, deliveryId, failures: verdict.failures, retryInMs: verdict.delayMs, rejected, err: result.reason }, rejected ? 'notification rejected; dropped' : 'notification delivery failed; will retry');
     }
-  }
-}
-
-/** The delivery id of an outbox entry ('' for an entry not written by us: it is delivered anyway). */
-function deliveryIdOf(entry: string): string {
-  try {
-    return String((JSON.parse(entry) as { id?: unknown }).id ?? '');
-  } catch {
-    return '';
   }
 }

@@ -1,14 +1,17 @@
 /**
  * Fan-out: reads the `events` stream as consumer `<consumer>` of the group `notifier`
  * (XREADGROUP … BLOCK on a connection of its own, so stop() can close it). Each state change
- * becomes at most one delivery in its owner's outbox, queued and acknowledged in one script
- * (notify_fanout), so re-processing never queues twice. Entries left pending by a consumer that
+ * becomes at most one delivery (or held delivery, or escalation timer) per channel of its
+ * owner, routed by each channel's filters (routing.ts) and written by one script
+ * (notify_fanout) that also records the event as the asset's newest handled, so re-processing
+ * never queues twice; the entry is acknowledged afterwards. Entries left pending by a consumer that
  * died are taken over with XAUTOCLAIM after `claimIdleMs`; consumers idle for `consumerIdleMs`
  * with nothing pending are removed from the group.
  */
 import { coveringWindow, sleep, type Redis } from '@webmon/core';
 import type { NotifierContext } from './context.js';
-import { stateChangePayload } from './payload.js';
+import { assetLink, type Change } from './message.js';
+import { channelOp } from './routing.js';
 import { fieldsOf, streamEntries, type StreamEntry } from './stream.js';
 
 /** XAUTOCLAIM calls per reclaim pass (each takes up to `batch` entries). */
@@ -116,27 +119,64 @@ export class FanOut {
       return;
     }
     const at = Number.isFinite(Number(f.at)) ? Number(f.at) : Date.now();
-    const { deliver, payload } = await this.delivery(id, owner, assetId, { from: f.from, to: f.to, reason: f.reason, at });
-    const skipped = await this.ctx.outbox.fanout({ group: this.group, entryId: id, owner, assetId, to: f.to, deliver, payload, now: Date.now(), maxOutbox: this.ctx.opts.maxOutbox });
+    const skipped = await this.route(id, owner, assetId, { from: f.from ?? '', to: f.to, reason: f.reason ?? '', at });
+    await redis.xack(this.events, this.group, id);
     if (skipped === null) {
       stats.queued++;
       this.ctx.deliveryWaker.wake();
       log.debug({ clientId: owner, assetId, deliveryId: id, from: f.from, to: f.to }, 'notification queued');
     } else countSkip(stats.skipped, skipped);
-    if (f.to === 'down') this.ctx.reminderWaker.wake();
+    if (f.to === 'down') {
+      this.ctx.reminderWaker.wake();
+      this.ctx.timerWaker.wake();
+    }
+  }
+
+  /** Routes a change to the owner's channels; null when something was queued, else why not. */
+  private async route(id: string, owner: string, assetId: string, ev: { from: string; to: string; reason: string; at: number }): Promise<string | null> {
+    const { redis, keys, assets, maintenance, channels, opts } = this.ctx;
+    const [asset, all, windows, cause] = await Promise.all([assets.get(assetId), channels.records(owner), maintenance.all(Date.now()), this.cause(assetId, ev)]);
+    if (!asset) {
+      await redis.hdel(keys.notified, assetId);
+      return 'gone';
+    }
+    if (cause.plugin === null && asset.plugins.length === 1) cause.plugin = asset.plugins[0]!;
+    const covered = coveringWindow(windows, asset, ev.at) !== null;
+    const change: Change = { id, asset, client: owner, ...ev, ...cause, link: assetLink(opts.publicUrl, assetId), maintenance: covered };
+    const now = Date.now();
+    const ops = all.map((ch) => channelOp(ch, change, all, channels.registry, now));
+    const queued = await this.ctx.outbox.fanout({ assetId, entryId: id, to: ev.to, ops, now, maxOutbox: opts.maxOutbox });
+    if (queued === null) return 'stale';
+    if (queued > 0) return null;
+    if (!all.some((c) => c.enabled)) return 'no_webhook';
+    if (covered) return 'maintenance';
+    return ops.some((o) => o.mode === 'h') ? 'held' : 'filtered';
   }
 
   /**
-   * What to queue for a state change: nothing unless the owner's webhook is enabled and the asset
-   * exists; a payload only recorded (deliver false) while a maintenance window covers the asset.
+   * What the templates and filters know of a change beyond the event: the plugin and message of
+   * the result that caused it (the asset's latest results) and how long the previous state
+   * lasted (the asset's own events stream).
    */
-  private async delivery(id: string, owner: string, assetId: string, change: { from?: string; to: string; reason?: string; at: number }) {
-    const { redis, keys, assets, maintenance } = this.ctx;
-    if ((await redis.hget(keys.webhook(owner), 'enabled')) !== '1') return { deliver: false, payload: '' };
-    const asset = await assets.get(assetId);
-    if (!asset) return { deliver: false, payload: '' };
-    const window = coveringWindow(await maintenance.all(Date.now()), asset, change.at);
-    return { deliver: !window, payload: JSON.stringify(stateChangePayload(id, asset, change, owner)) };
+  private async cause(assetId: string, ev: { to: string; reason: string; at: number }): Promise<{ plugin: string | null; message: string; durationSec: number | null }> {
+    const { redis, keys } = this.ctx;
+    const [latest, recent] = await Promise.all([redis.hgetall(keys.assetLatest(assetId)), redis.xrevrange(keys.assetEvents(assetId), '+', '-', 'COUNT', 5)]);
+    let plugin: string | null = null;
+    let message = '';
+    for (const [name, json] of Object.entries(latest)) {
+      try {
+        const r = JSON.parse(json) as { reason?: string | null; message?: string; status?: string };
+        if (ev.reason && r.reason === ev.reason) {
+          plugin = name;
+          message = String(r.message ?? '').slice(0, 500);
+          break;
+        }
+      } catch {
+        // a result of an unexpected shape tells nothing
+      }
+    }
+    const before = recent.map(([, fields]) => Number(fieldsOf(fields).at)).find((t) => Number.isFinite(t) && t < ev.at);
+    return { plugin, message, durationSec: before === undefined ? null : Math.round((ev.at - before) / 1000) };
   }
 
   /** Takes over entries left pending too long by other consumers, then drops long-idle consumers. */
@@ -172,6 +212,8 @@ export class FanOut {
 
 function countSkip(skipped: NotifierContext['stats']['skipped'], why: string): void {
   if (why === 'maintenance') skipped.maintenance++;
+  else if (why === 'filtered') skipped.filtered++;
+  else if (why === 'held') skipped.held++;
   else if (why === 'no_webhook') skipped.noWebhook++;
   else if (why === 'stale') skipped.stale++;
   else if (why === 'duplicate') skipped.duplicate++;

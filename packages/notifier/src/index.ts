@@ -4,3 +4,8 @@ export * from './signature.js';
 export * from './webhooks.js';
 export { notifierScripts, type NotifierScripts, type NotifierScriptName } from './scripts.js';
 export { fieldsOf, streamEntries, type StreamEntry } from './stream.js';
+export { MAX_CHANNELS, WEBHOOK_CHANNEL_ID, parseUnit, unitOf, type ChannelFilters, type ChannelRecord, type ChannelRouting, type ChannelStatus, type Severity } from './channel-record.js';
+export { ChannelStore, channelNotFound, type ChannelInput, type ChannelStoreOptions, type ChannelView } from './channels.js';
+export { sendTest } from './test-send.js';
+export { TEMPLATE_VARIABLES, renderMessage, templateProblems, type MessageTemplate } from './templates.js';
+export { passes } from './routing.js';

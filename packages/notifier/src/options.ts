@@ -36,6 +36,8 @@ export interface NotifierOptions {
   /** Reminders fired per pass. */
   reminderBatch: number;
   userAgent: string;
+  /** The api's public URL (config api.publicUrl): messages link to the asset's dashboard page under it; '' for no link. */
+  publicUrl: string;
 }
 
 export const DEFAULT_NOTIFIER_OPTIONS: Readonly<NotifierOptions> = Object.freeze({
@@ -57,12 +59,13 @@ export const DEFAULT_NOTIFIER_OPTIONS: Readonly<NotifierOptions> = Object.freeze
   stopGraceMs: 1000,
   reminderBatch: 100,
   userAgent: 'webmon-notifier/0.1',
+  publicUrl: '',
 });
 
 export function notifierOptions(partial: Partial<NotifierOptions> = {}): Readonly<NotifierOptions> {
   const o = { ...DEFAULT_NOTIFIER_OPTIONS, ...partial };
   for (const [k, v] of Object.entries(o)) {
-    if (k === 'userAgent') continue;
+    if (k === 'userAgent' || k === 'publicUrl') continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`notifier.${k} must be a non-negative number`);
   }
   for (const k of ['batch', 'concurrency', 'perLease', 'maxFailures', 'maxOutbox', 'reminderBatch', 'maxSleepMs', 'timeoutMs'] as const) {

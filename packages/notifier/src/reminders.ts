@@ -1,11 +1,12 @@
 /**
- * Reminders: every `remindEverySec` of the client, an asset that stays down is notified again.
- * Due reminders are the members `<client>|<asset>` of the reminders set scored by their due
+ * Reminders: every `remindEverySec` of a channel, an asset that stays down is notified again.
+ * Due reminders are the members `<unit>|<asset>` of the reminders set scored by their due
  * time; notify_remind fires each at most once per due time and schedules the next.
  */
 import { coveringWindow, type MaintenanceWindow } from '@webmon/core';
-import { sleepUntilDue, type NotifierContext } from './context.js';
-import { reminderPayload } from './payload.js';
+import { fireEach, sleepUntilDue, type NotifierContext } from './context.js';
+import { parseUnit } from './channel-record.js';
+import { assetLink, ongoingMessage } from './message.js';
 
 export class Reminders {
   constructor(private readonly ctx: NotifierContext) {}
@@ -18,7 +19,7 @@ export class Reminders {
         const due = await redis.zrangebyscore(keys.reminders, '-inf', Date.now(), 'WITHSCORES', 'LIMIT', 0, opts.reminderBatch);
         if (due.length) {
           const windows = await maintenance.all(Date.now());
-          for (let i = 0; i + 1 < due.length && this.ctx.running(); i += 2) await this.fire(due[i]!, due[i + 1]!, windows);
+          await fireEach(this.ctx, keys.reminders, due, (member, score) => this.fire(member, score, windows));
           if (due.length / 2 >= opts.reminderBatch) continue;
         }
         await sleepUntilDue(this.ctx, keys.reminders, reminderWaker);
@@ -32,20 +33,21 @@ export class Reminders {
 
   private async fire(member: string, score: string, windows: readonly MaintenanceWindow[]): Promise<void> {
     const bar = member.indexOf('|');
-    const clientId = member.slice(0, bar);
+    const { clientId, channelId } = parseUnit(member.slice(0, bar));
     const assetId = member.slice(bar + 1);
     const now = Date.now();
-    const asset = await this.ctx.assets.get(assetId);
+    const [asset, channel] = await Promise.all([this.ctx.assets.get(assetId), this.ctx.channels.record(clientId, channelId)]);
     const down = asset !== null && asset.state === 'down';
+    const message = down && channel ? ongoingMessage('reminder', `reminder:${assetId}:${score}`, asset, clientId, now, assetLink(this.ctx.opts.publicUrl, assetId), channel) : null;
     const queued = await this.ctx.outbox.remind({
       member,
       score,
       clientId,
-      assetId,
-      state: asset?.state ?? '',
+      channelId,
+      down,
       now,
-      deliver: down && !coveringWindow(windows, asset, now),
-      payload: down ? JSON.stringify(reminderPayload(asset, score, now, clientId)) : '',
+      deliver: message !== null && !coveringWindow(windows, asset!, now),
+      payload: message ? JSON.stringify(message) : '',
       maxOutbox: this.ctx.opts.maxOutbox,
     });
     if (queued) {

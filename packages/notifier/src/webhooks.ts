@@ -1,5 +1,6 @@
 /**
- * Webhook configuration and delivery status per client, in the hash `webhook:<clientId>`:
+ * The /clients/:id/webhook view: a client's channel of type `webhook` with the fixed id
+ * `webhook` (ChannelStore), in the hash `webhook:<clientId>` as before channels existed:
  *
  *   url, secret, remindEverySec        configuration (secret: write-only, never presented)
  *   enabled '1'|'0', failures          consecutive failed deliveries; 20 disable (notify_fail)
@@ -8,12 +9,19 @@
  *   lease                              token of the notifier delivering the outbox right now
  *   createdAt, updatedAt
  *
- * Pending deliveries are the list `outbox:<clientId>` (oldest first); `outbox:due` scores a
- * client by when its outbox may next be delivered.
+ * Pending deliveries are the list `outbox:<clientId>` (oldest first); `outbox:due` scores it
+ * (member `<clientId>`) by when its outbox may next be delivered. Routing set through the
+ * channels API (filters, delay, …) is kept when the webhook is saved here.
  */
 import type { Redis } from 'ioredis';
 import { ClientStore, OwnerEgress, WebmonError, iso, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
+import { ChannelRegistry } from '@webmon/plugin-sdk';
+import { MAX_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH, MIN_SECRET_LENGTH, webhookChannel } from '@webmon/plugin-channel-webhook';
+import { WEBHOOK_CHANNEL_ID, presentStatus as channelStatus } from './channel-record.js';
+import { ChannelStore } from './channels.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
+
+export { MAX_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH, MIN_SECRET_LENGTH } from '@webmon/plugin-channel-webhook';
 
 export interface WebhookInput {
   /** http(s) URL the deliveries are POSTed to. */
@@ -99,12 +107,8 @@ export function webhookHost(u: URL): string {
 }
 
 export const MAX_REMIND_EVERY_SEC = 7 * 86_400;
-export const MIN_SECRET_LENGTH = 16;
-export const MAX_SECRET_LENGTH = 512;
-export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 export function parseWebhook(clientId: string, h: Record<string, string>): WebhookRecord | null {
   if (!h.url) return null;
@@ -142,19 +146,7 @@ export function present(r: WebhookRecord, pending: number): WebhookView {
 }
 
 export function presentStatus(r: WebhookRecord, pending: number): WebhookStatus {
-  return {
-    enabled: r.enabled,
-    failures: r.failures,
-    disabledReason: r.disabledReason,
-    disabledAt: isoOrNull(r.disabledAt),
-    lastDeliveryAt: isoOrNull(r.lastDeliveryAt),
-    lastError: r.lastError,
-    lastErrorAt: isoOrNull(r.lastErrorAt),
-    nextAttemptAt: isoOrNull(r.nextAttemptAt),
-    pending,
-    delivered: r.delivered,
-    dropped: r.dropped,
-  };
+  return channelStatus(r, pending);
 }
 
 /** A URL safe for logs: scheme, host and port only (paths and queries of webhooks often carry tokens). */
@@ -170,6 +162,7 @@ export class WebhookStore {
   private readonly scripts: NotifierScripts;
   private readonly minRemindEverySec: number;
   private readonly egress: OwnerEgress;
+  private readonly channels: ChannelStore;
 
   constructor(
     private readonly redis: Redis,
@@ -179,6 +172,7 @@ export class WebhookStore {
     this.scripts = notifierScripts(redis);
     this.minRemindEverySec = options.minRemindEverySec ?? 60;
     this.egress = options.egress ?? defaultOwnerEgress(redis, keys);
+    this.channels = new ChannelStore(redis, keys, new ChannelRegistry([webhookChannel]), { egress: this.egress, minRemindEverySec: this.minRemindEverySec });
   }
 
   /**
@@ -190,14 +184,19 @@ export class WebhookStore {
     const { guard } = await this.egress.forOwner(clientId);
     const problems = this.validate(input, guard);
     if (problems.length) throw new WebmonError('WEBMON_ERR_VALIDATION', `invalid webhook: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
-    const remind = input.remindEverySec ?? null;
-    const res = await this.scripts.run<number>('notify_set', [this.keys.webhook(clientId)], [now, input.url, input.secret ?? '', remind === null ? '' : String(remind)]);
-    if (res === 0) {
+    const stored = await this.channels.record(clientId, WEBHOOK_CHANNEL_ID);
+    if (!stored && !input.secret) {
       throw new WebmonError('WEBMON_ERR_VALIDATION', 'invalid webhook: secret: required for a new webhook', [{ field: 'secret', message: 'required for a new webhook' }]);
     }
+    const options: Record<string, unknown> = { url: input.url };
+    if (input.secret) options.secret = input.secret;
+    const routing = stored ?? { filters: {}, delaySec: null, escalation: null, digestSec: null, template: null };
+    const { filters, delaySec, escalation, digestSec, template } = routing;
+    const input2 = { name: WEBHOOK_CHANNEL_ID, type: 'webhook', options, remindEverySec: input.remindEverySec ?? null, filters, delaySec, escalation, digestSec, template };
+    await this.channels.save(clientId, WEBHOOK_CHANNEL_ID, input2, 'upsert', now);
     const webhook = await this.get(clientId);
     if (!webhook) throw new WebmonError('WEBMON_ERR_CONFLICT', `webhook of client ${clientId} was deleted concurrently; retry`);
-    return { webhook, created: res === 1 };
+    return { webhook, created: !stored };
   }
 
   /** Problems with the input, as `{field, message}` (empty when valid); with `guard`, a host it refuses is one. */

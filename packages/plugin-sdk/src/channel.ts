@@ -111,6 +111,12 @@ export interface Channel<S extends TObject = TObject> {
   /** Top-level options that are secrets (tokens, passwords, keyed URLs): never logged, never returned by the API. */
   secretOptions: readonly string[];
   /**
+   * Non-secret options that decide where (and how safely) the secrets are sent: a server URL, an
+   * SMTP host, port or TLS mode. A client that changes one must send the secrets again, so a key
+   * that cannot read a stored secret cannot redirect it to a server of its choosing either.
+   */
+  endpointOptions?: readonly string[];
+  /**
    * Whether `send` accepts several messages at once (a digest, e.g. one mail for every change
    * of the last N minutes). Channels without it always get exactly one message.
    */

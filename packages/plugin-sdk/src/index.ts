@@ -128,3 +128,6 @@ export {
   type SendOutcome,
 } from './channel.js';
 export { ChannelAgents, createChannelContext, type ChannelContextOptions } from './channel-context.js';
+export { cutText, escapeHtml } from './channel-text.js';
+export { incidentAction } from './channel-incident.js';
+export { ChannelRegistry, type ChannelInfo } from './channel-registry.js';
