@@ -68,8 +68,8 @@ export function shardFor(owner: string, normalizedUrl: string, layout: KeyLayout
 function shardKeys(p: string) {
   return {
     /**
-     * Hash: one asset (see AssetRecord in store/assets.ts; the notifier also keeps `notifiedEventId`
-     * there, the newest event it handled, and the api `badgeDigest`, the SHA-256 of its badge token).
+     * Hash: one asset (see AssetRecord in store/assets.ts; the api also keeps `badgeDigest` there,
+     * the SHA-256 of its badge token).
      */
     asset: (id: string) => `${p}asset:${id}`,
     /** Prefix of asset hashes, for scripts that read the asset a job names: `assetPrefix + assetId`. */
