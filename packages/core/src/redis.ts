@@ -9,6 +9,7 @@
  * INFO, BGSAVE) goes through masterNodes().
  */
 import { type ChainableCommander, Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { ConfigError } from './errors.js';
 import { createKeys, type KeyLayout, type Keys } from './keys.js';
 import type { Logger } from './log.js';
 
@@ -174,7 +175,7 @@ export async function checkLayout(redis: Redis, keys: Keys): Promise<void> {
   const want = String(keys.layout.shards);
   await redis.set(keys.layoutKey, want, 'NX');
   const have = await redis.get(keys.layoutKey);
-  if (have !== want) throw new Error(`this deployment's Redis holds ${have} shard(s) but redis.shards is ${want}; the shard count cannot change`);
+  if (have !== want) throw new ConfigError(`invalid configuration: redis.shards: this deployment's Redis holds ${have} shard(s), not ${want}; the shard count cannot change`);
 }
 
 /**
