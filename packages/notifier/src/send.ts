@@ -42,7 +42,7 @@ function bounded<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** The outcome of a channel type that is not installed (its channels wait until it is). */
+/** The outcome of a channel type that is not installed: a failed attempt, retried with backoff like any other (after maxFailures in a row the channel is disabled, with this reason shown). */
 export function notInstalled(type: string): SendOutcome {
   return { outcome: 'retry', reason: `channel type ${type} is not installed`, retryAfterMs: null };
 }
