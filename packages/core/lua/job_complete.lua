@@ -49,7 +49,8 @@
     statsPrefix     fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
                     'failing:<owner>:<day>' sorted set asset -> failed checks on days day-1 and
                     day, for the asset's owner and for '*'; see statsFailing in keys.ts)
-    durations       durations per plugin for the roll-ups: "name=ms;name=ms" (saves decoding
+    durations       what the check adds to the roll-ups per plugin: plugin, duration (us),
+                    latency bin, plugin, ... (rollupDurations in rollup.ts; saves decoding
                     `results`)
     latest          [plugin, JSON of its result, plugin, JSON, …]: fields of KEYS[4]
     tokens          the results as history tokens joined by \x1f (store/results-codec.ts)
@@ -64,7 +65,8 @@
   value crossing a byte, a full ring, a late check of a bucket without a cell). Retention:
   the ring keeps the buckets in (newest - cap, newest], cap = retention / bucket size + 1;
   older cells are reused for new buckets, and an untouched ring expires.
-  Latency bins: bin i counts durations <= EDGES[i+1] ms (0-based i), the last bin the rest.
+  Latency bins: bin i counts durations <= LATENCY_EDGES_MS[i] ms (0-based i, rollup.ts), the
+  last bin the rest.
   Time in a state: the time since the previous check, attributed to the state the asset was
   in; a gap longer than twice its interval (at least 2 minutes) counts, whole, as 'gap'.
 
@@ -179,255 +181,18 @@ if to ~= from then
   redis.call('XADD', KEYS[10], 'MAXLEN', '~', A.assetEventsMax, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
 end
 
--- Roll-ups: one ring per resolution (layout in the header above and in rollup.ts).
+-- Roll-ups: one ring per resolution (layout in the header above and in rollup.ts). A check
+-- that fits a ring's layout and widths (the usual case) patches one cell in place: the names
+-- part of the layout text is read once per call (rings of one asset share it), a column's
+-- offset is arithmetic on the ring's widths. Anything else takes the general path
+-- (includes/rollup_ring.lua), which writes the same bytes the in-place path would have.
 local nowMs = tonumber(now)
 do
-  local EDGES = { {{LATENCY_EDGES}} }
-  local LIMIT = { 256, 65536, 16777216, 4294967296, 1099511627776, 281474976710656 }
-  local MAXV = LIMIT[6] - 1
-  local PREFIX = 24
-  local function bin(ms)
-    for i = 1, #EDGES do
-      if ms <= EDGES[i] then return i - 1 end
-    end
-    return #EDGES
-  end
-  local function incr(t, k, by)
-    t[k] = math.min((t[k] or 0) + by, MAXV)
-  end
-  local function getu(s, pos, w)
-    local v = 0
-    for i = pos, pos + w - 1 do v = v * 256 + string.byte(s, i) end
-    return v
-  end
-  local function putu(v, w)
-    local t = {}
-    for i = w, 1, -1 do
-      t[i] = string.char(v % 256)
-      v = math.floor(v / 256)
-    end
-    return table.concat(t)
-  end
-  local function widthOf(v)
-    for w = 1, 6 do
-      if v < LIMIT[w] then return w end
-    end
-    return 6
-  end
-  local function esc(s)
-    return (string.gsub(s, '[^%w_%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
-  end
-  local function unesc(s)
-    return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
-  end
-  local function list(sec, conv)
-    local t = {}
-    for item in string.gmatch(sec, '[^,.]+') do t[#t + 1] = conv(item) end
-    return t
-  end
-
-  -- Layout text: "sw,c,t,d,x|outcomes|reasons|states|plugin:bin.bin;plugin:bin".
-  local function parseLayout(text)
-    local sec = {}
-    for part in string.gmatch(text .. '|', '([^|]*)|') do sec[#sec + 1] = part end
-    local w = list(sec[1], tonumber)
-    local L = { sw = w[1], c = w[2], t = w[3], d = w[4], x = w[5], o = list(sec[2], unesc), r = list(sec[3], unesc), s = list(sec[4], unesc), p = {} }
-    for item in string.gmatch(sec[5] or '', '[^;]+') do
-      local name, bins = string.match(item, '^([^:]*):(.*)$')
-      L.p[#L.p + 1] = { name = unesc(name), bins = list(bins, tonumber) }
-    end
-    -- Columns after the stamp, in cell order: key -> { offset in the cell, width }.
-    L.cols, L.at, L.w = {}, {}, L.sw
-    local function col(k, w)
-      L.cols[#L.cols + 1] = { k, w }
-      L.at[k] = { L.w, w }
-      L.w = L.w + w
-    end
-    for _, sec in ipairs({ { 'o', L.o, L.c }, { 'r', L.r, L.c }, { 's', L.s, L.t } }) do
-      for _, name in ipairs(sec[2]) do col(sec[1] .. '\n' .. name, sec[3]) end
-    end
-    for _, pl in ipairs(L.p) do
-      col('p\n' .. pl.name .. '\ns', L.d)
-      col('p\n' .. pl.name .. '\nx', L.x)
-      for _, bn in ipairs(pl.bins) do col('p\n' .. pl.name .. '\nb' .. bn, L.c) end
-    end
-    return L
-  end
-  local function layoutText(L)
-    local function join(t, sep, conv)
-      local out = {}
-      for i, v in ipairs(t) do out[i] = conv(v) end
-      return table.concat(out, sep)
-    end
-    local plugins = {}
-    for i, pl in ipairs(L.p) do plugins[i] = esc(pl.name) .. ':' .. join(pl.bins, '.', tostring) end
-    return table.concat({ L.sw, L.c, L.t, L.d, L.x }, ',') .. '|' .. join(L.o, ',', esc) .. '|' .. join(L.r, ',', esc) .. '|' .. join(L.s, ',', esc) .. '|' .. table.concat(plugins, ';')
-  end
-
-  local function decodeCell(L, cs)
-    local pos = 1
-    local function take(w)
-      local v = getu(cs, pos, w)
-      pos = pos + w
-      return v
-    end
-    local b = { stamp = take(L.sw), o = {}, r = {}, t = {}, p = {} }
-    for _, sec in ipairs({ { L.o, b.o, L.c }, { L.r, b.r, L.c }, { L.s, b.t, L.t } }) do
-      for _, name in ipairs(sec[1]) do
-        local v = take(sec[3])
-        if v > 0 then sec[2][name] = v end
-      end
-    end
-    for _, pl in ipairs(L.p) do
-      local p = { s = take(L.d), x = take(L.x), h = {} }
-      local any = p.s > 0 or p.x > 0
-      for _, bn in ipairs(pl.bins) do
-        local v = take(L.c)
-        if v > 0 then p.h[bn] = v; any = true end
-      end
-      if any then b.p[pl.name] = p end
-    end
-    return b
-  end
-  -- The cell as bytes, or nil when the layout lacks a column or a width for it.
-  local function encodeCell(L, b)
-    local out = { putu(b.bucket % LIMIT[L.sw], L.sw) }
-    local function column(names, vals, w)
-      local missing = 0
-      for _, v in pairs(vals) do
-        if v > 0 then missing = missing + 1 end
-      end
-      for _, name in ipairs(names) do
-        local v = vals[name] or 0
-        if v >= LIMIT[w] then return false end
-        if v > 0 then missing = missing - 1 end
-        out[#out + 1] = putu(v, w)
-      end
-      return missing == 0
-    end
-    if not (column(L.o, b.o, L.c) and column(L.r, b.r, L.c) and column(L.s, b.t, L.t)) then return nil end
-    local missing = 0
-    for _ in pairs(b.p) do missing = missing + 1 end
-    for _, pl in ipairs(L.p) do
-      local p = b.p[pl.name]
-      if p then missing = missing - 1 else p = { s = 0, x = 0, h = {} } end
-      if p.s >= LIMIT[L.d] or p.x >= LIMIT[L.x] then return nil end
-      out[#out + 1] = putu(p.s, L.d) .. putu(p.x, L.x)
-      if not column(pl.bins, p.h, L.c) then return nil end
-    end
-    if missing ~= 0 then return nil end
-    return table.concat(out)
-  end
-  -- The layout L (nil: none yet) extended to hold cell b in a ring cap cells long: columns
-  -- are added and widened, never dropped, while the ring lives.
-  local function widen(L, b, cap)
-    L = L or { sw = 1, c = 1, t = 1, d = 1, x = 1, o = {}, r = {}, s = {}, p = {} }
-    local function union(names, vals)
-      local set, out = {}, {}
-      for _, k in ipairs(names) do set[k] = true end
-      for k, v in pairs(vals) do
-        if v > 0 then set[k] = true end
-      end
-      for k in pairs(set) do out[#out + 1] = k end
-      table.sort(out)
-      return out
-    end
-    local function maxOf(vals)
-      local m = 0
-      for _, v in pairs(vals) do m = math.max(m, v) end
-      return m
-    end
-    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t))), d = L.d, x = L.x,
-      o = union(L.o, b.o), r = union(L.r, b.r), s = union(L.s, b.t), p = {} }
-    local bins, plugins = {}, {}
-    for _, pl in ipairs(L.p) do bins[pl.name] = pl.bins; plugins[pl.name] = 1 end
-    for name, p in pairs(b.p) do
-      plugins[name] = 1
-      N.c = math.max(N.c, widthOf(maxOf(p.h)))
-      N.d = math.max(N.d, widthOf(p.s))
-      N.x = math.max(N.x, widthOf(p.x))
-    end
-    for _, name in ipairs(union({}, plugins)) do
-      N.p[#N.p + 1] = { name = name, bins = union(bins[name] or {}, b.p[name] and b.p[name].h or {}) }
-    end
-    return parseLayout(layoutText(N))
-  end
-  -- Copies a cell of layout L out of raw (starting after byte off) as layout N, a superset of
-  -- L: a plan of byte ranges and zero runs, with the stamp re-encoded only when it widens.
-  -- Returns the copier and whether it is the identity.
-  local function converter(L, N)
-    local plan = {}
-    local function copy(from, to)
-      local last = plan[#plan]
-      if type(last) == 'table' and last[2] + 1 == from then last[2] = to else plan[#plan + 1] = { from, to } end
-    end
-    if N.sw == L.sw then copy(1, L.sw) end
-    for _, c in ipairs(N.cols) do
-      local src = L.at[c[1]]
-      local pad = c[2] - (src and src[2] or 0)
-      if pad > 0 then plan[#plan + 1] = string.rep('\0', pad) end
-      if src then copy(src[1] + 1, src[1] + src[2]) end
-    end
-    local identity = #plan == 1 and type(plan[1]) == 'table' and plan[1][2] == N.w
-    return function(raw, off, bucket)
-      local out = {}
-      if N.sw ~= L.sw then out[1] = putu(bucket % LIMIT[N.sw], N.sw) end
-      for _, step in ipairs(plan) do
-        out[#out + 1] = type(step) == 'table' and string.sub(raw, off + step[1], off + step[2]) or step
-      end
-      return table.concat(out)
-    end, identity
-  end
-
-  local function prefix(cap, K, n, start, head, textLen)
-    return 'W\1' .. putu(cap, 4) .. putu(K, 4) .. putu(n, 4) .. putu(start, 4) .. putu(head, 4) .. putu(textLen, 2)
-  end
-  local function readRing(key)
-    local raw = redis.call('GETRANGE', key, 0, 511)
-    if #raw < PREFIX or string.sub(raw, 1, 2) ~= 'W\1' then return nil end
-    local R = { cap = getu(raw, 3, 4), K = getu(raw, 7, 4), n = getu(raw, 11, 4), start = getu(raw, 15, 4), head = getu(raw, 19, 4) }
-    local textLen = getu(raw, 23, 2)
-    if PREFIX + textLen > #raw then raw = redis.call('GETRANGE', key, 0, PREFIX + textLen - 1) end
-    R.L = parseLayout(string.sub(raw, PREFIX + 1, PREFIX + textLen))
-    R.base = PREFIX + textLen
-    return R
-  end
-  local function offsetOf(R, i)
-    return R.base + ((R.start + i) % R.K) * R.L.w
-  end
-  local function bucketAt(R, i)
-    local stamp = getu(redis.call('GETRANGE', R.key, offsetOf(R, i), offsetOf(R, i) + R.L.sw - 1), 1, R.L.sw)
-    return R.head - (R.head - stamp) % LIMIT[R.L.sw]
-  end
-  local function cellOf(R, cs)
-    local b = decodeCell(R.L, cs)
-    b.bucket = R.head - (R.head - b.stamp) % LIMIT[R.L.sw]
-    return b
-  end
-  local function writeCell(R, i, b)
-    local bytes = encodeCell(R.L, b)
-    if not bytes then return false end
-    redis.call('SETRANGE', R.key, offsetOf(R, i), bytes)
-    return true
-  end
-  -- Writes the ring: n cells of layout L (bytes, oldest first); grows it when they fill it.
-  local function rebuild(key, L, bytes, n, head, cap, K, ttl)
-    local text = layoutText(L)
-    -- Never more cells than the retention holds (it may have been shortened since the ring grew).
-    K = math.min(K, cap)
-    if n > K then K = math.min(cap, n + math.max(4, math.ceil(n / 8))) end
-    redis.call('SET', key, prefix(cap, K, n, 0, head, #text) .. text .. bytes .. string.rep('\0', (K - n) * L.w))
-    redis.call('EXPIRE', key, ttl)
-  end
-  local function newCell(bucket)
-    return { bucket = bucket, o = {}, r = {}, t = {}, p = {} }
-  end
-
-  local durations = {}
-  for name, ms in string.gmatch(A.durations, '([^=;]+)=([^;]+)') do
-    local v = math.max(tonumber(ms) or 0, 0)
-    durations[#durations + 1] = { name, math.min(math.floor(v * 1000 + 0.5), MAXV), bin(v) }
-  end
+--- @include "includes/rollup_ring"
+  -- Cells up to this wide are patched as one byte list (string.byte/char of a whole cell must
+  -- stay within Lua's C stack); wider ones take the general path.
+  local FAST_WIDTH = 4000
+  local D = A.durations
   local spent, spentState = 0, from
   if a[9] then
     local dt = nowMs - tonumber(a[9])
@@ -436,94 +201,125 @@ do
     if dt > cap then spent = dt; spentState = 'gap' end
     spent = math.floor(spent + 0.5)
   end
-  local function apply(b)
-    incr(b.o, outcome, 1)
-    if reason ~= '' and outcome ~= 'ok' then incr(b.r, reason, 1) end
-    for _, d in ipairs(durations) do
-      local p = b.p[d[1]] or { s = 0, x = 0, h = {} }
-      p.s = math.min(p.s + d[2], MAXV)
-      if d[2] > p.x then p.x = d[2] end
-      incr(p.h, d[3], 1)
-      b.p[d[1]] = p
-    end
-    if spent > 0 then incr(b.t, spentState, spent) end
-    return b
+  local ring -- the general path, made on first use
+  local function general()
+    ring = ring or ringGeneral({ outcome = outcome, reason = reason, durations = D, spent = spent, spentState = spentState })
+    return ring
   end
 
-  -- Any change the ring cannot take in place (a new name, a wider value, a full ring, a
-  -- longer retention, an earlier bucket without a cell): the cells are copied into a wider
-  -- layout by byte ranges (no decoding; whole runs when the layout stays), the changed one
-  -- encoded anew.
-  local function relayout(R, bucket, cap, ttl)
-    local raw = redis.call('GET', R.key)
-    local newest = math.max(bucket, R.head)
-    local function bucketOf(i)
-      return R.head - (R.head - getu(raw, offsetOf(R, i) + 1, R.L.sw)) % LIMIT[R.L.sw]
+  -- The check as changes to cell columns: { section, escaped name, latency bin (text), amount,
+  -- keep the larger value instead of adding }.
+  local changes = { { 'o', esc(outcome), '', 1 } }
+  if reason ~= '' and outcome ~= 'ok' then changes[#changes + 1] = { 'r', esc(reason), '', 1 } end
+  if spent > 0 then changes[#changes + 1] = { 's', esc(spentState), '', spent } end
+  for i = 1, #D, 3 do
+    local name = esc(D[i])
+    changes[#changes + 1] = { 'ps', name, '', D[i + 1] }
+    changes[#changes + 1] = { 'px', name, '', D[i + 1], true }
+    changes[#changes + 1] = { 'pb', name, tostring(D[i + 2]), 1 }
+  end
+  -- Where each change's column sits in layouts whose names part (the text after the widths)
+  -- is `names`: { nc, nt, nd, nx, width } per change, the column's offset after the stamp
+  -- being nc * c + nt * t + nd * d + nx * x and its width the layout's c, t, d or x (1-4);
+  -- plus `cell`, the same counts for the whole cell. False when a column is missing.
+  local function columnsIn(names)
+    local osec, rsec, ssec, psec = string.match(names, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    if not osec then return false end
+    local function index(sec)
+      local at, n = {}, 0
+      for name in string.gmatch(sec, '[^,.]+') do at[name], n = n, n + 1 end
+      return at, n
     end
-    local first = 0
-    while first < R.n and bucketOf(first) <= newest - cap do first = first + 1 end
-    local lo, hi = first, R.n
-    while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if bucketOf(mid) < bucket then lo = mid + 1 else hi = mid end
+    local o, no = index(osec)
+    local r, nr = index(rsec)
+    local s, ns = index(ssec)
+    local plugins, nb, np = {}, 0, 0
+    for name, bins in string.gmatch(psec, '([^;:]*):([^;]*)') do
+      local at, n = index(bins)
+      plugins[name] = { no + nr + nb, np, at } -- counts before its sum column, and its bins
+      nb, np = nb + n, np + 1
     end
-    local found = lo < R.n and bucketOf(lo) == bucket
-    local cell = apply(found and cellOf(R, string.sub(raw, offsetOf(R, lo) + 1, offsetOf(R, lo) + R.L.w)) or newCell(bucket))
-    local N = widen(R.L, cell, cap)
-    local convert, identity = converter(R.L, N)
-    local cells = {}
-    local function copy(i, j) -- cells i .. j - 1, in order
-      if identity then
-        while i < j do
-          local p = (R.start + i) % R.K
-          local run = math.min(j - i, R.K - p)
-          cells[#cells + 1] = string.sub(raw, R.base + p * R.L.w + 1, R.base + (p + run) * R.L.w)
-          i = i + run
-        end
-      else
-        for k = i, j - 1 do cells[#cells + 1] = convert(raw, offsetOf(R, k), N.sw ~= R.L.sw and bucketOf(k)) end
+    local cols = { cell = { no + nr + nb, ns, np, np } }
+    for i, ch in ipairs(changes) do
+      local kind, name, p = ch[1], ch[2], plugins[ch[2]]
+      local k = p and p[3][ch[3]]
+      if kind == 'o' then cols[i] = o[name] and { o[name], 0, 0, 0, 1 }
+      elseif kind == 'r' then cols[i] = r[name] and { no + r[name], 0, 0, 0, 1 }
+      elseif kind == 's' then cols[i] = s[name] and { no + nr, s[name], 0, 0, 2 }
+      elseif kind == 'ps' then cols[i] = p and { p[1], ns, p[2], p[2], 3 }
+      elseif kind == 'px' then cols[i] = p and { p[1], ns, p[2] + 1, p[2], 4 }
+      else cols[i] = k and { p[1] + k, ns, p[2] + 1, p[2] + 1, 1 } end
+      if not cols[i] then return false end
+    end
+    return cols
+  end
+  -- The cell bytes cs with `changes` applied (W: the widths c, t, d, x), or nil when a value
+  -- outgrows its column. Same bytes as the general path's decode, apply and encode.
+  local function patched(cs, cols, sw, W)
+    local b = { string.byte(cs, 1, #cs) }
+    for i, col in ipairs(cols) do
+      local ch, w = changes[i], W[col[5]]
+      local off = sw + col[1] * W[1] + col[2] * W[2] + col[3] * W[3] + col[4] * W[4]
+      local v = 0
+      for k = off + 1, off + w do v = v * 256 + b[k] end
+      if ch[5] then v = math.max(v, ch[4]) else v = math.min(v + ch[4], MAXV) end
+      if v >= LIMIT[w] then return nil end
+      for k = off + w, off + 1, -1 do
+        b[k] = v % 256
+        v = math.floor(v / 256)
       end
     end
-    copy(first, lo)
-    cells[#cells + 1] = encodeCell(N, cell)
-    copy(found and lo + 1 or lo, R.n)
-    rebuild(R.key, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl)
+    return string.char(unpack(b))
   end
+
+  local columnsOf = {} -- names part -> columnsIn(names part)
   local function record(key, bucket, cap, ttl)
-    local R = readRing(key)
-    if not R then
-      local cell = apply(newCell(bucket))
-      local L = widen(nil, cell, cap)
-      return rebuild(key, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl)
+    -- A header and a layout text of up to 104 bytes in one read; a longer text is read again.
+    local raw = redis.call('GETRANGE', key, 0, 127)
+    if #raw < PREFIX or string.sub(raw, 1, 2) ~= 'W\1' then return general().create(key, bucket, cap, ttl) end
+    local _, K, n, start, head, len = struct.unpack('>I4I4I4I4I4I2', raw, 3)
+    if bucket <= head - cap then return end -- older than the retention
+    if PREFIX + len > #raw then raw = redis.call('GETRANGE', key, 0, PREFIX + len - 1) end
+    local R = { key = key, K = K, n = n, start = start, head = head, text = string.sub(raw, PREFIX + 1, PREFIX + len), base = PREFIX + len }
+    -- Widths are single digits (1-6): "sw,c,t,d,x|".
+    local sw, _, c, _, t, _, d, _, x, bar = string.byte(R.text, 1, 10)
+    local names = bar == 124 and string.sub(R.text, 11)
+    local cols = names and columnsOf[names]
+    if names and cols == nil then
+      cols = columnsIn(names)
+      columnsOf[names] = cols
     end
-    R.key = key
-    if bucket <= R.head - cap then return end -- older than the retention
-    -- A wider stamp needed, or a retention shortened since the ring grew: lay it out again.
-    if cap > LIMIT[R.L.sw] or R.K > cap then return relayout(R, bucket, cap, ttl) end
-    if bucket > R.head then
+    if not cols then return general().relayout(R, bucket, cap, ttl) end
+    local W = { c - 48, t - 48, d - 48, x - 48 }
+    R.sw = sw - 48
+    R.w = R.sw + cols.cell[1] * W[1] + cols.cell[2] * W[2] + cols.cell[3] * W[3] + cols.cell[4] * W[4]
+    -- A wider stamp needed, a retention shortened since the ring grew, a very wide cell.
+    if cap > LIMIT[R.sw] or K > cap or R.w > FAST_WIDTH then return general().relayout(R, bucket, cap, ttl) end
+    if bucket > head then
       -- Cells leaving the retention make room; the new cell goes after the newest.
       while R.n > 0 and bucketAt(R, 0) <= bucket - cap do
-        R.start = (R.start + 1) % R.K
+        R.start = (R.start + 1) % K
         R.n = R.n - 1
       end
-      if R.n < R.K and writeCell(R, R.n, apply(newCell(bucket))) then
-        redis.call('SETRANGE', key, 2, putu(cap, 4) .. putu(R.K, 4) .. putu(R.n + 1, 4) .. putu(R.start, 4) .. putu(bucket, 4))
-        redis.call('EXPIRE', key, ttl)
-        return
-      end
-      return relayout(R, bucket, cap, ttl)
+      local bytes = R.n < K and patched(putu(bucket % LIMIT[R.sw], R.sw) .. string.rep('\0', R.w - R.sw), cols, R.sw, W)
+      if not bytes then return general().relayout(R, bucket, cap, ttl) end
+      redis.call('SETRANGE', key, offsetOf(R, R.n), bytes)
+      redis.call('SETRANGE', key, 2, struct.pack('>I4I4I4I4I4', cap, K, R.n + 1, R.start, bucket))
+      redis.call('EXPIRE', key, ttl)
+      return
     end
     -- The newest bucket, or an earlier one (a late completion, clocks that disagree).
     local lo, hi = 0, R.n - 1
-    if bucket == R.head then lo = hi end
+    if bucket == head then lo = hi end
     while lo < hi do
       local mid = math.floor((lo + hi + 1) / 2)
       if bucketAt(R, mid) <= bucket then lo = mid else hi = mid - 1 end
     end
     local off = offsetOf(R, lo)
-    local b = cellOf(R, redis.call('GETRANGE', key, off, off + R.L.w - 1))
-    if b.bucket == bucket and writeCell(R, lo, apply(b)) then return end
-    relayout(R, bucket, cap, ttl)
+    local cs = redis.call('GETRANGE', key, off, off + R.w - 1)
+    local bytes = head - (head - getu(cs, 1, R.sw)) % LIMIT[R.sw] == bucket and patched(cs, cols, R.sw, W)
+    if not bytes then return general().relayout(R, bucket, cap, ttl) end
+    redis.call('SETRANGE', key, off, bytes)
   end
 
   local sizes = { 60, 3600, 86400 }

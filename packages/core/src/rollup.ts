@@ -1,7 +1,7 @@
 /**
  * Roll-ups: per-asset aggregates per minute, hour and day, updated by job_complete.lua on the
- * write path. This module holds their shared definition: the latency bins (substituted into
- * the Lua source as {{LATENCY_EDGES}}), the bucket shape, and the reader of the stored ring.
+ * write path. This module holds their shared definition: the latency bins (a check's bins are
+ * computed here, rollupDurations), the bucket shape, and the reader of the stored ring.
  *
  * Storage: one Redis string per asset and resolution (keys.assetRollup), a ring of
  * fixed-width cells, one per bucket that saw a check (bucket = floor(epoch s / size)):
@@ -34,6 +34,25 @@
 export const LATENCY_EDGES_MS = [
   1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 60_000,
 ] as const;
+
+/** Largest value a roll-up cell holds (6 bytes); sums saturate there. */
+const CELL_MAX = 2 ** 48 - 1;
+
+/**
+ * What a check adds to the roll-ups per plugin, as job_complete.lua takes it (field
+ * `durations`): a flat list `plugin, duration in µs (rounded, capped at CELL_MAX), latency bin`
+ * (bin i: the first edge of LATENCY_EDGES_MS the duration is at most; the last, open bin past
+ * them all). A negative or non-numeric duration counts as 0.
+ */
+export function rollupDurations(results: ReadonlyArray<{ plugin: string; durationMs: number }>): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const r of results) {
+    const ms = Math.max(Number(r.durationMs) || 0, 0);
+    const bin = LATENCY_EDGES_MS.findIndex((edge) => ms <= edge);
+    out.push(r.plugin, Math.min(Math.floor(ms * 1000 + 0.5), CELL_MAX), bin === -1 ? LATENCY_EDGES_MS.length : bin);
+  }
+  return out;
+}
 
 export type Resolution = 'minute' | 'hour' | 'day';
 

@@ -9,6 +9,7 @@ import { Encoder } from '@msgpack/msgpack';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { ALL_OWNERS, markShard, shardOfId, type Keys } from '../keys.js';
+import { rollupDurations } from '../rollup.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
 import { parseAsset, safeJson, type AssetRecord } from './assets.js';
@@ -267,7 +268,7 @@ export class JobStore {
       fleetIndex: k.ownerIndexPrefix('*'),
       rollupSec: [p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000],
       statsPrefix: k.statsPrefix,
-      durations: c.results.map((r) => `${r.plugin}=${r.durationMs}`).join(';'),
+      durations: rollupDurations(c.results),
       latest,
       tokens: resultTokens(c.results).join(TOKEN_SEP),
     };
