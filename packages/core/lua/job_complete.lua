@@ -53,7 +53,7 @@
                     latency bin, plugin, ... (rollupDurations in rollup.ts; saves decoding
                     `results`)
     latest          [plugin, JSON of its result, plugin, JSON, …]: fields of KEYS[4]
-    tokens          the results as history tokens joined by \x1f (store/results-codec.ts)
+    tokens          the results as history tokens, an array (store/results-codec.ts)
 
   Roll-ups (updated here, on the write path): per resolution one string, a ring of fixed-width
   cells, one per bucket (minute, hour, day since the epoch) that saw a check, oldest first; the
@@ -116,7 +116,8 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return { 1, '', '' }
 end
 
-local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance')
+local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance',
+  'failStreak', 'okStreak', 'failCount', 'okCount', 'checks')
 if a[8] == jobId then
   redis.call('HDEL', KEYS[3], 'pendingJob')
 end
@@ -124,21 +125,24 @@ local from = a[1] or 'unknown'
 local downAfter = tonumber(a[3] or A.downAfter) or A.downAfter
 local upAfter = tonumber(a[4] or A.upAfter) or A.upAfter
 
+-- Counters are read above and written with the check's fields in one HSET (as HINCRBY would
+-- count them; the streak that goes on is written first, as it always was).
+local counters
 local to = from
 if outcome == 'unsupported' then
   to = 'unsupported'
-  redis.call('HSET', KEYS[3], 'failStreak', 0, 'okStreak', 0)
+  counters = { 'failStreak', 0, 'okStreak', 0 }
 elseif outcome == 'error' then
-  local fails = redis.call('HINCRBY', KEYS[3], 'failStreak', 1)
-  redis.call('HSET', KEYS[3], 'okStreak', 0)
+  local fails = (tonumber(a[12]) or 0) + 1
+  counters = { 'failStreak', fails, 'okStreak', 0 }
   if fails >= downAfter then
     to = 'down'
   elseif from == 'unsupported' then
     to = 'unknown'
   end
 else
-  local oks = redis.call('HINCRBY', KEYS[3], 'okStreak', 1)
-  redis.call('HSET', KEYS[3], 'failStreak', 0)
+  local oks = (tonumber(a[13]) or 0) + 1
+  counters = { 'okStreak', oks, 'failStreak', 0 }
   if from == 'down' and oks < upAfter then
     to = 'down'
   elseif outcome == 'warn' then
@@ -152,12 +156,12 @@ if a[2] == '1' then
 end
 
 if outcome == 'error' then
-  redis.call('HINCRBY', KEYS[3], 'failCount', 1)
+  counters[5], counters[6] = 'failCount', (tonumber(a[14]) or 0) + 1
 else
-  redis.call('HINCRBY', KEYS[3], 'okCount', 1)
+  counters[5], counters[6] = 'okCount', (tonumber(a[15]) or 0) + 1
 end
-redis.call('HINCRBY', KEYS[3], 'checks', 1)
-redis.call('HSET', KEYS[3], 'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
+redis.call('HSET', KEYS[3], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6], 'checks', (tonumber(a[16]) or 0) + 1,
+  'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
 
 if to ~= from then
   redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
@@ -361,7 +365,8 @@ end
 -- entry it displaces is rewritten as its difference from the new one.
 local historyCap = A.historyMax
 local atMs = tonumber(now)
-local tokens = A.tokens
+local newer = A.tokens
+local tokens = table.concat(newer, '\31')
 local head = redis.pcall('LINDEX', KEYS[5], 0)
 if type(head) == 'table' then
   redis.call('RENAME', KEYS[5], KEYS[12])
@@ -375,8 +380,6 @@ if cut and headMs then
   if tonumber(headMs) >= atMs then
     idMs, seq = tonumber(headMs), (tonumber(headSeq) or 0) + 1
   end
-  local newer = {}
-  for t in string.gmatch(tokens, '[^\31]+') do newer[#newer + 1] = t end
   local diff, i, run = {}, 0, 0
   for t in string.gmatch(string.sub(head, cut + 1), '[^\31]+') do
     i = i + 1

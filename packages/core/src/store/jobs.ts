@@ -13,7 +13,7 @@ import { rollupDurations } from '../rollup.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
 import { parseAsset, safeJson, type AssetRecord } from './assets.js';
-import { TOKEN_SEP, resultTokens } from './results-codec.js';
+import { resultTokens } from './results-codec.js';
 
 export interface JobRecord {
   id: string;
@@ -270,7 +270,7 @@ export class JobStore {
       statsPrefix: k.statsPrefix,
       durations: rollupDurations(c.results),
       latest,
-      tokens: resultTokens(c.results).join(TOKEN_SEP),
+      tokens: resultTokens(c.results),
     };
     const res = await this.scripts.run<string[] | [number, string, string]>(
       'job_complete',
