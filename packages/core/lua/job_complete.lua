@@ -259,18 +259,21 @@ do
   end
   -- The cell bytes cs with `changes` applied (W: the widths c, t, d, x), or nil when a value
   -- outgrows its column. Same bytes as the general path's decode, apply and encode.
+  local floor, min, max = math.floor, math.min, math.max
   local function patched(cs, cols, sw, W)
     local b = { string.byte(cs, 1, #cs) }
-    for i, col in ipairs(cols) do
-      local ch, w = changes[i], W[col[5]]
-      local off = sw + col[1] * W[1] + col[2] * W[2] + col[3] * W[3] + col[4] * W[4]
+    local c, t, d, x = W[1], W[2], W[3], W[4]
+    for i = 1, #cols do
+      local col, ch = cols[i], changes[i]
+      local w = W[col[5]]
+      local off = sw + col[1] * c + col[2] * t + col[3] * d + col[4] * x
       local v = 0
       for k = off + 1, off + w do v = v * 256 + b[k] end
-      if ch[5] then v = math.max(v, ch[4]) else v = math.min(v + ch[4], MAXV) end
+      if ch[5] then v = max(v, ch[4]) else v = min(v + ch[4], MAXV) end
       if v >= LIMIT[w] then return nil end
       for k = off + w, off + 1, -1 do
         b[k] = v % 256
-        v = math.floor(v / 256)
+        v = floor(v / 256)
       end
     end
     return string.char(unpack(b))
@@ -394,8 +397,9 @@ if cut and headMs then
   redis.call('LSET', KEYS[5], 0, string.sub(head, 1, cut) .. table.concat(diff, '\31'))
 end
 local id = string.format('%d', idMs) .. (seq > 0 and ('-' .. seq) or '') .. (idMs ~= atMs and ('@' .. string.format('%d', atMs)) or '')
-redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. jobId .. '\30' .. tokens)
-redis.call('LTRIM', KEYS[5], 0, historyCap - 1)
+if redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. jobId .. '\30' .. tokens) > historyCap then
+  redis.call('LTRIM', KEYS[5], 0, historyCap - 1)
+end
 local oldest = atMs - A.historyMaxAgeMs
 for _ = 1, 4 do
   local last = tonumber(string.match(redis.call('LINDEX', KEYS[5], -1) or '', '^(%d+)'))
