@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { ClientStore, OwnerEgress, WebmonError, iso, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
 import { ChannelRegistry } from '@webmon/plugin-sdk';
 import { MAX_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH, MIN_SECRET_LENGTH, webhookChannel } from '@webmon/plugin-channel-webhook';
-import { WEBHOOK_CHANNEL_ID, presentStatus as channelStatus } from './channel-record.js';
+import { WEBHOOK_CHANNEL_ID, presentStatus as channelStatus, type ChannelStatus } from './channel-record.js';
 import { ChannelStore } from './channels.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 
@@ -52,25 +52,8 @@ export interface WebhookRecord {
   updatedAt: number;
 }
 
-/** Delivery status, as an API shows it (ISO times). */
-export interface WebhookStatus {
-  enabled: boolean;
-  /** Consecutive failed deliveries (0 after a success or an enable). */
-  failures: number;
-  disabledReason: string | null;
-  disabledAt: string | null;
-  lastDeliveryAt: string | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  /** When the next attempt is scheduled while retrying after failures. */
-  nextAttemptAt: string | null;
-  /** Deliveries waiting in the outbox. */
-  pending: number;
-  /** Deliveries made since the webhook was created. */
-  delivered: number;
-  /** Deliveries dropped (outbox cap, or enable with dropPending). */
-  dropped: number;
-}
+/** Delivery status, as an API shows it (ISO times): the webhook channel's status. */
+export type WebhookStatus = ChannelStatus;
 
 /** The webhook as an API shows it: configuration without the secret, plus status. */
 export interface WebhookView extends WebhookStatus {
