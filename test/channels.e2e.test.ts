@@ -86,7 +86,13 @@ describe('channels end to end', () => {
     expect(texts).toHaveLength(2);
     expect(texts[0]).toMatch(/down/i);
     expect(texts[1]).toMatch(/up/i);
-    const status = (await api.call('GET', `/clients/${clientId}/channels`)).body.channels as { name: string; delivered: number; failures: number }[];
+    // A receiver records a request before it answers; the notifier records the delivery after the answer.
+    const channels = async () => (await api.call('GET', `/clients/${clientId}/channels`)).body.channels as { name: string; delivered: number; failures: number }[];
+    let status = await channels();
+    for (const until = Date.now() + 5000; status.some((c) => c.delivered < 2) && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await channels();
+    }
     expect(status.map((c) => [c.name, c.delivered, c.failures]).sort()).toEqual([
       ['chat', 2, 0],
       ['on-call', 2, 0],

@@ -75,7 +75,12 @@ describe('notifications', () => {
     expect(received[0]!.body).toMatchObject({ type: 'state_change', asset: { id: asset.id }, reason: 'http_status', client: 'admin' });
     expect(received[0]!.id).toBe(received[0]!.body.id);
     expect(new Set(received.map((r) => r.id)).size).toBe(2);
-    const status = await api.call('GET', '/clients/admin/webhook');
+    // The receiver records a request before it answers; the notifier records the delivery after the answer.
+    let status = await api.call('GET', '/clients/admin/webhook');
+    for (const until = Date.now() + 5000; status.body.delivered < 2 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await api.call('GET', '/clients/admin/webhook');
+    }
     expect(status.body).toMatchObject({ enabled: true, failures: 0, pending: 0, delivered: 2 });
   });
 });
