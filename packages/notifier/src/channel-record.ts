@@ -128,6 +128,13 @@ export function parseChannel(clientId: string, id: string, h: Record<string, str
     escalation: routing.escalation ?? null,
     digestSec: routing.digestSec ?? null,
     template: routing.template ?? null,
+    ...deliveryState(h),
+  };
+}
+
+/** The delivery bookkeeping every channel hash holds (the webhook's too), as stored: ms times, counters. */
+export function deliveryState(h: Record<string, string>) {
+  return {
     remindEverySec: num(h.remindEverySec),
     enabled: h.enabled === '1',
     failures: Number(h.failures ?? 0),

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { ClientStore, OwnerEgress, WebmonError, iso, type EgressGuard, type Keys, type SchemaProblem } from '@webmon/core';
 import { ChannelRegistry } from '@webmon/plugin-sdk';
 import { MAX_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH, MIN_SECRET_LENGTH, webhookChannel } from '@webmon/plugin-channel-webhook';
-import { WEBHOOK_CHANNEL_ID, presentStatus as channelStatus, type ChannelStatus } from './channel-record.js';
+import { WEBHOOK_CHANNEL_ID, deliveryState, presentStatus as channelStatus, type ChannelStatus } from './channel-record.js';
 import { ChannelStore } from './channels.js';
 import { notifierScripts, type NotifierScripts } from './scripts.js';
 
@@ -91,7 +91,6 @@ export function webhookHost(u: URL): string {
 
 export const MAX_REMIND_EVERY_SEC = 7 * 86_400;
 
-const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 
 export function parseWebhook(clientId: string, h: Record<string, string>): WebhookRecord | null {
   if (!h.url) return null;
@@ -99,19 +98,7 @@ export function parseWebhook(clientId: string, h: Record<string, string>): Webho
     clientId,
     url: h.url,
     secret: h.secret ?? '',
-    remindEverySec: num(h.remindEverySec),
-    enabled: h.enabled === '1',
-    failures: Number(h.failures ?? 0),
-    disabledReason: h.disabledReason || null,
-    disabledAt: num(h.disabledAt),
-    lastDeliveryAt: num(h.lastDeliveryAt),
-    lastError: h.lastError || null,
-    lastErrorAt: num(h.lastErrorAt),
-    nextAttemptAt: num(h.nextAttemptAt),
-    delivered: Number(h.delivered ?? 0),
-    dropped: Number(h.dropped ?? 0),
-    createdAt: Number(h.createdAt ?? 0),
-    updatedAt: Number(h.updatedAt ?? 0),
+    ...deliveryState(h),
   };
 }
 
