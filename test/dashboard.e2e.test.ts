@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-c
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
 import { chromiumPath, type ConsoleProblem, launchChromium, openPage, screenshot, seriousA11yViolations, withAxe } from './helpers/browser.js';
-import { client, startTarget, webmon, type Proc, type Target } from './helpers/processes.js';
+import { client, startRunning, startTarget, type Proc, type Target } from './helpers/processes.js';
 
 const DOWN_AFTER = 2;
 const WAIT = 20_000;
@@ -69,22 +69,21 @@ describe.skipIf(skip)(skip ? 'dashboard (skipped: chromium is not installed)' : 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'webmon-dash-'));
-    const port = await freePort();
-    apiUrl = `http://127.0.0.1:${port}`;
-    up = webmon(
+    const started = await startRunning(
       ['up', '--executors', '1'],
-      {
-        WEBMON_API_PORT: String(port),
+      async () => ({
+        WEBMON_API_PORT: String(await freePort()),
         WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
         WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
         WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
         WEBMON_EXECUTOR_METRICS_PORT: '0',
         WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
         WEBMON_CHECKS_DOWN_AFTER: String(DOWN_AFTER),
-      },
+      }),
       { cwd: dir },
     );
-    await up.waitFor(/webmon is running/, 30_000);
+    up = started.proc;
+    apiUrl = `http://127.0.0.1:${started.env.WEBMON_API_PORT}`;
     adminKey = readFileSync(join(dir, 'data', 'admin.key'), 'utf8').trim();
     admin = client(apiUrl, adminKey);
     target = await startTarget();

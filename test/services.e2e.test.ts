@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Push, curveKeyPair } from 'zeromq';
 import { freePort, persistenceInfo } from '@webmon/core';
-import { webmon, type Proc } from './helpers/processes.js';
+import { startRunning, webmon, type Proc } from './helpers/processes.js';
 import { askControl, firstReplyLine } from './helpers/sockets.js';
 import { SOCKET_TYPE, frame30, portOf, rawExchange, zmtp10, zmtp20, zmtp30NullPush } from './helpers/zmtp.js';
 
@@ -25,17 +25,19 @@ let redisPort: number;
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'webmon-services-'));
   dataDir = join(cwd, 'data');
-  env = {
-    WEBMON_DATA_DIR: dataDir,
-    WEBMON_API_PORT: String(await freePort()),
-    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_EXECUTOR_METRICS_PORT: '0',
-    WEBMON_SCHEDULER_ENABLED: 'false',
-  };
-  up = webmon(['up'], env, { cwd });
-  await up.waitFor(/webmon is running/, 30_000);
+  ({ proc: up, env } = await startRunning(
+    ['up'],
+    async () => ({
+      WEBMON_DATA_DIR: dataDir,
+      WEBMON_API_PORT: String(await freePort()),
+      WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
+      WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
+      WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+      WEBMON_EXECUTOR_METRICS_PORT: '0',
+      WEBMON_SCHEDULER_ENABLED: 'false',
+    }),
+    { cwd },
+  ));
   redisPort = Number(/"port":(\d+)[^\n]*started local redis-server/.exec(up.output())?.[1]);
 }, 60_000);
 afterAll(async () => {

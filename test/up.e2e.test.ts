@@ -8,7 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
-import { client, startTarget, webmon } from './helpers/processes.js';
+import { client, startRunning, startTarget, webmon } from './helpers/processes.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -62,11 +62,9 @@ function alive(pid: number): boolean {
 describe('webmon up', () => {
   it('runs all roles with a managed redis-server and stops everything on SIGTERM', async () => {
     const cwd = tmp();
-    const env = await ports();
     const target = await startTarget();
-    const up = webmon(['up'], env, { cwd });
+    const { proc: up, env } = await startRunning(['up'], ports, { cwd, timeoutMs: 20_000 });
     try {
-      await up.waitFor(/webmon is running/, 20_000);
       const redisPort = Number(/"url":"redis:\/\/:\*\*\*@127\.0\.0\.1:(\d+)"/.exec(up.output())?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       const keyFile = join(cwd, 'data', 'admin.key');
@@ -105,10 +103,8 @@ describe('webmon up', () => {
       expect(existsSync(join(cwd, 'data', 'redis', 'dump.rdb'))).toBe(true);
 
       // Started again on the same data directory, the asset is still there.
-      const env2 = await ports();
-      const again = webmon(['up'], env2, { cwd });
+      const { proc: again, env: env2 } = await startRunning(['up'], ports, { cwd, timeoutMs: 20_000 });
       try {
-        await again.waitFor(/webmon is running/, 20_000);
         const api2 = client(`http://127.0.0.1:${env2.WEBMON_API_PORT}`, key);
         expect((await api2.call('GET', `/assets/${asset.id}`)).body).toMatchObject({ id: asset.id, lastCheckAt: expect.any(String) });
         expect(await again.stop('SIGINT')).toBe(0);
@@ -123,11 +119,10 @@ describe('webmon up', () => {
 
   it('runs --executors N executor processes that all check, restarts a killed one, and stops them all', async () => {
     const cwd = tmp();
-    const env = { ...(await ports()), WEBMON_EXECUTOR_METRICS_PORT: String(await freePortPair()), WEBMON_POLITENESS_HOST_INTERVAL_MS: '0' };
     const target = await startTarget();
-    const up = webmon(['up', '--executors', '2'], env, { cwd });
+    const envWithPair = async () => ({ ...(await ports()), WEBMON_EXECUTOR_METRICS_PORT: String(await freePortPair()), WEBMON_POLITENESS_HOST_INTERVAL_MS: '0' });
+    const { proc: up, env } = await startRunning(['up', '--executors', '2'], envWithPair, { cwd });
     try {
-      await up.waitFor(/webmon is running/, 30_000);
       const childPid = () => [...up.output().matchAll(/"executor":1,"childPid":(\d+)[^\n]*"msg":"executor process started"/g)].map((m) => Number(m[1]));
       const [first] = childPid();
       expect(first).toBeGreaterThan(0);

@@ -19,6 +19,29 @@ export interface Proc {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
+/**
+ * Starts a long-running webmon command (`up`) on ports found free just before, and waits for
+ * "webmon is running". Another test may take one of those ports before webmon binds it; then the
+ * process exits naming the address, and it is started again on new ports from `makeEnv`.
+ */
+export async function startRunning(
+  args: string[],
+  makeEnv: () => Promise<Record<string, string>>,
+  opts: { cwd: string; timeoutMs?: number },
+): Promise<{ proc: Proc; env: Record<string, string> }> {
+  for (let attempt = 1; ; attempt++) {
+    const env = await makeEnv();
+    const proc = webmon(args, env, { cwd: opts.cwd });
+    try {
+      await proc.waitFor(/webmon is running/, opts.timeoutMs ?? 30_000);
+      return { proc, env };
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      if (attempt >= 3 || !/EADDRINUSE|address already in use/i.test(proc.output())) throw err;
+    }
+  }
+}
+
 export function webmon(args: string[], env: Record<string, string>, opts: { cwd?: string; path?: string } = {}): Proc {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   const child = spawn(process.execPath, [CLI, ...args], {

@@ -113,6 +113,20 @@ export function managedRedisPassword(dir: string): string {
 }
 
 export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
+  // A port found free can be taken by another program before redis-server binds it: when the
+  // port was ours to choose, choose again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startManagedRedisOnce(opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<ManagedRedis> {
   const binary = findExecutable(opts.binary ?? 'redis-server');
   if (!binary) throw new ConfigError(`redis-server was not found on the PATH. ${REDIS_INSTALL_HINT}`);
   const dir = isAbsolute(opts.dir) ? opts.dir : resolve(opts.dir);
@@ -152,7 +166,11 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${output.trim()}`);
+    if (child.exitCode !== null) {
+      await new Promise((r) => setTimeout(r, 20)); // the last of its output
+      const message = `redis-server exited with code ${child.exitCode}: ${output.trim()}`;
+      throw /Address already in use/i.test(output) ? new PortTakenError(message) : new Error(message);
+    }
     if (await ping(port, password)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
