@@ -33,8 +33,10 @@ const USAGE = `usage: node bench/e2e-throughput.mjs [options]
 
   --checks N        checks in the measured e2e phase, and requests in the raw phase (default 10000)
   --concurrency N   executor concurrency and raw-phase concurrency (default 20)
-  --warmup N        unmeasured warm-up requests before the raw phase (default 3000); the e2e
-                    phase always checks every asset once before the measured round
+  --warmup N        unmeasured warm-up requests before the raw phase (default 3000)
+  --warm-rounds N   unmeasured checks of every asset before the measured round (default 3: the
+                    first checks lay out each asset's roll-up rings; from the third on a check
+                    is a steady-state re-check)
   --timeout S       overall limit in seconds; everything is stopped after it (default 120)
   --json            print one JSON line of results instead of the table
   --cpu-prof DIR    run the webmon roles with node --cpu-prof, profiles written to DIR
@@ -53,6 +55,7 @@ try {
       checks: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '3000' },
+      'warm-rounds': { type: 'string', default: '3' },
       timeout: { type: 'string', default: '120' },
       'cpu-prof': { type: 'string' },
       'node-arg': { type: 'string', multiple: true, default: [] },
@@ -73,6 +76,7 @@ try {
     checks: int('checks', 1, 1_000_000),
     concurrency: int('concurrency', 1, 10_000),
     warmup: int('warmup', 0, 100_000),
+    warmRounds: int('warm-rounds', 1, 20),
     timeoutSec: int('timeout', 5, 3600),
     json: values.json,
     cpuProfDir: values['cpu-prof'],
@@ -438,8 +442,10 @@ async function main() {
     const assetIds = await createAssets(base, target.url, checks, '/p?i=');
     // Warm-up round: every asset is checked once (its state goes unknown → up). The measured
     // round then re-checks them, as steady-state monitoring does: no state change, no event.
-    say(`e2e: warm-up, first check of the ${checks} assets ...`);
-    await runJobs(base, redis, keys, assetIds, Math.max(5_000, opts.timeoutSec * 1000 - (Date.now() - started)));
+    for (let round = 1; round <= opts.warmRounds; round++) {
+      say(`e2e: warm-up, check ${round} of ${opts.warmRounds} of the ${checks} assets ...`);
+      await runJobs(base, redis, keys, assetIds, Math.max(5_000, opts.timeoutSec * 1000 - (Date.now() - started)));
+    }
     const pids = { api: roles.api.child.pid, dispatcher: roles.dispatcher.child.pid, executor: roles.executor.child.pid, redis: managedRedis.process.pid };
     const hits0 = await targetHits(target.url);
     await sleep(200); // let the creates settle (no work in flight before the clock starts)

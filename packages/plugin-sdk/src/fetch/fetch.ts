@@ -4,12 +4,12 @@
  * included, goes through the check's egress guard (see connection.ts), and a hop to another
  * scheme or to a host the guard refuses ends the fetch. At most `maxBodyBytes` are read.
  */
-import { request, type Dispatcher } from 'undici';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 import { classifyError } from '../classify.js';
 import type { PluginContext, PluginOutput } from '../index.js';
 import { fail } from '../output.js';
-import { Probe, agentFor, withProbe, type ConnectionTiming } from './connection.js';
+import type { ConnectionTiming } from './connection.js';
+import { exchange } from './exchange.js';
 import { secretHeaderPaths, type PageRequest } from './options.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -61,23 +61,8 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
   // A loop is the same request seen twice; POST /x → 303 → GET /x is not one.
   const visited = new Set<string>([`${method} ${url.href}`]);
   for (;;) {
-    const probe = new Probe();
-    const hop = current;
-    // Taken per hop: the pool map is bounded, and a pool evicted between hops is closed.
-    const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls, egress);
-    const res: Dispatcher.ResponseData = await withProbe(probe, () =>
-      request(hop, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        dispatcher,
-        signal,
-        headersTimeout: cfg.headersTimeoutMs,
-        bodyTimeout: cfg.bodyTimeoutMs,
-        reset: !cfg.keepAlive,
-      }),
-    );
-    const t = probe.timing;
+    const res = await exchange(current, { method, headers, body, signal }, cfg, egress);
+    const t = res.timing;
     if (t && !t.reused) {
       for (const k of ['dnsMs', 'connectMs', 'tlsMs'] as const) if (t[k] !== undefined) phases[k] = (phases[k] ?? 0) + t[k];
       if (t.cert) phases.cert = t.cert;
@@ -86,7 +71,7 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
     const ttfbMs = performance.now() - started;
     const location = res.headers.location;
     if (cfg.followRedirects && REDIRECTS.has(res.statusCode) && typeof location === 'string') {
-      await res.body.dump();
+      await res.dump();
       let next: URL;
       try {
         next = new URL(location, current);
@@ -113,7 +98,7 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
     let truncated = false;
     const chunks: Buffer[] = [];
     if (method !== 'HEAD') {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of res.body) {
         const room = cfg.maxBodyBytes - bytes;
         if (chunk.length > room) {
           // Leaving the loop destroys the stream: the rest is never downloaded.
@@ -126,7 +111,7 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
         bytes += chunk.length;
       }
     } else {
-      await res.body.dump();
+      await res.dump();
     }
     const out: FetchOutcome = {
       status: res.statusCode,
@@ -134,7 +119,7 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
       redirects,
       bytes,
       truncated,
-      headers: res.headers,
+      headers: res.headers as FetchOutcome['headers'],
       ttfbMs,
       totalMs: performance.now() - started,
       ...phases,

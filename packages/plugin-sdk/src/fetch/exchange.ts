@@ -1,0 +1,146 @@
+/**
+ * One request and its response, on one hop of a page fetch (fetch.ts follows the redirects).
+ *
+ * Two transports, one shape:
+ * - a new connection per check (the default, `keepAlive: false`): Node's own http/https client
+ *   with no agent, whose C parser costs about half of undici's CPU per new connection on this
+ *   path (`node bench/http-client.mjs`), and whose socket events give the phases directly;
+ * - pooled keep-alive connections (`keepAlive: true`): undici's pools (connection.ts), where a
+ *   reused connection has no connect phase to measure.
+ * Either way the host is judged by the egress guard before connecting and names are resolved by
+ * the guard's lookup, so the address judged is the address used.
+ */
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { request, type Dispatcher } from 'undici';
+import { EgressDeniedError, type EgressGuard } from '@webmon/core';
+import { certificateSummary } from '../cert.js';
+import { Probe, agentFor, withProbe, type ConnectionTiming } from './connection.js';
+import type { PageRequest } from './options.js';
+
+export interface HopRequest {
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  signal: AbortSignal;
+}
+
+export interface HopResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>;
+  /** The body; leaving an iteration early closes the connection. */
+  body: AsyncIterable<Buffer>;
+  /** Reads the rest of the body and drops it. */
+  dump(): Promise<void>;
+  /** The connection's phases; `reused` when a pooled connection served it. */
+  timing: ConnectionTiming | undefined;
+}
+
+type Transport = Pick<PageRequest, 'connectTimeoutMs' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'verifyTls' | 'keepAlive'>;
+
+export function exchange(url: URL, req: HopRequest, cfg: Transport, egress: EgressGuard): Promise<HopResponse> {
+  return cfg.keepAlive ? pooledExchange(url, req, cfg, egress) : freshExchange(url, req, cfg, egress);
+}
+
+async function pooledExchange(url: URL, req: HopRequest, cfg: Transport, egress: EgressGuard): Promise<HopResponse> {
+  const probe = new Probe();
+  // Taken per hop: the pool map is bounded, and a pool evicted between hops is closed.
+  const dispatcher = agentFor(cfg.connectTimeoutMs, cfg.verifyTls, egress);
+  const res: Dispatcher.ResponseData = await withProbe(probe, () =>
+    request(url, {
+      method: req.method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body: req.body,
+      dispatcher,
+      signal: req.signal,
+      headersTimeout: cfg.headersTimeoutMs,
+      bodyTimeout: cfg.bodyTimeoutMs,
+    }),
+  );
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body as AsyncIterable<Buffer>, dump: () => res.body.dump(), timing: probe.timing };
+}
+
+/** An error with the code classifyError reads as a timeout. */
+function timeoutError(what: string, ms: number): Error {
+  return Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
+}
+
+/** One request on a connection of its own, closed after the response. */
+function freshExchange(url: URL, req: HopRequest, cfg: Transport, egress: EgressGuard): Promise<HopResponse> {
+  const refused = egress.judgeHost(url.hostname);
+  if (refused) return Promise.reject(new EgressDeniedError(refused));
+  const tls = url.protocol === 'https:';
+  const headers: Record<string, string> = { ...req.headers };
+  if (req.body !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const timing: ConnectionTiming = { reused: false };
+    let lookupAt: number | undefined;
+    let connectAt: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (what: string, ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => outgoing.destroy(timeoutError(what, ms)), ms);
+    };
+    const options: https.RequestOptions = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || (tls ? 443 : 80),
+      path: `${url.pathname}${url.search}`,
+      method: req.method,
+      headers,
+      agent: false,
+      lookup: egress.lookup as http.RequestOptions['lookup'],
+      signal: req.signal,
+      ...(tls ? { rejectUnauthorized: cfg.verifyTls } : {}),
+    };
+    const outgoing = (tls ? https : http).request(options);
+    arm('connect', cfg.connectTimeoutMs);
+    outgoing.once('socket', (socket: Socket) => {
+      socket.once('lookup', () => {
+        lookupAt = performance.now();
+        timing.dnsMs = lookupAt - start;
+      });
+      socket.once('connect', () => {
+        connectAt = performance.now();
+        timing.connectMs = connectAt - (lookupAt ?? start);
+        if (socket.remoteAddress) timing.address = socket.remoteAddress;
+        if (socket.remoteFamily) timing.family = socket.remoteFamily === 'IPv6' ? 6 : 4;
+        if (!tls) arm('headers', cfg.headersTimeoutMs);
+      });
+      if (tls) {
+        socket.once('secureConnect', () => {
+          const t = socket as TLSSocket;
+          timing.tlsMs = performance.now() - (connectAt ?? start);
+          timing.tlsVersion = t.getProtocol() ?? undefined;
+          const cert = certificateSummary(t.getPeerCertificate());
+          if (cert) timing.cert = cert;
+          arm('headers', cfg.headersTimeoutMs);
+        });
+      }
+    });
+    // Errors after the response reach its body's reader; a promise settles once.
+    outgoing.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    outgoing.once('response', (res) => {
+      clearTimeout(timer);
+      // Longest pause while reading the body: the socket's idle timeout from here on.
+      res.socket.setTimeout(cfg.bodyTimeoutMs, () => res.destroy(timeoutError('body', cfg.bodyTimeoutMs)));
+      resolve({
+        statusCode: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        dump: () =>
+          new Promise<void>((done, fail) => {
+            res.once('end', done).once('error', fail).resume();
+          }),
+        timing,
+      });
+    });
+    outgoing.end(req.body);
+  });
+}
