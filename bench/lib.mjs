@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { AssetStore, createKeys, freePort, normalizeUrl, openRedis, scripts } from '@webmon/core';
+import { AssetStore, JobStore, createKeys, freePort, jobPolicy, loadConfig, normalizeUrl, openRedis, scripts } from '@webmon/core';
 
 export const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 export const ADMIN_KEY = 'wm_bench_admin_key_0123456789abcdef';
@@ -351,14 +351,68 @@ export async function createAssetsDirect(base, redisUrl, targetUrl, count, { int
   try {
     const store = new AssetStore(redis, createKeys('webmon'), scripts(redis));
     const model = await store.get(first.body.id);
+    const ids = [first.body.id];
     let next = 1;
     const worker = async () => {
       while (next < count) {
         const i = next++;
-        await store.create({ owner: model.owner, url: normalizeUrl(`${targetUrl}${pathPrefix}${i}`), plugins: model.plugins, config: model.config, interval, tags: [], ...(state ? { state } : {}) });
+        ids[i] = (await store.create({ owner: model.owner, url: normalizeUrl(`${targetUrl}${pathPrefix}${i}`), plugins: model.plugins, config: model.config, interval, tags: [], ...(state ? { state } : {}) })).id;
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
+    return { ids, owner: model.owner, url: (i) => `${targetUrl}${pathPrefix}${i}` };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Writes `rounds` checks of every asset, one interval apart and ending one interval ago, through
+ * the executor's own write path (JobStore enqueue, claim, complete, as scheduled jobs): each
+ * asset then has the history, roll-up rings and time in state of an asset checked for a while,
+ * so what a bench measures next is a steady-state re-check, not the first checks, which lay the
+ * rings out. Every check is an http 200 whose duration cycles through `durationsMs`.
+ */
+export async function seedHistory(redisUrl, assets, { rounds, intervalMs, durationsMs = [2.5, 6, 12], inFlight = 64 }) {
+  const redis = await openRedis({ url: redisUrl, name: 'webmon-bench-seed' });
+  try {
+    const keys = createKeys('webmon');
+    const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(loadConfig({ env: {} })));
+    const result = (i, round) => {
+      const ms = durationsMs[(i + round) % durationsMs.length];
+      return {
+        plugin: 'http',
+        status: 'ok',
+        reason: null,
+        message: `HTTP 200 in ${Math.round(ms)} ms`,
+        durationMs: ms,
+        metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms - 0.1, bytes: 108, redirects: 0, connectMs: ms / 3, contentLength: -1, ipFamily: 4 },
+        details: { finalUrl: assets.url(i) },
+      };
+    };
+    for (let round = 0; round < rounds; round++) {
+      const at = Date.now() - (rounds - round) * intervalMs;
+      let next = 0;
+      const worker = async () => {
+        while (next < assets.ids.length) {
+          const start = next;
+          next += 100;
+          const slice = assets.ids.slice(start, start + 100);
+          const jobIds = await jobs.enqueue(slice.map((assetId) => ({ assetId, owner: assets.owner })), 0, at);
+          await Promise.all(
+            jobIds.map(async (jobId, k) => {
+              await redis.hset(keys.job(jobId), 'scheduled', 1);
+              const claimed = await jobs.claim(jobId, 'seed', 60_000, at);
+              if (!claimed.claimed) throw new Error(`seed: claim of ${jobId} refused`);
+              const r = result(start + k, round);
+              const done = await jobs.complete({ jobId, token: 'seed', outcome: 'ok', reason: null, results: [r], durationMs: r.durationMs, owner: assets.owner, assetId: slice[k] }, at + r.durationMs);
+              if (!done.recorded) throw new Error(`seed: check not recorded: ${done.why}`);
+            }),
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.floor(inFlight / 16)) }, worker));
+    }
   } finally {
     redis.disconnect();
   }

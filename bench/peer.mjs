@@ -49,7 +49,9 @@ const USAGE = `usage: node bench/peer.mjs [options]
   --concurrency N    per raw client process and per webmon executor (default 20)
   --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 16,64)
   --blackbox PATH    the exporter binary (default prometheus-blackbox-exporter)
-  --timeout S        overall limit in seconds (default 120)
+  --warm-rounds N    unmeasured checks of every asset before webmon's measured round (default
+                     3: the first checks lay out each asset's roll-up rings)
+  --timeout S        overall limit in seconds (default 180)
   --json             one JSON line instead of the table
   -h, --help         this help`;
 
@@ -61,7 +63,8 @@ try {
       concurrency: { type: 'string', default: '20' },
       'probe-concurrency': { type: 'string', default: '16,64' },
       blackbox: { type: 'string', default: 'prometheus-blackbox-exporter' },
-      timeout: { type: 'string', default: '120' },
+      'warm-rounds': { type: 'string', default: '3' },
+      timeout: { type: 'string', default: '180' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -80,6 +83,7 @@ try {
     concurrency: int('concurrency', values.concurrency, 1, 10_000),
     probeConcurrency: values['probe-concurrency'].split(',').map((v) => int('probe-concurrency', v.trim(), 1, 10_000)),
     blackbox: values.blackbox,
+    warmRounds: int('warm-rounds', values['warm-rounds'], 1, 20),
     timeoutSec: int('timeout', values.timeout, 10, 3600),
     json: values.json,
   };
@@ -159,8 +163,10 @@ async function webmonPhase(targetUrl, targetPid, workDir) {
   const keys = createKeys('webmon');
   try {
     const ids = await createAssets(base, targetUrl, opts.checks);
-    say('webmon: warm-up round (first check of every asset) ...');
-    await runJobs(base, db, keys, ids);
+    for (let round = 1; round <= opts.warmRounds; round++) {
+      say(`webmon: warm-up, check ${round} of ${opts.warmRounds} of every asset ...`);
+      await runJobs(base, db, keys, ids);
+    }
     await sleep(300);
     const pids = [...webmonPids(pid), redis.process.pid];
     const cpu0 = cpuOf([...pids, targetPid]);

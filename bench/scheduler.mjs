@@ -40,6 +40,7 @@ import {
   quantile,
   round,
   say,
+  seedHistory,
   sleep,
   startTarget,
   startWebmonUp,
@@ -55,7 +56,9 @@ const USAGE = `usage: node bench/scheduler.mjs [options]
   --window S       seconds counted (default: the interval, at most 60)
   --executors N    passed to webmon up (default: its own, one per core)
   --concurrency N  executor.concurrency (default: webmon's, 20)
-  --timeout S      overall limit in seconds (default 120)
+  --history R      checks of every asset written before webmon starts, one interval apart
+                   (default 3; 0: the window holds the assets' first checks)
+  --timeout S      overall limit in seconds (default 600)
   --json           one JSON line instead of the table
   -h, --help       this help`;
 
@@ -69,7 +72,8 @@ try {
       window: { type: 'string' },
       executors: { type: 'string' },
       concurrency: { type: 'string' },
-      timeout: { type: 'string', default: '120' },
+      history: { type: 'string', default: '3' },
+      timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -91,6 +95,7 @@ try {
     window: values.window === undefined ? Math.min(interval, 60) : int('window', 1, 3600),
     executors: values.executors === undefined ? undefined : int('executors', 1, 64),
     concurrency: values.concurrency === undefined ? undefined : int('concurrency', 1, 10_000),
+    history: int('history', 0, 100),
     timeoutSec: int('timeout', 10, 3600),
     json: values.json,
   };
@@ -116,10 +121,16 @@ async function main() {
   const created0 = Date.now();
   say(`creating ${opts.assets} assets (interval ${opts.interval} s) ...`);
   const maker = await startWebmonUp(life, { redisUrl: redis.url, executors: 1, workDir, env: { WEBMON_SCHEDULER_ENABLED: 'false' } });
-  await createAssetsDirect(maker.base, redis.url, target.url, opts.assets, { interval: opts.interval, state: 'up' });
+  const assets = await createAssetsDirect(maker.base, redis.url, target.url, opts.assets, { interval: opts.interval, state: 'up' });
   await maker.up.stop();
   life.untrack(maker.up);
   const createdMs = Date.now() - created0;
+  if (opts.history) {
+    const seeded0 = Date.now();
+    say(`writing ${opts.history} checks of history per asset ...`);
+    await seedHistory(redis.url, assets, { rounds: opts.history, intervalMs: opts.interval * 1000 });
+    say(`history written in ${((Date.now() - seeded0) / 1000).toFixed(1)} s`);
+  }
   await spreadSchedule(redis.url, opts.interval * 1000, 3000);
 
   const { base, pid, env: upEnv } = await startWebmonUp(life, {
