@@ -367,52 +367,67 @@ export async function createAssetsDirect(base, redisUrl, targetUrl, count, { int
 }
 
 /**
- * Writes `rounds` checks of every asset, one interval apart and ending one interval ago, through
- * the executor's own write path (JobStore enqueue, claim, complete, as scheduled jobs): each
- * asset then has the history, roll-up rings and time in state of an asset checked for a while,
- * so what a bench measures next is a steady-state re-check, not the first checks, which lay the
- * rings out. Every check is an http 200 whose duration cycles through `durationsMs`.
+ * Gives every asset the stored history of an asset checked for a while, so that what a bench
+ * measures next is a steady-state re-check: the first checks of an asset lay out its roll-up
+ * rings (columns for each latency bin seen, widths that grow with the sums), which costs Redis
+ * several times a steady-state check for its first hours.
+ *
+ * The first asset is checked `hours` × 3600 / interval times, one interval apart and ending one
+ * interval ago, through the executor's own write path (JobStore enqueue, claim, complete, as
+ * scheduled jobs; an http 200 whose duration is log-uniform between 0.5 and 200 ms, so every
+ * latency bin a local target can produce is seen). Its roll-ups, raw results, latest results and
+ * events are then copied to every other asset (DUMP / RESTORE), and its counters and state set
+ * on each: the bytes are those of a real asset, made once.
  */
-export async function seedHistory(redisUrl, assets, { rounds, intervalMs, durationsMs = [2.5, 6, 12], inFlight = 64 }) {
+export async function seedHistory(redisUrl, assets, { intervalMs, hours = 24, inFlight = 256 }) {
   const redis = await openRedis({ url: redisUrl, name: 'webmon-bench-seed' });
   try {
     const keys = createKeys('webmon');
     const jobs = new JobStore(redis, keys, scripts(redis), jobPolicy(loadConfig({ env: {} })));
-    const result = (i, round) => {
-      const ms = durationsMs[(i + round) % durationsMs.length];
-      return {
+    const model = assets.ids[0];
+    const rounds = Math.max(1, Math.floor((hours * 3_600_000) / intervalMs));
+    for (let round = 0; round < rounds; round++) {
+      const at = Date.now() - (rounds - round) * intervalMs;
+      const ms = Math.round(0.5 * 400 ** Math.random() * 1000) / 1000;
+      const [jobId] = await jobs.enqueue([{ assetId: model, owner: assets.owner }], 0, at);
+      await redis.hset(keys.job(jobId), 'scheduled', 1);
+      const claimed = await jobs.claim(jobId, 'seed', 60_000, at);
+      if (!claimed.claimed) throw new Error(`seed: claim of ${jobId} refused`);
+      const result = {
         plugin: 'http',
         status: 'ok',
         reason: null,
         message: `HTTP 200 in ${Math.round(ms)} ms`,
         durationMs: ms,
-        metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms - 0.1, bytes: 108, redirects: 0, connectMs: ms / 3, contentLength: -1, ipFamily: 4 },
-        details: { finalUrl: assets.url(i) },
+        metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms, bytes: 108, redirects: 0, connectMs: ms / 3, contentLength: -1, ipFamily: 4 },
+        details: {},
       };
-    };
-    for (let round = 0; round < rounds; round++) {
-      const at = Date.now() - (rounds - round) * intervalMs;
-      let next = 0;
-      const worker = async () => {
-        while (next < assets.ids.length) {
-          const start = next;
-          next += 100;
-          const slice = assets.ids.slice(start, start + 100);
-          const jobIds = await jobs.enqueue(slice.map((assetId) => ({ assetId, owner: assets.owner })), 0, at);
-          await Promise.all(
-            jobIds.map(async (jobId, k) => {
-              await redis.hset(keys.job(jobId), 'scheduled', 1);
-              const claimed = await jobs.claim(jobId, 'seed', 60_000, at);
-              if (!claimed.claimed) throw new Error(`seed: claim of ${jobId} refused`);
-              const r = result(start + k, round);
-              const done = await jobs.complete({ jobId, token: 'seed', outcome: 'ok', reason: null, results: [r], durationMs: r.durationMs, owner: assets.owner, assetId: slice[k] }, at + r.durationMs);
-              if (!done.recorded) throw new Error(`seed: check not recorded: ${done.why}`);
-            }),
-          );
-        }
-      };
-      await Promise.all(Array.from({ length: Math.max(1, Math.floor(inFlight / 16)) }, worker));
+      const done = await jobs.complete({ jobId, token: 'seed', outcome: 'ok', reason: null, results: [result], durationMs: ms, owner: assets.owner, assetId: model }, at + ms);
+      if (!done.recorded) throw new Error(`seed: check not recorded: ${done.why}`);
     }
+    const perAsset = (id) => [keys.assetRollup(id, 'minute'), keys.assetRollup(id, 'hour'), keys.assetRollup(id, 'day'), keys.assetHistory(id), keys.assetLatest(id), keys.assetEvents(id)];
+    const copies = [];
+    for (const key of perAsset(model)) {
+      const [dump, ttl] = await Promise.all([redis.dumpBuffer(key), redis.pttl(key)]);
+      copies.push(dump ? { dump, ttl: Math.max(0, ttl) } : null);
+    }
+    const FIELDS = ['state', 'stateChangedAt', 'stateReason', 'lastCheckAt', 'lastOutcome', 'lastReason', 'lastDurationMs', 'checks', 'okCount', 'failCount', 'okStreak', 'failStreak'];
+    const values = await redis.hmget(keys.asset(model), ...FIELDS);
+    const fields = FIELDS.flatMap((f, i) => (values[i] === null ? [] : [f, values[i]]));
+    let next = 1;
+    const worker = async () => {
+      while (next < assets.ids.length) {
+        const id = assets.ids[next++];
+        const pipe = redis.pipeline();
+        perAsset(id).forEach((key, i) => {
+          if (copies[i]) pipe.restore(key, copies[i].ttl, copies[i].dump, 'REPLACE');
+        });
+        pipe.hset(keys.asset(id), ...fields);
+        for (const [err] of await pipe.exec()) if (err) throw err;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    return { rounds };
   } finally {
     redis.disconnect();
   }

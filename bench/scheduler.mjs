@@ -56,8 +56,8 @@ const USAGE = `usage: node bench/scheduler.mjs [options]
   --window S       seconds counted (default: the interval, at most 60)
   --executors N    passed to webmon up (default: its own, one per core)
   --concurrency N  executor.concurrency (default: webmon's, 20)
-  --history R      checks of every asset written before webmon starts, one interval apart
-                   (default 3; 0: the window holds the assets' first checks)
+  --history H      hours of checks every asset has when webmon starts (default 24: steady
+                   state; 0: the window holds the assets' first checks; see seedHistory)
   --timeout S      overall limit in seconds (default 600)
   --json           one JSON line instead of the table
   -h, --help       this help`;
@@ -72,7 +72,7 @@ try {
       window: { type: 'string' },
       executors: { type: 'string' },
       concurrency: { type: 'string' },
-      history: { type: 'string', default: '3' },
+      history: { type: 'string', default: '24' },
       timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -95,7 +95,7 @@ try {
     window: values.window === undefined ? Math.min(interval, 60) : int('window', 1, 3600),
     executors: values.executors === undefined ? undefined : int('executors', 1, 64),
     concurrency: values.concurrency === undefined ? undefined : int('concurrency', 1, 10_000),
-    history: int('history', 0, 100),
+    history: int('history', 0, 400 * 24),
     timeoutSec: int('timeout', 10, 3600),
     json: values.json,
   };
@@ -127,9 +127,9 @@ async function main() {
   const createdMs = Date.now() - created0;
   if (opts.history) {
     const seeded0 = Date.now();
-    say(`writing ${opts.history} checks of history per asset ...`);
-    await seedHistory(redis.url, assets, { rounds: opts.history, intervalMs: opts.interval * 1000 });
-    say(`history written in ${((Date.now() - seeded0) / 1000).toFixed(1)} s`);
+    say(`writing ${opts.history} h of history per asset ...`);
+    const { rounds } = await seedHistory(redis.url, assets, { intervalMs: opts.interval * 1000, hours: opts.history });
+    say(`history written in ${((Date.now() - seeded0) / 1000).toFixed(1)} s (${rounds} checks of one asset, copied to the others)`);
   }
   await spreadSchedule(redis.url, opts.interval * 1000, 3000);
 
@@ -152,6 +152,9 @@ async function main() {
   const skipped0 = (await api(base, 'GET', '/stats')).body.checksSkipped;
   const statsDb = await openRedis({ url: redis.url, name: 'webmon-bench-stats' });
   await statsDb.config('RESETSTAT');
+  // Calls slower than 1 ms in the window, by script: where Redis's time goes when it is slow.
+  await statsDb.config('SET', 'slowlog-log-slower-than', '1000', 'slowlog-max-len', '10000');
+  await statsDb.slowlog('RESET');
   const from = Date.now();
   await sleep(opts.window * 1000);
   const to = Date.now();
@@ -159,6 +162,14 @@ async function main() {
   const machineMs = machineBusyMs() - machine0;
   life.assertAlive();
   const redisCommands = await scriptStats(statsDb);
+  const slowCalls = await slowCallsBy(statsDb);
+  const persistence = await statsDb.info('persistence');
+  const redisState = {
+    usedMemoryMb: round(Number(/used_memory:(\d+)/.exec(await statsDb.info('memory'))?.[1]) / 1048576),
+    bgsaveInProgress: /rdb_bgsave_in_progress:1/.test(persistence),
+    lastForkUs: Number(/latest_fork_usec:(\d+)/.exec(await statsDb.info('stats'))?.[1]),
+    lastBgsaveSec: Number(/rdb_last_bgsave_time_sec:(-?\d+)/.exec(persistence)?.[1]),
+  };
   const dispatcherStatus = controlStatus(upEnv, workDir);
   statsDb.disconnect();
   const stats = (await api(base, 'GET', '/stats')).body;
@@ -227,6 +238,8 @@ async function main() {
     dispatcher: dispatcherStatus ? { inMemory: dispatcherStatus.queue, received: dispatcherStatus.received, scheduled: dispatcherStatus.scheduled, sent: dispatcherStatus.sent } : null,
     // Redis time by script (EVALSHA by SHA1 is not named by INFO; scripts are told apart by calls per check).
     redisTopCommands: redisCommands.slice(0, 6).map((c) => ({ ...c, perCheck: round(c.calls / Math.max(1, inWindow.length), 3) })),
+    redisSlowCalls: slowCalls,
+    redis: redisState,
     cpu: {
       webmonMs: round(webmonMs),
       redisMs: round(redisMs),
@@ -265,6 +278,21 @@ async function scriptStats(db) {
   return out.sort((a, b) => b.usec - a.usec);
 }
 
+/** Slow-log entries of the window grouped by command (a script by its first key's kind). */
+async function slowCallsBy(db) {
+  const groups = new Map();
+  for (const [, , usec, args] of await db.slowlog('GET', 10000)) {
+    const cmd = String(args[0]).toLowerCase();
+    const name = cmd === 'evalsha' ? `evalsha ${String(args[1]).slice(0, 8)} ${String(args[3] ?? '').replace(/[A-Za-z0-9_-]{8,}/g, '*').slice(0, 40)}` : cmd;
+    const g = groups.get(name) ?? { name, calls: 0, usec: 0, max: 0 };
+    g.calls++;
+    g.usec += Number(usec);
+    g.max = Math.max(g.max, Number(usec));
+    groups.set(name, g);
+  }
+  return [...groups.values()].sort((a, b) => b.usec - a.usec).slice(0, 5);
+}
+
 /** Due times spread evenly over [now + delayMs, now + delayMs + intervalMs). */
 async function spreadSchedule(redisUrl, intervalMs, delayMs) {
   const db = await openRedis({ url: redisUrl, name: 'webmon-bench-spread' });
@@ -293,6 +321,8 @@ function table(r) {
     `queue at the end: ${JSON.stringify(r.queue)}; scheduler (webmon status): ${JSON.stringify(r.scheduler)}`,
     `dispatcher at the end (since start): ${JSON.stringify(r.dispatcher)}`,
     `redis commands in the window: ${r.redisTopCommands.map((c) => `${c.command} ${c.perCheck}/check ${c.usecPerCall} µs`).join(', ')}`,
+    `redis calls over 1 ms in the window: ${r.redisSlowCalls.map((g) => `${g.name}: ${g.calls} calls, ${round(g.usec / 1000)} ms (max ${round(g.max / 1000)} ms)`).join('; ') || 'none'}`,
+    `redis at the end: ${r.redis.usedMemoryMb} MB used, snapshot ${r.redis.bgsaveInProgress ? 'in progress' : 'not running'}, last fork ${round(r.redis.lastForkUs / 1000)} ms`,
     `CPU: webmon ${r.cpu.webmonBusyCores} cores (${Object.entries(r.cpu.byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}), redis ${r.cpu.redisBusyCores}, target ${r.cpu.targetBusyCores} (not counted); ${r.cpu.perCheckMs} ms per check (webmon + redis)`,
     `machine busy: ${r.cpu.machineBusyCores} of ${r.cores} cores; other load: ${r.cpu.otherBusyCores} cores (should be ~0)`,
     '',

@@ -36,6 +36,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '60' },
     plugins: { type: 'string', default: '1' },
     pushed: { type: 'boolean', default: false },
+    spread: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -64,16 +65,22 @@ async function evalsha() {
 const perCall = (a, b) => (b.usec - a.usec) / Math.max(1, b.calls - a.calls);
 
 const DURATIONS = [41.2, 52.7, 63.1];
+// --spread: durations of a real site, log-normal around 40 ms (about 15-110 ms for 95 %).
+const spread = () => Math.round(40 * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random())) * 1000) / 1000;
+const durationOf = (round) => (values.spread ? spread() : DURATIONS[round % DURATIONS.length]);
 const results = (round) =>
-  PLUGINS.map((plugin) => ({
-    plugin,
-    status: 'ok',
-    reason: null,
-    message: 'HTTP 200',
-    durationMs: DURATIONS[round % DURATIONS.length],
-    metrics: { statusCode: 200, ttfbMs: 30.5, totalMs: DURATIONS[round % DURATIONS.length], sizeBytes: 48213, connectMs: 0.2 },
-    details: { statusCode: 200 },
-  }));
+  PLUGINS.map((plugin) => {
+    const ms = durationOf(round);
+    return {
+      plugin,
+      status: 'ok',
+      reason: null,
+      message: 'HTTP 200',
+      durationMs: ms,
+      metrics: { statusCode: 200, ttfbMs: ms * 0.8, totalMs: ms, sizeBytes: 48213, connectMs: 0.2 },
+      details: { statusCode: 200 },
+    };
+  });
 
 async function main() {
   const config = loadConfig({ env: {}, overrides: { redis: { keyPrefix: 'wm' } } });

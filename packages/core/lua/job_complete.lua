@@ -198,16 +198,17 @@ do
   local FAST_WIDTH = 4000
   local D = A.durations
   local spent, spentState = 0, from
+  -- Time since the previous check beyond this is a gap, not time in a state.
+  local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
   if a[9] then
     local dt = nowMs - tonumber(a[9])
-    local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
     spent = math.min(dt, cap)
     if dt > cap then spent = dt; spentState = 'gap' end
     spent = math.floor(spent + 0.5)
   end
   local ring -- the general path, made on first use
   local function general()
-    ring = ring or ringGeneral({ outcome = outcome, reason = reason, durations = D, spent = spent, spentState = spentState })
+    ring = ring or ringGeneral({ outcome = outcome, reason = reason, durations = D, spent = spent, spentState = spentState, spentCap = cap })
     return ring
   end
 

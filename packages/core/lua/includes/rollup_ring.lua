@@ -7,7 +7,8 @@
   A ring R here: { key, K, n, start, head, text (layout text), base (offset of the first cell),
   sw, w (stamp and cell widths; the general path sets them from the text) }.
   check: { outcome, reason, durations = { plugin, sum us, latency bin, plugin, ... },
-           spent (ms in a state since the previous check), spentState }.
+           spent (ms in a state since the previous check), spentState,
+           spentCap (the most `spent` can be before it counts as a gap) }.
 ]]
 local LIMIT = { 256, 65536, 16777216, 4294967296, 1099511627776, 281474976710656 }
 local MAXV = LIMIT[6] - 1
@@ -176,7 +177,10 @@ local function ringGeneral(check)
       for _, v in pairs(vals) do m = math.max(m, v) end
       return m
     end
-    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t))), d = L.d, x = L.x,
+    -- Time-in-state columns are as wide as one check's time can make them from the start: a
+    -- check a few seconds late would otherwise widen them, re-laying out a ring of a day of cells
+    -- (milliseconds of Redis per asset, for every asset at once when checks run late).
+    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(check.spentCap or 0)), d = L.d, x = L.x,
       o = union(L.o, b.o), r = union(L.r, b.r), s = union(L.s, b.t), p = {} }
     local bins, plugins = {}, {}
     for _, pl in ipairs(L.p) do bins[pl.name] = pl.bins; plugins[pl.name] = 1 end

@@ -191,6 +191,28 @@ describe('roll-up rings', () => {
     expect(minute!.bucket.p.http).toMatchObject({ n: 300, x: 70_000.125 });
   });
 
+  it('makes time-in-state columns wide enough for a late check from the start: a late check re-lays out no ring', async () => {
+    const id = await newAsset();
+    const model = new Model();
+    const layouts = async () =>
+      Promise.all(
+        RESOLUTIONS.map(async (res) => {
+          const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, res), 0, 255);
+          return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
+        }),
+      );
+    for (const at of [BASE + 9 * H, BASE + 9 * H + MIN]) model.add(ok(at), await record(id, ok(at)));
+    const before = await layouts();
+    // Widths "sw,c,t,d,x": t holds the 120 s a check may count as time in state at a 60 s interval.
+    for (const text of before) expect(text.split('|')[0]!.split(',')[2], text).toBe('3');
+    // 70 s after the previous check (past the 65.5 s two bytes hold): recorded in place.
+    const late = ok(BASE + 9 * H + MIN + 70_000);
+    model.add(late, await record(id, late));
+    expect(await layouts()).toEqual(before);
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    expect((await all(id, 'minute')).at(-1)!.bucket.t).toEqual({ up: 70_000 });
+  });
+
   it('keeps names it cannot write as they are, without corrupting the ring', async () => {
     const id = await newAsset();
     const model = new Model();
