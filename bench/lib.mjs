@@ -374,12 +374,12 @@ export async function createAssetsDirect(base, redisUrl, targetUrl, count, { int
  *
  * The first asset is checked `hours` × 3600 / interval times, one interval apart and ending one
  * interval ago, through the executor's own write path (JobStore enqueue, claim, complete, as
- * scheduled jobs; an http 200 whose duration is log-uniform between 0.5 and 200 ms, so every
- * latency bin a local target can produce is seen). Its roll-ups, raw results, latest results and
+ * scheduled jobs; an http 200 whose duration is log-uniform between 0.5 ms and `maxMs`, so the
+ * asset has seen the latency bins of a day of a real site, slow outliers included). Its roll-ups, raw results, latest results and
  * events are then copied to every other asset (DUMP / RESTORE), and its counters and state set
  * on each: the bytes are those of a real asset, made once.
  */
-export async function seedHistory(redisUrl, assets, { intervalMs, hours = 24, inFlight = 256 }) {
+export async function seedHistory(redisUrl, assets, { intervalMs, hours = 24, maxMs = 5000, inFlight = 256 }) {
   const redis = await openRedis({ url: redisUrl, name: 'webmon-bench-seed' });
   try {
     const keys = createKeys('webmon');
@@ -388,7 +388,7 @@ export async function seedHistory(redisUrl, assets, { intervalMs, hours = 24, in
     const rounds = Math.max(1, Math.floor((hours * 3_600_000) / intervalMs));
     for (let round = 0; round < rounds; round++) {
       const at = Date.now() - (rounds - round) * intervalMs;
-      const ms = Math.round(0.5 * 400 ** Math.random() * 1000) / 1000;
+      const ms = Math.round(0.5 * (maxMs / 0.5) ** Math.random() * 1000) / 1000;
       const [jobId] = await jobs.enqueue([{ assetId: model, owner: assets.owner }], 0, at);
       await redis.hset(keys.job(jobId), 'scheduled', 1);
       const claimed = await jobs.claim(jobId, 'seed', 60_000, at);

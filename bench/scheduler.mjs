@@ -59,6 +59,7 @@ const USAGE = `usage: node bench/scheduler.mjs [options]
   --history H      hours of checks every asset has when webmon starts (default 24: steady
                    state; 0: the window holds the assets' first checks; see seedHistory)
   --timeout S      overall limit in seconds (default 600)
+  --env KEY=VALUE  extra environment for webmon up (repeatable), e.g. WEBMON_SCHEDULER_BATCH=100
   --json           one JSON line instead of the table
   -h, --help       this help`;
 
@@ -75,6 +76,7 @@ try {
       history: { type: 'string', default: '24' },
       timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
+      env: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -98,6 +100,13 @@ try {
     history: int('history', 0, 400 * 24),
     timeoutSec: int('timeout', 10, 3600),
     json: values.json,
+    env: Object.fromEntries(
+      values.env.map((kv) => {
+        const at = kv.indexOf('=');
+        if (at < 1) throw new Error(`--env: KEY=VALUE expected (got ${kv})`);
+        return [kv.slice(0, at), kv.slice(at + 1)];
+      }),
+    ),
   };
 } catch (err) {
   process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
@@ -131,14 +140,14 @@ async function main() {
     const { rounds } = await seedHistory(redis.url, assets, { intervalMs: opts.interval * 1000, hours: opts.history });
     say(`history written in ${((Date.now() - seeded0) / 1000).toFixed(1)} s (${rounds} checks of one asset, copied to the others)`);
   }
-  await spreadSchedule(redis.url, opts.interval * 1000, 3000);
+  await spreadSchedule(redis.url, opts.interval * 1000, 3000, opts.history > 0);
 
   const { base, pid, env: upEnv } = await startWebmonUp(life, {
     redisUrl: redis.url,
     executors: opts.executors,
     workDir,
     // One target host for every asset: per-host politeness would allow one check a second.
-    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}) },
+    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}), ...opts.env },
   });
   const executors = opts.executors ?? availableParallelism();
   say(`created in ${(createdMs / 1000).toFixed(1)} s; warm-up ${opts.warmup} s, then a ${opts.window} s window ...`);
@@ -234,6 +243,8 @@ async function main() {
     skippedInWindow: { late: stats.checksSkipped.late - skipped0.late, pending: stats.checksSkipped.pending - skipped0.pending },
     skippedTotal: stats.checksSkipped,
     queue: stats.queue,
+    // What the checks found: on a healthy target every asset stays up.
+    fleetAtEnd: { assetsByState: stats.assetsByState, failingMost: (stats.failingMost ?? []).slice(0, 3).map((f) => f.failures) },
     scheduler: dispatcherStatus?.scheduler ?? null,
     dispatcher: dispatcherStatus ? { inMemory: dispatcherStatus.queue, received: dispatcherStatus.received, scheduled: dispatcherStatus.scheduled, sent: dispatcherStatus.sent } : null,
     // Redis time by script (EVALSHA by SHA1 is not named by INFO; scripts are told apart by calls per check).
@@ -294,14 +305,22 @@ async function slowCallsBy(db) {
 }
 
 /** Due times spread evenly over [now + delayMs, now + delayMs + intervalMs). */
-async function spreadSchedule(redisUrl, intervalMs, delayMs) {
+async function spreadSchedule(redisUrl, intervalMs, delayMs, withPreviousCheck) {
   const db = await openRedis({ url: redisUrl, name: 'webmon-bench-spread' });
   const keys = createKeys('webmon');
   const ids = await db.zrange(keys.schedule, 0, -1);
   const start = Date.now() + delayMs;
   for (let i = 0; i < ids.length; i += 5000) {
     const chunk = ids.slice(i, i + 5000);
-    await db.zadd(keys.schedule, ...chunk.flatMap((id, k) => [Math.floor(start + (((i + k) * intervalMs) / ids.length)), id]));
+    const due = chunk.map((_, k) => Math.floor(start + (((i + k) * intervalMs) / ids.length)));
+    await db.zadd(keys.schedule, ...chunk.flatMap((id, k) => [due[k], id]));
+    // An asset with history was checked one interval before its next due time, as in a fleet
+    // checked all along: its next check adds time in its state, not an unmonitored gap.
+    if (withPreviousCheck) {
+      const pipe = db.pipeline();
+      chunk.forEach((id, k) => pipe.hset(keys.asset(id), 'lastCheckAt', due[k] - intervalMs));
+      await pipe.exec();
+    }
   }
   db.disconnect();
 }
@@ -322,6 +341,7 @@ function table(r) {
     `dispatcher at the end (since start): ${JSON.stringify(r.dispatcher)}`,
     `redis commands in the window: ${r.redisTopCommands.map((c) => `${c.command} ${c.perCheck}/check ${c.usecPerCall} µs`).join(', ')}`,
     `redis calls over 1 ms in the window: ${r.redisSlowCalls.map((g) => `${g.name}: ${g.calls} calls, ${round(g.usec / 1000)} ms (max ${round(g.max / 1000)} ms)`).join('; ') || 'none'}`,
+    `fleet at the end: ${JSON.stringify(r.fleetAtEnd)}`,
     `redis at the end: ${r.redis.usedMemoryMb} MB used, snapshot ${r.redis.bgsaveInProgress ? 'in progress' : 'not running'}, last fork ${round(r.redis.lastForkUs / 1000)} ms`,
     `CPU: webmon ${r.cpu.webmonBusyCores} cores (${Object.entries(r.cpu.byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}), redis ${r.cpu.redisBusyCores}, target ${r.cpu.targetBusyCores} (not counted); ${r.cpu.perCheckMs} ms per check (webmon + redis)`,
     `machine busy: ${r.cpu.machineBusyCores} of ${r.cores} cores; other load: ${r.cpu.otherBusyCores} cores (should be ~0)`,
