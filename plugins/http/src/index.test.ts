@@ -488,6 +488,26 @@ describe('http plugin: network failures', () => {
     expect(seenFor('hang-headers')).toHaveLength(1);
   });
 
+  it('a TLS handshake that never completes is error/timeout (connectTimeoutMs covers TCP and TLS)', async () => {
+    // Accepts the TCP connection and never answers the ClientHello.
+    const held: import('node:net').Socket[] = [];
+    const silent = createNetServer((sock) => held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const started = performance.now();
+      const r = await check(`https://127.0.0.1:${port}/`, { connectTimeoutMs: 300, timeoutMs: 3_000 });
+      const elapsed = performance.now() - started;
+      expect(r).toMatchObject({ status: 'error', reason: 'timeout', metrics: {} });
+      expect(r.message).toMatch(/connect timed out after 300 ms/);
+      expect(elapsed).toBeGreaterThanOrEqual(250);
+      expect(elapsed).toBeLessThan(2_000);
+    } finally {
+      for (const sock of held) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('a server that never sends headers is error/timeout (overall timeoutMs)', async () => {
     const started = performance.now();
     const r = await check(`${base}/hang?t=hang-total`, { timeoutMs: 400 });
