@@ -260,7 +260,7 @@ export async function api(base, method, path, body) {
  * `webmon up` with the given Redis and extra environment (defaults otherwise, log level warn,
  * executor metrics off), in a temp dir. Resolves when the api answers and `executors` are alive.
  */
-export async function startWebmonUp(life, { redisUrl, executors, env: extraEnv = {}, workDir }) {
+export async function startWebmonUp(life, { redisUrl, executors, env: extraEnv = {}, workDir, nodeArgs = [] }) {
   const apiPort = await freePort();
   const env = {
     PATH: process.env.PATH ?? '',
@@ -277,7 +277,7 @@ export async function startWebmonUp(life, { redisUrl, executors, env: extraEnv =
     ...extraEnv,
   };
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const args = [CLI, 'up', ...(executors ? ['--executors', String(executors)] : [])];
+  const args = [...nodeArgs, CLI, 'up', ...(executors ? ['--executors', String(executors)] : [])];
   const up = life.track('webmon', spawn(process.execPath, args, { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const base = `http://127.0.0.1:${apiPort}`;
   const want = executors ?? 1;

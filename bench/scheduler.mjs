@@ -55,11 +55,13 @@ const USAGE = `usage: node bench/scheduler.mjs [options]
   --warmup S       seconds after the assets exist before the window opens (default 20)
   --window S       seconds counted (default: the interval, at most 60)
   --executors N    passed to webmon up (default: its own, one per core)
-  --concurrency N  executor.concurrency (default: webmon's, 20)
+  --concurrency N  executor.concurrency (default: webmon's, 100)
   --history H      hours of checks every asset has when webmon starts (default 24: steady
                    state; 0: the window holds the assets' first checks; see seedHistory)
   --timeout S      overall limit in seconds (default 600)
   --env KEY=VALUE  extra environment for webmon up (repeatable), e.g. WEBMON_SCHEDULER_BATCH=100
+  --node-arg ARG   node option for webmon up and its executors (repeatable), e.g.
+                   --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof
   --json           one JSON line instead of the table
   -h, --help       this help`;
 
@@ -77,6 +79,7 @@ try {
       timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -100,6 +103,7 @@ try {
     history: int('history', 0, 400 * 24),
     timeoutSec: int('timeout', 10, 3600),
     json: values.json,
+    nodeArgs: values['node-arg'],
     env: Object.fromEntries(
       values.env.map((kv) => {
         const at = kv.indexOf('=');
@@ -148,6 +152,7 @@ async function main() {
     workDir,
     // One target host for every asset: per-host politeness would allow one check a second.
     env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}), ...opts.env },
+    nodeArgs: opts.nodeArgs,
   });
   const executors = opts.executors ?? availableParallelism();
   say(`created in ${(createdMs / 1000).toFixed(1)} s; warm-up ${opts.warmup} s, then a ${opts.window} s window ...`);
@@ -232,7 +237,7 @@ async function main() {
     assets: opts.assets,
     intervalSec: opts.interval,
     executors,
-    concurrency: opts.concurrency ?? 20,
+    concurrency: opts.concurrency ?? 100,
     createSec: round(createdMs / 1000),
     windowSec: round(windowMs / 1000),
     neededPerSec: round(needed),

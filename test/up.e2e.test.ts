@@ -146,9 +146,9 @@ describe('webmon up', () => {
       // The child process ran some of them: its own metrics endpoint (base port + 1) counts them.
       const childMetrics = await fetch(`http://127.0.0.1:${Number(env.WEBMON_EXECUTOR_METRICS_PORT) + 1}/metrics`).then((r) => r.text());
       expect(Number(/webmon_checks_total\{plugin="http",status="ok",reason=""\} (\d+)/.exec(childMetrics)?.[1] ?? 0)).toBeGreaterThan(0);
-      // The scheduler sizes its queue from both executors' advertised concurrency (20 each).
-      for (let i = 0; i < 50 && (await status()).scheduler.concurrency !== 40; i++) await new Promise((r) => setTimeout(r, 200));
-      expect((await status()).scheduler).toMatchObject({ executors: 2, concurrency: 40 });
+      // The scheduler sizes its queue from both executors' advertised concurrency (100 each).
+      for (let i = 0; i < 50 && (await status()).scheduler.concurrency !== 200; i++) await new Promise((r) => setTimeout(r, 200));
+      expect((await status()).scheduler).toMatchObject({ executors: 2, concurrency: 200 });
 
       // A crashed executor process is started again, and checks still complete.
       process.kill(first!, 'SIGKILL');

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ env: {} });
     expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(c.zmq).toMatchObject({ frontend: 'tcp://127.0.0.1:5559', backend: 'tcp://127.0.0.1:5560', control: 'tcp://127.0.0.1:5561' });
-    expect(c.executor.concurrency).toBe(20);
+    expect(c.executor.concurrency).toBe(100);
     expect(c.checks).toMatchObject({ downAfter: 3, upAfter: 1, defaultIntervalSec: 300, minIntervalSec: 10 });
     expect(c.redis.url).toBeUndefined();
     expect(Object.isFrozen(c.api)).toBe(true);

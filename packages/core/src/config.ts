@@ -134,7 +134,7 @@ export const ConfigSchema = Type.Object(
     ),
     executor: Type.Object(
       {
-        concurrency: Int(20, 1, 10_000, 'Checks in flight per executor process.'),
+        concurrency: Int(100, 1, 10_000, 'Checks in flight per executor process. A check holds its slot for its whole run, network waits included: at 100 ms a check, 100 slots are at most 1,000 checks/s per executor.'),
         processes: Int(0, 0, 1024, 'Executor processes run by `webmon up` (0: one per core, os.availableParallelism()); `--executors N` wins. Extra ones use metricsPort + their index, or none when metricsPort is 0.'),
         leaseMs: Int(60_000, 1000, 3_600_000, 'Lease on a claimed job; extended while the check runs.'),
         metricsHost: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address of the executor\'s own Prometheus endpoint.' }),
