@@ -323,7 +323,7 @@ async function spreadSchedule(redisUrl, intervalMs, delayMs, withPreviousCheck) 
     // checked all along: its next check adds time in its state, not an unmonitored gap.
     if (withPreviousCheck) {
       const pipe = db.pipeline();
-      chunk.forEach((id, k) => pipe.hset(keys.asset(id), 'lastCheckAt', due[k] - intervalMs));
+      for (let k = 0; k < chunk.length; k++) pipe.hset(keys.asset(chunk[k]), 'lastCheckAt', due[k] - intervalMs);
       await pipe.exec();
     }
   }
