@@ -14,7 +14,7 @@
  * `scheduled` field schedule_claim.lua writes: deleted when done), or with `--pushed` jobs as
  * `POST /jobs` makes them (kept, results included, for jobs.retentionSec). Each check is ok, with
  * `--plugins` http-like results (1 or 2) whose durations cycle through 41.2, 52.7 and 63.1 ms.
- * The default retentions apply (minute roll-ups one day, hour 14 days, day 400 days).
+ * The default retentions apply (minute roll-ups one day, hour 14 days, day 366 days).
  *
  * Rounds 0-2 change the roll-up layouts (round 0 creates every ring, round 1 adds the time in
  * state, round 2 a latency bin), and a ring grows every few buckets (by 1/8 of its cells): these

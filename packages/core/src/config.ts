@@ -233,7 +233,7 @@ export const ConfigSchema = Type.Object(
         maxAgeSec: Int(604_800, 60, 315_360_000, 'Raw results older than this are dropped (default 7 days; statistics come from the roll-ups).'),
         minutesForSec: Int(86_400, 3600, 31_536_000, 'Per-minute roll-ups are kept this long (default 1 day).'),
         hoursForSec: Int(1_209_600, 86_400, 315_360_000, 'Per-hour roll-ups are kept this long (default 14 days; a window that starts earlier is computed from per-day roll-ups).'),
-        daysForSec: Int(34_560_000, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 400 days: every window up to a year, with a month to spare; each further year costs about 30 KB per asset).'),
+        daysForSec: Int(31_622_400, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 366 days: every window up to a year, a leap year and its partial first and last days included; each further year costs about 20 KB per asset).'),
         maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream of all assets (the notifier reads it; trimmed approximately).'),
         maxAssetEvents: Int(1000, 100, 1_000_000, 'State-change events kept per asset, in its own stream (the transitions of GET /assets/{id}/stats; trimmed approximately).'),
       },
