@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@webmon/core';
 import { chromiumPath, type ConsoleProblem, launchChromium, openPage, screenshot, seriousA11yViolations, withAxe } from './helpers/browser.js';
-import { client, startRunning, startTarget, type Proc, type Target } from './helpers/processes.js';
+import { client, freshPorts, startRunning, startTarget, type Proc, type Target } from './helpers/processes.js';
 
 const DOWN_AFTER = 2;
 const WAIT = 20_000;
@@ -72,10 +71,7 @@ describe.skipIf(skip)(skip ? 'dashboard (skipped: chromium is not installed)' : 
     const started = await startRunning(
       ['up', '--executors', '1'],
       async () => ({
-        WEBMON_API_PORT: String(await freePort()),
-        WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
-        WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
-        WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+        ...(await freshPorts()),
         WEBMON_EXECUTOR_METRICS_PORT: '0',
         WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
         WEBMON_CHECKS_DOWN_AFTER: String(DOWN_AFTER),

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Push, curveKeyPair } from 'zeromq';
-import { freePort, persistenceInfo } from '@webmon/core';
-import { startRunning, webmon, type Proc } from './helpers/processes.js';
+import { persistenceInfo } from '@webmon/core';
+import { freshPorts, startRunning, webmon, type Proc } from './helpers/processes.js';
 import { askControl, firstReplyLine } from './helpers/sockets.js';
 import { SOCKET_TYPE, frame30, portOf, rawExchange, zmtp10, zmtp20, zmtp30NullPush } from './helpers/zmtp.js';
 
@@ -29,10 +29,7 @@ beforeAll(async () => {
     ['up'],
     async () => ({
       WEBMON_DATA_DIR: dataDir,
-      WEBMON_API_PORT: String(await freePort()),
-      WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
-      WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
-      WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+      ...(await freshPorts()),
       WEBMON_EXECUTOR_METRICS_PORT: '0',
       WEBMON_SCHEDULER_ENABLED: 'false',
     }),

@@ -8,7 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
-import { client, startRunning, startTarget, webmon } from './helpers/processes.js';
+import { client, freshPorts, startRunning, startTarget, webmon } from './helpers/processes.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -21,13 +21,7 @@ afterAll(() => {
 });
 
 async function ports() {
-  return {
-    WEBMON_API_PORT: String(await freePort()),
-    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_EXECUTOR_METRICS_PORT: String(await freePort()),
-  };
+  return { ...(await freshPorts()), WEBMON_EXECUTOR_METRICS_PORT: String(await freePort()) };
 }
 
 function portOpen(port: number): Promise<boolean> {

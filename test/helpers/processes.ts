@@ -19,6 +19,16 @@ export interface Proc {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
+/** Free loopback ports for the api and the three ZeroMQ endpoints, as webmon's environment. */
+export async function freshPorts(): Promise<Record<string, string>> {
+  return {
+    WEBMON_API_PORT: String(await freePort()),
+    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
+    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
+  };
+}
+
 /**
  * Starts a long-running webmon command (`up`) on ports found free just before, and waits for
  * "webmon is running". Another test may take one of those ports before webmon binds it; then the
@@ -94,15 +104,13 @@ export function webmon(args: string[], env: Record<string, string>, opts: { cwd?
 
 /** Fresh loopback endpoints for one webmon deployment. */
 export async function webmonEnv(redisUrl: string, prefix: string, adminKey: string): Promise<{ env: Record<string, string>; apiUrl: string }> {
-  const apiPort = await freePort();
+  const ports = await freshPorts();
+  const apiPort = Number(ports.WEBMON_API_PORT);
   const env = {
+    ...ports,
     WEBMON_REDIS_URL: redisUrl,
     WEBMON_REDIS_KEY_PREFIX: prefix,
-    WEBMON_API_PORT: String(apiPort),
     WEBMON_API_ADMIN_KEY: adminKey,
-    WEBMON_ZMQ_FRONTEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_BACKEND: `tcp://127.0.0.1:${await freePort()}`,
-    WEBMON_ZMQ_CONTROL: `tcp://127.0.0.1:${await freePort()}`,
     WEBMON_LOG_LEVEL: 'info',
     // Checks run when a test pushes them, so counts are exact; scheduling has its own tests.
     WEBMON_SCHEDULER_ENABLED: 'false',

@@ -163,11 +163,12 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const outputClosed = new Promise<void>((res) => child.once('close', () => res()));
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   for (;;) {
     if (child.exitCode !== null) {
-      await new Promise((r) => setTimeout(r, 20)); // the last of its output
+      await outputClosed; // the last of its output
       const message = `redis-server exited with code ${child.exitCode}: ${output.trim()}`;
       throw /Address already in use/i.test(output) ? new PortTakenError(message) : new Error(message);
     }

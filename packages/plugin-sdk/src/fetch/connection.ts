@@ -89,6 +89,19 @@ export function withProbe<T>(probe: Probe, start: () => T): T {
   }
 }
 
+/** What a connected socket tells about its connection: address, family, TLS protocol, certificate. */
+export function socketFacts(sock: Socket, tls: boolean): Pick<ConnectionTiming, 'address' | 'family' | 'tlsVersion' | 'cert'> {
+  const out: Pick<ConnectionTiming, 'address' | 'family' | 'tlsVersion' | 'cert'> = {};
+  if (sock.remoteAddress) out.address = sock.remoteAddress;
+  if (sock.remoteFamily) out.family = sock.remoteFamily === 'IPv6' ? 6 : 4;
+  if (tls) {
+    out.tlsVersion = (sock as TLSSocket).getProtocol?.() ?? undefined;
+    const cert = certificateSummary((sock as TLSSocket).getPeerCertificate?.());
+    if (cert) out.cert = cert;
+  }
+  return out;
+}
+
 function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuard): buildConnector.connector {
   const base = buildConnector({ ...options, lookup: egress.lookup });
   return (opts, callback) => {
@@ -105,14 +118,8 @@ function timedConnector(options: buildConnector.BuildOptions, egress: EgressGuar
       if (!err && sock) {
         const now = performance.now();
         info.connectAt ??= now;
-        if (sock.remoteAddress) info.address = sock.remoteAddress;
-        if (sock.remoteFamily) info.family = sock.remoteFamily === 'IPv6' ? 6 : 4;
-        if (opts.protocol === 'https:') {
-          info.secureAt = now;
-          info.tlsVersion = (sock as TLSSocket).getProtocol?.() ?? undefined;
-          const cert = certificateSummary((sock as TLSSocket).getPeerCertificate?.());
-          if (cert) info.cert = cert;
-        }
+        if (opts.protocol === 'https:') info.secureAt = now;
+        Object.assign(info, socketFacts(sock as Socket, opts.protocol === 'https:'));
       }
       callback(err as never, sock as never);
     }) as (Socket & { [kInfo]?: SocketInfo }) | undefined;

@@ -13,11 +13,9 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { request, type Dispatcher } from 'undici';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
-import { certificateSummary } from '../cert.js';
-import { Probe, agentFor, withProbe, type ConnectionTiming } from './connection.js';
+import { Probe, agentFor, socketFacts, withProbe, type ConnectionTiming } from './connection.js';
 import type { PageRequest } from './options.js';
 
 export interface HopRequest {
@@ -106,17 +104,14 @@ function freshExchange(url: URL, req: HopRequest, cfg: Transport, egress: Egress
       socket.once('connect', () => {
         connectAt = performance.now();
         timing.connectMs = connectAt - (lookupAt ?? start);
-        if (socket.remoteAddress) timing.address = socket.remoteAddress;
-        if (socket.remoteFamily) timing.family = socket.remoteFamily === 'IPv6' ? 6 : 4;
-        if (!tls) arm('headers', cfg.headersTimeoutMs);
+        if (tls) return;
+        Object.assign(timing, socketFacts(socket, false));
+        arm('headers', cfg.headersTimeoutMs);
       });
       if (tls) {
         socket.once('secureConnect', () => {
-          const t = socket as TLSSocket;
           timing.tlsMs = performance.now() - (connectAt ?? start);
-          timing.tlsVersion = t.getProtocol() ?? undefined;
-          const cert = certificateSummary(t.getPeerCertificate());
-          if (cert) timing.cert = cert;
+          Object.assign(timing, socketFacts(socket, true));
           arm('headers', cfg.headersTimeoutMs);
         });
       }
