@@ -75,7 +75,8 @@ async function deployment(afterWrites: 'sync' | 'async') {
   return d;
 }
 
-describe('durability', () => {
+// Each test starts redis-server twice and three or four webmon processes.
+describe('durability', { timeout: 60_000 }, () => {
   it.skipIf(!withPython)('answers SNAPSHOT NOW from a Python zmq client with a valid RDB file', async () => {
     const d = await deployment('async');
     await d.api.call('POST', '/assets', { url: 'https://snap.test/' });

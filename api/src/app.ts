@@ -16,6 +16,7 @@ import { MAX_PARAM_LENGTH, MAX_URL_LENGTH_BYTES, answerClientError, sendError, t
 import { registerRateLimits } from './limits.js';
 import { EventHub } from './events-hub.js';
 import { registerDocs } from './openapi.js';
+import { buildSerializer } from './serializers.js';
 import { Publishing } from './publishing.js';
 import { assetBatchRoutes } from './routes/asset-batch.js';
 import { assetListRoutes } from './routes/asset-list.js';
@@ -103,6 +104,7 @@ function createServer(deps: ApiDeps): App {
     bodyLimit: deps.config.api.bodyLimit,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildSerializer } },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Router errors (bad percent-encoding, too long a parameter) in the catalog's format.
     frameworkErrors: (err, _req, reply) => {
