@@ -29,31 +29,31 @@
             stream; trimmed so that both hold at most the cap together, expires after the age cap
   KEYS[13]  delayed jobs (sorted set)
 
-  ARGV[1]   the completion, one MessagePack map (cmsgpack; built by JobStore.complete in
-            store/jobs.ts). Fields:
-    id              job id
-    token           lease token
-    now             time the check ended, ms, as a decimal string (written as given)
-    outcome         ok | warn | error | unsupported
-    reason          reason of the outcome ('' for none)
-    results         the results, JSON array text (kept in the job hash as given)
-    durationMs      total duration, ms, as a decimal string (written as given)
-    retentionSec    retention of finished pushed jobs, seconds
-    historyMax      history cap (entries)
-    historyMaxAgeMs history age cap, ms (older entries are dropped, a few per call)
-    eventsMax       cap of the events stream KEYS[6] (entries, approximate)
-    assetEventsMax  cap of the asset's events stream KEYS[10] (entries, approximate)
-    downAfter       default downAfter; upAfter: default upAfter (an asset's own fields win)
-    ownerIndex      owner index prefix; fleetIndex: fleet index prefix (suffix 'state:<state>')
-    rollupSec       [minute, hour, day]: roll-up retention per resolution, seconds
-    statsPrefix     fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
-                    'failing:<owner>:<day>' sorted set asset -> failed checks on days day-1 and
-                    day, for the asset's owner and for '*'; see statsFailing in keys.ts)
-    durations       what the check adds to the roll-ups per plugin: plugin, duration (us),
-                    latency bin, plugin, ... (rollupDurations in rollup.ts; saves decoding
-                    `results`)
-    latest          [plugin, JSON of its result, plugin, JSON, …]: fields of KEYS[4]
-    tokens          the results as history tokens, an array (store/results-codec.ts)
+  ARGV      the completion, flat (built by JobStore.complete in store/jobs.ts; numbers as
+            decimal text, which Redis would store as given):
+    1  id              job id
+    2  token           lease token
+    3  now             time the check ended, ms (written as given)
+    4  outcome         ok | warn | error | unsupported
+    5  reason          reason of the outcome ('' for none)
+    6  results         the results, JSON array text (kept in the job hash as given)
+    7  durationMs      total duration, ms (written as given)
+    8  retentionSec    retention of finished pushed jobs, seconds
+    9  historyMax      history cap (entries)
+    10 historyMaxAgeMs history age cap, ms (older entries are dropped, a few per call)
+    11 eventsMax       cap of the events stream KEYS[6] (entries, approximate)
+    12 assetEventsMax  cap of the asset's events stream KEYS[10] (entries, approximate)
+    13 downAfter       default downAfter; 14 upAfter: default upAfter (an asset's own fields win)
+    15 ownerIndex      owner index prefix; 16 fleetIndex: fleet index prefix (suffix 'state:<state>')
+    17-19 rollupSec    roll-up retention per resolution (minute, hour, day), seconds
+    20 statsPrefix     fleet statistics key prefix (suffixes: 'checks' hash minute -> checks;
+                       'failing:<owner>:<day>' sorted set asset -> failed checks on days day-1 and
+                       day, for the asset's owner and for '*'; see statsFailing in keys.ts)
+    21 nd              then nd triples, what the check adds to the roll-ups per plugin: plugin,
+                       duration (us), latency bin (rollupDurations in rollup.ts; saves decoding
+                       `results`)
+    .. nl              then nl pairs, plugin and JSON of its result: fields of KEYS[4]
+    .. tokens          the rest: the results as history tokens (store/results-codec.ts)
 
   Roll-ups (updated here, on the write path): per resolution one string, a ring of fixed-width
   cells, one per bucket (minute, hour, day since the epoch) that saw a check, oldest first; the
@@ -82,7 +82,19 @@
           { 0, 'done' }               the job already ended (a duplicate completion, or it
                                       failed); nothing written
 ]]
-local A = cmsgpack.unpack(ARGV[1])
+local A = { id = ARGV[1], token = ARGV[2], now = ARGV[3], outcome = ARGV[4], reason = ARGV[5], results = ARGV[6], durationMs = ARGV[7],
+  retentionSec = ARGV[8], historyMax = tonumber(ARGV[9]), historyMaxAgeMs = tonumber(ARGV[10]), eventsMax = ARGV[11], assetEventsMax = ARGV[12],
+  downAfter = tonumber(ARGV[13]), upAfter = tonumber(ARGV[14]), ownerIndex = ARGV[15], fleetIndex = ARGV[16],
+  rollupSec = { tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]) }, statsPrefix = ARGV[20], durations = {} }
+local argAt = 22
+for _ = 1, tonumber(ARGV[21]) do
+  local D = A.durations
+  D[#D + 1], D[#D + 2], D[#D + 3] = ARGV[argAt], tonumber(ARGV[argAt + 1]), tonumber(ARGV[argAt + 2])
+  argAt = argAt + 3
+end
+-- The latest results are ARGV[latestAt .. tokensAt - 1], the history tokens the rest.
+local latestAt = argAt + 1
+local tokensAt = latestAt + 2 * tonumber(ARGV[argAt])
 local jobId = A.id
 local job = redis.call('HMGET', KEYS[1], 'status', 'token', 'scheduled')
 local status = job[1]
@@ -361,16 +373,15 @@ if outcome == 'error' then
   end
 end
 
-if #A.latest > 0 then
-  redis.call('HSET', KEYS[4], unpack(A.latest))
+if tokensAt > latestAt then
+  redis.call('HSET', KEYS[4], unpack(ARGV, latestAt, tokensAt - 1))
 end
 
 -- Raw results (format in store/results-codec.ts): the new entry goes in full at the head; the
 -- entry it displaces is rewritten as its difference from the new one.
 local historyCap = A.historyMax
 local atMs = tonumber(now)
-local newer = A.tokens
-local tokens = table.concat(newer, '\31')
+local tokens = table.concat(ARGV, '\31', tokensAt, #ARGV)
 local head = redis.pcall('LINDEX', KEYS[5], 0)
 if type(head) == 'table' then
   redis.call('RENAME', KEYS[5], KEYS[12])
@@ -387,7 +398,7 @@ if cut and headMs then
   local diff, i, run = {}, 0, 0
   for t in string.gmatch(string.sub(head, cut + 1), '[^\31]+') do
     i = i + 1
-    if t == newer[i] then
+    if t == ARGV[tokensAt + i - 1] then
       run = run + 1
     else
       if run > 0 then diff[#diff + 1] = '=' .. run; run = 0 end

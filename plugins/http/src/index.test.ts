@@ -214,6 +214,8 @@ let resetUrl = '';
 let protocolUrl = '';
 
 let tlsUrl = '';
+/** The SNI name of each TLS connection the test server accepted (false: none sent). */
+const tlsNames: Array<string | false> = [];
 
 beforeAll(async () => {
   const main = createServer((req, res) => {
@@ -270,6 +272,7 @@ beforeAll(async () => {
     );
     const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.writeHead(200).end('secure'));
     tls.on('tlsClientError', () => {});
+    tls.on('secureConnection', (socket) => tlsNames.push(socket.servername ?? false));
     await listen(tls);
     tlsUrl = `https://127.0.0.1:${portOf(tls)}/`;
   }
@@ -958,6 +961,14 @@ describe('http plugin: content, timings, certificates, Retry-After', () => {
     expect(r.metrics.tlsMs).toBeGreaterThan(0);
     expect((await check(tlsUrl, { verifyTls: false, certWarnDays: 0 })).status).toBe('ok');
     expect(await check(tlsUrl)).toMatchObject({ status: 'error', reason: 'tls' });
+  });
+
+  it.skipIf(!hasOpenssl)('sends the host name in SNI, never an address', async () => {
+    const port = new URL(tlsUrl).port;
+    tlsNames.length = 0;
+    expect((await check(`https://localhost:${port}/`, { verifyTls: false, certWarnDays: 0 })).status).toBe('ok');
+    expect((await check(tlsUrl, { verifyTls: false, certWarnDays: 0 })).status).toBe('ok');
+    expect(tlsNames).toEqual(['localhost', false]);
   });
 
   it('fails an expired certificate even without verification', async () => {

@@ -5,7 +5,6 @@
  * the dispatcher's sweep. See ../../lua/job_*.lua for the exact state changes.
  */
 import { randomBytes } from 'node:crypto';
-import { Encoder } from '@msgpack/msgpack';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { ALL_OWNERS, markShard, shardOfId, type Keys } from '../keys.js';
@@ -245,33 +244,39 @@ export class JobStore {
       latest.push(r.plugin, each[i]!);
     });
     const p = this.policy;
-    // One packed argument (fields documented in job_complete.lua): MessagePack, so Lua unpacks
-    // the long texts (results, latest, tokens) as they are instead of unescaping JSON in JSON.
+    const rollupSec = p.rollups ?? { minuteSec: 86_400, hourSec: 7_776_000, daySec: 157_680_000 };
+    const durations = rollupDurations(c.results);
+    // Flat arguments, in the order job_complete.lua documents: Redis hands them to Lua as the
+    // strings they are (no decoding), and ioredis writes strings without encoding them first.
     // `now` and `durationMs` go as the decimal strings Redis stores: Lua would format a number
     // with 17 digits (12.3 -> 12.300000000000001).
-    const completion = {
-      id: c.jobId,
-      token: c.token,
-      now: String(now),
-      outcome: c.outcome,
-      reason: c.reason ?? '',
-      results: resultsJson,
-      durationMs: String(c.durationMs),
-      retentionSec: p.retentionSec,
-      historyMax: p.historyMax,
-      historyMaxAgeMs: (p.historyMaxAgeSec ?? 604_800) * 1000,
-      eventsMax: p.eventsMax,
-      assetEventsMax: p.assetEventsMax ?? 1000,
-      downAfter: p.downAfter,
-      upAfter: p.upAfter,
-      ownerIndex: k.ownerIndexPrefix(c.owner),
-      fleetIndex: k.ownerIndexPrefix('*'),
-      rollupSec: [p.rollups?.minuteSec ?? 86_400, p.rollups?.hourSec ?? 7_776_000, p.rollups?.daySec ?? 157_680_000],
-      statsPrefix: k.statsPrefix,
-      durations: rollupDurations(c.results),
-      latest,
-      tokens: resultTokens(c.results),
-    };
+    const args: Array<string | number> = [
+      c.jobId,
+      c.token,
+      String(now),
+      c.outcome,
+      c.reason ?? '',
+      resultsJson,
+      String(c.durationMs),
+      p.retentionSec,
+      p.historyMax,
+      (p.historyMaxAgeSec ?? 604_800) * 1000,
+      p.eventsMax,
+      p.assetEventsMax ?? 1000,
+      p.downAfter,
+      p.upAfter,
+      k.ownerIndexPrefix(c.owner),
+      k.ownerIndexPrefix('*'),
+      rollupSec.minuteSec,
+      rollupSec.hourSec,
+      rollupSec.daySec,
+      k.statsPrefix,
+      durations.length / 3,
+      ...durations,
+      latest.length / 2,
+      ...latest,
+      ...resultTokens(c.results),
+    ];
     const res = await this.scripts.run<string[] | [number, string, string]>(
       'job_complete',
       [
@@ -289,7 +294,7 @@ export class JobStore {
         this.keys.assetHistoryLegacy(c.assetId),
         k.jobsDelayed,
       ],
-      [packed(completion)],
+      args,
     );
     if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
     return { recorded: false, why: String(res[1]) };
@@ -383,14 +388,6 @@ export interface ScheduleResult {
   backpressure: boolean;
   /** Jobs queued (all priorities) when the call returned. */
   queued: number;
-}
-
-const msgpack = new Encoder();
-
-/** `value` as MessagePack, in a Buffer (ioredis sends a Buffer as bytes, anything else as text). */
-function packed(value: unknown): Buffer {
-  const bytes = msgpack.encode(value);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function pairs(flat: string[]): Array<{ id: string; priority: number }> {

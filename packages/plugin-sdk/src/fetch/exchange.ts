@@ -3,8 +3,9 @@
  *
  * Two transports, one shape:
  * - a new connection per check (the default, `keepAlive: false`): Node's own http/https client
- *   with no agent, whose C parser costs about half of undici's CPU per new connection on this
- *   path (`node bench/http-client.mjs`), and whose socket events give the phases directly;
+ *   with no agent (the socket comes from `createConnection`, so no Agent is made per request),
+ *   whose C parser costs about half of undici's CPU per new connection on this path
+ *   (`node bench/http-client.mjs`), and whose socket events give the phases directly;
  * - pooled keep-alive connections (`keepAlive: true`): undici's pools (connection.ts), where a
  *   reused connection has no connect phase to measure.
  * Either way the host is judged by the egress guard before connecting and names are resolved by
@@ -12,7 +13,8 @@
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { request, type Dispatcher } from 'undici';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 import { Probe, agentFor, socketFacts, withProbe, type ConnectionTiming } from './connection.js';
@@ -82,17 +84,20 @@ function freshExchange(url: URL, req: HopRequest, cfg: Transport, egress: Egress
       clearTimeout(timer);
       timer = setTimeout(() => outgoing.destroy(timeoutError(what, ms)), ms);
     };
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
     const options: https.RequestOptions = {
       protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      hostname,
       port: url.port || (tls ? 443 : 80),
       path: `${url.pathname}${url.search}`,
       method: req.method,
       headers,
-      agent: false,
+      // No agent: `agent: false` would make one per request; the socket is made here instead,
+      // with the name sent in TLS's SNI as an agent would (never an address).
+      createConnection: (tls ? tlsConnect : netConnect) as unknown as http.RequestOptions['createConnection'],
       lookup: egress.lookup as http.RequestOptions['lookup'],
       signal: req.signal,
-      ...(tls ? { rejectUnauthorized: cfg.verifyTls } : {}),
+      ...(tls ? { rejectUnauthorized: cfg.verifyTls, servername: isIP(hostname) ? undefined : hostname } : {}),
     };
     const outgoing = (tls ? https : http).request(options);
     arm('connect', cfg.connectTimeoutMs);
