@@ -14,8 +14,9 @@
  *      history at past times, each check a scheduled job (the field `scheduled` that
  *      schedule_claim.lua writes) enqueued, claimed and completed:
  *        one check a day for 5 years → day roll-ups; one an hour for 90 days → hour roll-ups;
- *        one per interval for a day → minute roll-ups; then history.maxResults more, one per
- *        interval, up to now → raw results at their cap;
+ *        one per interval from the start of yesterday (UTC) → minute roll-ups, and a day cell
+ *        with a whole day of checks (as at steady state, whatever the hour the bench runs);
+ *        then history.maxResults more, one per interval, up to now → raw results at their cap;
  *      plus a 30-sample htmlstats baseline (in the plugin's own encoding).
  *   3. Two scheduler rounds through schedule_claim.lua (JobStore.scheduleDue), claimed and
  *      completed, as the dispatcher and an executor do: what remains of their jobs is what
@@ -150,9 +151,13 @@ async function scenario({ name, interval, targetBytes }, count = ASSETS, bgCount
   const step = interval * 1000;
   const times = [];
   for (let t = now - 5 * 365 * DAY; t < now - 90 * DAY; t += DAY) times.push(t);
-  for (let t = now - 90 * DAY; t < now - DAY; t += HOUR) times.push(t);
+  // Checks every interval from the start of yesterday (UTC): at least one whole day cell holds
+  // a full day of checks, as every day cell does at steady state (at 5 minutes, 288: two-byte
+  // counts), whatever the hour the bench runs.
+  const fullFrom = Math.floor(now / DAY) * DAY - DAY;
+  for (let t = now - 90 * DAY; t < fullFrom; t += HOUR) times.push(t);
   const rawFrom = now - config.history.maxResults * step;
-  for (let t = now - DAY; t < rawFrom; t += step) times.push(t);
+  for (let t = fullFrom; t < rawFrom; t += step) times.push(t);
   for (let t = rawFrom; t < now; t += step) times.push(t);
   let checks = 0;
   const started = performance.now();
