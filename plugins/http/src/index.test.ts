@@ -28,7 +28,7 @@ import {
 import { MAX_AGENTS, agentCount, agentFor } from '@webmon/plugin-sdk';
 import { evaluate, httpPlugin, parseRetryAfter, type FetchOutcome } from './index.js';
 import { parseStatusSpec, statusMatches } from './status-ranges.js';
-import { hasOpenssl } from '../../../test/helpers/pki.js';
+import { hasOpenssl, NO_OPENSSL } from '../../../test/helpers/pki.js';
 
 // ---------------------------------------------------------------------------------------------
 // Context, registry and the check helper
@@ -548,7 +548,7 @@ describe('http plugin: network failures', () => {
     expect(r).toMatchObject({ status: 'error', reason: 'tls' });
   });
 
-  it.skipIf(!hasOpenssl)('a self-signed certificate is error/tls', async () => {
+  it.skipIf(!hasOpenssl)(`a self-signed certificate is error/tls${NO_OPENSSL}`, async () => {
     const r = await check(tlsUrl, { timeoutMs: 3_000 });
     expect(r).toMatchObject({ status: 'error', reason: 'tls' });
     expect(r.message).toMatch(/self[- ]signed/i);
@@ -953,7 +953,7 @@ describe('http plugin: content, timings, certificates, Retry-After', () => {
     expect(literal.metrics.connectMs).toBeGreaterThan(0);
   });
 
-  it.skipIf(!hasOpenssl)('reports the certificate and warns when it expires soon', async () => {
+  it.skipIf(!hasOpenssl)(`reports the certificate and warns when it expires soon${NO_OPENSSL}`, async () => {
     const r = await check(tlsUrl, { verifyTls: false });
     expect(r).toMatchObject({ status: 'warn', reason: 'cert_expiring', details: { certificate: { subject: 'localhost' } } });
     expect(r.metrics.certDaysLeft).toBeGreaterThan(0);
@@ -963,7 +963,7 @@ describe('http plugin: content, timings, certificates, Retry-After', () => {
     expect(await check(tlsUrl)).toMatchObject({ status: 'error', reason: 'tls' });
   });
 
-  it.skipIf(!hasOpenssl)('sends the host name in SNI, never an address', async () => {
+  it.skipIf(!hasOpenssl)(`sends the host name in SNI, never an address${NO_OPENSSL}`, async () => {
     const port = new URL(tlsUrl).port;
     tlsNames.length = 0;
     expect((await check(`https://localhost:${port}/`, { verifyTls: false, certWarnDays: 0 })).status).toBe('ok');

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import { validateConfig, type Config } from '../config.js';
 import { ALL_OWNERS, markShard, shardOfId, type Keys } from '../keys.js';
 import { rollupDurations } from '../rollup.js';
 import type { Scripts } from '../scripts.js';
@@ -99,13 +99,27 @@ export function newJobId(now = Date.now()): string {
   return now.toString(36) + randomBytes(4).toString('hex');
 }
 
+/**
+ * `policy` with the optional fields it leaves out taken from the configuration's defaults (roles
+ * pass jobPolicy(config), which has them all; tests often pass a partial policy).
+ */
+function completePolicy(policy: JobPolicy): Required<JobPolicy> {
+  const given = policy as Required<JobPolicy>;
+  if (given.retryBaseMs !== undefined && given.historyMaxAgeSec !== undefined && given.rollups !== undefined && given.assetEventsMax !== undefined) return given;
+  return { ...jobPolicy(validateConfig({})), ...policy } as Required<JobPolicy>;
+}
+
 export class JobStore {
+  private readonly policy: Required<JobPolicy>;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-    private readonly policy: JobPolicy,
-  ) {}
+    policy: JobPolicy,
+  ) {
+    this.policy = completePolicy(policy);
+  }
 
   /** Writes jobs (one MULTI: hashes + queued index) and returns their ids in input order. */
   async enqueue(items: readonly JobToEnqueue[], priority: number, now = Date.now()): Promise<string[]> {
@@ -157,7 +171,7 @@ export class JobStore {
     return this.scripts.run(
       'job_fail',
       [this.keys.job(jobId), k.jobsLeases, k.jobsDelayed, k.jobsFailed],
-      [jobId, token, now, error.slice(0, 1000), this.policy.maxAttempts, this.policy.retryBaseMs ?? 1000, this.policy.retentionSec],
+      [jobId, token, now, error.slice(0, 1000), this.policy.maxAttempts, this.policy.retryBaseMs, this.policy.retentionSec],
     );
   }
 
@@ -244,7 +258,6 @@ export class JobStore {
       latest.push(r.plugin, each[i]!);
     });
     const p = this.policy;
-    const rollupSec = p.rollups ?? { minuteSec: 86_400, hourSec: 7_776_000, daySec: 157_680_000 };
     const durations = rollupDurations(c.results);
     // Flat arguments, in the order job_complete.lua documents: Redis hands them to Lua as the
     // strings they are (no decoding), and ioredis writes strings without encoding them first.
@@ -260,16 +273,16 @@ export class JobStore {
       String(c.durationMs),
       p.retentionSec,
       p.historyMax,
-      (p.historyMaxAgeSec ?? 604_800) * 1000,
+      p.historyMaxAgeSec * 1000,
       p.eventsMax,
-      p.assetEventsMax ?? 1000,
+      p.assetEventsMax,
       p.downAfter,
       p.upAfter,
       k.ownerIndexPrefix(c.owner),
       k.ownerIndexPrefix('*'),
-      rollupSec.minuteSec,
-      rollupSec.hourSec,
-      rollupSec.daySec,
+      p.rollups.minuteSec,
+      p.rollups.hourSec,
+      p.rollups.daySec,
       k.statsPrefix,
       durations.length / 3,
       ...durations,
@@ -306,7 +319,7 @@ export class JobStore {
     const [requeued, failed, stale] = await this.scripts.run<[string[], string[], string[]]>(
       'jobs_sweep',
       [k.jobsLeases, k.jobsQueued, k.jobsFailed, k.jobsDelayed],
-      [now, limit, this.policy.maxAttempts, k.jobPrefix, this.policy.retentionSec, requeueAfterMs, this.policy.retryBaseMs ?? 1000],
+      [now, limit, this.policy.maxAttempts, k.jobPrefix, this.policy.retentionSec, requeueAfterMs, this.policy.retryBaseMs],
     );
     return { requeued, failed, stale: pairs(stale) };
   }
