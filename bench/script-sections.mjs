@@ -9,17 +9,20 @@
  *
  * In a fresh managed redis-server, `--assets` assets (interval 60 s) get `--hours` of history
  * the way the scheduler bench gives it (seedHistory in lib.mjs: one asset checked through
- * JobStore, durations log-uniform from 0.5 ms to 5 s, its keys copied to the others). Then, for
- * each cut, every asset is claimed and completed once (JobStore, one call at a time), one minute
- * after the round before on the checks' clock, and EVALSHA's usec per call is read from
- * `INFO commandstats` (reset before each round): the server's own time, without the client.
+ * JobStore, durations log-uniform from 0.5 ms to 5 s, its keys copied to the others), then a
+ * check a minute up to the next hour. The first round of the next hour (each asset's first check
+ * of it, which folds the hour's minute cells into an hour cell) is reported alone. Then, for each
+ * cut, every asset is claimed and completed once (JobStore, one call at a time), one minute
+ * after the round before on the checks' clock and within that hour, and EVALSHA's usec per call
+ * is read from `INFO commandstats` (reset before each round): the server's own time, without
+ * the client.
  * A cut version is the real script with `do return … end` inserted; it is registered on its own
  * connection (ioredis defineCommand), so rounds after a cut still see the rings and history the
  * earlier full rounds wrote. Sections, in script order:
  *
  *   args      the flat arguments read into tables (plus EVALSHA's own cost)
  *   job       the job's status, the asset's counters and state, events on a transition
- *   rollups   the three roll-up rings (minute, hour, day)
+ *   rollups   the roll-up rings (the minute ring; the hour and day rings when a period closes)
  *   fleet     checks per minute, failing sets
  *   history   latest results and the raw results list (the whole script)
  *
@@ -50,7 +53,7 @@ const say = (msg) => process.stderr.write(`${msg}\n`);
 /** Each section ends where the next begins: the text before which its cut returns. */
 const CUTS = [
   ['args', 'local job = redis.call(\'HMGET\', KEYS[1], \'status\', \'token\', \'scheduled\')'],
-  ['job', '-- Roll-ups: one ring per resolution'],
+  ['job', '-- Roll-ups (includes/rollups.lua)'],
   ['rollups', '-- Fleet statistics: checks per minute'],
   ['fleet', 'if tokensAt > latestAt then'],
   ['history', null],
@@ -88,33 +91,44 @@ try {
     const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
     return m ? Number(m[2]) / Math.max(1, Number(m[1])) : 0;
   };
+  /** Claims and completes one check of every asset at `at` through `jobs`; EVALSHA's µs per call. */
+  const round = async (jobs, at) => {
+    const jobIds = await jobs.enqueue(ids.map((assetId) => ({ assetId, owner: 'admin' })), 0, at);
+    // Scheduled jobs, as the scheduler makes them (deleted when done).
+    const mark = redis.pipeline();
+    for (const id of jobIds) mark.hset(keys.job(id), 'scheduled', 1);
+    await mark.exec();
+    for (let i = 0; i < ids.length; i++) await jobs.claim(jobIds[i], 'bench', 60_000, at);
+    await redis.config('RESETSTAT');
+    for (let i = 0; i < ids.length; i++) {
+      const ms = Math.round(0.5 * 10_000 ** Math.random() * 1000) / 1000;
+      const result = { plugin: 'http', status: 'ok', reason: null, message: `HTTP 200 in ${Math.round(ms)} ms`, durationMs: ms, metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms, bytes: 108, redirects: 0 }, details: {} };
+      await jobs.complete({ jobId: jobIds[i], token: 'bench', outcome: 'ok', reason: null, results: [result], durationMs: ms, owner: 'admin', assetId: ids[i] }, at + ms);
+    }
+    return Math.round((await evalshaUs()) * 10) / 10;
+  };
+  // Every minute up to the next hour, then the round that closes the hour (its minute cells are
+  // folded into an hour cell), then the cut rounds: minutes 1, 2, ... of that hour.
+  const full = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
+  const nextHour = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
+  let at = Date.now() + 60_000;
+  for (; at < nextHour; at += 60_000) await round(full, at);
+  const closing = await round(full, nextHour + 1000);
+  at = nextHour + 1000;
   const rows = [];
-  let at = Date.now();
   for (let rep = 0; rep < REPEAT; rep++) {
     for (const [section, marker] of CUTS) {
       const conn = await openRedis({ url: server.url, name: `webmon-bench-sections-${section}` });
       connections.push(conn);
+      // The loader first: it defines every script on the connection, then the cut replaces one.
       const runner = scripts(conn);
       conn.defineCommand('job_complete', { lua: cutAt(marker) });
-      const jobs = new JobStore(conn, keys, runner, jobPolicy(config));
       at += 60_000;
-      const jobIds = await jobs.enqueue(ids.map((assetId) => ({ assetId, owner: 'admin' })), 0, at);
-      // Scheduled jobs, as the scheduler makes them (deleted when done).
-      const mark = redis.pipeline();
-      for (const id of jobIds) mark.hset(keys.job(id), 'scheduled', 1);
-      await mark.exec();
-      for (let i = 0; i < ids.length; i++) await jobs.claim(jobIds[i], 'bench', 60_000, at);
-      await redis.config('RESETSTAT');
-      for (let i = 0; i < ids.length; i++) {
-        const ms = Math.round(0.5 * 10_000 ** Math.random() * 1000) / 1000;
-        const result = { plugin: 'http', status: 'ok', reason: null, message: `HTTP 200 in ${Math.round(ms)} ms`, durationMs: ms, metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms, bytes: 108, redirects: 0 }, details: {} };
-        await jobs.complete({ jobId: jobIds[i], token: 'bench', outcome: 'ok', reason: null, results: [result], durationMs: ms, owner: 'admin', assetId: ids[i] }, at + ms);
-      }
-      rows.push({ repeat: rep, cut: section, usPerCall: Math.round((await evalshaUs()) * 10) / 10 });
+      rows.push({ repeat: rep, cut: section, usPerCall: await round(new JobStore(conn, keys, runner, jobPolicy(config)), at) });
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, rows })}\n`);
+    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, closingHourUsPerCall: closing, rows })}\n`);
   } else {
     process.stdout.write(`\njob_complete cut after each section: ${ASSETS} assets with ${HOURS} h of history, EVALSHA µs per call (server time)\n\n`);
     process.stdout.write(`${'section'.padEnd(10)}${Array.from({ length: REPEAT }, (_, r) => `cut ${r + 1}`.padStart(10) + `section ${r + 1}`.padStart(12)).join('')}\n`);
@@ -126,6 +140,7 @@ try {
       });
       process.stdout.write(`${section.padEnd(10)}${cells.join('')}\n`);
     });
+    process.stdout.write(`\nthe round that closes an hour (every asset's first check of it), whole script: ${closing} µs per call\n`);
   }
 } finally {
   await cleanup();

@@ -57,7 +57,9 @@
 
   Roll-ups (updated here, on the write path): per resolution one string, a ring of fixed-width
   cells, one per bucket (minute, hour, day since the epoch) that saw a check, oldest first; the
-  format is documented in rollup.ts (decodeRing reads it). A cell holds, in columns the
+  format is documented in rollup.ts (decodeRing reads it). A check is written to the minute
+  ring; hour and day cells are folded from the finer ring when their period closes
+  (includes/rollups.lua). A cell holds, in columns the
   layout text names: checks per outcome, per reason, ms per state, and per plugin the sum and
   the maximum of its durations (us) and its runs per latency bin. Values are unsigned
   big-endian integers of the layout's widths; a value, a name or a cell the ring cannot hold
@@ -197,18 +199,11 @@ if to ~= from then
   redis.call('XADD', KEYS[10], 'MAXLEN', '~', A.assetEventsMax, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
 end
 
--- Roll-ups: one ring per resolution (layout in the header above and in rollup.ts). A check
--- that fits a ring's layout and widths (the usual case) patches one cell in place: the names
--- part of the layout text is read once per call (rings of one asset share it), a column's
--- offset is arithmetic on the ring's widths. Anything else takes the general path
--- (includes/rollup_ring.lua), which writes the same bytes the in-place path would have.
+-- Roll-ups (includes/rollups.lua): the check goes to the minute ring; the hour and day rings are
+-- folded from it once their period has closed.
 local nowMs = tonumber(now)
 do
---- @include "includes/rollup_ring"
-  -- Cells up to this wide are patched as one byte list (string.byte/char of a whole cell must
-  -- stay within Lua's C stack); wider ones take the general path.
-  local FAST_WIDTH = 4000
-  local D = A.durations
+--- @include "includes/rollups"
   local spent, spentState = 0, from
   -- Time since the previous check beyond this is a gap, not time in a state.
   local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
@@ -218,136 +213,8 @@ do
     if dt > cap then spent = dt; spentState = 'gap' end
     spent = math.floor(spent + 0.5)
   end
-  local ring -- the general path, made on first use
-  local function general()
-    ring = ring or ringGeneral({ outcome = outcome, reason = reason, durations = D, spent = spent, spentState = spentState, spentCap = cap })
-    return ring
-  end
-
-  -- The check as changes to cell columns: { section, escaped name, latency bin (text), amount,
-  -- keep the larger value instead of adding }.
-  local changes = { { 'o', esc(outcome), '', 1 } }
-  if reason ~= '' and outcome ~= 'ok' then changes[#changes + 1] = { 'r', esc(reason), '', 1 } end
-  if spent > 0 then changes[#changes + 1] = { 's', esc(spentState), '', spent } end
-  for i = 1, #D, 3 do
-    local name = esc(D[i])
-    changes[#changes + 1] = { 'ps', name, '', D[i + 1] }
-    changes[#changes + 1] = { 'px', name, '', D[i + 1], true }
-    changes[#changes + 1] = { 'pb', name, tostring(D[i + 2]), 1 }
-  end
-  -- Where each change's column sits in layouts whose names part (the text after the widths)
-  -- is `names`: { nc, nt, nd, nx, width } per change, the column's offset after the stamp
-  -- being nc * c + nt * t + nd * d + nx * x and its width the layout's c, t, d or x (1-4);
-  -- plus `cell`, the same counts for the whole cell. False when a column is missing.
-  local function columnsIn(names)
-    local osec, rsec, ssec, psec = string.match(names, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-    if not osec then return false end
-    local function index(sec)
-      local at, n = {}, 0
-      for name in string.gmatch(sec, '[^,.]+') do at[name], n = n, n + 1 end
-      return at, n
-    end
-    local o, no = index(osec)
-    local r, nr = index(rsec)
-    local s, ns = index(ssec)
-    local plugins, nb, np = {}, 0, 0
-    for name, bins in string.gmatch(psec, '([^;:]*):([^;]*)') do
-      local at, n = index(bins)
-      plugins[name] = { no + nr + nb, np, at } -- counts before its sum column, and its bins
-      nb, np = nb + n, np + 1
-    end
-    local cols = { cell = { no + nr + nb, ns, np, np } }
-    for i, ch in ipairs(changes) do
-      local kind, name, p = ch[1], ch[2], plugins[ch[2]]
-      local k = p and p[3][ch[3]]
-      if kind == 'o' then cols[i] = o[name] and { o[name], 0, 0, 0, 1 }
-      elseif kind == 'r' then cols[i] = r[name] and { no + r[name], 0, 0, 0, 1 }
-      elseif kind == 's' then cols[i] = s[name] and { no + nr, s[name], 0, 0, 2 }
-      elseif kind == 'ps' then cols[i] = p and { p[1], ns, p[2], p[2], 3 }
-      elseif kind == 'px' then cols[i] = p and { p[1], ns, p[2] + 1, p[2], 4 }
-      else cols[i] = k and { p[1] + k, ns, p[2] + 1, p[2] + 1, 1 } end
-      if not cols[i] then return false end
-    end
-    return cols
-  end
-  -- The cell bytes cs with `changes` applied (W: the widths c, t, d, x), or nil when a value
-  -- outgrows its column. Same bytes as the general path's decode, apply and encode.
-  local floor, min, max = math.floor, math.min, math.max
-  local function patched(cs, cols, sw, W)
-    local b = { string.byte(cs, 1, #cs) }
-    local c, t, d, x = W[1], W[2], W[3], W[4]
-    for i = 1, #cols do
-      local col, ch = cols[i], changes[i]
-      local w = W[col[5]]
-      local off = sw + col[1] * c + col[2] * t + col[3] * d + col[4] * x
-      local v = 0
-      for k = off + 1, off + w do v = v * 256 + b[k] end
-      if ch[5] then v = max(v, ch[4]) else v = min(v + ch[4], MAXV) end
-      if v >= LIMIT[w] then return nil end
-      for k = off + w, off + 1, -1 do
-        b[k] = v % 256
-        v = floor(v / 256)
-      end
-    end
-    return string.char(unpack(b))
-  end
-
-  local columnsOf = {} -- names part -> columnsIn(names part)
-  local function record(key, bucket, cap, ttl)
-    -- A header and a layout text of up to 104 bytes in one read; a longer text is read again.
-    local raw = redis.call('GETRANGE', key, 0, 127)
-    if #raw < PREFIX or string.sub(raw, 1, 2) ~= 'W\1' then return general().create(key, bucket, cap, ttl) end
-    local _, K, n, start, head, len = struct.unpack('>I4I4I4I4I4I2', raw, 3)
-    if bucket <= head - cap then return end -- older than the retention
-    if PREFIX + len > #raw then raw = redis.call('GETRANGE', key, 0, PREFIX + len - 1) end
-    local R = { key = key, K = K, n = n, start = start, head = head, text = string.sub(raw, PREFIX + 1, PREFIX + len), base = PREFIX + len }
-    -- Widths are single digits (1-6): "sw,c,t,d,x|".
-    local sw, _, c, _, t, _, d, _, x, bar = string.byte(R.text, 1, 10)
-    local names = bar == 124 and string.sub(R.text, 11)
-    local cols = names and columnsOf[names]
-    if names and cols == nil then
-      cols = columnsIn(names)
-      columnsOf[names] = cols
-    end
-    if not cols then return general().relayout(R, bucket, cap, ttl) end
-    local W = { c - 48, t - 48, d - 48, x - 48 }
-    R.sw = sw - 48
-    R.w = R.sw + cols.cell[1] * W[1] + cols.cell[2] * W[2] + cols.cell[3] * W[3] + cols.cell[4] * W[4]
-    -- A wider stamp needed, a retention shortened since the ring grew, a very wide cell.
-    if cap > LIMIT[R.sw] or K > cap or R.w > FAST_WIDTH then return general().relayout(R, bucket, cap, ttl) end
-    if bucket > head then
-      -- Cells leaving the retention make room; the new cell goes after the newest.
-      while R.n > 0 and bucketAt(R, 0) <= bucket - cap do
-        R.start = (R.start + 1) % K
-        R.n = R.n - 1
-      end
-      local bytes = R.n < K and patched(putu(bucket % LIMIT[R.sw], R.sw) .. string.rep('\0', R.w - R.sw), cols, R.sw, W)
-      if not bytes then return general().relayout(R, bucket, cap, ttl) end
-      redis.call('SETRANGE', key, offsetOf(R, R.n), bytes)
-      redis.call('SETRANGE', key, 2, struct.pack('>I4I4I4I4I4', cap, K, R.n + 1, R.start, bucket))
-      redis.call('EXPIRE', key, ttl)
-      return
-    end
-    -- The newest bucket, or an earlier one (a late completion, clocks that disagree).
-    local lo, hi = 0, R.n - 1
-    if bucket == head then lo = hi end
-    while lo < hi do
-      local mid = math.floor((lo + hi + 1) / 2)
-      if bucketAt(R, mid) <= bucket then lo = mid else hi = mid - 1 end
-    end
-    local off = offsetOf(R, lo)
-    local cs = redis.call('GETRANGE', key, off, off + R.w - 1)
-    local bytes = head - (head - getu(cs, 1, R.sw)) % LIMIT[R.sw] == bucket and patched(cs, cols, R.sw, W)
-    if not bytes then return general().relayout(R, bucket, cap, ttl) end
-    redis.call('SETRANGE', key, off, bytes)
-  end
-
-  local sizes = { 60, 3600, 86400 }
-  for i = 1, 3 do
-    local ttl = A.rollupSec[i]
-    local bucket = math.floor(nowMs / 1000 / sizes[i])
-    if bucket >= 0 then record(KEYS[6 + i], bucket, math.floor(ttl / sizes[i]) + 1, ttl) end
-  end
+  recordRollups({ KEYS[7], KEYS[8], KEYS[9] }, nowMs,
+    { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap }, A.rollupSec, a[5])
 end
 
 -- Fleet statistics: checks per minute (two hours kept), failures per asset over two days.

@@ -6,7 +6,8 @@
  * Storage: one Redis string per asset and resolution (keys.assetRollup), a ring of
  * fixed-width cells, one per bucket that saw a check (bucket = floor(epoch s / size)):
  *
- *   offset 0   'W', 1 (format version)
+ *   offset 0   'W', version: 1, or 2 for a minute ring the hour and day rings are folded from
+ *              (below)
  *          2   cap    u32  buckets kept: (newest - cap, newest] (retention / size + 1)
  *          6   K      u32  cells allocated (grows by 1/8 up to cap as buckets fill it)
  *         10   n      u32  cells in use, oldest first from `start`, wrapping at K
@@ -29,6 +30,13 @@
  * its cells are ~16 bytes with one plugin and ~32 with two. Every resolution keeps the full
  * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely: a bin costs a column only
  * once a run fell in it.
+ *
+ * Folding (job_complete.lua, includes/rollups.lua): a check is written to the minute ring; an
+ * hour cell is the sum of the hour's minute cells, written by the first check of a later hour,
+ * and a day cell the sum of the day's hour cells, written by the first check of a later day. A
+ * coarse ring therefore holds its periods up to its head; the periods after it are in the finer
+ * rings alone (`composeRings`). A minute ring of version 1 (written before folding, or kept
+ * shorter than an hour) has every check in all three rings.
  */
 /** Upper edges (ms) of the latency bins; a last, open bin holds anything slower. */
 export const LATENCY_EDGES_MS = [
@@ -119,7 +127,6 @@ interface Layout {
 
 const RING_PREFIX = 24;
 
-/** Reads a stored ring (see the format above); null for an absent or unreadable one. */
 /** Bytes at the start of a ring that hold its header (read alone by `ringHorizon`). */
 export const RING_HEADER_BYTES = RING_PREFIX;
 
@@ -128,12 +135,20 @@ export const RING_HEADER_BYTES = RING_PREFIX;
  * its header alone; null when there is no ring.
  */
 export function ringHorizon(header: Buffer | null): number | null {
-  if (!header || header.length < RING_PREFIX || header[0] !== 0x57 || header[1] !== 1) return null;
+  if (!isRing(header)) return null;
   return header.readUInt32BE(18) - header.readUInt32BE(2);
 }
 
-export function decodeRing(buf: Buffer | null): Ring | null {
-  if (!buf || buf.length < RING_PREFIX || buf[0] !== 0x57 || buf[1] !== 1) return null;
+function isRing(buf: Buffer | null): buf is Buffer {
+  return !!buf && buf.length >= RING_PREFIX && buf[0] === 0x57 && (buf[1] === 1 || buf[1] === 2);
+}
+
+/**
+ * Reads a stored ring (see the format above); null for an absent or unreadable one. Cells of
+ * buckets before `fromBucket` are left out without being decoded.
+ */
+export function decodeRing(buf: Buffer | null, fromBucket = -Infinity): Ring | null {
+  if (!isRing(buf)) return null;
   const [cap, K, n, start, head] = [2, 6, 10, 14, 18].map((o) => buf.readUInt32BE(o)) as [number, number, number, number, number];
   const base = RING_PREFIX + buf.readUInt16BE(22);
   const layout = parseLayout(buf.toString('latin1', RING_PREFIX, base));
@@ -143,9 +158,8 @@ export function decodeRing(buf: Buffer | null): Ring | null {
   for (let i = 0; i < Math.min(n, K); i++) {
     const off = base + ((start + i) % K) * layout.width;
     if (off + layout.width > buf.length) break;
-    const cell = decodeCell(layout, buf, off);
-    const bucket = head - (((head - cell.stamp) % modulo) + modulo) % modulo;
-    if (bucket > head - cap) cells.push({ bucket, value: cell.value });
+    const bucket = head - (((head - buf.readUIntBE(off, layout.sw)) % modulo) + modulo) % modulo;
+    if (bucket > head - cap && bucket >= fromBucket) cells.push({ bucket, value: decodeCell(layout, buf, off).value });
   }
   return { cap, head, cells };
 }
@@ -210,6 +224,35 @@ function decodeCell(l: Layout, buf: Buffer, offset: number): { stamp: number; va
   return { stamp, value: { n: Object.values(o).reduce((a, b) => a + b, 0), o, r, p, t } };
 }
 
+/**
+ * The cells of a resolution's ring with, summed into cells of that resolution, the finer rings'
+ * cells of the periods it does not hold yet (see Folding above). `rings` are the stored rings
+ * from the minute one up to the resolution's (null for an absent one). Cells start at
+ * `bucket × resolution seconds`; order is not kept.
+ */
+export function composeRings(rings: ReadonlyArray<Buffer | null>): RingCell[] {
+  const order: Resolution[] = ['minute', 'hour', 'day'];
+  const top = rings.length - 1;
+  const heads = rings.map((buf) => (isRing(buf) ? buf.readUInt32BE(18) : -Infinity));
+  const byBucket = new Map<number, Bucket>();
+  const add = (bucket: number, value: Bucket) => {
+    const prev = byBucket.get(bucket);
+    byBucket.set(bucket, prev ? mergeBuckets(prev, value) : value);
+  };
+  for (let level = top; level >= 0; level--) {
+    const size = RESOLUTION_SECONDS[order[level]!];
+    // A cell counts here when every coarser ring up to the resolution's ends before its period.
+    let from = -Infinity;
+    for (let g = level + 1; g <= top; g++) from = Math.max(from, (heads[g]! + 1) * (RESOLUTION_SECONDS[order[g]!] / size));
+    const ring = decodeRing(rings[level] ?? null, from);
+    for (const cell of ring?.cells ?? []) add(Math.floor((cell.bucket * size) / RESOLUTION_SECONDS[order[top]!]), cell.value);
+  }
+  // The resolution's retention counts back from its newest period, which may be in a finer ring.
+  const newest = Math.max(...byBucket.keys());
+  const cap = isRing(rings[top] ?? null) ? rings[top]!.readUInt32BE(2) : Infinity;
+  return [...byBucket].filter(([bucket]) => bucket > newest - cap).map(([bucket, value]) => ({ bucket, value }));
+}
+
 /** The sum of two buckets of the same period (a legacy bucket and its ring cell). */
 export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
   const sum = (x: Record<string, number>, y: Record<string, number>) => {
@@ -220,7 +263,8 @@ export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
   const p: Record<string, PluginBucket> = { ...a.p };
   for (const [name, q] of Object.entries(b.p)) {
     const o = p[name];
-    p[name] = o ? { n: o.n + q.n, s: o.s + q.s, x: Math.max(o.x, q.x), h: sum(o.h, q.h) } : q;
+    // Sums are whole µs: added as such, they stay exact.
+    p[name] = o ? { n: o.n + q.n, s: Math.round((o.s + q.s) * 1000) / 1000, x: Math.max(o.x, q.x), h: sum(o.h, q.h) } : q;
   }
   return { n: a.n + b.n, o: sum(a.o, b.o), r: sum(a.r, b.r), p, t: sum(a.t, b.t) };
 }

@@ -1,14 +1,18 @@
 --[[
   Roll-up rings (the format is documented in packages/core/src/rollup.ts), for job_complete.lua:
-  the byte helpers both of its paths share, and the general path, ringGeneral(check), which
+  the byte helpers both of its paths share, and the general path, ringGeneral(spentCap), which
   creates a ring or lays it out again. Its helpers are made only when it is first called: a
   check that fits its rings in place (the usual case) never pays for them.
 
-  A ring R here: { key, K, n, start, head, text (layout text), base (offset of the first cell),
-  sw, w (stamp and cell widths; the general path sets them from the text) }.
-  check: { outcome, reason, durations = { plugin, sum us, latency bin, plugin, ... },
-           spent (ms in a state since the previous check), spentState,
-           spentCap (the most `spent` can be before it counts as a gap) }.
+  A ring R here: { key, ver (format version byte), K, n, start, head, text (layout text), base
+  (offset of the first cell), sw, w (stamp and cell widths; the general path sets them from the
+  text) }.
+  changes: what to add to a cell, a list of { section ('o' outcome, 'r' reason, 's' time in
+  state, 'ps' plugin duration sum, 'px' plugin duration maximum, 'pb' plugin latency bin),
+  escaped name, latency bin as text ('' but for 'pb'), amount, keep the larger value instead
+  of adding (true for 'px'), name, latency bin as a number }: a check's (rollups.lua,
+  checkChanges) or a whole finer period's (rollups.lua, fold).
+  spentCap: the most time in state one check adds (time-in-state columns are made that wide).
 ]]
 local LIMIT = { 256, 65536, 16777216, 4294967296, 1099511627776, 281474976710656 }
 local MAXV = LIMIT[6] - 1
@@ -39,15 +43,17 @@ local function bucketAt(R, i)
   local stamp = getu(redis.call('GETRANGE', R.key, offsetOf(R, i), offsetOf(R, i) + R.sw - 1), 1, R.sw)
   return R.head - (R.head - stamp) % LIMIT[R.sw]
 end
-local function prefix(cap, K, n, start, head, textLen)
-  return 'W\1' .. struct.pack('>I4I4I4I4I4I2', cap, K, n, start, head, textLen)
+local function prefix(ver, cap, K, n, start, head, textLen)
+  return 'W' .. string.char(ver) .. struct.pack('>I4I4I4I4I4I2', cap, K, n, start, head, textLen)
 end
 
--- Returns { relayout = function(R, bucket, cap, ttl): the check recorded in ring R however it
--- does not fit in place (a new name, a wider value, a full ring, a longer or shorter retention,
--- an earlier bucket without a cell); create = function(key, bucket, cap, ttl): a new ring holding
--- the check }.
-local function ringGeneral(check)
+-- Returns { relayout = function(R, bucket, cap, ttl, changes): changes recorded in ring R however
+-- they do not fit in place (a new name, a wider value, a full ring, a longer or shorter
+-- retention, an earlier bucket without a cell); create = function(key, ver, bucket, cap, ttl,
+-- changes): a new ring holding them; parseLayout = function(text): the layout, its columns in
+-- cell order (L.cols: { key, width }, key 'o|r|s\n<name>' or 'p\n<plugin>\n<s|x|b<bin>>'),
+-- L.sw and L.w the stamp and cell widths }.
+local function ringGeneral(spentCap)
   local function incr(t, k, by)
     t[k] = math.min((t[k] or 0) + by, MAXV)
   end
@@ -180,7 +186,7 @@ local function ringGeneral(check)
     -- Time-in-state columns are as wide as one check's time can make them from the start: a
     -- check a few seconds late would otherwise widen them, re-laying out a ring of a day of cells
     -- (milliseconds of Redis per asset, for every asset at once when checks run late).
-    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(check.spentCap or 0)), d = L.d, x = L.x,
+    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(spentCap or 0)), d = L.d, x = L.x,
       o = union(L.o, b.o), r = union(L.r, b.r), s = union(L.s, b.t), p = {} }
     local bins, plugins = {}, {}
     for _, pl in ipairs(L.p) do bins[pl.name] = pl.bins; plugins[pl.name] = 1 end
@@ -228,30 +234,32 @@ local function ringGeneral(check)
     return b
   end
   -- Writes the ring: n cells of layout L (bytes, oldest first); grows it when they fill it.
-  local function rebuild(key, L, bytes, n, head, cap, K, ttl)
+  local function rebuild(key, ver, L, bytes, n, head, cap, K, ttl)
     local text = layoutText(L)
     -- Never more cells than the retention holds (it may have been shortened since the ring grew).
     K = math.min(K, cap)
     if n > K then K = math.min(cap, n + math.max(4, math.ceil(n / 8))) end
-    redis.call('SET', key, prefix(cap, K, n, 0, head, #text) .. text .. bytes .. string.rep('\0', (K - n) * L.w))
+    redis.call('SET', key, prefix(ver, cap, K, n, 0, head, #text) .. text .. bytes .. string.rep('\0', (K - n) * L.w))
     redis.call('EXPIRE', key, ttl)
   end
   local function newCell(bucket)
     return { bucket = bucket, o = {}, r = {}, t = {}, p = {} }
   end
 
-  local function apply(b)
-    incr(b.o, check.outcome, 1)
-    if check.reason ~= '' and check.outcome ~= 'ok' then incr(b.r, check.reason, 1) end
-    local D = check.durations
-    for i = 1, #D, 3 do
-      local p = b.p[D[i]] or { s = 0, x = 0, h = {} }
-      p.s = math.min(p.s + D[i + 1], MAXV)
-      if D[i + 1] > p.x then p.x = D[i + 1] end
-      incr(p.h, D[i + 2], 1)
-      b.p[D[i]] = p
+  local function apply(b, changes)
+    for _, ch in ipairs(changes) do
+      local kind, amount, name = ch[1], ch[4], ch[6]
+      if kind == 'o' then incr(b.o, name, amount)
+      elseif kind == 'r' then incr(b.r, name, amount)
+      elseif kind == 's' then incr(b.t, name, amount)
+      else
+        local p = b.p[name] or { s = 0, x = 0, h = {} }
+        b.p[name] = p
+        if kind == 'ps' then p.s = math.min(p.s + amount, MAXV)
+        elseif kind == 'px' then p.x = math.max(p.x, amount)
+        else incr(p.h, ch[7], amount) end
+      end
     end
-    if check.spent > 0 then incr(b.t, check.spentState, check.spent) end
     return b
   end
 
@@ -259,7 +267,7 @@ local function ringGeneral(check)
   -- longer retention, an earlier bucket without a cell): the cells are copied into a wider
   -- layout by byte ranges (no decoding; whole runs when the layout stays), the changed one
   -- encoded anew.
-  local function relayout(R, bucket, cap, ttl)
+  local function relayout(R, bucket, cap, ttl, changes)
     R.L = parseLayout(R.text)
     R.sw, R.w = R.L.sw, R.L.w
     local raw = redis.call('GET', R.key)
@@ -275,7 +283,7 @@ local function ringGeneral(check)
       if bucketOf(mid) < bucket then lo = mid + 1 else hi = mid end
     end
     local found = lo < R.n and bucketOf(lo) == bucket
-    local cell = apply(found and cellOf(R, string.sub(raw, offsetOf(R, lo) + 1, offsetOf(R, lo) + R.L.w)) or newCell(bucket))
+    local cell = apply(found and cellOf(R, string.sub(raw, offsetOf(R, lo) + 1, offsetOf(R, lo) + R.L.w)) or newCell(bucket), changes)
     local N = widen(R.L, cell, cap)
     local convert, identity = converter(R.L, N)
     local cells = {}
@@ -294,13 +302,13 @@ local function ringGeneral(check)
     copy(first, lo)
     cells[#cells + 1] = encodeCell(N, cell)
     copy(found and lo + 1 or lo, R.n)
-    rebuild(R.key, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl)
+    rebuild(R.key, R.ver, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl)
   end
 
-  local function create(key, bucket, cap, ttl)
-    local cell = apply(newCell(bucket))
+  local function create(key, ver, bucket, cap, ttl, changes)
+    local cell = apply(newCell(bucket), changes)
     local L = widen(nil, cell, cap)
-    rebuild(key, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl)
+    rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl)
   end
-  return { relayout = relayout, create = create }
+  return { relayout = relayout, create = create, parseLayout = parseLayout }
 end

@@ -72,6 +72,8 @@ function bin(ms: number): string {
 
 /** The aggregation job_complete.lua performs, kept as plain objects (the format before rings). */
 class Model {
+  constructor(private readonly caps: Record<Resolution, number> = CAP) {}
+
   private readonly buckets = { minute: new Map<number, Bucket>(), hour: new Map<number, Bucket>(), day: new Map<number, Bucket>() };
   private lastAt: number | undefined;
 
@@ -105,7 +107,7 @@ class Model {
   kept(res: Resolution): Array<{ start: number; bucket: Bucket }> {
     const size = RESOLUTION_SECONDS[res] * 1000;
     const newest = Math.max(...this.buckets[res].keys());
-    return [...this.buckets[res]].filter(([start]) => start > newest - CAP[res] * size).sort((a, b) => a[0] - b[0]).map(([start, bucket]) => ({ start, bucket }));
+    return [...this.buckets[res]].filter(([start]) => start > newest - this.caps[res] * size).sort((a, b) => a[0] - b[0]).map(([start, bucket]) => ({ start, bucket }));
   }
 }
 
@@ -295,6 +297,113 @@ describe('roll-up rings', () => {
         await assets.delete(id);
       }),
       { numRuns: 25 },
+    );
+  });
+});
+
+describe('roll-up rings folded from the minute ring (retentions of an hour and a day or more)', () => {
+  /** Retentions just long enough for folding: two hours of minutes (an hour and the 30-minute spread of fold points), a day of hours. */
+  const FOLDED = { minuteSec: 7200, hourSec: 86_400, daySec: 3 * 86_400 };
+  const FOLDED_CAP: Record<Resolution, number> = { minute: 121, hour: 25, day: 4 };
+  let folded: JobStore;
+  let direct: JobStore;
+  beforeAll(() => {
+    folded = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: FOLDED });
+    direct = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { ...FOLDED, minuteSec: 600 } });
+  });
+  const version = async (id: string) => (await t.redis.getrangeBuffer(t.keys.assetRollup(id, 'minute'), 1, 1))[0];
+  /** Minutes into each hour at which the asset's closed hours are folded (its seq mod 30). */
+  const spreadOf = async (id: string) => Number(await t.redis.hget(t.keys.asset(id), 'seq')) % 30;
+
+  it('writes a check to the minute ring only, and the hour and day cells once their period has closed', async () => {
+    const id = await newAsset();
+    const spread = await spreadOf(id);
+    const model = new Model(FOLDED_CAP);
+    for (const m of [0, 10, 59]) model.add(ok(BASE + 23 * H + m * MIN), await record(id, ok(BASE + 23 * H + m * MIN), folded));
+    expect(await version(id)).toBe(2);
+    const coarse = () => t.redis.exists(t.keys.assetRollup(id, 'hour'), t.keys.assetRollup(id, 'day'));
+    expect(await coarse()).toBe(0);
+    // The hour and the day in progress are read from the minute ring.
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    if (spread > 0) {
+      // Before the asset's fold point (`spread` minutes into the hour) nothing is folded yet.
+      const early = ok(BASE + DAY + (spread - 1) * MIN + 30_000);
+      model.add(early, await record(id, early, folded));
+      expect(await coarse()).toBe(0);
+      for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    }
+    // The first check at or after it folds the closed hour, then the closed day.
+    const next = ok(BASE + DAY + spread * MIN + 2000);
+    model.add(next, await record(id, next, folded));
+    const hours = decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'hour')))!;
+    expect(hours.cells.map((c) => [c.bucket * H - BASE, c.value.n])).toEqual([[23 * H, 3]]);
+    const days = decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'day')))!;
+    expect(days.cells.map((c) => [c.bucket * DAY - BASE, c.value.n])).toEqual([[0, 3]]);
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    const w = await stats.window(id, 'hour', BASE + 20 * H, BASE + DAY + H);
+    expect(w).toEqual(windowStats(model.kept('hour'), BASE + 20 * H, BASE + DAY + H, 'hour'));
+  });
+
+  it('spreads the fold points of a fleet over 30 minutes', async () => {
+    const spreads = new Set<number>();
+    for (let i = 0; i < 30; i++) spreads.add(await spreadOf(await newAsset()));
+    expect(spreads.size).toBe(30);
+  });
+
+  it('records a late check of a closed hour or day in its ring directly', async () => {
+    const id = await newAsset();
+    const model = new Model(FOLDED_CAP);
+    // 06:40 is past every asset's fold point of the hour: hours before 06:00 have closed.
+    const seq = [ok(BASE + 5 * H), ok(BASE + DAY + 6 * H + 40 * MIN), ok(BASE + 5 * H + 30 * MIN), ok(BASE + DAY + 5 * H + 50 * MIN), ok(BASE + DAY + 6 * H + 41 * MIN)];
+    for (const c of seq) model.add(c, await record(id, c, folded));
+    // 05:30 of day 0 went to the day ring (a closed day), 05:50 of day 1 to the hour ring (a closed hour).
+    expect(decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'day')))!.cells.map((c) => c.value.n)).toEqual([2]);
+    expect(decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'hour')))!.cells.map((c) => [c.bucket * H - BASE, c.value.n])).toEqual([
+      [5 * H, 2],
+      [DAY + 5 * H, 1],
+    ]);
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+  });
+
+  it('takes over rings written with every check in all three, without losing or doubling a check', async () => {
+    const id = await newAsset();
+    const model = new Model(FOLDED_CAP);
+    // Minute retention under an hour: every check in all three rings (version 1). The minute
+    // ring holds the hour in progress (23:51 and 23:55), as a ring kept an hour or more does.
+    const at = (min: number) => ok(BASE + 22 * H + min * MIN);
+    for (const m of [0, 20, 40, 111, 115]) model.add(at(m), await record(id, at(m), direct));
+    expect(await version(id)).toBe(1);
+    for (const m of [118, 130, 150, 170]) model.add(at(m), await record(id, at(m), folded));
+    expect(await version(id)).toBe(2);
+    for (const res of ['hour', 'day'] as const) expect(await all(id, res), res).toEqual(model.kept(res));
+    // And back: the periods in progress are folded before every check goes to all three again.
+    for (const m of [175, 185, 200]) model.add(at(m), await record(id, at(m), direct));
+    expect(await version(id)).toBe(1);
+    for (const res of ['hour', 'day'] as const) expect(await all(id, res), res).toEqual(model.kept(res));
+  });
+
+  it('holds what a plain model of the aggregation holds, for random check sequences across hours and days', async () => {
+    const step = fc.record({
+      dt: fc.oneof(fc.integer({ min: 0, max: 20 * MIN }), fc.integer({ min: 0, max: 5 * H }), fc.integer({ min: -2 * H, max: 0 }), fc.constant(DAY + 1)),
+      outcome: fc.constantFrom<CheckOutcome>('ok', 'ok', 'ok', 'warn', 'error', 'unsupported'),
+      reason: fc.constantFrom(null, 'timeout', 'dns', 'http_status'),
+      http: fc.integer({ min: 0, max: 70_000_000 }).map((us) => us / 1000),
+      tcp: fc.option(fc.integer({ min: 0, max: 20_000 }).map((us) => us / 1000)),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const id = await newAsset();
+        const model = new Model(FOLDED_CAP);
+        let at = BASE + 20 * H;
+        for (const s of steps) {
+          at = Math.max(BASE, at + s.dt);
+          const c: Check = { at, outcome: s.outcome, reason: s.outcome === 'ok' ? null : s.reason, durations: s.tcp === null ? { http: s.http } : { http: s.http, tcp: s.tcp } };
+          model.add(c, await record(id, c, folded));
+        }
+        for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+        await assets.delete(id);
+      }),
+      { numRuns: 40 },
     );
   });
 });

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
 import type { Keys } from '../keys.js';
 import { pipelineBy } from '../redis.js';
-import { RESOLUTION_SECONDS, RING_HEADER_BYTES, decodeRing, mergeBuckets, parseBucket, ringHorizon, type Bucket, type Resolution } from '../rollup.js';
+import { RESOLUTION_SECONDS, RING_HEADER_BYTES, composeRings, mergeBuckets, parseBucket, ringHorizon, type Bucket, type Resolution } from '../rollup.js';
 import { windowStats, type TimedBucket, type WindowStats } from '../stats.js';
 import { ASSET_STATES } from '../types.js';
 import { round } from '../util.js';
@@ -36,13 +36,15 @@ export class StatsStore {
   ) {}
 
   /**
-   * The buckets of one resolution that overlap [from, to): the ring's cells, plus (summed in)
-   * the buckets of the JSON hash that preceded rings, while it exists.
+   * The buckets of one resolution that overlap [from, to): the ring's cells and the finer rings'
+   * cells of the periods it does not hold yet (composeRings), plus (summed in) the buckets of the
+   * JSON hash that preceded rings, while it exists.
    */
   async buckets(assetId: string, resolution: Resolution, from: number, to: number): Promise<TimedBucket[]> {
-    const [ring, legacy] = await Promise.all([
-      this.redis.getBuffer(this.keys.assetRollup(assetId, resolution)),
+    const finer: Resolution[] = (['minute', 'hour', 'day'] as const).slice(0, ['minute', 'hour', 'day'].indexOf(resolution) + 1);
+    const [legacy, ...rings] = await Promise.all([
       this.redis.hgetall(this.keys.assetRollupLegacy(assetId, resolution)),
+      ...finer.map((r) => this.redis.getBuffer(this.keys.assetRollup(assetId, r))),
     ]);
     const size = RESOLUTION_SECONDS[resolution] * 1000;
     const byStart = new Map<number, Bucket>();
@@ -58,7 +60,7 @@ export class StatsStore {
         // an unreadable bucket is skipped, not fatal
       }
     }
-    for (const cell of decodeRing(ring)?.cells ?? []) add(cell.bucket * size, cell.value);
+    for (const cell of composeRings(rings as Array<Buffer | null>)) add(cell.bucket * size, cell.value);
     return [...byStart].map(([start, bucket]) => ({ start, bucket }));
   }
 
