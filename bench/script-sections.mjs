@@ -10,12 +10,13 @@
  * In a fresh managed redis-server, `--assets` assets (interval 60 s) get `--hours` of history
  * the way the scheduler bench gives it (seedHistory in lib.mjs: one asset checked through
  * JobStore, durations log-uniform from 0.5 ms to 5 s, its keys copied to the others), then a
- * check a minute up to the next hour. The first round of the next hour (each asset's first check
- * of it, which folds the hour's minute cells into an hour cell) is reported alone. Then, for each
- * cut, every asset is claimed and completed once (JobStore, one call at a time), one minute
- * after the round before on the checks' clock and within that hour, and EVALSHA's usec per call
- * is read from `INFO commandstats` (reset before each round): the server's own time, without
- * the client.
+ * check a minute up to the next hour and 40 minutes into it. An asset folds the closed hour's
+ * minute cells into an hour cell at its fold point, 0 to 29 minutes into the hour: what minutes
+ * 0-29 cost beyond minutes 30-39 is reported as the cost of folding an hour, per asset. Then,
+ * for each cut, every asset is claimed and completed once (JobStore, one call at a time), one
+ * minute after the round before on the checks' clock, fold-free, and EVALSHA's usec per call is
+ * read from `INFO commandstats` (reset before each round): the server's own time, without the
+ * client.
  * A cut version is the real script with `do return … end` inserted; it is registered on its own
  * connection (ioredis defineCommand), so rounds after a cut still see the rings and history the
  * earlier full rounds wrote. Sections, in script order:
@@ -107,14 +108,19 @@ try {
     }
     return Math.round((await evalshaUs()) * 10) / 10;
   };
-  // Every minute up to the next hour, then the round that closes the hour (its minute cells are
-  // folded into an hour cell), then the cut rounds: minutes 1, 2, ... of that hour.
+  // Every minute up to the next hour, then every minute for 40 minutes of it: an asset folds
+  // its closed hour into an hour cell at its fold point, 0-29 minutes into the hour (its seq mod
+  // 30), so minutes 0-29 each fold a thirtieth of the assets and minutes 30-39 none. What the
+  // folds cost is what minutes 0-29 took beyond minutes 30-39 (per asset: the sum over the 30
+  // rounds of each round's µs per call beyond the baseline). The cut rounds follow, fold-free.
   const full = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const nextHour = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
-  let at = Date.now() + 60_000;
-  for (; at < nextHour; at += 60_000) await round(full, at);
-  const closing = await round(full, nextHour + 1000);
-  at = nextHour + 1000;
+  for (let t = Date.now() + 60_000; t < nextHour; t += 60_000) await round(full, t);
+  const minutes = [];
+  for (let m = 0; m < 40; m++) minutes.push(await round(full, nextHour + m * 60_000 + 1000));
+  const baseline = minutes.slice(30).reduce((a, b) => a + b, 0) / 10;
+  const foldUs = Math.round(minutes.slice(0, 30).reduce((a, b) => a + b - baseline, 0));
+  let at = nextHour + 39 * 60_000 + 1000;
   const rows = [];
   for (let rep = 0; rep < REPEAT; rep++) {
     for (const [section, marker] of CUTS) {
@@ -128,7 +134,7 @@ try {
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, closingHourUsPerCall: closing, rows })}\n`);
+    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, foldUsPerAssetHour: foldUs, baselineUsPerCall: baseline, rows })}\n`);
   } else {
     process.stdout.write(`\njob_complete cut after each section: ${ASSETS} assets with ${HOURS} h of history, EVALSHA µs per call (server time)\n\n`);
     process.stdout.write(`${'section'.padEnd(10)}${Array.from({ length: REPEAT }, (_, r) => `cut ${r + 1}`.padStart(10) + `section ${r + 1}`.padStart(12)).join('')}\n`);
@@ -140,7 +146,7 @@ try {
       });
       process.stdout.write(`${section.padEnd(10)}${cells.join('')}\n`);
     });
-    process.stdout.write(`\nthe round that closes an hour (every asset's first check of it), whole script: ${closing} µs per call\n`);
+    process.stdout.write(`\nfolding an hour: ${foldUs} µs per asset (${(foldUs / 60).toFixed(1)} µs per check at 60 s), beyond the ${baseline.toFixed(1)} µs per call of fold-free minutes\n`);
   }
 } finally {
   await cleanup();

@@ -36,6 +36,10 @@ local function esc(s)
   if not string.find(s, '[^%w_%-]') then return s end
   return (string.gsub(s, '[^%w_%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
+local function unesc(s)
+  if not string.find(s, '%', 1, true) then return s end
+  return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
+end
 local function offsetOf(R, i)
   return R.base + ((R.start + i) % R.K) * R.w
 end
@@ -62,9 +66,6 @@ local function ringGeneral(spentCap)
       if v < LIMIT[w] then return w end
     end
     return 6
-  end
-  local function unesc(s)
-    return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
   end
   local function list(sec, conv)
     local t = {}

@@ -193,59 +193,98 @@ local function withLayout(R)
   return R
 end
 
+-- The columns of a layout text in cell order, { kind, escaped name, bin (text), width, plugin
+-- number }, with the stamp width, the cell width, a struct format that reads the stamp and every
+-- column but one-byte latency bins, the columns it reads (`dense`), and the runs of one-byte bins
+-- ({ offset in the cell, first column }: a finer cell has one or two bins of a plugin set, so
+-- they are found by searching for non-zero bytes).
+local function layoutColumns(text)
+  local sw, c, t, d, x = string.match(text, '^(%d),(%d),(%d),(%d),(%d)|')
+  local osec, rsec, ssec, psec = string.match(text, '^[^|]*|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  local kinds, fmt, dense, runs, w = {}, { '>I' .. sw }, {}, {}, tonumber(sw)
+  local function col(kind, name, bin, width, plugin)
+    kinds[#kinds + 1] = { kind, name, bin, width, plugin }
+    if kind == 'pb' and width == '1' then
+      fmt[#fmt + 1] = 'x'
+      local run = runs[#runs]
+      if not (run and run[3] == #kinds - 1) then runs[#runs + 1] = { w, #kinds, #kinds } else run[3] = #kinds end
+    else
+      fmt[#fmt + 1] = 'I' .. width
+      dense[#dense + 1] = #kinds
+    end
+    w = w + tonumber(width)
+  end
+  for _, sec in ipairs({ { 'o', osec, c }, { 'r', rsec, c }, { 's', ssec, t } }) do
+    for name in string.gmatch(sec[2], '[^,]+') do col(sec[1], name, nil, sec[3]) end
+  end
+  local j = 0
+  for name, bins in string.gmatch(psec, '([^;:]*):([^;]*)') do
+    j = j + 1
+    col('ps', name, nil, d, j)
+    col('px', name, nil, x, j)
+    for bn in string.gmatch(bins, '[^.]+') do col('pb', name, bn, c, j) end
+  end
+  return { kinds = kinds, sw = tonumber(sw), w = w, fmt = table.concat(fmt), dense = dense, runs = runs }
+end
+
 -- Folds the cells of the finer ring at fineKey (`ratio` of its buckets make one of the coarse
 -- ring's) whose coarse bucket is after the coarse ring's head and before `upto` into the coarse
 -- ring at coarseKey: one sum per coarse bucket, oldest first. Only the newest cells are read.
 local function fold(fineKey, coarseKey, ratio, upto, cap, ttl)
   local F = readRing(fineKey)
   if not F or F.n == 0 then return end
-  withLayout(F)
+  local LC = layoutColumns(F.text)
+  local kinds, dense, runs = LC.kinds, LC.dense, LC.runs
+  F.sw, F.w = LC.sw, LC.w
   local C = readRing(coarseKey)
   local after = C and C.head or -1
-  -- The layout's columns in cell order: { kind, name, bin, offset in the cell, width, plugin }.
-  local L, kinds, at = F.L, {}, F.sw
-  local function col(kind, name, bin, w, plugin)
-    kinds[#kinds + 1] = { kind, name, bin, at, w, plugin }
-    at = at + w
+  -- Cells lo .. hi (oldest first) as one string: one read, or two where the ring wraps.
+  local function cells(lo, hi)
+    local a, count = (F.start + lo) % F.K, hi - lo + 1
+    local first = min(count, F.K - a)
+    local bytes = redis.call('GETRANGE', fineKey, F.base + a * F.w, F.base + (a + first) * F.w - 1)
+    if first < count then bytes = bytes .. redis.call('GETRANGE', fineKey, F.base, F.base + (count - first) * F.w - 1) end
+    return bytes
   end
-  for _, sec in ipairs({ { 'o', L.o, L.c }, { 'r', L.r, L.c }, { 's', L.s, L.t } }) do
-    for _, name in ipairs(sec[2]) do col(sec[1], name, nil, sec[3]) end
-  end
-  for j, pl in ipairs(L.p) do
-    col('ps', pl.name, nil, L.d, j)
-    col('px', pl.name, nil, L.x, j)
-    for _, bn in ipairs(pl.bins) do col('pb', pl.name, bn, L.c, j) end
-  end
-  local raw = redis.call('GET', fineKey)
   local sums, order = {}, {}
-  local modulo = LIMIT[F.sw]
+  local modulo, nk = LIMIT[F.sw], #kinds
+  local raw, lo = '', F.n
   for i = F.n - 1, 0, -1 do
-    local off = offsetOf(F, i)
-    local cb = floor((F.head - (F.head - getu(raw, off + 1, F.sw)) % modulo) / ratio)
+    if i < lo then
+      -- The newest cells are read a period and a spread at a time.
+      lo = max(0, i - ratio - SPREAD)
+      raw = cells(lo, i)
+    end
+    local off = (i - lo) * F.w
+    -- v[1] is the stamp, v[k + 1] column dense[k].
+    local v = { struct.unpack(LC.fmt, raw, off + 1) }
+    local cb = floor((F.head - (F.head - v[1]) % modulo) / ratio)
     if cb <= after then break end
     if cb < upto then
       local s = sums[cb]
       if not s then
         s = {}
-        for j = 1, #kinds do s[j] = 0 end
+        for j = 1, nk do s[j] = 0 end
         sums[cb] = s
         order[#order + 1] = cb
       end
-      local b = { string.byte(raw, off + 1, off + F.w) }
-      for j = 1, #kinds do
-        local k = kinds[j]
-        local q, w = k[4] + 1, k[5]
-        local v = b[q]
-        -- Most columns of a finer cell are one byte, and zero.
-        if w > 1 then
-          for r = q + 1, q + w - 1 do v = v * 256 + b[r] end
-        end
-        if v > 0 then
-          if k[1] == 'px' then
-            if v > s[j] then s[j] = v end
+      for k = 1, #dense do
+        local j, x = dense[k], v[k + 1]
+        if x > 0 then
+          if kinds[j][1] == 'px' then
+            if x > s[j] then s[j] = x end
           else
-            s[j] = min(s[j] + v, MAXV)
+            s[j] = min(s[j] + x, MAXV)
           end
+        end
+      end
+      for _, run in ipairs(runs) do
+        local first, last = off + run[1] + 1, off + run[1] + run[3] - run[2] + 1
+        local p = string.find(raw, '[^%z]', first)
+        while p and p <= last do
+          local j = run[2] + p - first
+          s[j] = min(s[j] + string.byte(raw, p), MAXV)
+          p = string.find(raw, '[^%z]', p + 1)
         end
       end
     end
@@ -253,12 +292,12 @@ local function fold(fineKey, coarseKey, ratio, upto, cap, ttl)
   for q = #order, 1, -1 do
     local s, changes, ran = sums[order[q]], {}, {}
     for j, k in ipairs(kinds) do
-      if k[6] and s[j] > 0 then ran[k[6]] = true end
+      if k[5] and s[j] > 0 then ran[k[5]] = true end
     end
     for j, k in ipairs(kinds) do
       -- A plugin that ran gets its sum and maximum columns, zero or not (as a check's would).
-      if s[j] > 0 or (k[6] and ran[k[6]] and k[1] ~= 'pb') then
-        changes[#changes + 1] = { k[1], esc(k[2]), k[3] and tostring(k[3]) or '', s[j], k[1] == 'px', k[2], k[3] }
+      if s[j] > 0 or (k[5] and ran[k[5]] and k[1] ~= 'pb') then
+        changes[#changes + 1] = { k[1], k[2], k[3] or '', s[j], k[1] == 'px', unesc(k[2]), k[3] and tonumber(k[3]) }
       end
     end
     record(coarseKey, nil, 1, order[q], cap, ttl, changes)
