@@ -3,6 +3,7 @@ import { Pull, Push, Request } from 'zeromq';
 import { JobStore, createLogger, decode, encode, freePort, loadConfig, normalizeUrl, AssetStore, type Config } from '@webmon/core';
 import { testRedis, type TestRedis } from '../../test/helpers/redis.js';
 import { startDispatcher, type RunningDispatcher } from './index.js';
+import { SEND_BATCH } from './relay.js';
 
 const log = createLogger({ level: 'silent', role: 'dispatcher' });
 let t: TestRedis;
@@ -18,7 +19,7 @@ async function endpoints() {
   };
 }
 
-async function receiveIds(pull: Pull, count: number, timeoutMs = 5000): Promise<string[]> {
+async function receiveIds(pull: Pull, count: number, timeoutMs = 5000, sizes: number[] = []): Promise<string[]> {
   const ids: string[] = [];
   const deadline = Date.now() + timeoutMs;
   while (ids.length < count && Date.now() < deadline) {
@@ -32,6 +33,7 @@ async function receiveIds(pull: Pull, count: number, timeoutMs = 5000): Promise<
     const msg = decode(frames);
     expect(msg.type).toBe('JOB');
     ids.push(...msg.ids);
+    sizes.push(msg.ids.length);
   }
   return ids;
 }
@@ -103,11 +105,16 @@ describe('dispatcher', () => {
     // No executor yet: the backlog waits in the dispatcher, where priorities apply.
     pull = new Pull({ linger: 0 });
     pull.connect(zmq.backend);
-    const got = await receiveIds(pull, 35);
+    const sizes: number[] = [];
+    const got = await receiveIds(pull, 35, 5000, sizes);
     expect(new Set(got)).toEqual(new Set([...low, ...high]));
-    // At most one low id (already being sent when the high ones arrived) precedes them.
-    const firstSix = got.slice(0, 6);
-    expect(high.every((id) => firstSix.includes(id))).toBe(true);
+    // A backlog goes out SEND_BATCH ids a message (the executor claims them in one round trip).
+    expect(Math.max(...sizes)).toBe(SEND_BATCH);
+    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(35 / SEND_BATCH) + 1);
+    // At most one message of low ids (already being sent when the high ones arrived, up to
+    // SEND_BATCH of them) precedes them.
+    const first = got.slice(0, SEND_BATCH + high.length);
+    expect(high.every((id) => first.includes(id))).toBe(true);
   });
 
   it('re-dispatches a job whose lease expired', async () => {

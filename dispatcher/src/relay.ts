@@ -1,7 +1,9 @@
 /**
  * The streamer between the api and the executors: ids received on the frontend (PULL) go into
- * the priority queue; the send loop hands them out on the backend (PUSH), one id per message,
- * highest priority first. An id lost here is still queued in Redis: the sweep re-dispatches it.
+ * the priority queue; the send loop hands them out on the backend (PUSH), highest priority
+ * first: one id per message while the queue is short, up to SEND_BATCH ids per message when it
+ * holds more (an executor claims the ids of a message in one round trip). An id lost here is
+ * still queued in Redis: the sweep re-dispatches it.
  */
 import type { Pull, Push } from 'zeromq';
 import { ProtocolError, decode, encode, type Logger } from '@webmon/core';
@@ -9,6 +11,9 @@ import type { DispatcherStats } from './index.js';
 import type { PriorityQueue } from './queue.js';
 import type { Scheduler } from './scheduler.js';
 import type { RateLimitedWarnings } from './warnings.js';
+
+/** Most ids in one message to an executor. */
+export const SEND_BATCH = 16;
 
 export interface RelayDeps {
   frontend: Pull;
@@ -68,13 +73,19 @@ async function sendLoop(d: RelayDeps, state: { running: boolean }): Promise<void
       await queue.wait();
       continue;
     }
+    const ids = [id];
+    while (ids.length < SEND_BATCH) {
+      const next = queue.take();
+      if (next === undefined) break;
+      ids.push(next);
+    }
     try {
-      await d.backend.send(encode({ type: 'JOB', ids: [id] }));
-      d.stats.sent++;
-      scheduler?.handedOff(id);
+      await d.backend.send(encode({ type: 'JOB', ids }));
+      d.stats.sent += ids.length;
+      for (const sent of ids) scheduler?.handedOff(sent);
     } catch (err) {
-      scheduler?.forget(id);
-      if (state.running) d.log.error({ err, jobId: id }, 'backend send failed; the sweep will re-dispatch it');
+      for (const lost of ids) scheduler?.forget(lost);
+      if (state.running) d.log.error({ err, jobIds: ids }, 'backend send failed; the sweep will re-dispatch them');
     }
   }
 }

@@ -119,8 +119,9 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
 }
 
 /**
- * Takes job ids off the dispatcher's socket while a slot is free and starts each job in one;
- * ends when the socket is closed.
+ * Takes job ids off the dispatcher's socket while a slot is free and starts each job in one
+ * (the ids of one message claimed together, as many as there are free slots); ends when the
+ * socket is closed.
  */
 async function receiveJobs(d: {
   pull: Pull;
@@ -132,32 +133,38 @@ async function receiveJobs(d: {
   receiving: { readonly closing: boolean };
 }): Promise<void> {
   const { pull, slots, runner, stats, metrics, log } = d;
+  // Ids received and not started yet: a message may carry several. Lost at a stop, they are
+  // still queued in Redis, and the sweep hands them out again.
+  const pending: string[] = [];
   try {
     while (!d.receiving.closing) {
       await slots.available();
-      const frames = await pull.receive();
-      let ids: string[];
-      try {
-        ids = decode(frames).ids;
-      } catch (err) {
-        if (err instanceof ProtocolError) {
-          log.warn({ err: err.message }, 'dropped malformed message');
-          continue;
+      if (pending.length === 0) {
+        const frames = await pull.receive();
+        try {
+          pending.push(...decode(frames).ids);
+        } catch (err) {
+          if (err instanceof ProtocolError) {
+            log.warn({ err: err.message }, 'dropped malformed message');
+            continue;
+          }
+          throw err;
         }
-        throw err;
+        stats.received += pending.length;
+        continue;
       }
-      stats.received += ids.length;
-      for (const id of ids) {
+      // As many as there are free slots, claimed together.
+      const batch = pending.splice(0, slots.freeCount);
+      runner.runAll(batch).forEach((done, i) => {
         slots.take();
         metrics.jobsInFlight.inc();
-        runner
-          .run(id)
-          .catch((err: Error) => log.error({ jobId: id, err }, 'job failed; it will be retried, then kept in the failed set'))
+        done
+          .catch((err: Error) => log.error({ jobId: batch[i], err }, 'job failed; it will be retried, then kept in the failed set'))
           .finally(() => {
             slots.release();
             metrics.jobsInFlight.dec();
           });
-      }
+      });
     }
   } catch (err) {
     if (!d.receiving.closing) log.error({ err }, 'executor receive loop failed');

@@ -50,9 +50,24 @@ export class JobRunner {
 
   /** Claims and runs one job; a fault of the system fails the job (retried with backoff). */
   async run(jobId: string): Promise<void> {
+    await this.runAll([jobId])[0];
+  }
+
+  /**
+   * Claims several jobs in one round trip per shard, then runs each claimed one; a promise per
+   * job, settled when that job is done.
+   */
+  runAll(jobIds: readonly string[]): Array<Promise<void>> {
+    const tokens = jobIds.map(() => `${this.tokenPrefix}${(this.tokenSeq++).toString(36)}`);
+    const claims = this.d.jobs.claimMany(
+      jobIds.map((jobId, i) => ({ jobId, token: tokens[i]! })),
+      this.d.config.executor.leaseMs,
+    );
+    return jobIds.map((jobId, i) => claims.then((all) => this.runClaimed(jobId, tokens[i]!, all[i]!)));
+  }
+
+  private async runClaimed(jobId: string, token: string, claim: Awaited<ReturnType<JobStore['claim']>>): Promise<void> {
     const { jobs, stats, log } = this.d;
-    const token = `${this.tokenPrefix}${(this.tokenSeq++).toString(36)}`;
-    const claim = await jobs.claim(jobId, token, this.d.config.executor.leaseMs);
     if (!claim.claimed) {
       stats.skipped++;
       log.debug({ jobId, why: claim.why }, 'job not claimed');

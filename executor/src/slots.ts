@@ -18,6 +18,11 @@ export class Slots {
     return this.inUse;
   }
 
+  /** Slots free now. */
+  get freeCount(): number {
+    return this.free;
+  }
+
   /** Resolves once a slot is free (it is not taken: take() does that). One waiter at a time. */
   async available(): Promise<void> {
     while (this.free <= 0) await new Promise<void>((r) => (this.slotWaiter = r));

@@ -140,6 +140,9 @@ describe('scripts on a Redis Cluster', () => {
     expect(await jobs.defer(b, 'tb', Date.now() - 1)).toBe(true);
     expect(await jobs.claim(c, 'tc', 10_000)).toMatchObject({ claimed: true });
     expect(await jobs.fail(c, 'tc', 'boom')).toBe('retry');
+    // Jobs of several shards claimed together: one call per shard.
+    const rest = jobIds.slice(3);
+    expect((await jobs.claimMany(rest.map((jobId, i) => ({ jobId, token: `tr${i}` })), 10_000)).map((r) => r.claimed)).toEqual([true, true, true]);
     expect(await jobs.hostSlot('slots.test', 'runner', 10, 1000)).toBeGreaterThanOrEqual(0);
     await jobs.hostBackoff('slots.test', Date.now() + 10);
     const stale = [];

@@ -7,7 +7,7 @@
  *
  * Types (version 1):
  *   JOBS  api → dispatcher         [priority 0-9, ids joined by "\n"]
- *   JOB   dispatcher → executor    [ids joined by "\n"]        (usually one id)
+ *   JOB   dispatcher → executor    [ids joined by "\n"]        (one, or up to 16 under load)
  *
  * Job ids travel as plain ASCII; the job itself lives in Redis. Parsing is exact: the version
  * and type frames are compared byte for byte, a priority is one ASCII digit (no sign, space,

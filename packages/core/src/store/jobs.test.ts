@@ -42,6 +42,32 @@ async function check(assetId: string, status: CheckResult['status'], reason: Che
 }
 
 describe('JobStore', () => {
+  it('claims several jobs in one call, each as a claim of its own would, in the order given', async () => {
+    const assetId = await newAsset();
+    const [a, b, done] = await jobs.enqueue([{ assetId, owner: 'o' }, { assetId, owner: 'o' }, { assetId, owner: 'o' }], 0);
+    expect((await jobs.claim(done!, 'first', 30_000)).claimed).toBe(true);
+    await jobs.complete({ jobId: done!, token: 'first', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId });
+    await t.redis.config('RESETSTAT');
+    const claims = await jobs.claimMany(
+      [
+        { jobId: b!, token: 'tb' },
+        { jobId: 'nosuchjob', token: 'tx' },
+        { jobId: done!, token: 'td' },
+        { jobId: a!, token: 'ta' },
+      ],
+      30_000,
+    );
+    expect(claims).toEqual([
+      { claimed: true, attempts: 1, asset: expect.objectContaining({ id: assetId }) },
+      { claimed: false, why: 'missing' },
+      { claimed: false, why: 'done' },
+      { claimed: true, attempts: 1, asset: expect.objectContaining({ id: assetId }) },
+    ]);
+    expect(await t.redis.info('commandstats')).toMatch(/cmdstat_evalsha:calls=1,/);
+    expect(await t.redis.hmget(t.keys.job(a!), 'status', 'token')).toEqual(['running', 'ta']);
+    expect(await t.redis.hmget(t.keys.job(b!), 'status', 'token')).toEqual(['running', 'tb']);
+  });
+
   it('writes a queued job, claims it once, completes it once', async () => {
     const assetId = await newAsset();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 3);

@@ -143,21 +143,31 @@ export class JobStore {
   }
 
   async claim(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<ClaimResult> {
-    const k = this.keys.shardOf(jobId);
-    const res = await this.scripts.run<(string | number)[]>(
-      'job_claim',
-      [this.keys.job(jobId), k.jobsQueued, k.jobsLeases, k.jobsFailed],
-      [jobId, token, now, leaseMs, k.assetPrefix, this.policy.retentionSec, ...CLAIM_FIELDS],
-    );
-    if (res[0] !== 1) return { claimed: false, why: String(res[1]) };
-    const h: Record<string, string> = {};
-    CLAIM_FIELDS.forEach((f, i) => {
-      const v = res[i + 2];
-      if (v !== undefined && v !== '') h[f] = String(v);
+    return (await this.claimMany([{ jobId, token }], leaseMs, now))[0]!;
+  }
+
+  /** Claims several jobs (as `claim`), one script call per shard; the results in the given order. */
+  async claimMany(claims: ReadonlyArray<{ jobId: string; token: string }>, leaseMs: number, now = Date.now()): Promise<ClaimResult[]> {
+    const byShard = new Map<number, number[]>();
+    claims.forEach((c, i) => {
+      const shard = shardOfId(c.jobId);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
     });
-    const asset = parseAsset(h);
-    if (!asset) return { claimed: false, why: 'asset_unreadable' };
-    return { claimed: true, attempts: Number(res[1]), asset };
+    const out: ClaimResult[] = new Array(claims.length);
+    await Promise.all(
+      [...byShard].map(async ([shard, at]) => {
+        const k = this.keys.shard(shard);
+        const replies = await this.scripts.run<Array<(string | number)[]>>(
+          'job_claim',
+          [k.jobsQueued, k.jobsLeases, k.jobsFailed, ...at.map((i) => this.keys.job(claims[i]!.jobId))],
+          [now, leaseMs, k.assetPrefix, this.policy.retentionSec, CLAIM_FIELDS.length, ...CLAIM_FIELDS, ...at.flatMap((i) => [claims[i]!.jobId, claims[i]!.token])],
+        );
+        at.forEach((i, n) => {
+          out[i] = claimResult(replies[n]!);
+        });
+      }),
+    );
+    return out;
   }
 
   async extend(jobId: string, token: string, leaseMs: number, now = Date.now()): Promise<boolean> {
@@ -426,4 +436,17 @@ export function parseJob(h: Record<string, string> | null | undefined): JobRecor
     error: h.error ?? null,
     results: (safeJson(h.results) as CheckResult[] | null) ?? null,
   };
+}
+
+/** A reply of job_claim for one job. */
+function claimResult(res: (string | number)[]): ClaimResult {
+  if (res[0] !== 1) return { claimed: false, why: String(res[1]) };
+  const h: Record<string, string> = {};
+  CLAIM_FIELDS.forEach((f, i) => {
+    const v = res[i + 2];
+    if (v !== undefined && v !== '') h[f] = String(v);
+  });
+  const asset = parseAsset(h);
+  if (!asset) return { claimed: false, why: 'asset_unreadable' };
+  return { claimed: true, attempts: Number(res[1]), asset };
 }
