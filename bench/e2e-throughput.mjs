@@ -434,7 +434,8 @@ async function main() {
   say(`raw: ${raw.perSec.toFixed(0)} req/s`);
 
   // End to end.
-  const { base, roles } = await startRoles(managedRedis.url, concurrency);
+  // The roles use the Unix socket, as `webmon up` does with the redis-server it manages.
+  const { base, roles } = await startRoles(managedRedis.socketUrl ?? managedRedis.url, concurrency);
   const redis = await openRedis({ url: managedRedis.url, name: 'webmon-bench' });
   const keys = createKeys(PREFIX);
   try {

@@ -154,7 +154,8 @@ async function webmonPhase(targetUrl, targetPid, workDir) {
   const redis = await startManagedRedis({ dir: join(workDir, 'redis') });
   life.onCleanup(() => redis.stop(10_000));
   const { base, pid, up } = await startWebmonUp(life, {
-    redisUrl: redis.url,
+    // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
+    redisUrl: redis.socketUrl ?? redis.url,
     executors: CORES,
     workDir,
     env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', WEBMON_SCHEDULER_ENABLED: 'false', WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) },

@@ -147,7 +147,8 @@ async function main() {
   await spreadSchedule(redis.url, opts.interval * 1000, 3000, opts.history > 0);
 
   const { base, pid, env: upEnv } = await startWebmonUp(life, {
-    redisUrl: redis.url,
+    // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
+    redisUrl: redis.socketUrl ?? redis.url,
     executors: opts.executors,
     workDir,
     // One target host for every asset: per-host politeness would allow one check a second.

@@ -59,7 +59,8 @@ describe('webmon up', () => {
     const target = await startTarget();
     const { proc: up, env } = await startRunning(['up'], ports, { cwd, timeoutMs: 20_000 });
     try {
-      const redisPort = Number(/"url":"redis:\/\/:\*\*\*@127\.0\.0\.1:(\d+)"/.exec(up.output())?.[1]);
+      // The roles reach it through its Unix socket (the password redacted in the log).
+      const redisPort = Number(/"url":"redis\+unix:\/\/[^"]*\/data\/redis\/redis\.sock\?password=\*\*\*","port":(\d+)/.exec(up.output())?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       const keyFile = join(cwd, 'data', 'admin.key');
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);

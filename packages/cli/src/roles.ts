@@ -59,7 +59,8 @@ export async function runRoles(initial: Readonly<Config>, roles: Role[], executo
     let redisUrl = config.redis.url;
     if (!redisUrl && roles.length > 1) {
       run.managed = await startManagedRedis({ binary: config.redis.serverBinary, dir: join(config.dataDir, 'redis') });
-      redisUrl = run.managed.url;
+      // Its Unix socket when it has one: a round trip costs both sides less CPU than over TCP.
+      redisUrl = run.managed.socketUrl ?? run.managed.url;
       log.info({ url: redactUrl(redisUrl), port: run.managed.port, dir: run.managed.dir }, 'started local redis-server (password in redis.pass)');
     }
     if (roles.length > 1) config = await withLocalCurve(config, true, log);

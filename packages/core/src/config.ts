@@ -39,9 +39,9 @@ export const ConfigSchema = Type.Object(
       {
         url: Type.Optional(
           Type.String({
-            pattern: '^rediss?(\\+cluster)?://',
+            pattern: '^(rediss?(\\+cluster)?|redis\\+unix)://',
             description:
-              'Redis URL. Unset: `webmon up` starts a managed local redis-server; single roles use redis://127.0.0.1:6379. A Redis Cluster: `redis+cluster://host:port[,host:port…]` (seed nodes), or a `redis://` URL with several comma-separated hosts.',
+              'Redis URL. Unset: `webmon up` starts a managed local redis-server; single roles use redis://127.0.0.1:6379. A Redis Cluster: `redis+cluster://host:port[,host:port…]` (seed nodes), or a `redis://` URL with several comma-separated hosts. A Unix socket: `redis+unix:///path/redis.sock[?password=…]`.',
           }),
         ),
         shards: Type.Optional(

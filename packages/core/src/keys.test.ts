@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCluster, testRedis, type TestRedis } from '../../../test/helpers/redis.js';
 import { createKeys, markShard, shardFor, shardOfId, SINGLE_LAYOUT } from './keys.js';
-import { checkLayout, deploymentKeys, parseClusterUrl, redactUrl } from './redis.js';
+import { checkLayout, deploymentKeys, parseClusterUrl, parseUnixUrl, redactUrl } from './redis.js';
 
 const SHARDED = { shards: 16, tagged: true };
 
@@ -74,6 +74,15 @@ describe('cluster URLs', () => {
     expect(parseClusterUrl('rediss+cluster://a:1')).toMatchObject({ tls: true });
     expect(parseClusterUrl('redis://:pw@127.0.0.1:6379')).toBeNull();
     expect(redactUrl('redis+cluster://:secret@a:1,b:2')).toBe('redis+cluster://***@a:1,b:2');
+  });
+
+  it('reads a Unix socket URL, its password redacted when logged', () => {
+    expect(parseUnixUrl('redis+unix:///var/lib/webmon/redis/redis.sock?password=s3cret&username=u')).toEqual({ path: '/var/lib/webmon/redis/redis.sock', username: 'u', password: 's3cret' });
+    expect(parseUnixUrl('redis+unix:///tmp/a%20b.sock')).toEqual({ path: '/tmp/a b.sock' });
+    expect(parseUnixUrl('redis+unix://relative.sock')).toBeNull();
+    expect(parseUnixUrl('redis://127.0.0.1:6379')).toBeNull();
+    expect(redactUrl('redis+unix:///tmp/r.sock?password=s3cret')).toBe('redis+unix:///tmp/r.sock?password=***');
+    expect(parseClusterUrl('redis+unix:///tmp/r.sock')).toBeNull();
   });
 });
 

@@ -56,6 +56,29 @@ describe('managed redis-server', () => {
     }
   });
 
+  it('also listens on a Unix socket of its own (mode 0700) that takes the same password', async () => {
+    const dir = tmp();
+    const server = await startManagedRedis({ dir });
+    try {
+      const password = readFileSync(join(dir, REDIS_PASSWORD_FILE), 'utf8').trim();
+      expect(server.socketUrl).toBe(`redis+unix://${join(dir, 'redis.sock')}?password=${password}`);
+      expect(statSync(join(dir, 'redis.sock')).isSocket()).toBe(true);
+      expect(statSync(join(dir, 'redis.sock')).mode & 0o777).toBe(0o700);
+      const r = await openRedis({ url: server.socketUrl! }, 3000);
+      try {
+        expect(await r.set('k', 'over the socket')).toBe('OK');
+        expect(await r.client('INFO')).toMatch(/(^| )addr=\/\S*redis\.sock/);
+      } finally {
+        r.disconnect();
+      }
+      const wrong = openRedis({ url: `redis+unix://${join(dir, 'redis.sock')}?password=not-the-password-123` }, 3000);
+      await expect(wrong).rejects.toThrow(/WRONGPASS/);
+      await expect(wrong).rejects.not.toThrow(/not-the-password-123/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('keeps the password across restarts on the same directory', async () => {
     const dir = tmp();
     const first = await startManagedRedis({ dir });

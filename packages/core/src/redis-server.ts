@@ -29,6 +29,12 @@ export interface ManagedRedisOptions {
 export interface ManagedRedis {
   /** redis://:<password>@127.0.0.1:<port>; log it only through redactUrl. */
   url: string;
+  /**
+   * The same server through its Unix socket (<dir>/redis.sock, mode 0700), which costs both sides
+   * less CPU per round trip than TCP: redis+unix:///…?password=…; log it only through redactUrl.
+   * Undefined when the path is too long for a socket.
+   */
+  socketUrl: string | undefined;
   port: number;
   dir: string;
   process: ChildProcess;
@@ -133,6 +139,9 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const password = managedRedisPassword(dir);
   const port = opts.port ?? (await freePort());
+  // A Unix socket beside the data, when its path fits one (108 bytes on Linux, the NUL included).
+  const socket = join(dir, 'redis.sock');
+  const socketArgs = Buffer.byteLength(socket) <= 100 ? ['--unixsocket', socket, '--unixsocketperm', '700'] : [];
   // `-`: the rest of the configuration (the password) is read from stdin.
   const args = [
     '-',
@@ -151,6 +160,7 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
     '--daemonize', 'no',
     '--loglevel', 'warning',
     '--logfile', '',
+    ...socketArgs,
     ...(opts.args ?? []),
   ];
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -182,6 +192,7 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
 
   return {
     url: `redis://:${password}@127.0.0.1:${port}`,
+    socketUrl: socketArgs.length ? `redis+unix://${encodeURI(socket)}?password=${password}` : undefined,
     port,
     dir,
     process: child,

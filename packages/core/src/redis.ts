@@ -7,6 +7,10 @@
  * nodes. The Cluster client is handed around as a `Redis`: it takes the same commands and
  * routes each to the master of its key's slot; what differs (commands without a key, SCAN,
  * INFO, BGSAVE) goes through masterNodes().
+ *
+ * A URL `redis+unix:///absolute/path.sock[?password=…&username=…]` connects through a Unix
+ * socket: the managed local redis-server of `webmon up` is reached that way (a round trip costs
+ * both sides about half the CPU it costs over TCP on loopback).
  */
 import { type ChainableCommander, Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError } from './errors.js';
@@ -41,6 +45,16 @@ export function parseClusterUrl(url: string): ClusterUrl | null {
   return { seeds, tls: m[1] === 'rediss', ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
 
+/** The socket path and credentials of a `redis+unix://` URL, or null for any other URL. */
+export function parseUnixUrl(url: string): { path: string; username?: string; password?: string } | null {
+  const m = /^redis\+unix:\/\/(\/[^?#]+)(?:\?([^#]*))?$/.exec(url);
+  if (!m) return null;
+  const q = new URLSearchParams(m[2] ?? '');
+  const username = q.get('username');
+  const password = q.get('password');
+  return { path: decodeURIComponent(m[1]!), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
 /** Whether a connection is a Cluster client. */
 export function isCluster(redis: Redis): boolean {
   return redis instanceof Cluster;
@@ -72,7 +86,8 @@ export function connectRedis(opts: ConnectOptions): Redis {
     reconnectOnError: () => false,
   };
   const cluster = parseClusterUrl(opts.url);
-  const redis = cluster ? openCluster(cluster, options) : new Redis(opts.url, options);
+  const unix = parseUnixUrl(opts.url);
+  const redis = cluster ? openCluster(cluster, options) : unix ? new Redis({ ...options, ...unix }) : new Redis(opts.url, options);
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) opts.log?.warn({ err: err.message }, 'redis connection error');
@@ -142,6 +157,7 @@ export function isStoreUnavailable(err: unknown): boolean {
 /** A Redis URL without its password, for messages. */
 export function redactUrl(url: string): string {
   if (parseClusterUrl(url)) return url.replace(/^([^:]+:\/\/)[^@/]*@/, (_m, scheme: string) => `${scheme}***@`);
+  if (parseUnixUrl(url)) return url.replace(/([?&]password=)[^&#]*/, '$1***');
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
