@@ -66,7 +66,9 @@ describe('the Redis of webmon up', () => {
     const password = readFileSync(file, 'utf8').trim();
     expect(password).toMatch(/^[A-Za-z0-9_-]{43,}$/);
     expect(up.output()).not.toContain(password);
-    expect(up.output()).toContain(`"url":"redis://:***@127.0.0.1:${redisPort}"`);
+    // The roles reach it through its Unix socket; the password is redacted there too.
+    expect(up.output()).toContain(`"url":"redis+unix://${join(dataDir, 'redis', 'redis.sock')}?password=***","port":${redisPort}`);
+    expect(statSync(join(dataDir, 'redis', 'redis.sock')).mode & 0o777).toBe(0o700);
   });
 
   it('refuses unauthenticated commands', async () => {

@@ -21,6 +21,7 @@ import {
 } from '@webmon/core';
 import type { PluginRegistry } from '@webmon/plugin-sdk';
 import { checkAsset, hostSpacing, outcomeOf, withBodyCap } from './check.js';
+import { CompletionBatcher } from './completions.js';
 import type { ExecutorStats } from './index.js';
 
 export interface JobRunnerDeps {
@@ -41,12 +42,16 @@ export type CompleteArgs = Parameters<JobStore['complete']>[0];
 
 export class JobRunner {
   private tokenSeq = 0;
+  /** Completions of one turn of the event loop go to Redis together. */
+  private readonly completions: CompletionBatcher;
 
   /** Lease tokens are `tokenPrefix` + a counter: unique per claim, unguessable across executors, cheap to make. */
   constructor(
     private readonly d: JobRunnerDeps,
     private readonly tokenPrefix: string,
-  ) {}
+  ) {
+    this.completions = new CompletionBatcher(d.jobs);
+  }
 
   /** Claims and runs one job; a fault of the system fails the job (retried with backoff). */
   async run(jobId: string): Promise<void> {
@@ -155,7 +160,7 @@ export class JobRunner {
 
   private async complete(args: CompleteArgs): Promise<void> {
     // Redis is away: hold the result and retry until it is back.
-    const res = await this.whileStoreAway(() => this.d.jobs.complete(args));
+    const res = await this.whileStoreAway(() => this.completions.complete(args));
     if (!res.recorded) this.d.log.info({ jobId: args.jobId, why: res.why }, 'result not recorded');
     else this.d.stats.completed++;
   }

@@ -14,6 +14,12 @@
   maintenance window covers the asset (field `maintenance`), its state index entry stays
   'maintenance' (see maintenance_apply.lua); only the state field follows the checks.
 
+  Several completions of one shard go in one call (JobStore.completeMany): KEYS holds the 13
+  keys below for each completion in turn; ARGV[1] is the number of completions, then for each
+  its number of arguments and the arguments below. The reply is one reply per completion, in
+  order. Each completion is checked and written as if it came alone.
+
+  Per completion:
   KEYS[1]   job hash
   KEYS[2]   leases (sorted set)
   KEYS[3]   asset hash
@@ -84,214 +90,224 @@
           { 0, 'done' }               the job already ended (a duplicate completion, or it
                                       failed); nothing written
 ]]
-local A = { id = ARGV[1], token = ARGV[2], now = ARGV[3], outcome = ARGV[4], reason = ARGV[5], results = ARGV[6], durationMs = ARGV[7],
-  retentionSec = ARGV[8], historyMax = tonumber(ARGV[9]), historyMaxAgeMs = tonumber(ARGV[10]), eventsMax = ARGV[11], assetEventsMax = ARGV[12],
-  downAfter = tonumber(ARGV[13]), upAfter = tonumber(ARGV[14]), ownerIndex = ARGV[15], fleetIndex = ARGV[16],
-  rollupSec = { tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]) }, statsPrefix = ARGV[20], durations = {} }
-local argAt = 22
-for _ = 1, tonumber(ARGV[21]) do
-  local D = A.durations
-  D[#D + 1], D[#D + 2], D[#D + 3] = ARGV[argAt], tonumber(ARGV[argAt + 1]), tonumber(ARGV[argAt + 2])
-  argAt = argAt + 3
-end
--- The latest results are ARGV[latestAt .. tokensAt - 1], the history tokens the rest.
-local latestAt = argAt + 1
-local tokensAt = latestAt + 2 * tonumber(ARGV[argAt])
-local jobId = A.id
-local job = redis.call('HMGET', KEYS[1], 'status', 'token', 'scheduled')
-local status = job[1]
-if status == 'done' or status == 'failed' then
-  return { 0, 'done' }
-end
-if status == 'queued' then
-  -- Re-queued (a Redis restart, an expired lease, a deferral): this result ends the job, so the
-  -- retry it was waiting for is dropped with its bookkeeping.
-  redis.call('ZREM', KEYS[11], jobId)
-  redis.call('ZREM', KEYS[13], jobId)
-  redis.call('HDEL', KEYS[1], 'error', 'notBefore')
-elseif status ~= 'running' or job[2] ~= A.token then
-  return { 0, 'stale' }
-end
-local now = A.now
-local outcome = A.outcome
-local reason = A.reason
-
-if job[3] == '1' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('HSET', KEYS[1], 'status', 'done', 'finishedAt', now, 'outcome', outcome, 'results', A.results)
-  redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
-  redis.call('EXPIRE', KEYS[1], A.retentionSec)
-end
-redis.call('ZREM', KEYS[2], jobId)
-
--- The asset may have been deleted while its check ran: the job is still done.
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  return { 1, '', '' }
-end
-
-local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance',
-  'failStreak', 'okStreak', 'failCount', 'okCount', 'checks')
-if a[8] == jobId then
-  redis.call('HDEL', KEYS[3], 'pendingJob')
-end
-local from = a[1] or 'unknown'
-local downAfter = tonumber(a[3] or A.downAfter) or A.downAfter
-local upAfter = tonumber(a[4] or A.upAfter) or A.upAfter
-
--- Counters are read above and written with the check's fields in one HSET (as HINCRBY would
--- count them; the streak that goes on is written first, as it always was).
-local counters
-local to = from
-if outcome == 'unsupported' then
-  to = 'unsupported'
-  counters = { 'failStreak', 0, 'okStreak', 0 }
-elseif outcome == 'error' then
-  local fails = (tonumber(a[12]) or 0) + 1
-  counters = { 'failStreak', fails, 'okStreak', 0 }
-  if fails >= downAfter then
-    to = 'down'
-  elseif from == 'unsupported' then
-    to = 'unknown'
+local function completeOne(KEYS, ARGV)
+  local A = { id = ARGV[1], token = ARGV[2], now = ARGV[3], outcome = ARGV[4], reason = ARGV[5], results = ARGV[6], durationMs = ARGV[7],
+    retentionSec = ARGV[8], historyMax = tonumber(ARGV[9]), historyMaxAgeMs = tonumber(ARGV[10]), eventsMax = ARGV[11], assetEventsMax = ARGV[12],
+    downAfter = tonumber(ARGV[13]), upAfter = tonumber(ARGV[14]), ownerIndex = ARGV[15], fleetIndex = ARGV[16],
+    rollupSec = { tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]) }, statsPrefix = ARGV[20], durations = {} }
+  local argAt = 22
+  for _ = 1, tonumber(ARGV[21]) do
+    local D = A.durations
+    D[#D + 1], D[#D + 2], D[#D + 3] = ARGV[argAt], tonumber(ARGV[argAt + 1]), tonumber(ARGV[argAt + 2])
+    argAt = argAt + 3
   end
-else
-  local oks = (tonumber(a[13]) or 0) + 1
-  counters = { 'okStreak', oks, 'failStreak', 0 }
-  if from == 'down' and oks < upAfter then
-    to = 'down'
-  elseif outcome == 'warn' then
-    to = 'degraded'
+  -- The latest results are ARGV[latestAt .. tokensAt - 1], the history tokens the rest.
+  local latestAt = argAt + 1
+  local tokensAt = latestAt + 2 * tonumber(ARGV[argAt])
+  local jobId = A.id
+  local job = redis.call('HMGET', KEYS[1], 'status', 'token', 'scheduled')
+  local status = job[1]
+  if status == 'done' or status == 'failed' then
+    return { 0, 'done' }
+  end
+  if status == 'queued' then
+    -- Re-queued (a Redis restart, an expired lease, a deferral): this result ends the job, so the
+    -- retry it was waiting for is dropped with its bookkeeping.
+    redis.call('ZREM', KEYS[11], jobId)
+    redis.call('ZREM', KEYS[13], jobId)
+    redis.call('HDEL', KEYS[1], 'error', 'notBefore')
+  elseif status ~= 'running' or job[2] ~= A.token then
+    return { 0, 'stale' }
+  end
+  local now = A.now
+  local outcome = A.outcome
+  local reason = A.reason
+
+  if job[3] == '1' then
+    redis.call('DEL', KEYS[1])
   else
-    to = 'up'
+    redis.call('HSET', KEYS[1], 'status', 'done', 'finishedAt', now, 'outcome', outcome, 'results', A.results)
+    redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
+    redis.call('EXPIRE', KEYS[1], A.retentionSec)
   end
-end
-if a[2] == '1' then
-  to = 'paused'
-end
+  redis.call('ZREM', KEYS[2], jobId)
 
-if outcome == 'error' then
-  counters[5], counters[6] = 'failCount', (tonumber(a[14]) or 0) + 1
-else
-  counters[5], counters[6] = 'okCount', (tonumber(a[15]) or 0) + 1
-end
-redis.call('HSET', KEYS[3], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6], 'checks', (tonumber(a[16]) or 0) + 1,
-  'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
+  -- The asset may have been deleted while its check ran: the job is still done.
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    return { 1, '', '' }
+  end
 
-if to ~= from then
-  redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
-  redis.call('HINCRBY', KEYS[3], 'rev', 1)
-  if not a[11] or a[11] == '' then
-    local seq = a[5]
-    for _, prefix in ipairs({ A.ownerIndex, A.fleetIndex }) do
-      redis.call('ZREM', prefix .. 'state:' .. from, a[6])
-      redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
+  local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance',
+    'failStreak', 'okStreak', 'failCount', 'okCount', 'checks')
+  if a[8] == jobId then
+    redis.call('HDEL', KEYS[3], 'pendingJob')
+  end
+  local from = a[1] or 'unknown'
+  local downAfter = tonumber(a[3] or A.downAfter) or A.downAfter
+  local upAfter = tonumber(a[4] or A.upAfter) or A.upAfter
+
+  -- Counters are read above and written with the check's fields in one HSET (as HINCRBY would
+  -- count them; the streak that goes on is written first, as it always was).
+  local counters
+  local to = from
+  if outcome == 'unsupported' then
+    to = 'unsupported'
+    counters = { 'failStreak', 0, 'okStreak', 0 }
+  elseif outcome == 'error' then
+    local fails = (tonumber(a[12]) or 0) + 1
+    counters = { 'failStreak', fails, 'okStreak', 0 }
+    if fails >= downAfter then
+      to = 'down'
+    elseif from == 'unsupported' then
+      to = 'unknown'
+    end
+  else
+    local oks = (tonumber(a[13]) or 0) + 1
+    counters = { 'okStreak', oks, 'failStreak', 0 }
+    if from == 'down' and oks < upAfter then
+      to = 'down'
+    elseif outcome == 'warn' then
+      to = 'degraded'
+    else
+      to = 'up'
     end
   end
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', A.eventsMax, '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', jobId)
-  -- The asset's own stream is keyed by the check's time (ranges are asked by time), never
-  -- going backwards even when executors' clocks disagree a little.
-  local eventMs = tonumber(now)
-  local last = redis.call('XREVRANGE', KEYS[10], '+', '-', 'COUNT', 1)
-  if #last > 0 then
-    local lastMs = tonumber(string.match(last[1][1], '^(%d+)'))
-    if lastMs > eventMs then eventMs = lastMs end
+  if a[2] == '1' then
+    to = 'paused'
   end
-  redis.call('XADD', KEYS[10], 'MAXLEN', '~', A.assetEventsMax, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
-end
 
--- Roll-ups (includes/rollups.lua): the check goes to the minute ring; the hour and day rings are
--- folded from it once their period has closed.
-local nowMs = tonumber(now)
-do
+  if outcome == 'error' then
+    counters[5], counters[6] = 'failCount', (tonumber(a[14]) or 0) + 1
+  else
+    counters[5], counters[6] = 'okCount', (tonumber(a[15]) or 0) + 1
+  end
+  redis.call('HSET', KEYS[3], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6], 'checks', (tonumber(a[16]) or 0) + 1,
+    'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
+
+  if to ~= from then
+    redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
+    redis.call('HINCRBY', KEYS[3], 'rev', 1)
+    if not a[11] or a[11] == '' then
+      local seq = a[5]
+      for _, prefix in ipairs({ A.ownerIndex, A.fleetIndex }) do
+        redis.call('ZREM', prefix .. 'state:' .. from, a[6])
+        redis.call('ZADD', prefix .. 'state:' .. to, seq, a[6])
+      end
+    end
+    redis.call('XADD', KEYS[6], 'MAXLEN', '~', A.eventsMax, '*', 'asset', a[6], 'owner', a[7], 'from', from, 'to', to, 'reason', reason, 'at', now, 'job', jobId)
+    -- The asset's own stream is keyed by the check's time (ranges are asked by time), never
+    -- going backwards even when executors' clocks disagree a little.
+    local eventMs = tonumber(now)
+    local last = redis.call('XREVRANGE', KEYS[10], '+', '-', 'COUNT', 1)
+    if #last > 0 then
+      local lastMs = tonumber(string.match(last[1][1], '^(%d+)'))
+      if lastMs > eventMs then eventMs = lastMs end
+    end
+    redis.call('XADD', KEYS[10], 'MAXLEN', '~', A.assetEventsMax, string.format('%d-*', eventMs), 'from', from, 'to', to, 'reason', reason, 'at', now)
+  end
+
+  -- Roll-ups (includes/rollups.lua): the check goes to the minute ring; the hour and day rings are
+  -- folded from it once their period has closed.
+  local nowMs = tonumber(now)
+  do
 --- @include "includes/rollups"
-  local spent, spentState = 0, from
-  -- Time since the previous check beyond this is a gap, not time in a state.
-  local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
-  if a[9] then
-    local dt = nowMs - tonumber(a[9])
-    spent = math.min(dt, cap)
-    if dt > cap then spent = dt; spentState = 'gap' end
-    spent = math.floor(spent + 0.5)
+    local spent, spentState = 0, from
+    -- Time since the previous check beyond this is a gap, not time in a state.
+    local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
+    if a[9] then
+      local dt = nowMs - tonumber(a[9])
+      spent = math.min(dt, cap)
+      if dt > cap then spent = dt; spentState = 'gap' end
+      spent = math.floor(spent + 0.5)
+    end
+    recordRollups({ KEYS[7], KEYS[8], KEYS[9] }, nowMs,
+      { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap }, A.rollupSec, a[5])
   end
-  recordRollups({ KEYS[7], KEYS[8], KEYS[9] }, nowMs,
-    { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap }, A.rollupSec, a[5])
-end
 
--- Fleet statistics: checks per minute (two hours kept), failures per asset over two days.
-local minute = tostring(math.floor(nowMs / 60000) * 60)
-local checksKey = A.statsPrefix .. 'checks'
-if redis.call('HINCRBY', checksKey, minute, 1) == 1 and redis.call('HLEN', checksKey) > 130 then
-  for _, f in ipairs(redis.call('HKEYS', checksKey)) do
-    if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
+  -- Fleet statistics: checks per minute (two hours kept), failures per asset over two days.
+  local minute = tostring(math.floor(nowMs / 60000) * 60)
+  local checksKey = A.statsPrefix .. 'checks'
+  if redis.call('HINCRBY', checksKey, minute, 1) == 1 and redis.call('HLEN', checksKey) > 130 then
+    for _, f in ipairs(redis.call('HKEYS', checksKey)) do
+      if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
+    end
   end
-end
-if outcome == 'error' then
-  -- A failure on day d counts in the sets of days d and d + 1, so the top of one set is the
-  -- top over two days (read with ZREVRANGE, never a union). A set is kept until its day ends.
-  local day = math.floor(nowMs / 86400000)
-  for _, owner in ipairs({ a[7] or '', '*' }) do
-    for d = day, day + 1 do
-      local failingKey = A.statsPrefix .. 'failing:' .. owner .. ':' .. tostring(d)
-      -- Every member of a set shares its day's expiry: set it with the asset's first failure.
-      if tonumber(redis.call('ZINCRBY', failingKey, 1, a[6])) == 1 then
-        redis.call('EXPIREAT', failingKey, (d + 1) * 86400 + 3600)
+  if outcome == 'error' then
+    -- A failure on day d counts in the sets of days d and d + 1, so the top of one set is the
+    -- top over two days (read with ZREVRANGE, never a union). A set is kept until its day ends.
+    local day = math.floor(nowMs / 86400000)
+    for _, owner in ipairs({ a[7] or '', '*' }) do
+      for d = day, day + 1 do
+        local failingKey = A.statsPrefix .. 'failing:' .. owner .. ':' .. tostring(d)
+        -- Every member of a set shares its day's expiry: set it with the asset's first failure.
+        if tonumber(redis.call('ZINCRBY', failingKey, 1, a[6])) == 1 then
+          redis.call('EXPIREAT', failingKey, (d + 1) * 86400 + 3600)
+        end
       end
     end
   end
-end
 
-if tokensAt > latestAt then
-  redis.call('HSET', KEYS[4], unpack(ARGV, latestAt, tokensAt - 1))
-end
-
--- Raw results (format in store/results-codec.ts): the new entry goes in full at the head; the
--- entry it displaces is rewritten as its difference from the new one.
-local historyCap = A.historyMax
-local atMs = tonumber(now)
-local tokens = table.concat(ARGV, '\31', tokensAt, #ARGV)
-local head = redis.pcall('LINDEX', KEYS[5], 0)
-if type(head) == 'table' then
-  redis.call('RENAME', KEYS[5], KEYS[12])
-  redis.call('EXPIRE', KEYS[12], math.ceil(A.historyMaxAgeMs / 1000))
-  head = false
-end
-local idMs, seq = atMs, 0
-local cut = head and string.find(head, '\30', 1, true)
-local headMs, headSeq = string.match(head or '', '^(%d+)%-?(%d*)')
-if cut and headMs then
-  if tonumber(headMs) >= atMs then
-    idMs, seq = tonumber(headMs), (tonumber(headSeq) or 0) + 1
+  if tokensAt > latestAt then
+    redis.call('HSET', KEYS[4], unpack(ARGV, latestAt, tokensAt - 1))
   end
-  local diff, i, run = {}, 0, 0
-  for t in string.gmatch(string.sub(head, cut + 1), '[^\31]+') do
-    i = i + 1
-    if t == ARGV[tokensAt + i - 1] then
-      run = run + 1
+
+  -- Raw results (format in store/results-codec.ts): the new entry goes in full at the head; the
+  -- entry it displaces is rewritten as its difference from the new one.
+  local historyCap = A.historyMax
+  local atMs = tonumber(now)
+  local tokens = table.concat(ARGV, '\31', tokensAt, #ARGV)
+  local head = redis.pcall('LINDEX', KEYS[5], 0)
+  if type(head) == 'table' then
+    redis.call('RENAME', KEYS[5], KEYS[12])
+    redis.call('EXPIRE', KEYS[12], math.ceil(A.historyMaxAgeMs / 1000))
+    head = false
+  end
+  local idMs, seq = atMs, 0
+  local cut = head and string.find(head, '\30', 1, true)
+  local headMs, headSeq = string.match(head or '', '^(%d+)%-?(%d*)')
+  if cut and headMs then
+    if tonumber(headMs) >= atMs then
+      idMs, seq = tonumber(headMs), (tonumber(headSeq) or 0) + 1
+    end
+    local diff, i, run = {}, 0, 0
+    for t in string.gmatch(string.sub(head, cut + 1), '[^\31]+') do
+      i = i + 1
+      if t == ARGV[tokensAt + i - 1] then
+        run = run + 1
+      else
+        if run > 0 then diff[#diff + 1] = '=' .. run; run = 0 end
+        diff[#diff + 1] = t
+      end
+    end
+    if run > 0 then diff[#diff + 1] = '=' .. run end
+    redis.call('LSET', KEYS[5], 0, string.sub(head, 1, cut) .. table.concat(diff, '\31'))
+  end
+  local id = string.format('%d', idMs) .. (seq > 0 and ('-' .. seq) or '') .. (idMs ~= atMs and ('@' .. string.format('%d', atMs)) or '')
+  if redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. jobId .. '\30' .. tokens) > historyCap then
+    redis.call('LTRIM', KEYS[5], 0, historyCap - 1)
+  end
+  local oldest = atMs - A.historyMaxAgeMs
+  for _ = 1, 4 do
+    local last = tonumber(string.match(redis.call('LINDEX', KEYS[5], -1) or '', '^(%d+)'))
+    if not last or last >= oldest or redis.call('LLEN', KEYS[5]) <= 1 then break end
+    redis.call('RPOP', KEYS[5])
+  end
+  if redis.call('EXISTS', KEYS[12]) == 1 then
+    local room = historyCap - redis.call('LLEN', KEYS[5])
+    if room <= 0 then
+      redis.call('DEL', KEYS[12])
     else
-      if run > 0 then diff[#diff + 1] = '=' .. run; run = 0 end
-      diff[#diff + 1] = t
+      redis.call('XTRIM', KEYS[12], 'MAXLEN', room)
+      redis.call('XTRIM', KEYS[12], 'MINID', '~', string.format('%d', oldest))
     end
   end
-  if run > 0 then diff[#diff + 1] = '=' .. run end
-  redis.call('LSET', KEYS[5], 0, string.sub(head, 1, cut) .. table.concat(diff, '\31'))
+  return { 1, from, to }
 end
-local id = string.format('%d', idMs) .. (seq > 0 and ('-' .. seq) or '') .. (idMs ~= atMs and ('@' .. string.format('%d', atMs)) or '')
-if redis.call('LPUSH', KEYS[5], id .. '\29' .. outcome .. '\29' .. jobId .. '\30' .. tokens) > historyCap then
-  redis.call('LTRIM', KEYS[5], 0, historyCap - 1)
+
+local replies, keyAt, argAt = {}, 1, 2
+for i = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[argAt])
+  replies[i] = completeOne({ unpack(KEYS, keyAt, keyAt + 12) }, { unpack(ARGV, argAt + 1, argAt + n) })
+  keyAt, argAt = keyAt + 13, argAt + 1 + n
 end
-local oldest = atMs - A.historyMaxAgeMs
-for _ = 1, 4 do
-  local last = tonumber(string.match(redis.call('LINDEX', KEYS[5], -1) or '', '^(%d+)'))
-  if not last or last >= oldest or redis.call('LLEN', KEYS[5]) <= 1 then break end
-  redis.call('RPOP', KEYS[5])
-end
-if redis.call('EXISTS', KEYS[12]) == 1 then
-  local room = historyCap - redis.call('LLEN', KEYS[5])
-  if room <= 0 then
-    redis.call('DEL', KEYS[12])
-  else
-    redis.call('XTRIM', KEYS[12], 'MAXLEN', room)
-    redis.call('XTRIM', KEYS[12], 'MINID', '~', string.format('%d', oldest))
-  end
-end
-return { 1, from, to }
+return replies

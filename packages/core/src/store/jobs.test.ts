@@ -68,6 +68,31 @@ describe('JobStore', () => {
     expect(await t.redis.hmget(t.keys.job(b!), 'status', 'token')).toEqual(['running', 'tb']);
   });
 
+  it('records several completions in one call, each as a completion of its own would, in the order given', async () => {
+    const [up, down] = [await newAsset(), await newAsset()];
+    const ids = await jobs.enqueue([{ assetId: up, owner: 'o' }, { assetId: down, owner: 'o' }, { assetId: up, owner: 'o' }], 0);
+    const claims = await jobs.claimMany(ids.map((jobId, i) => ({ jobId, token: `t${i}` })), 30_000);
+    expect(claims.map((c) => c.claimed)).toEqual([true, true, true]);
+    await t.redis.config('RESETSTAT');
+    const res = await jobs.completeMany([
+      { jobId: ids[0]!, token: 't0', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: up },
+      { jobId: ids[1]!, token: 'not-its-token', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: down },
+      { jobId: ids[1]!, token: 't1', outcome: 'error', reason: 'http_status', results: [result('error', 'http_status')], durationMs: 1, owner: 'o', assetId: down },
+      { jobId: ids[2]!, token: 't2', outcome: 'error', reason: 'timeout', results: [result('error', 'timeout')], durationMs: 1, owner: 'o', assetId: up },
+      { jobId: ids[0]!, token: 't0', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: up },
+    ]);
+    expect(res).toEqual([
+      { recorded: true, from: 'unknown', to: 'up' },
+      { recorded: false, why: 'stale' },
+      { recorded: true, from: 'unknown', to: 'unknown' },
+      { recorded: true, from: 'up', to: 'up' }, // one failure, down after three
+      { recorded: false, why: 'done' },
+    ]);
+    expect(await t.redis.info('commandstats')).toMatch(/cmdstat_evalsha:calls=1,/);
+    expect(await t.redis.hmget(t.keys.asset(up), 'checks', 'failStreak', 'lastReason')).toEqual(['2', '1', 'timeout']);
+    expect(await t.redis.hmget(t.keys.asset(down), 'checks', 'failStreak')).toEqual(['1', '1']);
+  });
+
   it('writes a queued job, claims it once, completes it once', async () => {
     const assetId = await newAsset();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 3);

@@ -48,6 +48,9 @@ export interface Completion {
   assetId: string;
 }
 
+/** What recording a completion did: the state transition, or why nothing was written. */
+export type CompletionResult = { recorded: true; from: string; to: string } | { recorded: false; why: string };
+
 export interface JobPolicy {
   /** How long a finished job pushed through the API is kept; a scheduled one is deleted when done. */
   retentionSec: number;
@@ -148,14 +151,9 @@ export class JobStore {
 
   /** Claims several jobs (as `claim`), one script call per shard; the results in the given order. */
   async claimMany(claims: ReadonlyArray<{ jobId: string; token: string }>, leaseMs: number, now = Date.now()): Promise<ClaimResult[]> {
-    const byShard = new Map<number, number[]>();
-    claims.forEach((c, i) => {
-      const shard = shardOfId(c.jobId);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
-    });
     const out: ClaimResult[] = new Array(claims.length);
     await Promise.all(
-      [...byShard].map(async ([shard, at]) => {
+      [...byShard(claims)].map(async ([shard, at]) => {
         const k = this.keys.shard(shard);
         const replies = await this.scripts.run<Array<(string | number)[]>>(
           'job_claim',
@@ -258,7 +256,58 @@ export class JobStore {
   }
 
   /** Records results and finishes the job. Returns the state transition, or why nothing was written. */
-  async complete(c: Completion, now = Date.now()): Promise<{ recorded: true; from: string; to: string } | { recorded: false; why: string }> {
+  async complete(c: Completion, now = Date.now()): Promise<CompletionResult> {
+    return (await this.completeMany([c], now))[0]!;
+  }
+
+  /**
+   * Records several completions (as `complete`), one job_complete call per shard; the results in
+   * the given order.
+   */
+  async completeMany(completions: readonly Completion[], now = Date.now()): Promise<CompletionResult[]> {
+    const out: CompletionResult[] = new Array(completions.length);
+    await Promise.all(
+      [...byShard(completions)].map(async ([, at]) => {
+        const keys: string[] = [];
+        const args: Array<string | number> = [at.length];
+        for (const i of at) {
+          const c = completions[i]!;
+          keys.push(...this.completionKeys(c));
+          const own = this.completionArgs(c, now);
+          args.push(own.length, ...own);
+        }
+        const replies = await this.scripts.run<Array<string[] | [number, string, string]>>('job_complete', keys, args);
+        at.forEach((i, n) => {
+          const res = replies[n]!;
+          out[i] = Number(res[0]) === 1 ? { recorded: true, from: String(res[1]), to: String(res[2]) } : { recorded: false, why: String(res[1]) };
+        });
+      }),
+    );
+    return out;
+  }
+
+  /** job_complete's keys for one completion, in the order its header documents. */
+  private completionKeys(c: Completion): string[] {
+    const k = this.keys.shardOf(c.jobId);
+    return [
+      this.keys.job(c.jobId),
+      k.jobsLeases,
+      this.keys.asset(c.assetId),
+      this.keys.assetLatest(c.assetId),
+      this.keys.assetHistory(c.assetId),
+      k.events,
+      this.keys.assetRollup(c.assetId, 'minute'),
+      this.keys.assetRollup(c.assetId, 'hour'),
+      this.keys.assetRollup(c.assetId, 'day'),
+      this.keys.assetEvents(c.assetId),
+      k.jobsQueued,
+      this.keys.assetHistoryLegacy(c.assetId),
+      k.jobsDelayed,
+    ];
+  }
+
+  /** job_complete's arguments for one completion, flat, in the order its header documents. */
+  private completionArgs(c: Completion, now: number): Array<string | number> {
     const k = this.keys.shardOf(c.jobId);
     // Each result is serialised once: alone for `latest`, joined for the job and the history.
     const each = c.results.map((r) => JSON.stringify(r));
@@ -269,11 +318,10 @@ export class JobStore {
     });
     const p = this.policy;
     const durations = rollupDurations(c.results);
-    // Flat arguments, in the order job_complete.lua documents: Redis hands them to Lua as the
-    // strings they are (no decoding), and ioredis writes strings without encoding them first.
-    // `now` and `durationMs` go as the decimal strings Redis stores: Lua would format a number
-    // with 17 digits (12.3 -> 12.300000000000001).
-    const args: Array<string | number> = [
+    // Redis hands the arguments to Lua as the strings they are (no decoding), and ioredis writes
+    // strings without encoding them first. `now` and `durationMs` go as the decimal strings Redis
+    // stores: Lua would format a number with 17 digits (12.3 -> 12.300000000000001).
+    return [
       c.jobId,
       c.token,
       String(now),
@@ -300,27 +348,6 @@ export class JobStore {
       ...latest,
       ...resultTokens(c.results),
     ];
-    const res = await this.scripts.run<string[] | [number, string, string]>(
-      'job_complete',
-      [
-        this.keys.job(c.jobId),
-        k.jobsLeases,
-        this.keys.asset(c.assetId),
-        this.keys.assetLatest(c.assetId),
-        this.keys.assetHistory(c.assetId),
-        k.events,
-        this.keys.assetRollup(c.assetId, 'minute'),
-        this.keys.assetRollup(c.assetId, 'hour'),
-        this.keys.assetRollup(c.assetId, 'day'),
-        this.keys.assetEvents(c.assetId),
-        k.jobsQueued,
-        this.keys.assetHistoryLegacy(c.assetId),
-        k.jobsDelayed,
-      ],
-      args,
-    );
-    if (Number(res[0]) === 1) return { recorded: true, from: String(res[1]), to: String(res[2]) };
-    return { recorded: false, why: String(res[1]) };
   }
 
   /** Re-dispatch work: expired leases (retried after a backoff, or failed), queued ids that were lost, delayed jobs now due. */
@@ -436,6 +463,18 @@ export function parseJob(h: Record<string, string> | null | undefined): JobRecor
     error: h.error ?? null,
     results: (safeJson(h.results) as CheckResult[] | null) ?? null,
   };
+}
+
+/** The positions of `jobs` grouped by the shard of each job id (a script call touches one shard). */
+function byShard(jobs: ReadonlyArray<{ jobId: string }>): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  jobs.forEach((job, i) => {
+    const shard = shardOfId(job.jobId);
+    const group = groups.get(shard);
+    if (group) group.push(i);
+    else groups.set(shard, [i]);
+  });
+  return groups;
 }
 
 /** A reply of job_claim for one job. */
