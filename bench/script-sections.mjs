@@ -10,13 +10,12 @@
  * In a fresh managed redis-server, `--assets` assets (interval 60 s) get `--hours` of history
  * the way the scheduler bench gives it (seedHistory in lib.mjs: one asset checked through
  * JobStore, durations log-uniform from 0.5 ms to 5 s, its keys copied to the others), then a
- * check a minute up to the next hour and 40 minutes into it. An asset folds the closed hour's
- * minute cells into an hour cell at its fold point, 0 to 29 minutes into the hour: what minutes
- * 0-29 cost beyond minutes 30-39 is reported as the cost of folding an hour, per asset. Then,
- * for each cut, every asset is claimed and completed once (JobStore, one call at a time), one
- * minute after the round before on the checks' clock, fold-free, and EVALSHA's usec per call is
- * read from `INFO commandstats` (reset before each round): the server's own time, without the
- * client.
+ * check a minute up to the next hour. Then, for each cut, every asset is claimed and completed
+ * once (JobStore, one call at a time), one minute after the round before on the checks' clock,
+ * and EVALSHA's usec per call is read from `INFO commandstats` (reset before each round): the
+ * server's own time, without the client. Each round folds about a sixtieth of the assets' closed
+ * hours into hour cells (fold points are spread over the hour by seq), as at steady state, so
+ * the roll-up section includes that share.
  * A cut version is the real script with `do return … end` inserted; it is registered on its own
  * connection (ioredis defineCommand), so rounds after a cut still see the rings and history the
  * earlier full rounds wrote. Sections, in script order:
@@ -27,8 +26,8 @@
  *   fleet     checks per minute, failing sets
  *   history   latest results and the raw results list (the whole script)
  *
- * A cut leaves the asset's last check time as it was, so the next round's time in state is
- * two minutes (still counted as `up`, not a gap). Numbers on a shared VM drift by ±20 % between
+ * Each cut round follows a whole round one minute before it, so that every measured round
+ * folds the same share of assets. Numbers on a shared VM drift by ±20 % between
  * rounds: `--repeat` runs the whole sequence again.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,19 +107,13 @@ try {
     }
     return Math.round((await evalshaUs()) * 10) / 10;
   };
-  // Every minute up to the next hour, then every minute for 40 minutes of it: an asset folds
-  // its closed hour into an hour cell at its fold point, 0-29 minutes into the hour (its seq mod
-  // 30), so minutes 0-29 each fold a thirtieth of the assets and minutes 30-39 none. What the
-  // folds cost is what minutes 0-29 took beyond minutes 30-39 (per asset: the sum over the 30
-  // rounds of each round's µs per call beyond the baseline). The cut rounds follow, fold-free.
+  // A check a minute up to the next hour. Each asset folds its closed hour into an hour cell at
+  // its fold point, 0-59 minutes into the hour (its seq mod 60): every round below folds about a
+  // sixtieth of the assets, as at steady state, and its sections include that share.
   const full = new JobStore(redis, keys, scripts(redis), jobPolicy(config));
   const nextHour = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
-  for (let t = Date.now() + 60_000; t < nextHour; t += 60_000) await round(full, t);
-  const minutes = [];
-  for (let m = 0; m < 40; m++) minutes.push(await round(full, nextHour + m * 60_000 + 1000));
-  const baseline = minutes.slice(30).reduce((a, b) => a + b, 0) / 10;
-  const foldUs = Math.round(minutes.slice(0, 30).reduce((a, b) => a + b - baseline, 0));
-  let at = nextHour + 39 * 60_000 + 1000;
+  let at = Date.now() + 60_000;
+  for (; at < nextHour; at += 60_000) await round(full, at);
   const rows = [];
   for (let rep = 0; rep < REPEAT; rep++) {
     for (const [section, marker] of CUTS) {
@@ -129,12 +122,14 @@ try {
       // The loader first: it defines every script on the connection, then the cut replaces one.
       const runner = scripts(conn);
       conn.defineCommand('job_complete', { lua: cutAt(marker) });
-      at += 60_000;
-      rows.push({ repeat: rep, cut: section, usPerCall: await round(new JobStore(conn, keys, runner, jobPolicy(config)), at) });
+      // A whole round first: a cut round leaves the minute it ran unwritten, and the next round
+      // would fold the assets whose fold points fell in it as well as its own.
+      await round(full, (at += 60_000));
+      rows.push({ repeat: rep, cut: section, usPerCall: await round(new JobStore(conn, keys, runner, jobPolicy(config)), (at += 60_000)) });
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, foldUsPerAssetHour: foldUs, baselineUsPerCall: baseline, rows })}\n`);
+    process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, rows })}\n`);
   } else {
     process.stdout.write(`\njob_complete cut after each section: ${ASSETS} assets with ${HOURS} h of history, EVALSHA µs per call (server time)\n\n`);
     process.stdout.write(`${'section'.padEnd(10)}${Array.from({ length: REPEAT }, (_, r) => `cut ${r + 1}`.padStart(10) + `section ${r + 1}`.padStart(12)).join('')}\n`);
@@ -146,7 +141,6 @@ try {
       });
       process.stdout.write(`${section.padEnd(10)}${cells.join('')}\n`);
     });
-    process.stdout.write(`\nfolding an hour: ${foldUs} µs per asset (${(foldUs / 60).toFixed(1)} µs per check at 60 s), beyond the ${baseline.toFixed(1)} µs per call of fold-free minutes\n`);
   }
 } finally {
   await cleanup();

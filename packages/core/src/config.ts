@@ -231,7 +231,7 @@ export const ConfigSchema = Type.Object(
       {
         maxResults: Int(100, 1, 1_000_000, 'Raw results kept per asset (oldest dropped first; about 0.1-0.2 KB each, compactly encoded).'),
         maxAgeSec: Int(604_800, 60, 315_360_000, 'Raw results older than this are dropped (default 7 days; statistics come from the roll-ups).'),
-        minutesForSec: Int(86_400, 3600, 31_536_000, 'Per-minute roll-ups are kept this long (default 1 day). From 91 minutes up, hour and day roll-ups are folded from them once an hour or day has closed; shorter, every check also writes its hour and day roll-ups (more Redis time per check).'),
+        minutesForSec: Int(86_400, 3600, 31_536_000, 'Per-minute roll-ups are kept this long (default 1 day). From two hours up, hour and day roll-ups are folded from them once an hour or day has closed; shorter, every check also writes its hour and day roll-ups (more Redis time per check).'),
         hoursForSec: Int(1_209_600, 86_400, 315_360_000, 'Per-hour roll-ups are kept this long (default 14 days; a window that starts earlier is computed from per-day roll-ups).'),
         daysForSec: Int(31_622_400, 86_400, 3_153_600_000, 'Per-day roll-ups are kept this long (default 366 days: every window up to a year, a leap year and its partial first and last days included; each further year costs about 20 KB per asset).'),
         maxEvents: Int(100_000, 100, 100_000_000, 'State-change events kept in the event stream of all assets (the notifier reads it; trimmed approximately).'),

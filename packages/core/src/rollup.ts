@@ -34,10 +34,10 @@
  * Folding (job_complete.lua, includes/rollups.lua): a check is written to the minute ring; an
  * hour cell is the sum of the hour's minute cells and a day cell the sum of the day's hour
  * cells, written once the period has closed (by the asset's first check past its fold point, 0
- * to 29 minutes into a later hour, spread by the asset's seq). A late check of a closed period
+ * to 59 minutes into a later hour, spread by the asset's seq). A late check of a closed period
  * is also recorded in its coarse cell directly. A coarse ring therefore holds its periods up to
  * its head; the periods after it are in the finer rings alone (`composeRings`). A minute ring of
- * version 1 (written before folding, or kept under 91 minutes) has every check in all three
+ * version 1 (written before folding, or kept under two hours) has every check in all three
  * rings.
  */
 /** Upper edges (ms) of the latency bins; a last, open bin holds anything slower. */

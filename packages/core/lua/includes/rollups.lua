@@ -17,11 +17,11 @@
 
   When: hours before hour h close at the asset's fold point of hour h, `spread` minutes into it
   (spread = the asset's seq mod SPREAD), and days before day d at the fold point of its first
-  hour. The first check at or after a fold point folds. Fold points are spread over SPREAD
-  minutes so that a fleet checked every minute does not fold all its hours in the same minute.
-  A finer ring must hold a whole period and the spread: minute retention of an hour and a half
-  or more, hour retention of a day or more. With shorter retentions every check is written to
-  all three rings, as before folding existed.
+  hour. The first check at or after a fold point folds. Fold points are spread over the whole
+  hour so that a fleet folds at the same rate in every minute, never all its hours at once.
+  A finer ring must hold a whole period and the spread: minute retention of two hours or more,
+  hour retention of a day or more. With shorter retentions every check is written to all three
+  rings, as before folding existed.
 
   The minute ring's version byte says which: 2 when the coarse rings are folded, 1 when every
   check is written to all three (rings written before folding existed, or short retentions).
@@ -40,7 +40,7 @@
 
 local SIZES = { 60, 3600, 86400 }
 -- Fold points of a fleet's assets are spread over this many minutes after each hour.
-local SPREAD = 30
+local SPREAD = 60
 -- Cells up to this wide are patched as one byte list (string.byte/char of a whole cell must
 -- stay within Lua's C stack); wider ones take the general path.
 local FAST_WIDTH = 4000
@@ -248,11 +248,21 @@ local function fold(fineKey, coarseKey, ratio, upto, cap, ttl)
   end
   local sums, order = {}, {}
   local modulo, nk = LIMIT[F.sw], #kinds
-  local raw, lo = '', F.n
-  for i = F.n - 1, 0, -1 do
+  -- The newest cell before `upto` (cells of the period in progress are skipped by a binary search).
+  local top = F.n - 1
+  if top >= 0 and floor(bucketAt(F, top) / ratio) >= upto then
+    local lo, hi = 0, top
+    while lo < hi do
+      local mid = floor((lo + hi) / 2)
+      if floor(bucketAt(F, mid) / ratio) >= upto then hi = mid else lo = mid + 1 end
+    end
+    top = lo - 1
+  end
+  local raw, lo = '', top + 1
+  for i = top, 0, -1 do
     if i < lo then
-      -- The newest cells are read a period and a spread at a time.
-      lo = max(0, i - ratio - SPREAD)
+      -- The newest cells are read a period at a time.
+      lo = max(0, i - ratio)
       raw = cells(lo, i)
     end
     local off = (i - lo) * F.w

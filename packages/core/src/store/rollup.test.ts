@@ -302,18 +302,19 @@ describe('roll-up rings', () => {
 });
 
 describe('roll-up rings folded from the minute ring (retentions of an hour and a day or more)', () => {
-  /** Retentions just long enough for folding: two hours of minutes (an hour and the 30-minute spread of fold points), a day of hours. */
+  /** Retentions just long enough for folding: two hours of minutes (an hour and the spread of fold points over the next), a day of hours. */
   const FOLDED = { minuteSec: 7200, hourSec: 86_400, daySec: 3 * 86_400 };
   const FOLDED_CAP: Record<Resolution, number> = { minute: 121, hour: 25, day: 4 };
   let folded: JobStore;
   let direct: JobStore;
   beforeAll(() => {
     folded = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: FOLDED });
-    direct = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { ...FOLDED, minuteSec: 600 } });
+    // Hour roll-ups kept under a day: every check goes to all three rings (the minute ring still holds two hours).
+    direct = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { ...FOLDED, hourSec: 20 * 3600 } });
   });
   const version = async (id: string) => (await t.redis.getrangeBuffer(t.keys.assetRollup(id, 'minute'), 1, 1))[0];
-  /** Minutes into each hour at which the asset's closed hours are folded (its seq mod 30). */
-  const spreadOf = async (id: string) => Number(await t.redis.hget(t.keys.asset(id), 'seq')) % 30;
+  /** Minutes into each hour at which the asset's closed hours are folded (its seq mod 60). */
+  const spreadOf = async (id: string) => Number(await t.redis.hget(t.keys.asset(id), 'seq')) % 60;
 
   it('writes a check to the minute ring only, and the hour and day cells once their period has closed', async () => {
     const id = await newAsset();
@@ -344,17 +345,17 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     expect(w).toEqual(windowStats(model.kept('hour'), BASE + 20 * H, BASE + DAY + H, 'hour'));
   });
 
-  it('spreads the fold points of a fleet over 30 minutes', async () => {
+  it('spreads the fold points of a fleet over the hour', async () => {
     const spreads = new Set<number>();
-    for (let i = 0; i < 30; i++) spreads.add(await spreadOf(await newAsset()));
-    expect(spreads.size).toBe(30);
+    for (let i = 0; i < 60; i++) spreads.add(await spreadOf(await newAsset()));
+    expect(spreads.size).toBe(60);
   });
 
   it('records a late check of a closed hour or day in its ring directly', async () => {
     const id = await newAsset();
     const model = new Model(FOLDED_CAP);
-    // 06:40 is past every asset's fold point of the hour: hours before 06:00 have closed.
-    const seq = [ok(BASE + 5 * H), ok(BASE + DAY + 6 * H + 40 * MIN), ok(BASE + 5 * H + 30 * MIN), ok(BASE + DAY + 5 * H + 50 * MIN), ok(BASE + DAY + 6 * H + 41 * MIN)];
+    // 06:59:30 is past every asset's fold point of the hour: hours before 06:00 have closed.
+    const seq = [ok(BASE + 5 * H), ok(BASE + DAY + 6 * H + 59.5 * MIN), ok(BASE + 5 * H + 30 * MIN), ok(BASE + DAY + 5 * H + 50 * MIN), ok(BASE + DAY + 6 * H + 59.75 * MIN)];
     for (const c of seq) model.add(c, await record(id, c, folded));
     // 05:30 of day 0 went to the day ring (a closed day), 05:50 of day 1 to the hour ring (a closed hour).
     expect(decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'day')))!.cells.map((c) => c.value.n)).toEqual([2]);
@@ -368,8 +369,7 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
   it('takes over rings written with every check in all three, without losing or doubling a check', async () => {
     const id = await newAsset();
     const model = new Model(FOLDED_CAP);
-    // Minute retention under an hour: every check in all three rings (version 1). The minute
-    // ring holds the hour in progress (23:51 and 23:55), as a ring kept an hour or more does.
+    // Hour retention under a day: every check in all three rings (version 1).
     const at = (min: number) => ok(BASE + 22 * H + min * MIN);
     for (const m of [0, 20, 40, 111, 115]) model.add(at(m), await record(id, at(m), direct));
     expect(await version(id)).toBe(1);
