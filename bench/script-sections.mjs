@@ -124,8 +124,10 @@ try {
       conn.defineCommand('job_complete', { lua: cutAt(marker) });
       // A whole round first: a cut round leaves the minute it ran unwritten, and the next round
       // would fold the assets whose fold points fell in it as well as its own.
-      await round(full, (at += 60_000));
-      rows.push({ repeat: rep, cut: section, usPerCall: await round(new JobStore(conn, keys, runner, jobPolicy(config)), (at += 60_000)) });
+      at += 60_000;
+      await round(full, at);
+      at += 60_000;
+      rows.push({ repeat: rep, cut: section, usPerCall: await round(new JobStore(conn, keys, runner, jobPolicy(config)), at) });
     }
   }
   if (values.json) {
