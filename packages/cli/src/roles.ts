@@ -84,6 +84,9 @@ export async function runRoles(initial: Readonly<Config>, roles: Role[], executo
   return new Promise<number>(() => undefined); // run until a signal arrives
 }
 
+/** Longest wait for one role to stop (an executor drains its checks for up to 10 s). */
+const ROLE_STOP_MS = 15_000;
+
 function stopOnSignals(run: Running, log: Logger): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -93,10 +96,18 @@ function stopOnSignals(run: Running, log: Logger): void {
     for (const begin of run.shutdownBegins) begin();
     // Stop in reverse start order: api first (no new jobs), then executors, then the dispatcher.
     for (const stop of run.stoppers.reverse()) {
+      // A role waiting on a Redis that is gone (its commands queue until it is back) must not
+      // keep the process from stopping: each role gets ROLE_STOP_MS, then the next one goes.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((done) => {
+        timer = setTimeout(() => done('late'), ROLE_STOP_MS);
+      });
       try {
-        await stop();
+        if ((await Promise.race([stop(), late])) === 'late') log.warn({ waitedMs: ROLE_STOP_MS }, 'a role did not stop in time; stopping the others');
       } catch (err) {
         log.error({ err }, 'error while stopping');
+      } finally {
+        clearTimeout(timer);
       }
     }
     if (run.managed) {

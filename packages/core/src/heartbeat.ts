@@ -15,6 +15,11 @@ export const HEARTBEAT_INTERVAL_MS = 2000;
 export const HEARTBEAT_ALIVE_MS = 3 * HEARTBEAT_INTERVAL_MS;
 /** Advertisements older than this are deleted by readers (the instance is long gone). */
 const INFO_FORGET_MS = 3_600_000;
+/**
+ * How long stop() waits for Redis to take the instance off. A stopping process must not wait for
+ * a Redis that is gone (a worker's commands queue until it is back): the entry then ages out.
+ */
+export const HEARTBEAT_STOP_WAIT_MS = 2000;
 
 export function instanceId(role: string): string {
   return `${role}@${hostname()}:${process.pid}`;
@@ -44,12 +49,15 @@ export function startHeartbeat(
   return {
     async stop() {
       clearInterval(timer);
-      await redis
-        .multi()
-        .zrem(key, id)
-        .hdel(keys.heartbeatInfo(role), id)
-        .exec()
-        .catch(() => undefined);
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([
+        redis.multi().zrem(key, id).hdel(keys.heartbeatInfo(role), id).exec().catch(() => undefined),
+        new Promise<void>((done) => {
+          waited = setTimeout(done, HEARTBEAT_STOP_WAIT_MS);
+          waited.unref();
+        }),
+      ]);
+      clearTimeout(waited);
     },
   };
 }
