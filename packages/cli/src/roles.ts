@@ -15,7 +15,8 @@ export type Role = 'api' | 'dispatcher' | 'executor';
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-type Stopper = () => Promise<void>;
+/** How to stop one role, and its name for the logs. */
+type Stopper = { role: string; stop: () => Promise<void> };
 
 function logger(config: Readonly<Config>, role: string): Logger {
   return createLogger({ level: config.log.level, format: config.log.format, role });
@@ -74,7 +75,7 @@ export async function runRoles(initial: Readonly<Config>, roles: Role[], executo
     for (const role of roles) await startRole(role, { config, redisUrl, roles, executors, run, log });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'start-up failed');
-    for (const stop of run.stoppers.reverse()) await stop().catch(() => undefined);
+    for (const { stop } of run.stoppers.reverse()) await stop().catch(() => undefined);
     await run.managed?.stop();
     if (err instanceof ConfigError) throw err;
     process.stderr.write(`webmon: ${(err as Error).message}\n`);
@@ -95,7 +96,7 @@ function stopOnSignals(run: Running, log: Logger): void {
     log.info({ signal }, 'shutting down');
     for (const begin of run.shutdownBegins) begin();
     // Stop in reverse start order: api first (no new jobs), then executors, then the dispatcher.
-    for (const stop of run.stoppers.reverse()) {
+    for (const { role, stop } of run.stoppers.reverse()) {
       // A role waiting on a Redis that is gone (its commands queue until it is back) must not
       // keep the process from stopping: each role gets ROLE_STOP_MS, then the next one goes.
       let timer: NodeJS.Timeout | undefined;
@@ -103,7 +104,7 @@ function stopOnSignals(run: Running, log: Logger): void {
         timer = setTimeout(() => done('late'), ROLE_STOP_MS);
       });
       try {
-        if ((await Promise.race([stop(), late])) === 'late') log.warn({ waitedMs: ROLE_STOP_MS }, 'a role did not stop in time; stopping the others');
+        if ((await Promise.race([stop(), late])) === 'late') log.warn({ stopping: role, waitedMs: ROLE_STOP_MS }, 'a role did not stop in time; stopping the others');
       } catch (err) {
         log.error({ err }, 'error while stopping');
       } finally {
@@ -136,21 +137,21 @@ async function startRole(role: Role, s: RoleStart): Promise<void> {
   if (role === 'dispatcher') {
     const { startDispatcher } = await import('@webmon/dispatcher');
     const d = await startDispatcher(s.config, roleLog, s.redisUrl);
-    s.run.stoppers.push(() => d.stop());
+    s.run.stoppers.push({ role: 'dispatcher', stop: () => d.stop() });
   } else if (role === 'executor') {
     const { startExecutor } = await import('@webmon/executor');
     const e = await startExecutor(s.config, roleLog, s.redisUrl);
-    s.run.stoppers.push(() => e.stop());
+    s.run.stoppers.push({ role: 'executor', stop: () => e.stop() });
     if (s.executors > 1) {
       const pool = new ExecutorPool(s.config, s.redisUrl, s.executors, roleLog);
       s.run.shutdownBegins.push(() => pool.beginStop());
-      s.run.stoppers.push(() => pool.stop());
+      s.run.stoppers.push({ role: 'executor', stop: () => pool.stop() });
       await pool.start();
     }
   } else {
     const { startApi } = await import('@webmon/api');
     const a = await startApi(s.config, roleLog, s.redisUrl);
-    s.run.stoppers.push(() => a.stop());
+    s.run.stoppers.push({ role: 'api', stop: () => a.stop() });
     if (s.roles.length > 1) {
       process.stdout.write(
         `\nwebmon is running: dashboard ${a.url}/  API ${a.url}  docs ${a.url}/docs\n` +

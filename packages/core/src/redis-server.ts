@@ -163,7 +163,9 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
     ...socketArgs,
     ...(opts.args ?? []),
   ];
-  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches webmon, which stops its roles first
+  // and this server last (a server gone first leaves the roles' last commands waiting).
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   child.stdin?.on('error', () => undefined); // an early exit is reported below with its output
   child.stdin?.end(`requirepass ${password}\n`);
   let output = '';
