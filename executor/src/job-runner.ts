@@ -53,14 +53,9 @@ export class JobRunner {
     this.completions = new CompletionBatcher(d.jobs);
   }
 
-  /** Claims and runs one job; a fault of the system fails the job (retried with backoff). */
-  async run(jobId: string): Promise<void> {
-    await this.runAll([jobId])[0];
-  }
-
   /**
    * Claims several jobs in one round trip per shard, then runs each claimed one; a promise per
-   * job, settled when that job is done.
+   * job, settled when that job is done. A fault of the system fails a job (retried with backoff).
    */
   runAll(jobIds: readonly string[]): Array<Promise<void>> {
     const tokens = jobIds.map(() => `${this.tokenPrefix}${(this.tokenSeq++).toString(36)}`);

@@ -54,9 +54,7 @@ end
 -- Returns { relayout = function(R, bucket, cap, ttl, changes): changes recorded in ring R however
 -- they do not fit in place (a new name, a wider value, a full ring, a longer or shorter
 -- retention, an earlier bucket without a cell); create = function(key, ver, bucket, cap, ttl,
--- changes): a new ring holding them; parseLayout = function(text): the layout, its columns in
--- cell order (L.cols: { key, width }, key 'o|r|s\n<name>' or 'p\n<plugin>\n<s|x|b<bin>>'),
--- L.sw and L.w the stamp and cell widths }.
+-- changes): a new ring holding them }.
 local function ringGeneral(spentCap)
   local function incr(t, k, by)
     t[k] = math.min((t[k] or 0) + by, MAXV)
@@ -311,5 +309,5 @@ local function ringGeneral(spentCap)
     local L = widen(nil, cell, cap)
     rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl)
   end
-  return { relayout = relayout, create = create, parseLayout = parseLayout }
+  return { relayout = relayout, create = create }
 end

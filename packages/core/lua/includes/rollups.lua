@@ -186,13 +186,6 @@ local function record(key, R, ver, bucket, cap, ttl, changes)
   redis.call('SETRANGE', key, off, bytes)
 end
 
--- The ring R (from readRing) with its layout's widths and columns (L).
-local function withLayout(R)
-  R.L = slow().parseLayout(R.text)
-  R.sw, R.w = R.L.sw, R.L.w
-  return R
-end
-
 -- The columns of a layout text in cell order, { kind, escaped name, bin (text), width, plugin
 -- number }, with the stamp width, the cell width, a struct format that reads the stamp and every
 -- column but one-byte latency bins, the columns it reads (`dense`), and the runs of one-byte bins
@@ -318,7 +311,8 @@ end
 local function dropFrom(key, bucket)
   local R = readRing(key)
   if not R or R.head < bucket then return end
-  withLayout(R)
+  local LC = layoutColumns(R.text)
+  R.sw, R.w = LC.sw, LC.w
   local n = R.n
   while n > 0 and bucketAt(R, n - 1) >= bucket do n = n - 1 end
   if n == 0 then
