@@ -5,13 +5,18 @@
  * round of checks of assets that have a day of history. The difference between two cuts is the
  * cost of the section between them.
  *
- *   npm run build && node bench/script-sections.mjs [--assets 300] [--hours 24] [--repeat 3] [--json]
+ *   npm run build && node bench/script-sections.mjs [--assets 300] [--hours 24] [--repeat 3] [--batch 16] [--json]
+ *
+ * `--batch`: completions a call, as the executor sends them (JobStore.completeMany); the numbers
+ * are µs per completion. SECTIONS_CUTS='[["name", "line the cut returns before"], …, ["last", null]]'
+ * in the environment replaces the cuts below (a cut inside an included function returns from
+ * that function only).
  *
  * In a fresh managed redis-server, `--assets` assets (interval 60 s) get `--hours` of history
  * the way the scheduler bench gives it (seedHistory in lib.mjs: one asset checked through
  * JobStore, durations log-uniform from 0.5 ms to 5 s, its keys copied to the others), then a
  * check a minute up to the next hour. Then, for each cut, every asset is claimed and completed
- * once (JobStore, one call at a time), one minute after the round before on the checks' clock,
+ * once (JobStore, `--batch` completions a call), one minute after the round before on the checks' clock,
  * and EVALSHA's usec per call is read from `INFO commandstats` (reset before each round): the
  * server's own time, without the client. Each round folds about a sixtieth of the assets' closed
  * hours into hour cells (fold points are spread over the hour by seq), as at steady state, so
@@ -42,12 +47,14 @@ const { values } = parseArgs({
     assets: { type: 'string', default: '300' },
     hours: { type: 'string', default: '24' },
     repeat: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '16' },
     json: { type: 'boolean', default: false },
   },
 });
 const ASSETS = Math.max(1, Number(values.assets));
 const HOURS = Math.max(0, Number(values.hours));
 const REPEAT = Math.max(1, Number(values.repeat));
+const BATCH = Math.max(1, Number(values.batch));
 const say = (msg) => process.stderr.write(`${msg}\n`);
 
 /** Each section ends where the next begins: the text before which its cut returns. */
@@ -58,6 +65,7 @@ const CUTS = [
   ['fleet', 'if tokensAt > latestAt then'],
   ['history', null],
 ];
+if (process.env.SECTIONS_CUTS) CUTS.splice(0, CUTS.length, ...JSON.parse(process.env.SECTIONS_CUTS));
 const FULL = loadScript(new URL('../packages/core/lua/', import.meta.url), 'job_complete');
 function cutAt(marker) {
   if (!marker) return FULL;
@@ -87,11 +95,9 @@ try {
   for (let i = 0; i < ASSETS; i++) ids.push((await assets.create({ owner: 'admin', url: normalizeUrl(`http://site${i}.example.com/`), plugins: ['http'], config: {}, interval: 60, tags: [] })).id);
   if (HOURS > 0) await seedHistory(server.url, { ids, owner: 'admin' }, { intervalMs: 60_000, hours: HOURS });
 
-  const evalshaUs = async () => {
-    const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
-    return m ? Number(m[2]) / Math.max(1, Number(m[1])) : 0;
-  };
-  /** Claims and completes one check of every asset at `at` through `jobs`; EVALSHA's µs per call. */
+  const evalshaUsec = async () => Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  /** Claims and completes one check of every asset at `at` through `jobs`, BATCH completions a
+   * call as the executor sends them; EVALSHA's µs per completion. */
   const round = async (jobs, at) => {
     const jobIds = await jobs.enqueue(ids.map((assetId) => ({ assetId, owner: 'admin' })), 0, at);
     // Scheduled jobs, as the scheduler makes them (deleted when done).
@@ -100,12 +106,16 @@ try {
     await mark.exec();
     for (let i = 0; i < ids.length; i++) await jobs.claim(jobIds[i], 'bench', 60_000, at);
     await redis.config('RESETSTAT');
-    for (let i = 0; i < ids.length; i++) {
-      const ms = Math.round(0.5 * 10_000 ** Math.random() * 1000) / 1000;
-      const result = { plugin: 'http', status: 'ok', reason: null, message: `HTTP 200 in ${Math.round(ms)} ms`, durationMs: ms, metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms, bytes: 108, redirects: 0 }, details: {} };
-      await jobs.complete({ jobId: jobIds[i], token: 'bench', outcome: 'ok', reason: null, results: [result], durationMs: ms, owner: 'admin', assetId: ids[i] }, at + ms);
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = [];
+      for (let k = i; k < Math.min(ids.length, i + BATCH); k++) {
+        const ms = Math.round(0.5 * 10_000 ** Math.random() * 1000) / 1000;
+        const result = { plugin: 'http', status: 'ok', reason: null, message: `HTTP 200 in ${Math.round(ms)} ms`, durationMs: ms, metrics: { statusCode: 200, totalMs: ms, ttfbMs: ms, bytes: 108, redirects: 0 }, details: {} };
+        batch.push({ jobId: jobIds[k], token: 'bench', outcome: 'ok', reason: null, results: [result], durationMs: ms, owner: 'admin', assetId: ids[k] });
+      }
+      await jobs.completeMany(batch, at + 5);
     }
-    return Math.round((await evalshaUs()) * 10) / 10;
+    return Math.round(((await evalshaUsec()) * 10) / ids.length) / 10;
   };
   // A check a minute up to the next hour. Each asset folds its closed hour into an hour cell at
   // its fold point, 0-59 minutes into the hour (its seq mod 60): every round below folds about a
@@ -133,7 +143,7 @@ try {
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ assets: ASSETS, hours: HOURS, rows })}\n`);
   } else {
-    process.stdout.write(`\njob_complete cut after each section: ${ASSETS} assets with ${HOURS} h of history, EVALSHA µs per call (server time)\n\n`);
+    process.stdout.write(`\njob_complete cut after each section: ${ASSETS} assets with ${HOURS} h of history, ${BATCH} completions a call, EVALSHA µs per completion (server time)\n\n`);
     process.stdout.write(`${'section'.padEnd(10)}${Array.from({ length: REPEAT }, (_, r) => `cut ${r + 1}`.padStart(10) + `section ${r + 1}`.padStart(12)).join('')}\n`);
     CUTS.forEach(([section], i) => {
       const cells = Array.from({ length: REPEAT }, (_, r) => {

@@ -28,7 +28,7 @@ local fields = {}
 for i = 1, nf do fields[i] = ARGV[5 + i] end
 
 local function claim(jobKey, id, token)
-  local job = redis.call('HMGET', jobKey, 'status', 'leaseUntil', 'notBefore', 'assetId', 'scheduled')
+  local job = redis.call('HMGET', jobKey, 'status', 'leaseUntil', 'notBefore', 'assetId', 'scheduled', 'attempts')
   local status = job[1]
   if not status then
     redis.call('ZREM', KEYS[1], id)
@@ -44,7 +44,13 @@ local function claim(jobKey, id, token)
     return { 0, 'deferred' }
   end
   local assetKey = ARGV[3] .. job[4]
-  if redis.call('EXISTS', assetKey) == 0 then
+  -- The asset's fields first: none at all means it was deleted.
+  local values = redis.call('HMGET', assetKey, unpack(fields))
+  local found = false
+  for i = 1, nf do
+    if values[i] then found = true; break end
+  end
+  if not found then
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
     if job[5] == '1' then
@@ -57,11 +63,10 @@ local function claim(jobKey, id, token)
     return { 0, 'asset_deleted' }
   end
   local deadline = now + leaseMs
-  local attempts = redis.call('HINCRBY', jobKey, 'attempts', 1)
-  redis.call('HSET', jobKey, 'status', 'running', 'token', token, 'startedAt', now, 'leaseUntil', deadline)
+  local attempts = (tonumber(job[6]) or 0) + 1
+  redis.call('HSET', jobKey, 'status', 'running', 'token', token, 'startedAt', now, 'leaseUntil', deadline, 'attempts', attempts)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZADD', KEYS[2], deadline, id)
-  local values = redis.call('HMGET', assetKey, unpack(fields))
   local out = { 1, attempts }
   for i = 1, nf do
     out[#out + 1] = values[i] or ''

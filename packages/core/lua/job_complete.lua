@@ -14,12 +14,14 @@
   maintenance window covers the asset (field `maintenance`), its state index entry stays
   'maintenance' (see maintenance_apply.lua); only the state field follows the checks.
 
-  Several completions of one shard go in one call (JobStore.completeMany): KEYS holds the 13
-  keys below for each completion in turn; ARGV[1] is the number of completions, then for each
-  its number of arguments and the arguments below. The reply is one reply per completion, in
-  order. Each completion is checked and written as if it came alone.
+  Several completions of one shard go in one call (JobStore.completeMany). KEYS: the shard's
+  four keys (leases, events, queued jobs, delayed jobs: KEYS[2], [6], [11], [13] below), then
+  the nine others below for each completion in turn. ARGV: the number of completions, the
+  policy (ARGV 8-14, 16-20 below, in that order), then for each completion its number of
+  arguments and the rest of its arguments below (ARGV 1-7, 15, 21 on). The reply is one reply
+  per completion, in order. Each completion is checked and written as if it came alone.
 
-  Per completion:
+  Per completion, as completeOne sees it:
   KEYS[1]   job hash
   KEYS[2]   leases (sorted set)
   KEYS[3]   asset hash
@@ -90,13 +92,23 @@
           { 0, 'done' }               the job already ended (a duplicate completion, or it
                                       failed); nothing written
 ]]
-local function completeOne(KEYS, ARGV)
-  local A = { id = ARGV[1], token = ARGV[2], now = ARGV[3], outcome = ARGV[4], reason = ARGV[5], results = ARGV[6], durationMs = ARGV[7],
-    retentionSec = ARGV[8], historyMax = tonumber(ARGV[9]), historyMaxAgeMs = tonumber(ARGV[10]), eventsMax = ARGV[11], assetEventsMax = ARGV[12],
-    downAfter = tonumber(ARGV[13]), upAfter = tonumber(ARGV[14]), ownerIndex = ARGV[15], fleetIndex = ARGV[16],
-    rollupSec = { tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]) }, statsPrefix = ARGV[20], durations = {} }
-  local argAt = 22
-  for _ = 1, tonumber(ARGV[21]) do
+-- Roll-ups: recordRollups and what it needs, shared by the completions of a call (its caches
+-- of ring layouts too).
+--- @include "includes/rollups"
+
+-- The policy, the same for every completion of a call (ARGV 8-14, 16-20 above).
+local P = { retentionSec = ARGV[2], historyMax = tonumber(ARGV[3]), historyMaxAgeMs = tonumber(ARGV[4]), eventsMax = ARGV[5], assetEventsMax = ARGV[6],
+  downAfter = tonumber(ARGV[7]), upAfter = tonumber(ARGV[8]), fleetIndex = ARGV[9],
+  rollupSec = { tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]) }, statsPrefix = ARGV[13] }
+
+-- ARGV: the completion's own arguments are ARGV[at .. last] (ARGV 1-7, 15, 21 on above).
+local function completeOne(KEYS, ARGV, at, last)
+  local A = { id = ARGV[at], token = ARGV[at + 1], now = ARGV[at + 2], outcome = ARGV[at + 3], reason = ARGV[at + 4], results = ARGV[at + 5], durationMs = ARGV[at + 6],
+    retentionSec = P.retentionSec, historyMax = P.historyMax, historyMaxAgeMs = P.historyMaxAgeMs, eventsMax = P.eventsMax, assetEventsMax = P.assetEventsMax,
+    downAfter = P.downAfter, upAfter = P.upAfter, ownerIndex = ARGV[at + 7], fleetIndex = P.fleetIndex,
+    rollupSec = P.rollupSec, statsPrefix = P.statsPrefix, durations = {} }
+  local argAt = at + 9
+  for _ = 1, tonumber(ARGV[at + 8]) do
     local D = A.durations
     D[#D + 1], D[#D + 2], D[#D + 3] = ARGV[argAt], tonumber(ARGV[argAt + 1]), tonumber(ARGV[argAt + 2])
     argAt = argAt + 3
@@ -132,13 +144,13 @@ local function completeOne(KEYS, ARGV)
   end
   redis.call('ZREM', KEYS[2], jobId)
 
-  -- The asset may have been deleted while its check ran: the job is still done.
-  if redis.call('EXISTS', KEYS[3]) == 0 then
-    return { 1, '', '' }
-  end
-
   local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance',
     'failStreak', 'okStreak', 'failCount', 'okCount', 'checks')
+  -- The asset may have been deleted while its check ran (no seq: every asset has one): the job
+  -- is still done.
+  if not a[5] then
+    return { 1, '', '' }
+  end
   if a[8] == jobId then
     redis.call('HDEL', KEYS[3], 'pendingJob')
   end
@@ -210,7 +222,6 @@ local function completeOne(KEYS, ARGV)
   -- folded from it once their period has closed.
   local nowMs = tonumber(now)
   do
---- @include "includes/rollups"
     local spent, spentState = 0, from
     -- Time since the previous check beyond this is a gap, not time in a state.
     local cap = math.max(tonumber(a[10] or '60') * 2000, 120000)
@@ -255,7 +266,7 @@ local function completeOne(KEYS, ARGV)
   -- entry it displaces is rewritten as its difference from the new one.
   local historyCap = A.historyMax
   local atMs = tonumber(now)
-  local tokens = table.concat(ARGV, '\31', tokensAt, #ARGV)
+  local tokens = table.concat(ARGV, '\31', tokensAt, last)
   local head = redis.pcall('LINDEX', KEYS[5], 0)
   if type(head) == 'table' then
     redis.call('RENAME', KEYS[5], KEYS[12])
@@ -272,7 +283,7 @@ local function completeOne(KEYS, ARGV)
     local diff, i, run = {}, 0, 0
     for t in string.gmatch(string.sub(head, cut + 1), '[^\31]+') do
       i = i + 1
-      if t == ARGV[tokensAt + i - 1] then
+      if tokensAt + i - 1 <= last and t == ARGV[tokensAt + i - 1] then
         run = run + 1
       else
         if run > 0 then diff[#diff + 1] = '=' .. run; run = 0 end
@@ -304,10 +315,12 @@ local function completeOne(KEYS, ARGV)
   return { 1, from, to }
 end
 
-local replies, keyAt, argAt = {}, 1, 2
+local replies, keyAt, argAt = {}, 5, 14
 for i = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[argAt])
-  replies[i] = completeOne({ unpack(KEYS, keyAt, keyAt + 12) }, { unpack(ARGV, argAt + 1, argAt + n) })
-  keyAt, argAt = keyAt + 13, argAt + 1 + n
+  local K = { KEYS[keyAt], KEYS[1], KEYS[keyAt + 1], KEYS[keyAt + 2], KEYS[keyAt + 3], KEYS[2], KEYS[keyAt + 4], KEYS[keyAt + 5], KEYS[keyAt + 6],
+    KEYS[keyAt + 7], KEYS[3], KEYS[keyAt + 8], KEYS[4] }
+  replies[i] = completeOne(K, ARGV, argAt + 1, argAt + n)
+  keyAt, argAt = keyAt + 9, argAt + 1 + n
 end
 return replies

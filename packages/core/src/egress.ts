@@ -59,6 +59,22 @@ export interface EgressGuard {
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** Verdicts kept per guard (a verdict depends only on the text judged and the guard's policy). */
+const REMEMBERED_VERDICTS = 4096;
+
+/** `judge` with its last verdicts kept: every check judges its host and address again. */
+function remembered(judge: (text: string) => string | null): (text: string) => string | null {
+  const verdicts = new Map<string, string | null>();
+  return (text) => {
+    const known = verdicts.get(text);
+    if (known !== undefined) return known;
+    const verdict = judge(text);
+    if (verdicts.size >= REMEMBERED_VERDICTS) verdicts.clear();
+    if (text.length <= 300) verdicts.set(text, verdict);
+    return verdict;
+  };
+}
+
 /** Ranges ipaddr.js calls unicast that a client must not reach either. */
 const EXTRA_DENIED = ['64:ff9b:1::/48', '::/96', '192.88.99.0/24', '2001:2::/48'];
 
@@ -134,13 +150,13 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
     return null;
   };
 
-  const judgeAddress = (address: string): string | null => {
+  const judgeAddress = remembered((address: string): string | null => {
     const addr = parseAddress(address);
     if (!addr) return `${JSON.stringify(address.slice(0, 64))} is not an IP address`;
     return judgeParsed(addr);
-  };
+  });
 
-  const judgeHost = (raw: string): string | null => {
+  const judgeHost = remembered((raw: string): string | null => {
     const host = normalizeHost(raw);
     if (!host) return 'empty host';
     const addr = parseAddress(host);
@@ -149,7 +165,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
     if (policy.allowHosts.length && !policy.allowHosts.some((p) => hostMatches(host, p))) return `host ${host} is not allowed (policy.allowHosts)`;
     if (!trusted && (host === 'localhost' || host.endsWith('.localhost'))) return `host ${host} is loopback: clients may not reach it`;
     return null;
-  };
+  });
 
   const lookup: LookupFunction = (hostname, options, callback) => {
     const why = judgeHost(hostname);

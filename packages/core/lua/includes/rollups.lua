@@ -46,10 +46,10 @@ local SPREAD = 60
 local FAST_WIDTH = 4000
 local floor, min, max = math.floor, math.min, math.max
 
-local general -- the general path, made on first use
+local general, generalCap -- the general path, made on first use (for the check's spentCap)
 local spentCap = 0
 local function slow()
-  general = general or ringGeneral(spentCap)
+  if not general or generalCap ~= spentCap then general, generalCap = ringGeneral(spentCap), spentCap end
   return general
 end
 
@@ -136,7 +136,17 @@ local function readRing(key)
   return { key = key, ver = string.byte(raw, 2), cap = cap, K = K, n = n, start = start, head = head, text = string.sub(raw, PREFIX + 1, PREFIX + len), base = PREFIX + len }
 end
 
-local columnsOf = {} -- changes -> names part -> columnsIn(names part, changes)
+-- What columnsIn depends on: the changes' kinds, names and bins (not their values).
+local function signature(changes)
+  if not changes.sig then
+    local parts = {}
+    for i, ch in ipairs(changes) do parts[i] = ch[1] .. '\0' .. ch[2] .. '\0' .. ch[3] end
+    changes.sig = table.concat(parts, '\1')
+  end
+  return changes.sig
+end
+
+local columnsOf = {} -- signature(changes) -> names part -> columnsIn(names part, changes)
 -- Records changes in bucket of the ring at key (R: the ring as readRing read it, false when there
 -- is none, nil to read it here); a new ring gets version ver.
 local function record(key, R, ver, bucket, cap, ttl, changes)
@@ -147,11 +157,12 @@ local function record(key, R, ver, bucket, cap, ttl, changes)
   -- Widths are single digits (1-6): "sw,c,t,d,x|".
   local sw, _, c, _, t, _, d, _, x, bar = string.byte(R.text, 1, 10)
   local names = bar == 124 and string.sub(R.text, 11)
-  columnsOf[changes] = columnsOf[changes] or {}
-  local cols = names and columnsOf[changes][names]
+  local sig = signature(changes)
+  columnsOf[sig] = columnsOf[sig] or {}
+  local cols = names and columnsOf[sig][names]
   if names and cols == nil then
     cols = columnsIn(names, changes)
-    columnsOf[changes][names] = cols
+    columnsOf[sig][names] = cols
   end
   if not cols then return slow().relayout(R, bucket, cap, ttl, changes) end
   local W = { c - 48, t - 48, d - 48, x - 48 }

@@ -160,6 +160,28 @@ describe('JobStore', () => {
     expect(await jobs.get(id!)).toMatchObject({ status: 'failed', error: 'asset_deleted' });
   });
 
+  it('finishes a job whose asset was deleted while it ran, and writes nothing of the asset', async () => {
+    const assetId = await newAsset();
+    const keep = await newAsset();
+    const [id, other] = await jobs.enqueue([{ assetId, owner: 'o' }, { assetId: keep, owner: 'o' }], 0);
+    expect((await jobs.claim(id!, 'tok', 10_000)).claimed).toBe(true);
+    expect((await jobs.claim(other!, 'tok2', 10_000)).claimed).toBe(true);
+    await assets.delete(assetId);
+    // In one call with a completion of a live asset: each is recorded as if it came alone.
+    const res = await jobs.completeMany([
+      { jobId: id!, token: 'tok', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId },
+      { jobId: other!, token: 'tok2', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: keep },
+    ]);
+    expect(res).toEqual([
+      { recorded: true, from: '', to: '' },
+      { recorded: true, from: 'unknown', to: 'up' },
+    ]);
+    expect(await jobs.get(id!)).toMatchObject({ status: 'done' });
+    const left = await t.redis.exists(t.keys.asset(assetId), t.keys.assetHistory(assetId), t.keys.assetLatest(assetId), t.keys.assetRollup(assetId, 'minute'));
+    expect(left).toBe(0);
+    expect(await t.redis.llen(t.keys.assetHistory(keep))).toBe(1);
+  });
+
   it('retries an expired lease after a backoff, then fails the job after maxAttempts', async () => {
     const assetId = await newAsset();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 4);

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { validateConfig, type Config } from '../config.js';
-import { ALL_OWNERS, markShard, shardOfId, type Keys } from '../keys.js';
+import { ALL_OWNERS, markShard, shardOfId, type Keys, type ShardKeys } from '../keys.js';
 import { rollupDurations } from '../rollup.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
@@ -268,8 +268,9 @@ export class JobStore {
     const out: CompletionResult[] = new Array(completions.length);
     await Promise.all(
       [...byShard(completions)].map(async ([, at]) => {
-        const keys: string[] = [];
-        const args: Array<string | number> = [at.length];
+        const k = this.keys.shardOf(completions[at[0]!]!.jobId);
+        const keys: string[] = [k.jobsLeases, k.events, k.jobsQueued, k.jobsDelayed];
+        const args: Array<string | number> = [at.length, ...this.completionPolicy(k)];
         for (const i of at) {
           const c = completions[i]!;
           keys.push(...this.completionKeys(c));
@@ -286,27 +287,41 @@ export class JobStore {
     return out;
   }
 
-  /** job_complete's keys for one completion, in the order its header documents. */
+  /** job_complete's keys of one completion after the shard's four, in the order its header documents. */
   private completionKeys(c: Completion): string[] {
-    const k = this.keys.shardOf(c.jobId);
     return [
       this.keys.job(c.jobId),
-      k.jobsLeases,
       this.keys.asset(c.assetId),
       this.keys.assetLatest(c.assetId),
       this.keys.assetHistory(c.assetId),
-      k.events,
       this.keys.assetRollup(c.assetId, 'minute'),
       this.keys.assetRollup(c.assetId, 'hour'),
       this.keys.assetRollup(c.assetId, 'day'),
       this.keys.assetEvents(c.assetId),
-      k.jobsQueued,
       this.keys.assetHistoryLegacy(c.assetId),
-      k.jobsDelayed,
     ];
   }
 
-  /** job_complete's arguments for one completion, flat, in the order its header documents. */
+  /** job_complete's policy arguments, the same for every completion of a call. */
+  private completionPolicy(k: ShardKeys): Array<string | number> {
+    const p = this.policy;
+    return [
+      p.retentionSec,
+      p.historyMax,
+      p.historyMaxAgeSec * 1000,
+      p.eventsMax,
+      p.assetEventsMax,
+      p.downAfter,
+      p.upAfter,
+      k.ownerIndexPrefix('*'),
+      p.rollups.minuteSec,
+      p.rollups.hourSec,
+      p.rollups.daySec,
+      k.statsPrefix,
+    ];
+  }
+
+  /** job_complete's arguments of one completion, flat, in the order its header documents. */
   private completionArgs(c: Completion, now: number): Array<string | number> {
     const k = this.keys.shardOf(c.jobId);
     // Each result is serialised once: alone for `latest`, joined for the job and the history.
@@ -316,7 +331,6 @@ export class JobStore {
     c.results.forEach((r, i) => {
       latest.push(r.plugin, each[i]!);
     });
-    const p = this.policy;
     const durations = rollupDurations(c.results);
     // Redis hands the arguments to Lua as the strings they are (no decoding), and ioredis writes
     // strings without encoding them first. `now` and `durationMs` go as the decimal strings Redis
@@ -329,19 +343,7 @@ export class JobStore {
       c.reason ?? '',
       resultsJson,
       String(c.durationMs),
-      p.retentionSec,
-      p.historyMax,
-      p.historyMaxAgeSec * 1000,
-      p.eventsMax,
-      p.assetEventsMax,
-      p.downAfter,
-      p.upAfter,
       k.ownerIndexPrefix(c.owner),
-      k.ownerIndexPrefix('*'),
-      p.rollups.minuteSec,
-      p.rollups.hourSec,
-      p.rollups.daySec,
-      k.statsPrefix,
       durations.length / 3,
       ...durations,
       latest.length / 2,
