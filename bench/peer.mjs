@@ -26,7 +26,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { createKeys, freePort, openRedis, startManagedRedis } from '@webmon/core';
+import { createKeys, freePort, loadConfig, openRedis, startManagedRedis } from '@webmon/core';
 import {
   api,
   cpuOf,
@@ -46,8 +46,9 @@ import {
 const USAGE = `usage: node bench/peer.mjs [options]
 
   --checks N         requests, checks and probes per phase (default 10000)
-  --concurrency N    per raw client process and per webmon executor (default 20)
-  --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 16,64)
+  --concurrency N    per raw client process (default 20)
+  --webmon-concurrency N   per webmon executor (default: webmon's own, executor.concurrency)
+  --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 64,256)
   --blackbox PATH    the exporter binary (default prometheus-blackbox-exporter)
   --warm-rounds N    unmeasured checks of every asset before webmon's measured round (default
                      3: the first checks lay out each asset's roll-up rings)
@@ -61,7 +62,8 @@ try {
     options: {
       checks: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '20' },
-      'probe-concurrency': { type: 'string', default: '16,64' },
+      'webmon-concurrency': { type: 'string' },
+      'probe-concurrency': { type: 'string', default: '64,256' },
       blackbox: { type: 'string', default: 'prometheus-blackbox-exporter' },
       'warm-rounds': { type: 'string', default: '3' },
       timeout: { type: 'string', default: '180' },
@@ -81,6 +83,7 @@ try {
   opts = {
     checks: int('checks', values.checks, 100, 1_000_000),
     concurrency: int('concurrency', values.concurrency, 1, 10_000),
+    webmonConcurrency: values['webmon-concurrency'] === undefined ? undefined : int('webmon-concurrency', values['webmon-concurrency'], 1, 10_000),
     probeConcurrency: values['probe-concurrency'].split(',').map((v) => int('probe-concurrency', v.trim(), 1, 10_000)),
     blackbox: values.blackbox,
     warmRounds: int('warm-rounds', values['warm-rounds'], 1, 20),
@@ -158,7 +161,13 @@ async function webmonPhase(targetUrl, targetPid, workDir) {
     redisUrl: redis.socketUrl ?? redis.url,
     executors: CORES,
     workDir,
-    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', WEBMON_SCHEDULER_ENABLED: 'false', WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) },
+    // webmon as configured by default (one executor per core, its concurrency), as blackbox_exporter
+    // runs at its best driver concurrency.
+    env: {
+      WEBMON_POLITENESS_HOST_INTERVAL_MS: '0',
+      WEBMON_SCHEDULER_ENABLED: 'false',
+      ...(opts.webmonConcurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.webmonConcurrency) } : {}),
+    },
   });
   const db = await openRedis({ url: redis.url, name: 'webmon-bench' });
   const keys = createKeys('webmon');
@@ -187,6 +196,7 @@ async function webmonPhase(targetUrl, targetPid, workDir) {
     return {
       checks: opts.checks,
       executors: pids.length - 1,
+      concurrency: opts.webmonConcurrency ?? loadConfig({ env: {} }).executor.concurrency,
       perSec: opts.checks / (elapsedMs / 1000),
       cpuMsPerCheck: (webmonMs + redisMs) / opts.checks,
       webmonMsPerCheck: webmonMs / opts.checks,
@@ -312,6 +322,7 @@ async function main() {
     raw: { perSec: round(raw.perSec), cpuMsPerReq: round(raw.cpuMsPerReq, 3), targetMsPerReq: round(raw.targetMsPerReq, 3) },
     webmon: {
       executors: webmon.executors,
+      concurrency: webmon.concurrency,
       perSec: round(webmon.perSec),
       cpuMsPerCheck: round(webmon.cpuMsPerCheck, 3),
       webmonMsPerCheck: round(webmon.webmonMsPerCheck, 3),
@@ -352,7 +363,7 @@ function table(r) {
     '',
     row('', 'per s', 'CPU ms/each', ''),
     row('raw undici', r.raw.perSec, r.raw.cpuMsPerReq.toFixed(3), `${r.cores} client processes`),
-    row('webmon end to end', r.webmon.perSec, r.webmon.cpuMsPerCheck.toFixed(3), `webmon up, ${r.webmon.executors} executors; webmon ${r.webmon.webmonMsPerCheck.toFixed(3)} + redis ${r.webmon.redisMsPerCheck.toFixed(3)}; results stored`),
+    row('webmon end to end', r.webmon.perSec, r.webmon.cpuMsPerCheck.toFixed(3), `webmon up, ${r.webmon.executors} executors × concurrency ${r.webmon.concurrency}; webmon ${r.webmon.webmonMsPerCheck.toFixed(3)} + redis ${r.webmon.redisMsPerCheck.toFixed(3)}; results stored`),
     row('blackbox_exporter', r.blackbox.perSec, r.blackbox.cpuMsPerProbe.toFixed(3), `${r.blackbox.version}; /probe at concurrency ${r.blackbox.concurrency} (driver ${r.blackbox.driverMsPerProbe.toFixed(3)} ms/probe, not counted)`),
     `  blackbox runs: ${r.blackbox.runs.map((x) => `c=${x.concurrency} ${x.perSec}/s ${x.cpuMsPerProbe} ms`).join(', ')}`,
     `  target CPU per request (not counted): raw ${r.raw.targetMsPerReq}, webmon ${r.webmon.targetMsPerCheck}, blackbox ${r.blackbox.targetMsPerProbe} ms`,
