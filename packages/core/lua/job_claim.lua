@@ -27,6 +27,9 @@ local nf = tonumber(ARGV[5])
 local fields = {}
 for i = 1, nf do fields[i] = ARGV[5 + i] end
 
+-- Taken from the queue and leased, for all the jobs of the call at once (two calls, not two a job).
+local dequeued, leased = {}, {}
+
 local function claim(jobKey, id, token)
   local job = redis.call('HMGET', jobKey, 'status', 'leaseUntil', 'notBefore', 'assetId', 'scheduled', 'attempts')
   local status = job[1]
@@ -65,8 +68,8 @@ local function claim(jobKey, id, token)
   local deadline = now + leaseMs
   local attempts = (tonumber(job[6]) or 0) + 1
   redis.call('HSET', jobKey, 'status', 'running', 'token', token, 'startedAt', now, 'leaseUntil', deadline, 'attempts', attempts)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZADD', KEYS[2], deadline, id)
+  dequeued[#dequeued + 1] = id
+  leased[#leased + 1], leased[#leased + 2] = deadline, id
   local out = { 1, attempts }
   for i = 1, nf do
     out[#out + 1] = values[i] or ''
@@ -79,5 +82,9 @@ local at = 6 + nf
 for k = 4, #KEYS do
   replies[#replies + 1] = claim(KEYS[k], ARGV[at], ARGV[at + 1])
   at = at + 2
+end
+if #dequeued > 0 then
+  redis.call('ZREM', KEYS[1], unpack(dequeued))
+  redis.call('ZADD', KEYS[2], unpack(leased))
 end
 return replies

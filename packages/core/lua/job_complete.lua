@@ -101,6 +101,10 @@ local P = { retentionSec = ARGV[2], historyMax = tonumber(ARGV[3]), historyMaxAg
   downAfter = tonumber(ARGV[7]), upAfter = tonumber(ARGV[8]), fleetIndex = ARGV[9],
   rollupSec = { tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]) }, statsPrefix = ARGV[13] }
 
+-- What the completions of the call write to shared keys, written once after them: the jobs to
+-- take out of the leases, the checks per minute (fleet statistics).
+local unleased, checksPerMinute, minutes = {}, {}, {}
+
 -- ARGV: the completion's own arguments are ARGV[at .. last] (ARGV 1-7, 15, 21 on above).
 local function completeOne(KEYS, ARGV, at, last)
   local A = { id = ARGV[at], token = ARGV[at + 1], now = ARGV[at + 2], outcome = ARGV[at + 3], reason = ARGV[at + 4], results = ARGV[at + 5], durationMs = ARGV[at + 6],
@@ -142,7 +146,7 @@ local function completeOne(KEYS, ARGV, at, last)
     redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
     redis.call('EXPIRE', KEYS[1], A.retentionSec)
   end
-  redis.call('ZREM', KEYS[2], jobId)
+  unleased[#unleased + 1] = jobId
 
   local a = redis.call('HMGET', KEYS[3], 'state', 'paused', 'downAfter', 'upAfter', 'seq', 'id', 'owner', 'pendingJob', 'lastCheckAt', 'interval', 'maintenance',
     'failStreak', 'okStreak', 'failCount', 'okCount', 'checks')
@@ -150,9 +154,6 @@ local function completeOne(KEYS, ARGV, at, last)
   -- is still done.
   if not a[5] then
     return { 1, '', '' }
-  end
-  if a[8] == jobId then
-    redis.call('HDEL', KEYS[3], 'pendingJob')
   end
   local from = a[1] or 'unknown'
   local downAfter = tonumber(a[3] or A.downAfter) or A.downAfter
@@ -193,8 +194,14 @@ local function completeOne(KEYS, ARGV, at, last)
   else
     counters[5], counters[6] = 'okCount', (tonumber(a[15]) or 0) + 1
   end
-  redis.call('HSET', KEYS[3], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6], 'checks', (tonumber(a[16]) or 0) + 1,
-    'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId)
+  for _, v in ipairs({ 'checks', (tonumber(a[16]) or 0) + 1, 'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId }) do
+    counters[#counters + 1] = v
+  end
+  -- The asset's scheduled job is over ('' is no job: cheaper than an HDEL of its own).
+  if a[8] == jobId then
+    counters[#counters + 1], counters[#counters + 2] = 'pendingJob', ''
+  end
+  redis.call('HSET', KEYS[3], unpack(counters))
 
   if to ~= from then
     redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)
@@ -235,14 +242,11 @@ local function completeOne(KEYS, ARGV, at, last)
       { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap }, A.rollupSec, a[5])
   end
 
-  -- Fleet statistics: checks per minute (two hours kept), failures per asset over two days.
+  -- Fleet statistics: checks per minute (two hours kept; counted after the loop), failures per
+  -- asset over two days.
   local minute = tostring(math.floor(nowMs / 60000) * 60)
-  local checksKey = A.statsPrefix .. 'checks'
-  if redis.call('HINCRBY', checksKey, minute, 1) == 1 and redis.call('HLEN', checksKey) > 130 then
-    for _, f in ipairs(redis.call('HKEYS', checksKey)) do
-      if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
-    end
-  end
+  if not checksPerMinute[minute] then minutes[#minutes + 1] = minute end
+  checksPerMinute[minute] = (checksPerMinute[minute] or 0) + 1
   if outcome == 'error' then
     -- A failure on day d counts in the sets of days d and d + 1, so the top of one set is the
     -- top over two days (read with ZREVRANGE, never a union). A set is kept until its day ends.
@@ -322,5 +326,18 @@ for i = 1, tonumber(ARGV[1]) do
     KEYS[keyAt + 7], KEYS[3], KEYS[keyAt + 8], KEYS[4] }
   replies[i] = completeOne(K, ARGV, argAt + 1, argAt + n)
   keyAt, argAt = keyAt + 9, argAt + 1 + n
+end
+if #unleased > 0 then
+  redis.call('ZREM', KEYS[1], unpack(unleased))
+end
+local checksKey = P.statsPrefix .. 'checks'
+for _, minute in ipairs(minutes) do
+  local n = checksPerMinute[minute]
+  -- A new field: minutes older than two hours go.
+  if redis.call('HINCRBY', checksKey, minute, n) == n and redis.call('HLEN', checksKey) > 130 then
+    for _, f in ipairs(redis.call('HKEYS', checksKey)) do
+      if tonumber(f) < tonumber(minute) - 7200 then redis.call('HDEL', checksKey, f) end
+    end
+  end
 end
 return replies

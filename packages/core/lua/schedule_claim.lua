@@ -52,6 +52,7 @@ local function skip(owner, reason, n)
 end
 local clock = redis.call('TIME')
 local epoch = string.format('s%x-', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+local nextSeq, lastSeq = 1, 0
 for i = 1, #due, 2 do
   local assetId = due[i]
   local dueAt = tonumber(due[i + 1])
@@ -72,13 +73,20 @@ for i = 1, #due, 2 do
       nextAt = now + math.floor(interval * math.random())
     end
     redis.call('ZADD', KEYS[1], nextAt, assetId)
-    local pending = a[5] and redis.call('HGET', ARGV[5] .. a[5], 'status')
+    -- '' is no job (job_complete clears the field).
+    local pending = a[5] and a[5] ~= '' and redis.call('HGET', ARGV[5] .. a[5], 'status')
     if pending == 'queued' or pending == 'running' then
       skipped = skipped + 1
       out[2] = out[2] + 1
       skip(owner, 'pending', 1)
     else
-      local jobId = epoch .. redis.call('INCR', KEYS[3]) .. (ARGV[8] or '')
+      if nextSeq > lastSeq then
+        -- Sequence numbers for every due asset left, in one call (skipped ones leave gaps).
+        lastSeq = redis.call('INCRBY', KEYS[3], (#due - i + 1) / 2)
+        nextSeq = lastSeq - (#due - i + 1) / 2 + 1
+      end
+      local jobId = epoch .. nextSeq .. (ARGV[8] or '')
+      nextSeq = nextSeq + 1
       redis.call('HSET', ARGV[5] .. jobId, 'id', jobId, 'assetId', assetId, 'owner', owner, 'priority', 0, 'status', 'queued',
         'attempts', 0, 'createdAt', now, 'scheduled', 1)
       redis.call('ZADD', KEYS[2], now, jobId)

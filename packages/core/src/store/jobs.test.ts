@@ -167,11 +167,17 @@ describe('JobStore', () => {
     expect((await jobs.claim(id!, 'tok', 10_000)).claimed).toBe(true);
     expect((await jobs.claim(other!, 'tok2', 10_000)).claimed).toBe(true);
     await assets.delete(assetId);
+    const now = Date.now();
+    const minute = String(Math.floor(now / 60_000) * 60);
+    const checksBefore = Number((await t.redis.hget(t.keys.shardOf(id!).statsChecks, minute)) ?? 0);
     // In one call with a completion of a live asset: each is recorded as if it came alone.
-    const res = await jobs.completeMany([
-      { jobId: id!, token: 'tok', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId },
-      { jobId: other!, token: 'tok2', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: keep },
-    ]);
+    const res = await jobs.completeMany(
+      [
+        { jobId: id!, token: 'tok', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId },
+        { jobId: other!, token: 'tok2', outcome: 'ok', reason: null, results: [result('ok')], durationMs: 1, owner: 'o', assetId: keep },
+      ],
+      now,
+    );
     expect(res).toEqual([
       { recorded: true, from: '', to: '' },
       { recorded: true, from: 'unknown', to: 'up' },
@@ -180,6 +186,10 @@ describe('JobStore', () => {
     const left = await t.redis.exists(t.keys.asset(assetId), t.keys.assetHistory(assetId), t.keys.assetLatest(assetId), t.keys.assetRollup(assetId, 'minute'));
     expect(left).toBe(0);
     expect(await t.redis.llen(t.keys.assetHistory(keep))).toBe(1);
+    // Both leases end; only the live asset's check counts in the fleet's checks per minute.
+    expect(await t.redis.zscore(t.keys.shardOf(id!).jobsLeases, id!)).toBeNull();
+    expect(await t.redis.zscore(t.keys.shardOf(id!).jobsLeases, other!)).toBeNull();
+    expect(Number(await t.redis.hget(t.keys.shardOf(id!).statsChecks, minute))).toBe(checksBefore + 1);
   });
 
   it('retries an expired lease after a backoff, then fails the job after maxAttempts', async () => {
