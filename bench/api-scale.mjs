@@ -62,6 +62,7 @@ const timer = setTimeout(() => {
   void cleanup().finally(() => process.exit(1));
 }, Number(values.timeout) * 1000);
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((xs.length - 1) * p))];

@@ -64,6 +64,7 @@ const cleanup = async () => {
   rmSync(dir, { recursive: true, force: true });
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 const features = { bytes: 48213, elements: 812, tag_a: 96, tag_img: 31, tag_script: 18, tag_link: 9, tag_div: 240, tag_p: 57, tag_form: 1, tag_iframe: 0, tag_table: 0, tag_meta: 14, text_length: 9120, links: 96, link_hosts: 7 };
 // Results as the plugins write them (http rounds timings to 0.01 ms, htmlstats z-scores too).

@@ -56,6 +56,7 @@ const cleanup = async () => {
   rmSync(dir, { recursive: true, force: true });
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 /** µs and calls of EVALSHA so far (every script call of JobStore is an EVALSHA). */
 async function evalsha() {

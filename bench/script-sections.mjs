@@ -83,6 +83,7 @@ const cleanup = async () => {
   rmSync(dir, { recursive: true, force: true });
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 try {
   const config = loadConfig({ env: {} });
