@@ -36,6 +36,19 @@ describe('egress guard', () => {
     expect(g.key).not.toBe(client.key);
   });
 
+  it('keeps the verdicts of each guard apart when they are remembered, and judges the same text the same every time', () => {
+    // Judged by the client first: the operator must not be handed the client's refusal, nor the reverse.
+    for (let i = 0; i < 3; i++) {
+      expect(client.judgeHost('127.0.0.2')).not.toBeNull();
+      expect(operator.judgeHost('127.0.0.2')).toBeNull();
+      expect(client.judgeAddress('10.9.8.7')).not.toBeNull();
+      expect(operator.judgeAddress('10.9.8.7')).toBeNull();
+    }
+    // More texts than are remembered: verdicts stay right after the memory is cleared.
+    for (let i = 0; i < 5000; i++) expect(client.judgeHost(`h${i}.example.com`)).toBeNull();
+    expect(client.judgeHost('127.0.0.2')).not.toBeNull();
+  });
+
   it('applies host name rules to trailing-dot spellings', () => {
     const g = createEgressGuard({ policy: { ...open, denyHosts: ['internal.example.com'] }, trusted: true });
     expect(g.judgeHost('internal.example.com.')).toMatch(/denied/);

@@ -267,14 +267,14 @@ export class JobStore {
   async completeMany(completions: readonly Completion[], now = Date.now()): Promise<CompletionResult[]> {
     const out: CompletionResult[] = new Array(completions.length);
     await Promise.all(
-      [...byShard(completions)].map(async ([, at]) => {
-        const k = this.keys.shardOf(completions[at[0]!]!.jobId);
+      [...byShard(completions)].map(async ([shard, at]) => {
+        const k = this.keys.shard(shard);
         const keys: string[] = [k.jobsLeases, k.events, k.jobsQueued, k.jobsDelayed];
         const args: Array<string | number> = [at.length, ...this.completionPolicy(k)];
         for (const i of at) {
           const c = completions[i]!;
           keys.push(...this.completionKeys(c));
-          const own = this.completionArgs(c, now);
+          const own = this.completionArgs(c, k, now);
           args.push(own.length, ...own);
         }
         const replies = await this.scripts.run<Array<string[] | [number, string, string]>>('job_complete', keys, args);
@@ -322,8 +322,7 @@ export class JobStore {
   }
 
   /** job_complete's arguments of one completion, flat, in the order its header documents. */
-  private completionArgs(c: Completion, now: number): Array<string | number> {
-    const k = this.keys.shardOf(c.jobId);
+  private completionArgs(c: Completion, k: ShardKeys, now: number): Array<string | number> {
     // Each result is serialised once: alone for `latest`, joined for the job and the history.
     const each = c.results.map((r) => JSON.stringify(r));
     const resultsJson = `[${each.join(',')}]`;
