@@ -20,25 +20,26 @@ export async function runPlugin(
   // AbortSignal.any, and nothing stays attached to the long-lived parent after the run.
   const controller = new AbortController();
   const signal = controller.signal;
+  // The race makes a plugin that ignores its signal still end on time: `cut` rejects when the
+  // run is aborted (the timer or the parent), without a listener on the run's own signal.
+  let rejectCut!: (reason: unknown) => void;
+  const cut = new Promise<never>((_, reject) => (rejectCut = reject));
+  cut.catch(() => undefined); // handled below, or never needed (the plugin threw first)
+  const stop = (reason: unknown) => {
+    controller.abort(reason);
+    rejectCut(signal.reason);
+  };
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort(new DOMException(`no result within ${timeoutMs} ms`, 'TimeoutError'));
+    stop(new DOMException(`no result within ${timeoutMs} ms`, 'TimeoutError'));
   }, timeoutMs);
-  const onParentAbort = () => controller.abort(parent?.reason);
-  if (parent?.aborted) onParentAbort();
-  else parent?.addEventListener('abort', onParentAbort, { once: true });
-  let rejectOnAbort: (() => void) | undefined;
+  const unwatch = parent ? onAbortOf(parent, stop) : undefined;
   try {
-    // The race makes a plugin that ignores its signal still end on time.
     const out = await Promise.race([
       // The caller's context stays the prototype, so lazy members (a getter for log) stay lazy.
       plugin.run(target, config, Object.assign(Object.create(ctx) as PluginContext, { signal, timeoutMs })),
-      new Promise<never>((_, reject) => {
-        rejectOnAbort = () => reject(signal.reason);
-        if (signal.aborted) rejectOnAbort();
-        else signal.addEventListener('abort', rejectOnAbort, { once: true });
-      }),
+      cut,
     ]);
     const result: CheckResult = {
       plugin: plugin.name,
@@ -68,8 +69,33 @@ export async function runPlugin(
     };
   } finally {
     clearTimeout(timer);
-    parent?.removeEventListener('abort', onParentAbort);
-    if (rejectOnAbort) signal.removeEventListener('abort', rejectOnAbort);
+    unwatch?.();
   }
+}
+
+/** The runs watching each parent signal: one listener per parent, whatever the runs in flight. */
+const watchers = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/**
+ * Calls `fn` with the parent's reason when it aborts (at once if it has); returns what stops
+ * watching. A set per parent instead of a listener per run: removing an EventTarget listener
+ * walks the others, and a long-lived parent (the executor's shutdown) has one per check in flight.
+ */
+function onAbortOf(parent: AbortSignal, fn: (reason: unknown) => void): (() => void) | undefined {
+  if (parent.aborted) {
+    fn(parent.reason);
+    return undefined;
+  }
+  let runs = watchers.get(parent);
+  if (!runs) {
+    const set = new Set<(reason: unknown) => void>();
+    parent.addEventListener('abort', () => {
+      for (const run of [...set]) run(parent.reason);
+    }, { once: true });
+    watchers.set(parent, set);
+    runs = set;
+  }
+  runs.add(fn);
+  return () => runs.delete(fn);
 }
 

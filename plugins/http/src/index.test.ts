@@ -212,6 +212,7 @@ const otherSeen: Seen[] = [];
 let refusedPort = 0;
 let resetUrl = '';
 let protocolUrl = '';
+let cutShortUrl = '';
 
 let tlsUrl = '';
 /** The SNI name of each TLS connection the test server accepted (false: none sent). */
@@ -251,6 +252,14 @@ beforeAll(async () => {
   });
   await listen(resetter);
   resetUrl = `http://127.0.0.1:${portOf(resetter)}/`;
+
+  // Promises 1000 bytes of body, sends 10, then closes the connection (FIN, no reset).
+  const cutShort = createNetServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789'));
+    socket.on('error', () => {});
+  });
+  await listen(cutShort);
+  cutShortUrl = `http://127.0.0.1:${portOf(cutShort)}/`;
 
   // Answers an HTTP request with something that is not HTTP.
   const notHttp = createNetServer((socket) => {
@@ -532,6 +541,11 @@ describe('http plugin: network failures', () => {
     expect(r).toMatchObject({ status: 'error', reason: 'reset' });
   });
 
+  it('a body cut short by the server (fewer bytes than Content-Length, then closed) is error/reset', async () => {
+    const r = await check(cutShortUrl, { timeoutMs: 3_000 });
+    expect(r).toMatchObject({ status: 'error', reason: 'reset' });
+  });
+
   it('a response that is not HTTP is error/protocol', async () => {
     const r = await check(protocolUrl, { timeoutMs: 3_000 });
     expect(r).toMatchObject({ status: 'error', reason: 'protocol' });
@@ -566,6 +580,24 @@ describe('http plugin: body, method and headers', () => {
     await within(state!.closed, 3_000, 'server-side close of /big');
     expect(state!.finished).toBe(false); // the client went away before the server finished
     expect(state!.sent).toBeLessThan(state!.total);
+  });
+
+  it('stops reading at maxBodyBytes on a pooled keep-alive connection too, with no stray error', async () => {
+    const errors: unknown[] = [];
+    const onError = (err: unknown) => errors.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      const r = await check(`${base}/big?t=big-pooled`, { maxBodyBytes: 1000, keepAlive: true });
+      expect(r).toMatchObject({ status: 'ok', reason: null });
+      expect(r.metrics.bytes).toBe(1000);
+      expect(r.details).toMatchObject({ truncated: true });
+      await within(bigBodies.get('big-pooled')!.closed, 3_000, 'server-side close of /big');
+      expect(bigBodies.get('big-pooled')!.finished).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // an abort error would surface by now
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(errors).toEqual([]);
   });
 
   it('a body of exactly maxBodyBytes is not truncated', async () => {

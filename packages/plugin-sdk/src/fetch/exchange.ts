@@ -14,6 +14,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { request, type Dispatcher } from 'undici';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
@@ -30,8 +31,8 @@ export interface HopRequest {
 export interface HopResponse {
   statusCode: number;
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>;
-  /** The body; leaving an iteration early closes the connection. */
-  body: AsyncIterable<Buffer>;
+  /** The body (fetch.ts reads it with readBody); destroying it closes the connection. */
+  body: Readable;
   /** Reads the rest of the body and drops it. */
   dump(): Promise<void>;
   /** The connection's phases; `reused` when a pooled connection served it. */
@@ -59,12 +60,17 @@ async function pooledExchange(url: URL, req: HopRequest, cfg: Transport, egress:
       bodyTimeout: cfg.bodyTimeoutMs,
     }),
   );
-  return { statusCode: res.statusCode, headers: res.headers, body: res.body as AsyncIterable<Buffer>, dump: () => res.body.dump(), timing: probe.timing };
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body, dump: () => res.body.dump(), timing: probe.timing };
 }
 
 /** An error with the code classifyError reads as a timeout. */
 function timeoutError(what: string, ms: number): Error {
   return Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
+}
+
+/** The error a request cut short by its signal ends with (as Node's client gives it for `signal`). */
+function abortError(reason: unknown): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
 /** One request on a connection of its own, closed after the response. */
@@ -96,10 +102,17 @@ function freshExchange(url: URL, req: HopRequest, cfg: Transport, egress: Egress
       // with the name sent in TLS's SNI as an agent would (never an address).
       createConnection: (tls ? tlsConnect : netConnect) as unknown as http.RequestOptions['createConnection'],
       lookup: egress.lookup as http.RequestOptions['lookup'],
-      signal: req.signal,
+      // No `signal` option: it watches each request's end with stream `finished` machinery; one
+      // listener on the signal, removed when the request closes, does the same (below).
       ...(tls ? { rejectUnauthorized: cfg.verifyTls, servername: isIP(hostname) ? undefined : hostname } : {}),
     };
     const outgoing = (tls ? https : http).request(options);
+    const onAbort = () => outgoing.destroy(abortError(req.signal.reason));
+    if (req.signal.aborted) onAbort();
+    else {
+      req.signal.addEventListener('abort', onAbort, { once: true });
+      outgoing.once('close', () => req.signal.removeEventListener('abort', onAbort));
+    }
     arm('connect', cfg.connectTimeoutMs);
     outgoing.once('socket', (socket: Socket) => {
       socket.once('lookup', () => {

@@ -4,6 +4,7 @@
  * included, goes through the check's egress guard (see connection.ts), and a hop to another
  * scheme or to a host the guard refuses ends the fetch. At most `maxBodyBytes` are read.
  */
+import type { Readable } from 'node:stream';
 import { EgressDeniedError, type EgressGuard } from '@webmon/core';
 import { classifyError } from '../classify.js';
 import type { PluginContext, PluginOutput } from '../index.js';
@@ -94,25 +95,10 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
       current = next;
       continue;
     }
-    let bytes = 0;
-    let truncated = false;
-    const chunks: Buffer[] = [];
-    if (method !== 'HEAD') {
-      for await (const chunk of res.body) {
-        const room = cfg.maxBodyBytes - bytes;
-        if (chunk.length > room) {
-          // Leaving the loop destroys the stream: the rest is never downloaded.
-          if (keepBody && room > 0) chunks.push(chunk.subarray(0, room));
-          bytes += room;
-          truncated = true;
-          break;
-        }
-        if (keepBody) chunks.push(chunk);
-        bytes += chunk.length;
-      }
-    } else {
-      await res.dump();
-    }
+    let read: BodyRead = { bytes: 0, truncated: false, chunks: [] };
+    if (method !== 'HEAD') read = await readBody(res.body, cfg.maxBodyBytes, keepBody);
+    else await res.dump();
+    const { bytes, truncated, chunks } = read;
     const out: FetchOutcome = {
       status: res.statusCode,
       url: current.href,
@@ -127,6 +113,48 @@ export async function fetchUrl(url: URL, cfg: PageRequest, signal: AbortSignal, 
     if (keepBody) out.body = Buffer.concat(chunks);
     return out;
   }
+}
+
+interface BodyRead {
+  bytes: number;
+  truncated: boolean;
+  chunks: Buffer[];
+}
+
+/**
+ * Reads a body up to `maxBytes` (the chunks kept when `keep`), with plain stream events: an
+ * async iterator costs a promise and stream bookkeeping per chunk. Past the cap the stream is
+ * destroyed and the rest is never downloaded. Rejects with the stream's error, or, when it
+ * closes before its end, with the error an async iterator gives (premature close).
+ */
+export function readBody(body: Readable, maxBytes: number, keep: boolean): Promise<BodyRead> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const settle = (err: Error | null, truncated = false) => {
+      body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+      if (err) reject(err);
+      else resolve({ bytes, truncated, chunks });
+    };
+    const onData = (chunk: Buffer) => {
+      const room = maxBytes - bytes;
+      if (chunk.length > room) {
+        if (keep && room > 0) chunks.push(chunk.subarray(0, room));
+        bytes += room;
+        settle(null, true);
+        // A destroyed undici body emits an abort error; nobody waits for it any more.
+        body.on('error', () => undefined).destroy();
+        return;
+      }
+      if (keep) chunks.push(chunk);
+      bytes += chunk.length;
+    };
+    const onEnd = () => settle(null);
+    const onClose = () => settle(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    if (body.readableEnded) return settle(null);
+    if (body.destroyed) return onClose();
+    body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+  });
 }
 
 /**
