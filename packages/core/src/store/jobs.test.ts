@@ -106,6 +106,19 @@ describe('JobStore', () => {
     expect(await t.redis.hmget(t.keys.asset(down), 'checks', 'failStreak')).toEqual(['1', '1']);
   });
 
+  it('queues a large push in one call: every job hashed and queued at its time, ids unique and in input order', async () => {
+    const assetIds = [await newAsset(), await newAsset()];
+    const items = Array.from({ length: 2500 }, (_, i) => ({ assetId: assetIds[i % 2]!, owner: i % 2 ? 'p' : 'o' }));
+    const at = Date.now() - 1234;
+    const ids = await jobs.enqueue(items, 4, at);
+    expect(new Set(ids).size).toBe(2500);
+    const scores = await Promise.all(ids.map((id) => t.redis.zscore(t.keys.jobsQueued, id)));
+    expect(scores.every((s) => Number(s) === at)).toBe(true);
+    for (const i of [0, 1, 999, 1000, 2001, 2499]) {
+      expect(await jobs.get(ids[i]!)).toMatchObject({ id: ids[i], assetId: items[i]!.assetId, owner: items[i]!.owner, status: 'queued', priority: 4, attempts: 0, createdAt: at });
+    }
+  });
+
   it('writes a queued job, claims it once, completes it once', async () => {
     const assetId = await newAsset();
     const [id] = await jobs.enqueue([{ assetId, owner: 'o' }], 3);

@@ -97,9 +97,18 @@ export function jobPolicy(config: Readonly<Config>): JobPolicy {
   };
 }
 
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
 /** Time-ordered, unguessable job id: base36 milliseconds + 8 random hex digits. */
 export function newJobId(now = Date.now()): string {
-  return now.toString(36) + randomBytes(4).toString('hex');
+  // Random bytes drawn 4 KB at a time: one call into the CSPRNG per 1,024 ids, not one per id.
+  if (randomAt + 4 > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomAt = 0;
+  }
+  randomAt += 4;
+  return now.toString(36) + randomPool.toString('hex', randomAt - 4, randomAt);
 }
 
 /**
@@ -124,21 +133,20 @@ export class JobStore {
     this.policy = completePolicy(policy);
   }
 
-  /** Writes jobs (one MULTI: hashes + queued index) and returns their ids in input order. */
+  /** Writes jobs (their hashes and places in the queue: one job_enqueue call per shard) and returns their ids in input order. */
   async enqueue(items: readonly JobToEnqueue[], priority: number, now = Date.now()): Promise<string[]> {
-    // A job lives in its asset's shard; one MULTI per shard (a Cluster transaction is one slot).
-    const ids = items.map((it) => markShard(newJobId(now), shardOfId(it.assetId), this.keys.layout));
-    const byShard = new Map<number, ReturnType<Redis['multi']>>();
-    items.forEach((it, i) => {
-      const id = ids[i]!;
-      const shard = shardOfId(id);
-      const multi = byShard.get(shard) ?? this.redis.multi();
-      byShard.set(shard, multi);
-      multi.hset(this.keys.job(id), 'id', id, 'assetId', it.assetId, 'owner', it.owner, 'priority', priority, 'status', 'queued', 'attempts', 0, 'createdAt', now);
-      multi.zadd(this.keys.shard(shard).jobsQueued, now, id);
-    });
-    for (const res of await Promise.all([...byShard.values()].map((m) => m.exec()))) for (const [err] of res ?? []) if (err) throw err;
-    return ids;
+    // A job lives in its asset's shard (a Cluster script call touches one slot).
+    const jobs = items.map((it) => ({ jobId: markShard(newJobId(now), shardOfId(it.assetId), this.keys.layout), ...it }));
+    await Promise.all(
+      [...byShard(jobs)].map(([shard, at]) =>
+        this.scripts.run(
+          'job_enqueue',
+          [this.keys.shard(shard).jobsQueued, ...at.map((i) => this.keys.job(jobs[i]!.jobId))],
+          [now, priority, ...at.flatMap((i) => [jobs[i]!.jobId, jobs[i]!.assetId, jobs[i]!.owner])],
+        ),
+      ),
+    );
+    return jobs.map((j) => j.jobId);
   }
 
   async get(id: string): Promise<JobRecord | null> {
