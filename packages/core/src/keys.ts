@@ -45,6 +45,18 @@ export function shardOfId(id: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The positions of `items` grouped by the shard of each one's id (a script call touches one shard). */
+export function byShard<T>(items: readonly T[], idOf: (item: T) => string): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  items.forEach((item, i) => {
+    const shard = shardOfId(idOf(item));
+    const group = groups.get(shard);
+    if (group) group.push(i);
+    else groups.set(shard, [i]);
+  });
+  return groups;
+}
+
 /** `id` marked with its shard; unmarked with a single shard, so single-shard ids look as they always did. */
 export function markShard(id: string, shard: number, layout: KeyLayout): string {
   return layout.shards > 1 ? `${id}.${shard}` : id;

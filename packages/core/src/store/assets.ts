@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WebmonError } from '../errors.js';
 import { pipelineBy } from '../redis.js';
-import { ALL_OWNERS, markShard, shardFor, shardOfId, type IndexKind, type Keys, type ShardKeys } from '../keys.js';
+import { ALL_OWNERS, byShard, markShard, shardFor, shardOfId, type IndexKind, type Keys, type ShardKeys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
 import type { AssetState, CheckOutcome } from '../types.js';
 import type { NormalizedUrl } from '../url.js';
@@ -223,10 +223,18 @@ export class AssetStore {
     });
   }
 
-  /** Owner of each asset id (null when missing), in one round trip. */
+  /** Owner of each asset id (null when missing): one asset_owners call per shard. */
   async owners(ids: readonly string[]): Promise<(string | null)[]> {
-    const rows = await pipelineBy(this.redis, ids, shardOfId, (pipe, id) => pipe.hget(this.keys.asset(id), 'owner'));
-    return rows.map(([v]) => (v as string | null) ?? null);
+    const out: (string | null)[] = new Array(ids.length);
+    await Promise.all(
+      [...byShard(ids, (id) => id)].map(async ([, at]) => {
+        const owners = await this.scripts.run<(string | null)[]>('asset_owners', at.map((i) => this.keys.asset(ids[i]!)), []);
+        at.forEach((i, n) => {
+          out[i] = owners[n] ?? null;
+        });
+      }),
+    );
+    return out;
   }
 
   /**

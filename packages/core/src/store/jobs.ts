@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { validateConfig, type Config } from '../config.js';
-import { ALL_OWNERS, markShard, shardOfId, type Keys, type ShardKeys } from '../keys.js';
+import { ALL_OWNERS, byShard, markShard, shardOfId, type Keys, type ShardKeys } from '../keys.js';
 import { rollupDurations } from '../rollup.js';
 import type { Scripts } from '../scripts.js';
 import type { CheckOutcome, CheckResult, JobStatus } from '../types.js';
@@ -138,7 +138,7 @@ export class JobStore {
     // A job lives in its asset's shard (a Cluster script call touches one slot).
     const jobs = items.map((it) => ({ jobId: markShard(newJobId(now), shardOfId(it.assetId), this.keys.layout), ...it }));
     await Promise.all(
-      [...byShard(jobs)].map(([shard, at]) =>
+      [...byShard(jobs, (j) => j.jobId)].map(([shard, at]) =>
         this.scripts.run(
           'job_enqueue',
           [this.keys.shard(shard).jobsQueued, ...at.map((i) => this.keys.job(jobs[i]!.jobId))],
@@ -161,7 +161,7 @@ export class JobStore {
   async claimMany(claims: ReadonlyArray<{ jobId: string; token: string }>, leaseMs: number, now = Date.now()): Promise<ClaimResult[]> {
     const out: ClaimResult[] = new Array(claims.length);
     await Promise.all(
-      [...byShard(claims)].map(async ([shard, at]) => {
+      [...byShard(claims, (c) => c.jobId)].map(async ([shard, at]) => {
         const k = this.keys.shard(shard);
         const replies = await this.scripts.run<Array<(string | number)[]>>(
           'job_claim',
@@ -275,7 +275,7 @@ export class JobStore {
   async completeMany(completions: readonly Completion[], now = Date.now()): Promise<CompletionResult[]> {
     const out: CompletionResult[] = new Array(completions.length);
     await Promise.all(
-      [...byShard(completions)].map(async ([shard, at]) => {
+      [...byShard(completions, (c) => c.jobId)].map(async ([shard, at]) => {
         const k = this.keys.shard(shard);
         const keys: string[] = [k.jobsLeases, k.events, k.jobsQueued, k.jobsDelayed];
         const args: Array<string | number> = [at.length, ...this.completionPolicy(k)];
@@ -472,18 +472,6 @@ export function parseJob(h: Record<string, string> | null | undefined): JobRecor
     error: h.error ?? null,
     results: (safeJson(h.results) as CheckResult[] | null) ?? null,
   };
-}
-
-/** The positions of `jobs` grouped by the shard of each job id (a script call touches one shard). */
-function byShard(jobs: ReadonlyArray<{ jobId: string }>): Map<number, number[]> {
-  const groups = new Map<number, number[]>();
-  jobs.forEach((job, i) => {
-    const shard = shardOfId(job.jobId);
-    const group = groups.get(shard);
-    if (group) group.push(i);
-    else groups.set(shard, [i]);
-  });
-  return groups;
 }
 
 /** A reply of job_claim for one job. */
