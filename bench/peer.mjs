@@ -50,9 +50,12 @@ const USAGE = `usage: node bench/peer.mjs [options]
   --webmon-concurrency N   per webmon executor (default: webmon's own, executor.concurrency)
   --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 64,256)
   --blackbox PATH    the exporter binary (default prometheus-blackbox-exporter)
+  --rounds N         webmon and blackbox_exporter measured N times, in turn (default 1); the
+                     verdict is on the median round (this host's speed drifts by a third within
+                     minutes, and a single pair of phases can fall on either side of a change)
   --warm-rounds N    unmeasured checks of every asset before webmon's measured round (default
                      3: the first checks lay out each asset's roll-up rings)
-  --timeout S        overall limit in seconds (default 180)
+  --timeout S        overall limit in seconds (default 180 a round)
   --json             one JSON line instead of the table
   -h, --help         this help`;
 
@@ -66,7 +69,8 @@ try {
       'probe-concurrency': { type: 'string', default: '64,256' },
       blackbox: { type: 'string', default: 'prometheus-blackbox-exporter' },
       'warm-rounds': { type: 'string', default: '3' },
-      timeout: { type: 'string', default: '180' },
+      rounds: { type: 'string', default: '1' },
+      timeout: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -87,7 +91,8 @@ try {
     probeConcurrency: values['probe-concurrency'].split(',').map((v) => int('probe-concurrency', v.trim(), 1, 10_000)),
     blackbox: values.blackbox,
     warmRounds: int('warm-rounds', values['warm-rounds'], 1, 20),
-    timeoutSec: int('timeout', values.timeout, 10, 3600),
+    rounds: int('rounds', values.rounds, 1, 20),
+    timeoutSec: values.timeout === undefined ? 180 * int('rounds', values.rounds, 1, 20) : int('timeout', values.timeout, 10, 3600),
     json: values.json,
   };
 } catch (err) {
@@ -153,8 +158,8 @@ async function rawPhase(targetUrl, targetPid) {
 // ---------------------------------------------------------------------------------------------
 // webmon end to end
 
-async function webmonPhase(targetUrl, targetPid, workDir) {
-  const redis = await startManagedRedis({ dir: join(workDir, 'redis') });
+async function webmonPhase(targetUrl, targetPid, workDir, round) {
+  const redis = await startManagedRedis({ dir: join(workDir, `redis-${round}`) });
   life.onCleanup(() => redis.stop(10_000));
   const { base, pid, up } = await startWebmonUp(life, {
     // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
@@ -207,6 +212,7 @@ async function webmonPhase(targetUrl, targetPid, workDir) {
     db.disconnect();
     await up.stop();
     life.untrack(up);
+    await redis.stop(10_000); // the next round starts a fresh one
   }
 }
 
@@ -307,11 +313,22 @@ async function main() {
   say(`raw: ${opts.checks} requests from ${CORES} undici processes (concurrency ${opts.concurrency} each) ...`);
   const raw = await rawPhase(target.url, target.pid);
   say(`raw: ${raw.perSec.toFixed(0)} req/s`);
-  const webmon = await webmonPhase(target.url, target.pid, workDir);
-  say(`webmon: ${webmon.perSec.toFixed(0)} checks/s`);
-  say(`blackbox: ${opts.checks} probes at concurrency ${opts.probeConcurrency.join(', ')} ...`);
-  const blackbox = await blackboxPhase(target.url, target.pid, workDir);
-  say(`blackbox: ${blackbox.perSec.toFixed(0)} probes/s`);
+  const rounds = [];
+  for (let n = 1; n <= opts.rounds; n++) {
+    if (opts.rounds > 1) say(`round ${n} of ${opts.rounds}`);
+    const webmon = await webmonPhase(target.url, target.pid, workDir, n);
+    say(`webmon: ${webmon.perSec.toFixed(0)} checks/s`);
+    say(`blackbox: ${opts.checks} probes at concurrency ${opts.probeConcurrency.join(', ')} ...`);
+    const blackbox = await blackboxPhase(target.url, target.pid, workDir);
+    say(`blackbox: ${blackbox.perSec.toFixed(0)} probes/s`);
+    rounds.push({ webmon, blackbox, rate: webmon.perSec / blackbox.perSec, cpu: webmon.cpuMsPerCheck / blackbox.cpuMsPerProbe });
+  }
+  // The round of the median rate ratio is shown in full; every round's ratios are listed.
+  const { webmon, blackbox } = [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor((rounds.length - 1) / 2)];
+  const median = (values) => {
+    const v = [...values].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
   const machineMs = machineBusyMs() - machine0;
   const result = {
     date: new Date().toISOString(),
@@ -338,17 +355,26 @@ async function main() {
       targetMsPerProbe: round(blackbox.targetMsPerProbe, 3),
       runs: blackbox.runs.map((r) => ({ concurrency: r.concurrency, perSec: round(r.perSec), cpuMsPerProbe: round(r.cpuMsPerProbe, 3) })),
     },
+    rounds: rounds.map((r) => ({
+      webmonPerSec: round(r.webmon.perSec),
+      webmonCpuMsPerCheck: round(r.webmon.cpuMsPerCheck, 3),
+      blackboxPerSec: round(r.blackbox.perSec),
+      blackboxCpuMsPerProbe: round(r.blackbox.cpuMsPerProbe, 3),
+      rateRatio: round(r.rate, 2),
+      cpuRatio: round(r.cpu, 2),
+    })),
     ratios: {
-      webmonVsBlackboxRate: round(webmon.perSec / blackbox.perSec, 2),
+      // Medians over the rounds (one round: its own ratios).
+      webmonVsBlackboxRate: round(median(rounds.map((r) => r.rate)), 2),
       webmonVsRawRate: round(webmon.perSec / raw.perSec, 2),
       blackboxVsRawRate: round(blackbox.perSec / raw.perSec, 2),
-      webmonVsBlackboxCpu: round(webmon.cpuMsPerCheck / blackbox.cpuMsPerProbe, 2),
+      webmonVsBlackboxCpu: round(median(rounds.map((r) => r.cpu)), 2),
     },
     machineBusyCores: round(machineMs / (Date.now() - t0), 2),
   };
   result.targets = {
     rate: { target: '>= 1.5x blackbox_exporter probes/s', met: result.ratios.webmonVsBlackboxRate >= 1.5 },
-    cpu: { target: '< blackbox_exporter CPU per probe', met: webmon.cpuMsPerCheck < blackbox.cpuMsPerProbe },
+    cpu: { target: '< blackbox_exporter CPU per probe', met: result.ratios.webmonVsBlackboxCpu < 1 },
   };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(table(result));
@@ -367,9 +393,15 @@ function table(r) {
     row('blackbox_exporter', r.blackbox.perSec, r.blackbox.cpuMsPerProbe.toFixed(3), `${r.blackbox.version}; /probe at concurrency ${r.blackbox.concurrency} (driver ${r.blackbox.driverMsPerProbe.toFixed(3)} ms/probe, not counted)`),
     `  blackbox runs: ${r.blackbox.runs.map((x) => `c=${x.concurrency} ${x.perSec}/s ${x.cpuMsPerProbe} ms`).join(', ')}`,
     `  target CPU per request (not counted): raw ${r.raw.targetMsPerReq}, webmon ${r.webmon.targetMsPerCheck}, blackbox ${r.blackbox.targetMsPerProbe} ms`,
+    ...(r.rounds.length > 1
+      ? [
+          `  rounds (webmon /s at ms, blackbox /s at ms: rate ratio, CPU ratio); the median round is shown above:`,
+          ...r.rounds.map((x, i) => `    ${i + 1}: ${x.webmonPerSec}/s at ${x.webmonCpuMsPerCheck}, ${x.blackboxPerSec}/s at ${x.blackboxCpuMsPerProbe}: ${x.rateRatio}x, ${x.cpuRatio}x`),
+        ]
+      : []),
     '',
-    `webmon / blackbox probes/s: ${r.ratios.webmonVsBlackboxRate}x   (target >= 1.5x: ${r.targets.rate.met ? 'met' : 'NOT met'})`,
-    `webmon / blackbox CPU per check: ${r.ratios.webmonVsBlackboxCpu}x   (target < 1: ${r.targets.cpu.met ? 'met' : 'NOT met'})`,
+    `webmon / blackbox probes/s${r.rounds.length > 1 ? ` (median of ${r.rounds.length} rounds)` : ''}: ${r.ratios.webmonVsBlackboxRate}x   (target >= 1.5x: ${r.targets.rate.met ? 'met' : 'NOT met'})`,
+    `webmon / blackbox CPU per check${r.rounds.length > 1 ? ` (median)` : ''}: ${r.ratios.webmonVsBlackboxCpu}x   (target < 1: ${r.targets.cpu.met ? 'met' : 'NOT met'})`,
     `webmon / raw: ${r.ratios.webmonVsRawRate}x   blackbox / raw: ${r.ratios.blackboxVsRawRate}x`,
     `machine busy: ${r.machineBusyCores} of ${r.cores} cores on average over the run`,
     '',

@@ -74,9 +74,9 @@ export async function startExecutor(config: Readonly<Config>, log: Logger, redis
   const concurrency = config.executor.concurrency;
   const stats: ExecutorStats = { received: 0, claimed: 0, completed: 0, skipped: 0, deferred: 0, inFlight: 0 };
   const stopping = new AbortController();
-  // Every check in flight listens for shutdown: once per plugin run (at most 32 per asset) and
-  // while it waits for a host slot. That bound, not Node's default of 10, is the leak threshold.
-  setMaxListeners(Math.max(10, concurrency * 33), stopping.signal);
+  // Listeners for shutdown: one per check waiting for its host slot, and one that every plugin
+  // run in flight shares (runPlugin). More than that is a leak worth Node's warning.
+  setMaxListeners(concurrency + 16, stopping.signal);
   const runner = new JobRunner({ config, redis, keys, jobs, owners, registry, metrics, log, stats, stopping: stopping.signal }, `${randomBytes(9).toString('base64url')}.`);
   const slots = new Slots(concurrency);
 
