@@ -118,6 +118,8 @@ try {
 }
 
 const life = lifecycle({ timeoutSec: opts.timeoutSec, stopOrder: ['webmon', 'target'] });
+// Lateness is also reported per slice of the window of this length.
+const SLICE_MS = 30_000;
 
 async function main() {
   const workDir = mkdtempSync(join(tmpdir(), 'webmon-sched-bench-'));
@@ -184,6 +186,7 @@ async function main() {
     bgsaveInProgress: /rdb_bgsave_in_progress:1/.test(persistence),
     lastForkUs: Number(/latest_fork_usec:(\d+)/.exec(await statsDb.info('stats'))?.[1]),
     lastBgsaveSec: Number(/rdb_last_bgsave_time_sec:(-?\d+)/.exec(persistence)?.[1]),
+    lastSaveMs: Number(await statsDb.lastsave()) * 1000,
   };
   const dispatcherStatus = controlStatus(upEnv, workDir);
   statsDb.disconnect();
@@ -211,6 +214,8 @@ async function main() {
   const inWindow = arrivals.filter((a) => a.at >= from && a.at < to);
   const intervalMs = opts.interval * 1000;
   const lateness = [];
+  // The window in slices of SLICE_MS by arrival: when checks were late (a snapshot, a fold …).
+  const slices = [];
   let leftOut = 0;
   for (const a of inWindow) {
     const p = phase.get(a.i);
@@ -218,9 +223,20 @@ async function main() {
       leftOut++;
       continue;
     }
-    lateness.push((((a.at - p.dueMs) % intervalMs) + intervalMs) % intervalMs);
+    const late = (((a.at - p.dueMs) % intervalMs) + intervalMs) % intervalMs;
+    lateness.push(late);
+    (slices[Math.floor((a.at - from) / SLICE_MS)] ??= []).push(late);
   }
   lateness.sort((x, y) => x - y);
+  const timeline = slices.map((list = [], k) => {
+    list.sort((x, y) => x - y);
+    return { fromSec: (k * SLICE_MS) / 1000, checks: list.length, p99Ms: quantile(list, 0.99) };
+  });
+  // The last snapshot, relative to the window's start (it ended at LASTSAVE, whole seconds).
+  const snapshot =
+    redisState.lastBgsaveSec >= 0 && redisState.lastSaveMs >= from - redisState.lastBgsaveSec * 1000
+      ? { startSec: round((redisState.lastSaveMs - redisState.lastBgsaveSec * 1000 - from) / 1000), tookSec: redisState.lastBgsaveSec }
+      : null;
 
   const used = (list) => list.reduce((s, p) => s + (cpu1[p] - cpu0[p]), 0);
   const windowMs = to - from;
@@ -245,6 +261,8 @@ async function main() {
     completedPerSec: round(perSec),
     completedRatio: round(perSec / needed, 4),
     latenessMs: { p50: quantile(lateness, 0.5), p95: quantile(lateness, 0.95), p99: quantile(lateness, 0.99), max: lateness.at(-1), measured: lateness.length, leftOut },
+    latenessTimeline: timeline,
+    snapshotInWindow: snapshot,
     webmonHistogramSec: { p50: round(hist[0.5], 2), p95: round(hist[0.95], 2), p99: round(hist[0.99], 2) },
     skippedInWindow: { late: stats.checksSkipped.late - skipped0.late, pending: stats.checksSkipped.pending - skipped0.pending },
     skippedTotal: stats.checksSkipped,
@@ -342,6 +360,8 @@ function table(r) {
     `start lateness (target arrival − due time, ${r.latenessMs.measured} checks; ${r.latenessMs.leftOut} of assets with skips left out):`,
     `  p50 ${s(r.latenessMs.p50)}   p95 ${s(r.latenessMs.p95)}   p99 ${s(r.latenessMs.p99)}   max ${s(r.latenessMs.max ?? NaN)}`,
     `  webmon_check_start_lateness_seconds (dispatcher hand-off, since start): p50 ${r.webmonHistogramSec.p50} s, p95 ${r.webmonHistogramSec.p95} s, p99 ${r.webmonHistogramSec.p99} s`,
+    `  p99 by ${SLICE_MS / 1000} s of the window: ${r.latenessTimeline.map((t) => `${t.fromSec}s ${s(t.p99Ms)}`).join(', ')}`,
+    `  last snapshot: ${r.snapshotInWindow ? `started ${r.snapshotInWindow.startSec} s into the window, took ${r.snapshotInWindow.tookSec} s` : 'none since the window opened'}`,
     `skipped in the window: ${r.skippedInWindow.late} late, ${r.skippedInWindow.pending} pending (since start: ${r.skippedTotal.late} late, ${r.skippedTotal.pending} pending)`,
     `queue at the end: ${JSON.stringify(r.queue)}; scheduler (webmon status): ${JSON.stringify(r.scheduler)}`,
     `dispatcher at the end (since start): ${JSON.stringify(r.dispatcher)}`,

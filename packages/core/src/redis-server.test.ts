@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { getPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,33 +109,5 @@ describe('managed redis-server', () => {
     writeFileSync(file, 'short\n');
     expect(() => managedRedisPassword(dir)).toThrow(ConfigError);
     expect(() => managedRedisPassword(dir)).toThrow(/redis\.pass does not hold a valid password/);
-  });
-
-  it('runs its snapshot children at nice 19, so a long save takes only what the checks leave', async () => {
-    const server = await startManagedRedis({ dir: tmp(), snapshotWatchMs: 20 });
-    const db = await openRedis({ url: server.url, name: 'test' });
-    try {
-      // A save that lasts: Redis sleeps this long per key while it writes the snapshot.
-      await db.config('SET', 'rdb-key-save-delay', '200000');
-      await db.mset(...Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']).flat());
-      await db.bgsave();
-      let child = 0;
-      for (let i = 0; i < 200 && !child; i++) {
-        child = Number(readFileSync(`/proc/${server.process.pid}/task/${server.process.pid}/children`, 'utf8').trim().split(' ')[0]) || 0;
-        if (!child) await new Promise((r) => setTimeout(r, 10));
-      }
-      expect(child).toBeGreaterThan(0);
-      let nice = 0;
-      for (let i = 0; i < 100 && nice !== 19; i++) {
-        nice = getPriority(child);
-        if (nice !== 19) await new Promise((r) => setTimeout(r, 10));
-      }
-      expect(nice).toBe(19);
-      expect(getPriority(server.process.pid!)).toBe(0); // the server itself keeps its priority
-    } finally {
-      await db.config('SET', 'rdb-key-save-delay', '0').catch(() => undefined);
-      db.disconnect();
-      await server.stop(20_000);
-    }
   });
 });

@@ -13,7 +13,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { setPriority } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 
@@ -25,13 +24,6 @@ export interface ManagedRedisOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
   args?: string[];
   startTimeoutMs?: number;
-  /**
-   * Niceness given to the server's snapshot children (BGSAVE forks), 0-19; default 19, null to
-   * leave them alone. See deprioritizeSnapshots.
-   */
-  snapshotNice?: number | null;
-  /** How often the server's children are looked for, ms (default 500). */
-  snapshotWatchMs?: number;
 }
 
 export interface ManagedRedis {
@@ -183,10 +175,6 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  if (opts.snapshotNice !== null && child.pid !== undefined) {
-    const watch = deprioritizeSnapshots(child.pid, opts.snapshotNice ?? 19, opts.snapshotWatchMs ?? 500);
-    child.once('exit', () => clearInterval(watch));
-  }
   const outputClosed = new Promise<void>((res) => child.once('close', () => res()));
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
@@ -218,41 +206,6 @@ async function startManagedRedisOnce(opts: ManagedRedisOptions): Promise<Managed
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * Gives the children of the redis-server `pid` (its snapshot forks) the niceness `nice`, looking
- * for new ones every `everyMs`. A snapshot of a large dataset keeps a core busy for tens of
- * seconds (6.6 GB: about 40 s), and on a box whose cores the checks keep busy that core is taken
- * from them: every check of those seconds starts late. At nice 19 the snapshot takes what the
- * checks leave, and takes longer; copy-on-write memory grows with the time it takes (at most the
- * dataset's size again). Linux only (/proc/<pid>/task/<pid>/children); elsewhere it stops at the
- * first read that fails. Returns the timer (unref'd).
- */
-export function deprioritizeSnapshots(pid: number, nice: number, everyMs: number): NodeJS.Timeout {
-  const done = new Set<number>();
-  const timer = setInterval(() => {
-    let listed: string;
-    try {
-      listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
-    } catch {
-      clearInterval(timer);
-      return;
-    }
-    const children = listed.split(' ').filter(Boolean).map(Number);
-    for (const child of children) {
-      if (done.has(child)) continue;
-      try {
-        setPriority(child, nice);
-      } catch {
-        // gone already
-      }
-      done.add(child);
-    }
-    for (const old of done) if (!children.includes(old)) done.delete(old);
-  }, everyMs);
-  timer.unref();
-  return timer;
 }
 
 /** Sends AUTH and PING over a raw socket; true when the server answers +OK then +PONG. */
