@@ -225,7 +225,9 @@ async function main() {
     }
     const late = (((a.at - p.dueMs) % intervalMs) + intervalMs) % intervalMs;
     lateness.push(late);
-    (slices[Math.floor((a.at - from) / SLICE_MS)] ??= []).push(late);
+    const k = Math.floor((a.at - from) / SLICE_MS);
+    slices[k] ??= [];
+    slices[k].push(late);
   }
   lateness.sort((x, y) => x - y);
   const timeline = slices.map((list = [], k) => {
