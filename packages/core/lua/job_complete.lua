@@ -194,14 +194,13 @@ local function completeOne(KEYS, ARGV, at, last)
   else
     counters[5], counters[6] = 'okCount', (tonumber(a[15]) or 0) + 1
   end
-  for _, v in ipairs({ 'checks', (tonumber(a[16]) or 0) + 1, 'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId }) do
-    counters[#counters + 1] = v
-  end
+  local fields = { counters[1], counters[2], counters[3], counters[4], counters[5], counters[6], 'checks', (tonumber(a[16]) or 0) + 1,
+    'lastCheckAt', now, 'lastDurationMs', A.durationMs, 'lastOutcome', outcome, 'lastReason', reason, 'lastJobId', jobId }
   -- The asset's scheduled job is over ('' is no job: cheaper than an HDEL of its own).
   if a[8] == jobId then
-    counters[#counters + 1], counters[#counters + 2] = 'pendingJob', ''
+    fields[#fields + 1], fields[#fields + 2] = 'pendingJob', ''
   end
-  redis.call('HSET', KEYS[3], unpack(counters))
+  redis.call('HSET', KEYS[3], unpack(fields))
 
   if to ~= from then
     redis.call('HSET', KEYS[3], 'state', to, 'stateChangedAt', now, 'stateReason', reason)

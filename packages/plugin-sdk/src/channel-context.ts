@@ -4,9 +4,11 @@
  * address judged is the address used), a time budget and a 64 KiB cap on what is read back.
  * Dispatchers are pooled per guard; the notifier keeps one ChannelAgents for its lifetime.
  */
+import type { Readable } from 'node:stream';
 import { Agent, buildConnector, request } from 'undici';
 import { EgressDeniedError, type EgressGuard, type Logger } from '@webmon/core';
 import type { ChannelContext, ChannelRequest, ChannelResponse } from './channel.js';
+import { readBody } from './fetch/fetch.js';
 
 /** Pools kept (one per distinct guard); beyond it the least recently used is closed. */
 const MAX_AGENTS = 32;
@@ -91,17 +93,8 @@ async function channelRequest(dispatcher: Agent, url: string, init: ChannelReque
   return { status: res.statusCode, headers: res.headers, body: await readCapped(res.body) };
 }
 
-async function readCapped(stream: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const room = MAX_RESPONSE_BYTES - size;
-    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    size += Math.min(chunk.length, room);
-    if (size >= MAX_RESPONSE_BYTES) {
-      stream.destroy();
-      break;
-    }
-  }
+/** The answer's first MAX_RESPONSE_BYTES as text (the rest is never read: see readBody). */
+async function readCapped(stream: Readable): Promise<string> {
+  const { chunks } = await readBody(stream, MAX_RESPONSE_BYTES, true);
   return Buffer.concat(chunks).toString('utf8');
 }

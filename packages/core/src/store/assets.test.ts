@@ -36,6 +36,22 @@ describe('AssetStore', () => {
     expect(rec).toMatchObject({ id: a.id, owner: 'alice', url: 'https://example.com/x', state: 'unknown', plugins: ['http'], interval: 60, rev: 1 });
   });
 
+  it('gives the owners of a batch of ids in one call, and none for ids of shards this deployment lacks', async () => {
+    const a = await store.create(asset('https://owners.example/a'));
+    const b = await store.create(asset('https://owners.example/b', { owner: 'bob' }));
+    const calls: string[] = [];
+    const counted = new AssetStore(t.redis, t.keys, {
+      run: (name, keys, args) => {
+        calls.push(name);
+        return t.scripts.run(name, keys, args);
+      },
+    });
+    // A client may post ids of any shard number (0-9999): those cost nothing.
+    const strangers = Array.from({ length: 500 }, (_, i) => `x${i}.${i + 1}`);
+    expect(await counted.owners([a.id, 'missing', b.id, ...strangers])).toEqual(['alice', null, 'bob', ...strangers.map(() => null)]);
+    expect(calls).toEqual(['asset_owners']);
+  });
+
   it('lists by filters with cursor pagination, every asset exactly once', async () => {
     const owner = 'pager';
     const ids: string[] = [];

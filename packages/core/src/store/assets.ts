@@ -223,11 +223,16 @@ export class AssetStore {
     });
   }
 
-  /** Owner of each asset id (null when missing): one asset_owners call per shard. */
+  /**
+   * Owner of each asset id (null when missing): one asset_owners call per shard. An id marked
+   * with a shard this deployment does not have names no asset, and costs no call (a client's
+   * list of ids cannot make one call per id).
+   */
   async owners(ids: readonly string[]): Promise<(string | null)[]> {
-    const out: (string | null)[] = new Array(ids.length);
+    const out: (string | null)[] = new Array(ids.length).fill(null);
     await Promise.all(
-      [...byShard(ids, (id) => id)].map(async ([, at]) => {
+      [...byShard(ids, (id) => id)].map(async ([shard, at]) => {
+        if (shard >= this.keys.layout.shards) return;
         const owners = await this.scripts.run<(string | null)[]>('asset_owners', at.map((i) => this.keys.asset(ids[i]!)), []);
         at.forEach((i, n) => {
           out[i] = owners[n] ?? null;
