@@ -144,6 +144,12 @@ export function machineBusyMs() {
   return ((f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * 1000) / clockTicks;
 }
 
+/** CPU time the hypervisor stole from this machine (all cores), in ms: counted in machineBusyMs. */
+export function stealMs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return ((f[7] ?? 0) * 1000) / clockTicks;
+}
+
 /** Direct children of a process: [{ pid, comm }]. */
 export function childrenOf(ppid) {
   const out = [];

@@ -23,14 +23,15 @@
  * executor) from the api's /metrics.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createKeys, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
+import { createKeys, loadConfig, openRedis, redactUrl, startManagedRedis, snapshot as takeSnapshot } from '@webmon/core';
 import {
   CLI,
   api,
+  cpuMs,
   cpuOf,
   createAssetsDirect,
   gitRevision,
@@ -44,6 +45,7 @@ import {
   sleep,
   startTarget,
   startWebmonUp,
+  stealMs,
   targetArrivals,
   webmonPids,
 } from './lib.mjs';
@@ -56,6 +58,10 @@ const USAGE = `usage: node bench/scheduler.mjs [options]
   --window S       seconds counted (default: the interval, at most 60)
   --executors N    passed to webmon up (default: its own, one per core)
   --concurrency N  executor.concurrency (default: webmon's, 100)
+  --save-at S      take a snapshot S seconds into the window, paced as webmon's periodic ones
+                   (default: only those, every 5 minutes)
+  --redis-config K=V  CONFIG SET on the Redis before webmon starts (repeatable), e.g.
+                   --redis-config rdbcompression=no
   --history H      hours of checks every asset has when webmon starts (default 24: steady
                    state; 0: the window holds the assets' first checks; see seedHistory)
   --timeout S      overall limit in seconds (default 600)
@@ -76,6 +82,8 @@ try {
       executors: { type: 'string' },
       concurrency: { type: 'string' },
       history: { type: 'string', default: '24' },
+      'save-at': { type: 'string' },
+      'redis-config': { type: 'string', multiple: true, default: [] },
       timeout: { type: 'string', default: '600' },
       json: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
@@ -101,9 +109,15 @@ try {
     executors: values.executors === undefined ? undefined : int('executors', 1, 64),
     concurrency: values.concurrency === undefined ? undefined : int('concurrency', 1, 10_000),
     history: int('history', 0, 400 * 24),
+    saveAt: values['save-at'] === undefined ? undefined : int('save-at', 0, 3600),
     timeoutSec: int('timeout', 10, 3600),
     json: values.json,
     nodeArgs: values['node-arg'],
+    redisConfig: values['redis-config'].map((kv) => {
+      const at = kv.indexOf('=');
+      if (at < 1) throw new Error(`--redis-config: KEY=VALUE expected (got ${kv})`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
     env: Object.fromEntries(
       values.env.map((kv) => {
         const at = kv.indexOf('=');
@@ -147,6 +161,11 @@ async function main() {
     say(`history written in ${((Date.now() - seeded0) / 1000).toFixed(1)} s (${rounds} checks of one asset, copied to the others)`);
   }
   await spreadSchedule(redis.url, opts.interval * 1000, 3000, opts.history > 0);
+  if (opts.redisConfig.length) {
+    const db = await openRedis({ url: redis.url, name: 'webmon-bench-config' });
+    for (const [key, value] of opts.redisConfig) await db.config('SET', key, value);
+    db.disconnect();
+  }
 
   const { base, pid, env: upEnv } = await startWebmonUp(life, {
     // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
@@ -154,7 +173,9 @@ async function main() {
     executors: opts.executors,
     workDir,
     // One target host for every asset: per-host politeness would allow one check a second.
-    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}), ...opts.env },
+    // Snapshots as `webmon up` takes them of the redis-server it manages itself (this one is the
+    // bench's, so that it outlives webmon for the readings).
+    env: { WEBMON_POLITENESS_HOST_INTERVAL_MS: '0', WEBMON_SNAPSHOTS_EVERY_SEC: '300', ...(opts.concurrency ? { WEBMON_EXECUTOR_CONCURRENCY: String(opts.concurrency) } : {}), ...opts.env },
     nodeArgs: opts.nodeArgs,
   });
   const executors = opts.executors ?? availableParallelism();
@@ -173,8 +194,13 @@ async function main() {
   await statsDb.config('SET', 'slowlog-log-slower-than', '1000', 'slowlog-max-len', '10000');
   await statsDb.slowlog('RESET');
   const from = Date.now();
+  const sampler = sampleCpu(pids, redis.process.pid);
+  const keyDelayUs = loadConfig({ env: opts.env }).snapshots.keyDelayUs;
+  const saveTimer = opts.saveAt === undefined ? null : setTimeout(() => takeSnapshot(statsDb, { keyDelayUs }).catch((err) => say(`snapshot: ${err.message}`)), opts.saveAt * 1000);
   await sleep(opts.window * 1000);
   const to = Date.now();
+  clearTimeout(saveTimer);
+  const cpuTimeline = sampler.stop(from);
   const cpu1 = cpuOf(all);
   const machineMs = machineBusyMs() - machine0;
   life.assertAlive();
@@ -187,6 +213,8 @@ async function main() {
     lastForkUs: Number(/latest_fork_usec:(\d+)/.exec(await statsDb.info('stats'))?.[1]),
     lastBgsaveSec: Number(/rdb_last_bgsave_time_sec:(-?\d+)/.exec(persistence)?.[1]),
     lastSaveMs: Number(await statsDb.lastsave()) * 1000,
+    // Memory the last snapshot's copy-on-write duplicated (pages Redis wrote while its child saved).
+    lastCowMb: round(Number(/rdb_last_cow_size:(\d+)/.exec(persistence)?.[1]) / 1048576),
   };
   const dispatcherStatus = controlStatus(upEnv, workDir);
   statsDb.disconnect();
@@ -264,6 +292,7 @@ async function main() {
     completedRatio: round(perSec / needed, 4),
     latenessMs: { p50: quantile(lateness, 0.5), p95: quantile(lateness, 0.95), p99: quantile(lateness, 0.99), max: lateness.at(-1), measured: lateness.length, leftOut },
     latenessTimeline: timeline,
+    cpuTimeline,
     snapshotInWindow: snapshot,
     webmonHistogramSec: { p50: round(hist[0.5], 2), p95: round(hist[0.95], 2), p99: round(hist[0.99], 2) },
     skippedInWindow: { late: stats.checksSkipped.late - skipped0.late, pending: stats.checksSkipped.pending - skipped0.pending },
@@ -294,6 +323,54 @@ async function main() {
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(table(result));
   return 0;
+}
+
+/**
+ * CPU of the measured processes, sampled every second until stop(): cores busy per slice of
+ * SLICE_MS for webmon, redis-server, redis-server's children (its snapshot forks, whose time is
+ * read while they live), everything else the machine ran (the target included), and time the
+ * hypervisor stole from this machine.
+ */
+function sampleCpu(pids, redisPid) {
+  const samples = [];
+  const childCpu = new Map();
+  const take = () => {
+    for (const line of safeRead(`/proc/${redisPid}/task/${redisPid}/children`).split(' ').filter(Boolean)) childCpu.set(line, Math.max(childCpu.get(line) ?? 0, cpuMs(Number(line))));
+    samples.push({
+      at: Date.now(),
+      webmon: pids.webmon.reduce((s, p) => s + cpuMs(p), 0),
+      redis: cpuMs(redisPid),
+      child: [...childCpu.values()].reduce((s, v) => s + v, 0),
+      machine: machineBusyMs(),
+      steal: stealMs(),
+    });
+  };
+  take();
+  const timer = setInterval(take, 1000);
+  return {
+    stop(from) {
+      clearInterval(timer);
+      take();
+      const out = [];
+      for (let k = 0; ; k++) {
+        const a = samples.findLast((x) => x.at <= from + k * SLICE_MS) ?? samples[0];
+        const b = samples.findLast((x) => x.at <= from + (k + 1) * SLICE_MS);
+        if (!b || b.at <= a.at || a.at >= samples.at(-1).at) break;
+        const ms = b.at - a.at;
+        const d = (f) => (b[f] - a[f]) / ms;
+        out.push({ fromSec: (k * SLICE_MS) / 1000, webmon: round(d('webmon'), 2), redis: round(d('redis'), 2), child: round(d('child'), 2), other: round(Math.max(0, d('machine') - d('steal') - d('webmon') - d('redis') - d('child')), 2), steal: round(d('steal'), 2) });
+      }
+      return out;
+    },
+  };
+}
+
+function safeRead(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** `webmon status` of the running install (its control channel, CURVE keys from its data dir). */
@@ -363,6 +440,7 @@ function table(r) {
     `  p50 ${s(r.latenessMs.p50)}   p95 ${s(r.latenessMs.p95)}   p99 ${s(r.latenessMs.p99)}   max ${s(r.latenessMs.max ?? NaN)}`,
     `  webmon_check_start_lateness_seconds (dispatcher hand-off, since start): p50 ${r.webmonHistogramSec.p50} s, p95 ${r.webmonHistogramSec.p95} s, p99 ${r.webmonHistogramSec.p99} s`,
     `  p99 by ${SLICE_MS / 1000} s of the window: ${r.latenessTimeline.map((t) => `${t.fromSec}s ${s(t.p99Ms)}`).join(', ')}`,
+    `  cores busy by ${SLICE_MS / 1000} s (webmon / redis / its snapshot child / other / steal): ${r.cpuTimeline.map((t) => `${t.fromSec}s ${t.webmon}/${t.redis}/${t.child}/${t.other}/${t.steal}`).join(', ')}`,
     `  last snapshot: ${r.snapshotInWindow ? `started ${r.snapshotInWindow.startSec} s into the window, took ${r.snapshotInWindow.tookSec} s` : 'none since the window opened'}`,
     `skipped in the window: ${r.skippedInWindow.late} late, ${r.skippedInWindow.pending} pending (since start: ${r.skippedTotal.late} late, ${r.skippedTotal.pending} pending)`,
     `queue at the end: ${JSON.stringify(r.queue)}; scheduler (webmon status): ${JSON.stringify(r.scheduler)}`,
@@ -370,7 +448,7 @@ function table(r) {
     `redis commands in the window: ${r.redisTopCommands.map((c) => `${c.command} ${c.perCheck}/check ${c.usecPerCall} µs`).join(', ')}`,
     `redis calls over 1 ms in the window: ${r.redisSlowCalls.map((g) => `${g.name}: ${g.calls} calls, ${round(g.usec / 1000)} ms (max ${round(g.max / 1000)} ms)`).join('; ') || 'none'}`,
     `fleet at the end: ${JSON.stringify(r.fleetAtEnd)}`,
-    `redis at the end: ${r.redis.usedMemoryMb} MB used, snapshot ${r.redis.bgsaveInProgress ? 'in progress' : 'not running'}, last fork ${round(r.redis.lastForkUs / 1000)} ms`,
+    `redis at the end: ${r.redis.usedMemoryMb} MB used, snapshot ${r.redis.bgsaveInProgress ? 'in progress' : 'not running'}, last fork ${round(r.redis.lastForkUs / 1000)} ms, last snapshot's copy-on-write ${r.redis.lastCowMb} MB`,
     `CPU: webmon ${r.cpu.webmonBusyCores} cores (${Object.entries(r.cpu.byProcess).map(([k, v]) => `${k} ${v}`).join(', ')}), redis ${r.cpu.redisBusyCores}, target ${r.cpu.targetBusyCores} (not counted); ${r.cpu.perCheckMs} ms per check (webmon + redis)`,
     `machine busy: ${r.cpu.machineBusyCores} of ${r.cores} cores; other load: ${r.cpu.otherBusyCores} cores (should be ~0)`,
     '',

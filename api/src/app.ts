@@ -56,7 +56,9 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   await registerDocs(app);
-  const snapshots = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot failed'));
+  // Paced unless a write's answer waits for its snapshot (sync).
+  const keyDelayUs = config.snapshots.afterWrites === 'async' ? config.snapshots.keyDelayUs : 0;
+  const snapshots = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'snapshot failed'), { keyDelayUs });
   snapshotAfterWrites(app, snapshots, config.snapshots.afterWrites);
   setErrorHandlers(app);
   await keepMaintenanceCurrent(app, ctx, log);

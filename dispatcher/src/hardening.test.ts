@@ -240,3 +240,51 @@ describe('SNAPSHOT NOW under a burst', () => {
     expect(saves).toBeLessThanOrEqual(2);
   });
 });
+
+describe('periodic snapshots (snapshots.everySec)', () => {
+  let server: ManagedRedis;
+  let redis: Redis;
+  const dir = mkdtempSync(join(tmpdir(), 'webmon-snapshot-periodic-'));
+
+  beforeAll(async () => {
+    server = await startManagedRedis({ dir });
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('are taken once the last save is everySec old, paced, and do not hold up the dispatcher\'s stop', async () => {
+    await redis.mset(Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`p${i}`, 'v'])));
+    await redis.bgsave();
+    for (let i = 0; i < 500 && (await persistenceInfo(redis)).inProgress; i++) await new Promise((r) => setTimeout(r, 10));
+    const before = await persistenceInfo(redis);
+    await redis.set('changed', '1');
+    const config = loadConfig({
+      env: {},
+      overrides: { zmq: await endpoints(), scheduler: { enabled: false }, notifier: { enabled: false }, snapshots: { everySec: 1, keyDelayUs: 5000 } },
+    });
+    const d = await startDispatcher(config, createLogger({ level: 'silent', role: 'dispatcher' }), server.url);
+    const waitFor = async (inProgress: boolean) => {
+      let info = await persistenceInfo(redis);
+      for (let i = 0; i < 500 && info.inProgress !== inProgress; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        info = await persistenceInfo(redis);
+      }
+      return info;
+    };
+    let info = await waitFor(true);
+    expect(info.inProgress).toBe(true); // one second after the last save, something changed
+    expect(info.saves).toBe(before.saves + 1);
+    // 400 keys × 5 ms: the paced save runs for 2 s; the server's own setting stays 0.
+    expect(((await redis.config('GET', 'rdb-key-save-delay')) as string[])[1]).toBe('0');
+    const t0 = Date.now();
+    await d.stop();
+    expect(Date.now() - t0).toBeLessThan(1500);
+    info = await waitFor(false);
+    expect(info.lastStatus).toBe('ok');
+    expect(info.lastSaveDurationMs).toBeGreaterThanOrEqual(1000); // paced: about 2 s, not milliseconds
+  });
+});

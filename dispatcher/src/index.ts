@@ -96,6 +96,9 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
 
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
   const snapshots = new SnapshotCoalescer(redis, undefined, { minIntervalMs: config.snapshots.minIntervalMs });
+  // Periodic snapshots, paced: the checks keep the cores busy while a large one is written.
+  const periodic = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'periodic snapshot failed'), { keyDelayUs: config.snapshots.keyDelayUs });
+  if (config.snapshots.everySec > 0) periodic.every(config.snapshots.everySec * 1000);
   const control = new ControlChannel(secure, controlCommands({ instance: id, redis, keys, jobs, queue, scheduler, snapshots, stats, log }), log);
   await control.bind(config.zmq.control);
   log.info({ frontend: config.zmq.frontend, backend: config.zmq.backend, control: config.zmq.control }, 'dispatcher ready');
@@ -108,7 +111,7 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
       await leases.stop();
       await relay.stop();
       await notifier?.stop();
-      await snapshots.close();
+      await Promise.all([snapshots.close(), periodic.close(false)]);
       await control.close();
       await zap.close();
       await heartbeat.stop();

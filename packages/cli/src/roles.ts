@@ -63,6 +63,8 @@ export async function runRoles(initial: Readonly<Config>, roles: Role[], executo
       // Its Unix socket when it has one: a round trip costs both sides less CPU than over TCP.
       redisUrl = run.managed.socketUrl ?? run.managed.url;
       log.info({ url: redactUrl(redisUrl), port: run.managed.port, dir: run.managed.dir }, 'started local redis-server (password in redis.pass)');
+      // Its only save rule is an hourly safety net: the dispatcher takes the paced snapshots.
+      if (!config.snapshots.everySec) config = { ...config, snapshots: { ...config.snapshots, everySec: MANAGED_SNAPSHOT_EVERY_SEC } };
     }
     if (roles.length > 1) config = await withLocalCurve(config, true, log);
     redisUrl ??= DEFAULT_REDIS_URL;
@@ -84,6 +86,9 @@ export async function runRoles(initial: Readonly<Config>, roles: Role[], executo
   }
   return new Promise<number>(() => undefined); // run until a signal arrives
 }
+
+/** Snapshots of the managed redis-server, when snapshots.everySec is not set. */
+const MANAGED_SNAPSHOT_EVERY_SEC = 300;
 
 /** Longest wait for one role to stop (an executor drains its checks for up to 10 s). */
 const ROLE_STOP_MS = 15_000;
@@ -112,6 +117,7 @@ function stopOnSignals(run: Running, log: Logger): void {
       }
     }
     if (run.managed) {
+      log.info('stopping local redis-server (it saves its snapshot first)');
       await run.managed.stop();
       log.info('local redis-server stopped');
     }

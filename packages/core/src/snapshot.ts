@@ -10,7 +10,9 @@
  * cannot keep Redis saving back to back). The window also grows with the dataset: a snapshot
  * never starts within `durationFactor` × the last save's duration after that save ended (any
  * save: this coalescer's, another process's, or Redis's own `save` schedule), so Redis spends
- * at most 1 / (1 + durationFactor) of its time saving, however long a save takes.
+ * at most 1 / (1 + durationFactor) of its time saving, however long a save takes. With
+ * `keyDelayUs`, its snapshots are also paced (see `bgsave`), and `every(ms)` makes it take one
+ * whenever the last save is that old and something changed since.
  */
 import type { Redis } from 'ioredis';
 import { masterNodes } from './redis.js';
@@ -78,8 +80,42 @@ async function nodePersistenceInfo(redis: Redis): Promise<PersistenceInfo> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * BGSAVE. With `keyDelayUs` > 0 the snapshot child pauses that long after each key it writes:
+ * Redis's `rdb-key-save-delay`, set just for the fork and put back to 0 right after it (the
+ * child keeps its own copy), so the server's foreground saves, at SHUTDOWN, stay at full speed.
+ * A snapshot of a large dataset then uses a share of one core over a longer time instead of a
+ * whole core, which on a box the checks keep busy is taken from them. A Redis that refuses
+ * CONFIG, or has a delay of its own already, saves as it is configured.
+ */
+async function bgsave(redis: Redis, keyDelayUs: number): Promise<void> {
+  const own = keyDelayUs > 0 ? await redis.config('GET', KEY_DELAY).then((r) => (r as string[])[1], () => undefined) : undefined;
+  if (own !== '0') {
+    await redis.bgsave();
+    return;
+  }
+  // One write of three commands: nothing of this connection runs between them.
+  const replies = (await redis.pipeline().config('SET', KEY_DELAY, String(keyDelayUs)).bgsave().config('SET', KEY_DELAY, '0').exec()) ?? [];
+  if (replies[2]?.[0]) await redis.config('SET', KEY_DELAY, '0');
+  const err = replies[1]?.[0];
+  if (err) throw err;
+}
+
+const KEY_DELAY = 'rdb-key-save-delay';
+
 /** An RDB snapshot of Redis; on a Cluster, of every master at once (done when the last one is). */
-export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: number } = {}): Promise<SnapshotResult> {
+export interface SnapshotOptions {
+  /** A save already running is waited out and followed by a new one. */
+  fresh?: boolean;
+  /** Longest wait for the save (default 2 minutes; an hour for a paced one). */
+  timeoutMs?: number;
+  /** Pace the save: the snapshot child pauses this long after each key it writes (see `bgsave`). */
+  keyDelayUs?: number;
+  /** Stop waiting for the save (it goes on in Redis): rejects with a SnapshotError. */
+  signal?: AbortSignal;
+}
+
+export async function snapshot(redis: Redis, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const nodes = masterNodes(redis);
   if (nodes.length === 1) return nodeSnapshot(nodes[0]!, opts);
   const all = await Promise.all(nodes.map((n) => nodeSnapshot(n, opts)));
@@ -92,9 +128,9 @@ export async function snapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?
   };
 }
 
-async function nodeSnapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: number }): Promise<SnapshotResult> {
+async function nodeSnapshot(redis: Redis, opts: SnapshotOptions): Promise<SnapshotResult> {
   const started = Date.now();
-  const deadline = started + (opts.timeoutMs ?? 120_000);
+  const deadline = started + (opts.timeoutMs ?? (opts.keyDelayUs ? 3_600_000 : 120_000));
   let mustStart = true;
   let joined = false;
   for (;;) {
@@ -102,7 +138,7 @@ async function nodeSnapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: n
     const saveStarted = Date.now();
     joined = false;
     try {
-      await redis.bgsave(); // "started", or "scheduled" behind an AOF rewrite
+      await bgsave(redis, opts.keyDelayUs ?? 0); // "started", or "scheduled" behind an AOF rewrite
     } catch (err) {
       if (!/already in progress/i.test((err as Error).message)) throw new SnapshotError(`BGSAVE refused: ${(err as Error).message}`);
       joined = true;
@@ -116,6 +152,7 @@ async function nodeSnapshot(redis: Redis, opts: { fresh?: boolean; timeoutMs?: n
         break;
       }
       if (Date.now() > deadline) throw new SnapshotError('the background save did not finish in time');
+      if (opts.signal?.aborted) throw new SnapshotError('snapshots are shutting down');
       await sleep(20);
     }
     // A save we only joined may have started before the caller's writes: take a new one.
@@ -133,13 +170,20 @@ export interface CoalescerOptions {
   minIntervalMs?: number;
   /**
    * A snapshot never starts within this many times the last save's duration after it ended
-   * (default DEFAULT_DURATION_FACTOR; 0: no such window).
+   * (default DEFAULT_DURATION_FACTOR, PACED_DURATION_FACTOR with keyDelayUs; 0: no such window).
    */
   durationFactor?: number;
+  /** Pace its snapshots (see `bgsave`); 0 or unset: full speed. */
+  keyDelayUs?: number;
 }
 
 /** Redis saves at most a quarter of the time: an 8 s save is followed by 24 s without one. */
 export const DEFAULT_DURATION_FACTOR = 3;
+/**
+ * For paced snapshots, which use about a quarter of a core while they run (keyDelayUs 100):
+ * Redis saves at most half the time, an eighth of a core on average.
+ */
+export const PACED_DURATION_FACTOR = 1;
 
 export class SnapshotCoalescer {
   private running: Promise<SnapshotResult> | null = null;
@@ -151,6 +195,8 @@ export class SnapshotCoalescer {
   private lastDurationMs = 0;
   private closed = false;
   private readonly sleeps = new Set<() => void>();
+  private periodic: NodeJS.Timeout | undefined;
+  private readonly abandon = new AbortController();
 
   constructor(
     private readonly redis: Redis,
@@ -182,7 +228,7 @@ export class SnapshotCoalescer {
 
   /** Milliseconds until a snapshot may start (<= 0: now). */
   private async dueIn(): Promise<number> {
-    const k = this.opts.durationFactor ?? DEFAULT_DURATION_FACTOR;
+    const k = this.opts.durationFactor ?? (this.opts.keyDelayUs ? PACED_DURATION_FACTOR : DEFAULT_DURATION_FACTOR);
     let notBefore = this.lastStart + (this.opts.minIntervalMs ?? 0);
     if (k > 0) {
       notBefore = Math.max(notBefore, this.lastEnd + k * this.lastDurationMs);
@@ -209,7 +255,7 @@ export class SnapshotCoalescer {
 
   private start(): Promise<SnapshotResult> {
     this.lastStart = Date.now();
-    const run = snapshot(this.redis, { fresh: true });
+    const run = snapshot(this.redis, { fresh: true, keyDelayUs: this.opts.keyDelayUs, signal: this.abandon.signal });
     this.running = run;
     const clear = () => {
       if (this.running === run) this.running = null;
@@ -220,9 +266,28 @@ export class SnapshotCoalescer {
       clear();
     }, (err: Error) => {
       clear();
-      this.onError?.(err);
+      if (!this.abandon.signal.aborted) this.onError?.(err);
     });
     return run;
+  }
+
+  /**
+   * Takes a snapshot whenever the last save (any: this coalescer's, another's, Redis's own
+   * schedule's) ended `everyMs` ago or more and something changed since; looks every tenth of
+   * that, at most every 10 s. Failures go to onError; the next look tries again.
+   */
+  every(everyMs: number): void {
+    clearInterval(this.periodic);
+    this.periodic = setInterval(() => {
+      if (this.running || this.pending || this.closed) return;
+      persistenceInfo(this.redis).then(
+        (info) => {
+          if (!info.inProgress && info.changesSinceLastSave > 0 && Date.now() - info.lastSave * 1000 >= everyMs) this.request().catch(() => undefined);
+        },
+        (err: Error) => this.onError?.(err),
+      );
+    }, Math.min(everyMs / 10, 10_000));
+    this.periodic.unref();
   }
 
   /** Resolves when nothing runs or waits (shutdown). */
@@ -230,9 +295,14 @@ export class SnapshotCoalescer {
     while (this.running || this.pending) await (this.pending ?? this.running)!.catch(() => undefined);
   }
 
-  /** Refuses new requests, fails those still waiting for their turn, and waits for a running save. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new requests, fails those still waiting for their turn, and waits for a running save;
+   * with `wait` false, stops waiting for it too (it goes on in Redis, whose shutdown saves anyway).
+   */
+  async close(wait = true): Promise<void> {
     this.closed = true;
+    clearInterval(this.periodic);
+    if (!wait) this.abandon.abort();
     for (const wake of [...this.sleeps]) wake();
     await this.idle();
   }
