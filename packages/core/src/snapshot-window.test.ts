@@ -142,6 +142,28 @@ describe('paced snapshots', () => {
     expect((await persistenceInfo(redis)).saves).toBe(before + 1); // closed: no more
   });
 
+  it('every(ms): after a failed save, tries again a period later, not at every look', async () => {
+    // A server of its own whose data directory is gone: every save fails to create its file.
+    const goneDir = mkdtempSync(join(tmpdir(), 'webmon-snapshot-gone-'));
+    const failing = await startManagedRedis({ dir: goneDir });
+    const client = new Redis(failing.url);
+    const errors: Error[] = [];
+    const coalescer = new SnapshotCoalescer(client, (err) => errors.push(err), { durationFactor: 0 });
+    try {
+      await client.set('periodic', 'failing');
+      rmSync(goneDir, { recursive: true, force: true });
+      coalescer.every(1000); // looks every 100 ms
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(errors.length).toBeGreaterThanOrEqual(1);
+      expect(errors.length).toBeLessThanOrEqual(3); // about one a second, not one a look
+      expect(errors[0]!.message).toMatch(/failed/);
+    } finally {
+      await coalescer.close();
+      client.disconnect();
+      await failing.stop(1000); // its final save fails too: killed after 1 s
+    }
+  });
+
   it('a paced coalescer waits 1 × (not 3 ×) its last save\'s duration: that save took a fraction of a core', async () => {
     await redis.flushall();
     await redis.mset(Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`paced:${i}`, 'x'])));

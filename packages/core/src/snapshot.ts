@@ -96,7 +96,7 @@ async function bgsave(redis: Redis, keyDelayUs: number): Promise<void> {
   }
   // One write of three commands: nothing of this connection runs between them.
   const replies = (await redis.pipeline().config('SET', KEY_DELAY, String(keyDelayUs)).bgsave().config('SET', KEY_DELAY, '0').exec()) ?? [];
-  if (replies[2]?.[0]) await redis.config('SET', KEY_DELAY, '0');
+  if (replies[2]?.[0]) await redis.config('SET', KEY_DELAY, '0').catch(() => undefined);
   const err = replies[1]?.[0];
   if (err) throw err;
 }
@@ -274,15 +274,20 @@ export class SnapshotCoalescer {
   /**
    * Takes a snapshot whenever the last save (any: this coalescer's, another's, Redis's own
    * schedule's) ended `everyMs` ago or more and something changed since; looks every tenth of
-   * that, at most every 10 s. Failures go to onError; the next look tries again.
+   * that, at most every 10 s. Failures go to onError; the next try is a period later.
    */
   every(everyMs: number): void {
     clearInterval(this.periodic);
+    // After a failed save (disk full, …) the next try waits a whole period, not a tick.
+    let failedAt = 0;
     this.periodic = setInterval(() => {
-      if (this.running || this.pending || this.closed) return;
+      if (this.running || this.pending || this.closed || Date.now() - failedAt < everyMs) return;
       persistenceInfo(this.redis).then(
         (info) => {
-          if (!info.inProgress && info.changesSinceLastSave > 0 && Date.now() - info.lastSave * 1000 >= everyMs) this.request().catch(() => undefined);
+          if (info.inProgress || info.changesSinceLastSave === 0 || Date.now() - info.lastSave * 1000 < everyMs) return;
+          this.request().catch(() => {
+            failedAt = Date.now();
+          });
         },
         (err: Error) => this.onError?.(err),
       );
