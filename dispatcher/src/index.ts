@@ -95,7 +95,8 @@ export async function startDispatcher(config: Readonly<Config>, log: Logger, red
   const notifier = config.notifier.enabled ? await startConfiguredNotifier(config, redis, keys, log) : null;
 
   const heartbeat = startHeartbeat(redis, keys, 'dispatcher', id, log);
-  const snapshots = new SnapshotCoalescer(redis, undefined, { minIntervalMs: config.snapshots.minIntervalMs });
+  // SNAPSHOT NOW: an operator waits for it, at full speed; snapshots.minIntervalMs rate-limits it.
+  const snapshots = new SnapshotCoalescer(redis, undefined, { minIntervalMs: config.snapshots.minIntervalMs, durationFactor: 0 });
   // Periodic snapshots, paced: the checks keep the cores busy while a large one is written.
   const periodic = new SnapshotCoalescer(redis, (err) => log.error({ err: err.message }, 'periodic snapshot failed'), { keyDelayUs: config.snapshots.keyDelayUs });
   if (config.snapshots.everySec > 0) periodic.every(config.snapshots.everySec * 1000);

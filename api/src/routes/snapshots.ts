@@ -11,8 +11,11 @@ import { error, response } from '../openapi.js';
 import { iso } from '../present.js';
 import { SnapshotStatus } from '../schemas/index.js';
 
-/** How long a snapshot may take, as `webmon snapshot` waits. */
-const SNAPSHOT_TIMEOUT_MS = 130_000;
+/**
+ * How long a snapshot may take, as `webmon snapshot` waits: one that arrives while a paced
+ * periodic save runs waits it out first (about 3.5 minutes at 100,000 assets).
+ */
+const SNAPSHOT_TIMEOUT_MS = 600_000;
 /** How long a connection to the control channel may take before the dispatcher counts as absent. */
 const CONNECT_TIMEOUT_MS = 1000;
 

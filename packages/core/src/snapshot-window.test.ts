@@ -78,6 +78,26 @@ describe('snapshot policy', () => {
     }
   });
 
+  it('counts a save it did not start once its duration, whatever its own factor (most are paced periodic saves)', async () => {
+    await slowSaves(2200);
+    try {
+      await redis.bgsave();
+      for (let i = 0; i < 500 && !(await persistenceInfo(redis)).inProgress; i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 1000 && (await persistenceInfo(redis)).inProgress; i++) await new Promise((r) => setTimeout(r, 10));
+      const info = await persistenceInfo(redis);
+      await redis.config('SET', 'rdb-key-save-delay', '0');
+      const coalescer = new SnapshotCoalescer(redis); // the default factor, 3
+      const res = await coalescer.request();
+      const issued = res.startedAt + res.durationMs - res.saveMs;
+      const foreignMs = info.lastSaveDurationMs - 1000;
+      expect(issued).toBeGreaterThanOrEqual(info.lastSave * 1000 + foreignMs);
+      expect(issued).toBeLessThan(info.lastSave * 1000 + 2 * foreignMs + 1000); // not 3 ×
+      await coalescer.close();
+    } finally {
+      await redis.config('SET', 'rdb-key-save-delay', '0');
+    }
+  });
+
   it('does not wait when saves are quick (durationFactor 0 turns the window off)', async () => {
     await redis.flushall();
     const coalescer = new SnapshotCoalescer(redis, undefined, { durationFactor: 0 });

@@ -8,9 +8,10 @@
  * request made while one runs is answered by the next, which starts after it. With
  * `minIntervalMs`, snapshots also start at most once per interval (a steady stream of requests
  * cannot keep Redis saving back to back). The window also grows with the dataset: a snapshot
- * never starts within `durationFactor` × the last save's duration after that save ended (any
- * save: this coalescer's, another process's, or Redis's own `save` schedule), so Redis spends
- * at most 1 / (1 + durationFactor) of its time saving, however long a save takes. With
+ * never starts within `durationFactor` × its own last save's duration after that save ended
+ * (and within once the duration of a save it did not start: another process's, or Redis's own
+ * `save` schedule's), so Redis spends at most 1 / (1 + durationFactor) of its time on this
+ * coalescer's saves, however long a save takes. With
  * `keyDelayUs`, its snapshots are also paced (see `bgsave`), and `every(ms)` makes it take one
  * whenever the last save is that old and something changed since.
  */
@@ -103,11 +104,13 @@ async function bgsave(redis: Redis, keyDelayUs: number): Promise<void> {
 
 const KEY_DELAY = 'rdb-key-save-delay';
 
-/** An RDB snapshot of Redis; on a Cluster, of every master at once (done when the last one is). */
 export interface SnapshotOptions {
   /** A save already running is waited out and followed by a new one. */
   fresh?: boolean;
-  /** Longest wait for the save (default 2 minutes; an hour for a paced one). */
+  /**
+   * Longest wait, ms (default an hour: a fresh save may first wait out a paced one, which takes
+   * minutes on a large dataset, and Redis reports while a save runs).
+   */
   timeoutMs?: number;
   /** Pace the save: the snapshot child pauses this long after each key it writes (see `bgsave`). */
   keyDelayUs?: number;
@@ -115,6 +118,7 @@ export interface SnapshotOptions {
   signal?: AbortSignal;
 }
 
+/** An RDB snapshot of Redis; on a Cluster, of every master at once (done when the last one is). */
 export async function snapshot(redis: Redis, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const nodes = masterNodes(redis);
   if (nodes.length === 1) return nodeSnapshot(nodes[0]!, opts);
@@ -130,7 +134,7 @@ export async function snapshot(redis: Redis, opts: SnapshotOptions = {}): Promis
 
 async function nodeSnapshot(redis: Redis, opts: SnapshotOptions): Promise<SnapshotResult> {
   const started = Date.now();
-  const deadline = started + (opts.timeoutMs ?? (opts.keyDelayUs ? 3_600_000 : 120_000));
+  const deadline = started + (opts.timeoutMs ?? 3_600_000);
   let mustStart = true;
   let joined = false;
   for (;;) {
@@ -232,11 +236,14 @@ export class SnapshotCoalescer {
     let notBefore = this.lastStart + (this.opts.minIntervalMs ?? 0);
     if (k > 0) {
       notBefore = Math.max(notBefore, this.lastEnd + k * this.lastDurationMs);
-      // A save this coalescer did not start (it ended after ours) counts too. Redis reports its
-      // duration in whole seconds of the wall clock (a 0.2 s save may read 1): take 1 s off.
+      // A save this coalescer did not start (it ended after ours) counts too, at most once its
+      // duration: most are the dispatcher's paced periodic saves, whose length overstates their
+      // cost. Redis reports it in whole seconds of the wall clock (a 0.2 s save may read 1): take
+      // 1 s off.
       const info = await persistenceInfo(this.redis);
       const foreignMs = Math.max(0, info.lastSaveDurationMs - 1000);
-      if (info.lastSave * 1000 > this.lastEnd && foreignMs > 0) notBefore = Math.max(notBefore, info.lastSave * 1000 + k * foreignMs);
+      const foreignK = Math.min(k, PACED_DURATION_FACTOR);
+      if (info.lastSave * 1000 > this.lastEnd && foreignMs > 0) notBefore = Math.max(notBefore, info.lastSave * 1000 + foreignK * foreignMs);
     }
     return notBefore - Date.now();
   }
