@@ -140,14 +140,18 @@ export function cpuOf(pids) {
 
 /** CPU time the whole machine spent busy (all cores, all processes), in ms. */
 export function machineBusyMs() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const f = machineTicks();
   return ((f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * 1000) / clockTicks;
 }
 
 /** CPU time the hypervisor stole from this machine (all cores), in ms: counted in machineBusyMs. */
 export function stealMs() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return ((f[7] ?? 0) * 1000) / clockTicks;
+  return ((machineTicks()[7] ?? 0) * 1000) / clockTicks;
+}
+
+/** The `cpu` line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal, … ticks. */
+function machineTicks() {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
 }
 
 /** Direct children of a process: [{ pid, comm }]. */

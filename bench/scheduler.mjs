@@ -196,10 +196,13 @@ async function main() {
   const from = Date.now();
   const sampler = sampleCpu(pids, redis.process.pid);
   const keyDelayUs = loadConfig({ env: opts.env }).snapshots.keyDelayUs;
-  const saveTimer = opts.saveAt === undefined ? null : setTimeout(() => takeSnapshot(statsDb, { keyDelayUs }).catch((err) => say(`snapshot: ${err.message}`)), opts.saveAt * 1000);
+  // Waited for no longer than the window (the save goes on in Redis).
+  const saveWait = new AbortController();
+  const saveTimer = opts.saveAt === undefined ? null : setTimeout(() => takeSnapshot(statsDb, { keyDelayUs, signal: saveWait.signal }).catch((err) => saveWait.signal.aborted || say(`snapshot: ${err.message}`)), opts.saveAt * 1000);
   await sleep(opts.window * 1000);
   const to = Date.now();
   clearTimeout(saveTimer);
+  saveWait.abort();
   const cpuTimeline = sampler.stop(from);
   const cpu1 = cpuOf(all);
   const machineMs = machineBusyMs() - machine0;

@@ -157,7 +157,8 @@ async function nodeSnapshot(redis: Redis, opts: SnapshotOptions): Promise<Snapsh
       }
       if (Date.now() > deadline) throw new SnapshotError('the background save did not finish in time');
       if (opts.signal?.aborted) throw new SnapshotError('snapshots are shutting down');
-      await sleep(20);
+      // Every 20 ms at first, then less often: a paced save of a large dataset runs for minutes.
+      await sleep(Math.min(1000, 20 + (Date.now() - saveStarted) / 50));
     }
     // A save we only joined may have started before the caller's writes: take a new one.
     if (joined && opts.fresh && mustStart) {
@@ -281,7 +282,8 @@ export class SnapshotCoalescer {
   /**
    * Takes a snapshot whenever the last save (any: this coalescer's, another's, Redis's own
    * schedule's) ended `everyMs` ago or more and something changed since; looks every tenth of
-   * that, at most every 10 s. Failures go to onError; the next try is a period later.
+   * that, at most every 10 s. Failures (of the save, or of reading Redis's figures) go to onError;
+   * the next try is a period later.
    */
   every(everyMs: number): void {
     clearInterval(this.periodic);
@@ -296,7 +298,10 @@ export class SnapshotCoalescer {
             failedAt = Date.now();
           });
         },
-        (err: Error) => this.onError?.(err),
+        (err: Error) => {
+          failedAt = Date.now();
+          this.onError?.(err);
+        },
       );
     }, Math.min(everyMs / 10, 10_000));
     this.periodic.unref();
