@@ -225,7 +225,7 @@ export const ConfigSchema = Type.Object(
         }),
         minIntervalMs: Int(5000, 0, 3_600_000, 'Least time between the starts of two snapshots asked for by SNAPSHOT NOW; requests in between share the next one.'),
         everySec: Int(0, 0, 86_400, 'The dispatcher asks for a snapshot whenever the last one is this old and something changed (0: only Redis\'s own save rules). `webmon up` with its local redis-server uses 300 when this is 0.'),
-        keyDelayUs: Int(100, 0, 100_000, 'Paced snapshots (every everySec, and after API writes with afterWrites async): the snapshot process pauses this long after each key it writes (Redis\'s rdb-key-save-delay, set for the fork only), so a large snapshot uses a share of one core instead of all of it, and takes longer: about (this + 0.1 ms) per key. 0: full speed. SNAPSHOT NOW and afterWrites sync are never paced.'),
+        keyDelayUs: Int(100, 0, 100_000, 'Paced snapshots (every everySec, and after API writes with afterWrites async): the snapshot process pauses this long after each key it writes (Redis\'s rdb-key-save-delay, set for the fork only), so a large snapshot uses a share of one core instead of all of it, and takes longer: about (this + 0.2 ms) per key under check load (3.5 minutes for 100,000 assets). 0: full speed. SNAPSHOT NOW and afterWrites sync are never paced.'),
       },
       { default: {}, additionalProperties: false },
     ),
