@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { createKeys, freePort, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
-import { ADMIN_KEY, CLI, api, gitRevision, machineBusyMs, round, say, sleep, targetHits } from './lib.mjs';
+import { ADMIN_KEY, CLI, NODE_FLAGS, api, gitRevision, machineBusyMs, round, say, sleep, targetHits } from './lib.mjs';
 
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)'; // what the http plugin sends
 const PREFIX = 'bench';
@@ -310,7 +310,7 @@ async function startRoles(redisUrl, concurrency) {
   for (const role of ['dispatcher', 'executor', 'api']) {
     // cwd = the temp dir, so that no ./webmon.yaml of the caller is picked up.
     const prof = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProfDir), '--cpu-prof-name', `${role}.cpuprofile`] : [];
-    const child = spawn(process.execPath, [...opts.nodeArgs, ...prof, CLI, role], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...opts.nodeArgs, ...prof, CLI, role], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     roles[role] = track(role, child);
   }
   const base = `http://127.0.0.1:${apiPort}`;

@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { AssetStore, JobStore, createKeys, freePort, jobPolicy, loadConfig, normalizeUrl, openRedis, scripts } from '@webmon/core';
+import { NODE_FLAGS } from '../packages/cli/dist/node-flags.js';
 
 export const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+// webmon's Node.js options, as its launchers pass them (packages/cli/src/node-flags.ts).
+export { NODE_FLAGS };
 export const ADMIN_KEY = 'wm_bench_admin_key_0123456789abcdef';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Progress goes to stderr, so that --json leaves stdout to the one result line. */
@@ -287,7 +290,8 @@ export async function startWebmonUp(life, { redisUrl, executors, env: extraEnv =
     ...extraEnv,
   };
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const args = [...nodeArgs, CLI, 'up', ...(executors ? ['--executors', String(executors)] : [])];
+  // As `npm start` runs it (with webmon's Node.js options).
+  const args = [...NODE_FLAGS, ...nodeArgs, CLI, 'up', ...(executors ? ['--executors', String(executors)] : [])];
   const up = life.track('webmon', spawn(process.execPath, args, { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const base = `http://127.0.0.1:${apiPort}`;
   const want = executors ?? 1;

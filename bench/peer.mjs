@@ -56,6 +56,8 @@ const USAGE = `usage: node bench/peer.mjs [options]
   --warm-rounds N    unmeasured checks of every asset before webmon's measured round (default
                      3: the first checks lay out each asset's roll-up rings)
   --timeout S        overall limit in seconds (default 180 a round)
+  --only PHASE       run one phase alone (raw, webmon or blackbox), for work on one side;
+                     no ratios are printed
   --json             one JSON line instead of the table
   -h, --help         this help`;
 
@@ -71,6 +73,7 @@ try {
       'warm-rounds': { type: 'string', default: '3' },
       rounds: { type: 'string', default: '1' },
       timeout: { type: 'string' },
+      only: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -94,7 +97,9 @@ try {
     rounds: int('rounds', values.rounds, 1, 20),
     timeoutSec: values.timeout === undefined ? 180 * int('rounds', values.rounds, 1, 20) : int('timeout', values.timeout, 10, 3600),
     json: values.json,
+    only: values.only,
   };
+  if (opts.only !== undefined && !['raw', 'webmon', 'blackbox'].includes(opts.only)) throw new Error(`--only: raw, webmon or blackbox (got ${opts.only})`);
 } catch (err) {
   process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
   process.exit(2);
@@ -187,9 +192,11 @@ async function webmonPhase(targetUrl, targetPid, workDir, round) {
     const cpu0 = cpuOf([...pids, targetPid]);
     const hits0 = await targetHits(targetUrl);
     say(`webmon: ${opts.checks} checks through api → dispatcher → ${CORES} executors ...`);
+    const machine0 = machineBusyMs();
     const t0 = performance.now();
     await runJobs(base, db, keys, ids);
     const elapsedMs = performance.now() - t0;
+    const busyCores = (machineBusyMs() - machine0) / elapsedMs;
     const cpu1 = cpuOf([...pids, targetPid]);
     const hits = (await targetHits(targetUrl)) - hits0;
     if (hits !== opts.checks) throw new Error(`webmon: the target saw ${hits} requests for ${opts.checks} checks`);
@@ -207,6 +214,7 @@ async function webmonPhase(targetUrl, targetPid, workDir, round) {
       webmonMsPerCheck: webmonMs / opts.checks,
       redisMsPerCheck: redisMs / opts.checks,
       targetMsPerCheck: ms([targetPid]) / opts.checks,
+      busyCores,
     };
   } finally {
     db.disconnect();
@@ -271,9 +279,11 @@ async function blackboxPhase(targetUrl, targetPid, workDir) {
       const pid = bb.child.pid;
       const cpu0 = cpuOf([pid, targetPid]);
       const driver0 = process.cpuUsage();
+      const machine0 = machineBusyMs();
       const t0 = performance.now();
       await drive(probe, opts.checks, c);
       const elapsedMs = performance.now() - t0;
+      const busyCores = (machineBusyMs() - machine0) / elapsedMs;
       const cpu1 = cpuOf([pid, targetPid]);
       const driver = process.cpuUsage(driver0);
       runs.push({
@@ -282,6 +292,7 @@ async function blackboxPhase(targetUrl, targetPid, workDir) {
         cpuMsPerProbe: (cpu1[pid] - cpu0[pid]) / opts.checks,
         driverMsPerProbe: (driver.user + driver.system) / 1000 / opts.checks,
         targetMsPerProbe: (cpu1[targetPid] - cpu0[targetPid]) / opts.checks,
+        busyCores,
       });
     }
   } finally {
@@ -308,6 +319,7 @@ async function main() {
   life.tempDir(workDir);
   const target = await startTarget(life);
   say(`target ${target.url}, ${CORES} cores, node ${process.version}`);
+  if (opts.only) return onlyPhase(target, workDir);
   const machine0 = machineBusyMs();
   const t0 = Date.now();
   say(`raw: ${opts.checks} requests from ${CORES} undici processes (concurrency ${opts.concurrency} each) ...`);
@@ -378,6 +390,23 @@ async function main() {
   };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(table(result));
+  return 0;
+}
+
+/** `--only PHASE`: that phase alone, each round with the cores the machine had busy during it. */
+async function onlyPhase(target, workDir) {
+  const run = { raw: () => rawPhase(target.url, target.pid), webmon: (n) => webmonPhase(target.url, target.pid, workDir, n), blackbox: () => blackboxPhase(target.url, target.pid, workDir) }[opts.only];
+  const rounds = [];
+  for (let n = 1; n <= opts.rounds; n++) {
+    const r = await run(n);
+    const busy = r.busyCores === undefined ? undefined : round(r.busyCores, 2);
+    const cpu = r.cpuMsPerCheck ?? r.cpuMsPerProbe ?? r.cpuMsPerReq;
+    rounds.push({ perSec: round(r.perSec), cpuMs: round(cpu, 3), busyCores: busy, ...(r.redisMsPerCheck === undefined ? {} : { webmonMs: round(r.webmonMsPerCheck, 3), redisMs: round(r.redisMsPerCheck, 3) }) });
+    say(`${opts.only} ${n}: ${JSON.stringify(rounds.at(-1))}`);
+  }
+  const perSec = rounds.map((r) => r.perSec).sort((a, b) => a - b);
+  const result = { date: new Date().toISOString(), commit: gitRevision(), phase: opts.only, checks: opts.checks, rounds, medianPerSec: perSec[Math.floor((perSec.length - 1) / 2)] };
+  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `\n${opts.only} alone, ${opts.checks} a round (busy: cores of the machine busy while measured): median ${result.medianPerSec}/s\n`);
   return 0;
 }
 

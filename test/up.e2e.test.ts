@@ -8,6 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
+import { NODE_FLAGS } from '../packages/cli/src/node-flags.js';
 import { client, freshPorts, startRunning, startTarget, webmon } from './helpers/processes.js';
 
 const dirs: string[] = [];
@@ -122,6 +123,8 @@ describe('webmon up', () => {
       const [first] = childPid();
       expect(first).toBeGreaterThan(0);
       expect(first).not.toBe(up.child.pid);
+      // The parent was started without webmon's Node.js options: the forked executor has them.
+      expect(readFileSync(`/proc/${first}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...NODE_FLAGS]));
       const status = async () => {
         const p = webmon(['status'], env, { cwd });
         await new Promise((r) => p.child.once('exit', r));

@@ -12,6 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Config, Logger } from '@webmon/core';
+import { withNodeFlags } from './node-flags.js';
 
 /** The internal command a forked executor runs. */
 export const EXECUTOR_CHILD_COMMAND = 'executor-child';
@@ -102,7 +103,7 @@ export class ExecutorPool {
   }
 
   private spawn(slot: Slot): Promise<void> {
-    const child = fork(MAIN, [EXECUTOR_CHILD_COMMAND], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const child = fork(MAIN, [EXECUTOR_CHILD_COMMAND], { execArgv: withNodeFlags(process.execArgv), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     slot.child = child;
     slot.startedAt = Date.now();
     this.log.info({ executor: slot.index, childPid: child.pid }, 'executor process started');
