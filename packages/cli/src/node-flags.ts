@@ -1,8 +1,9 @@
 /**
- * The Node.js options webmon's processes run with. Every launcher passes them: `npm start`
- * (package.json), the `webmon` command (bin/webmon.js's first line), the container image's
- * ENTRYPOINT (docker/Dockerfile); `webmon up` adds any its own process lacks to the executors
- * it forks. node-flags.test.ts keeps the launchers in step with this list.
+ * The Node.js options webmon's processes run with. `npm start` (package.json) and the container
+ * image's ENTRYPOINT (docker/Dockerfile) pass them, and `webmon up` adds any its own process lacks
+ * to the executors it forks. The `webmon` command cannot (its first line is a plain `env node`:
+ * BusyBox's env has no `-S`); a process started that way, or as `node …/main.js`, gets them from
+ * NODE_OPTIONS. node-flags.test.ts keeps the launchers in step with this list.
  *
  * `--max-semi-space-size=32` (MB): V8's young generation, where a check's short-lived objects
  * (sockets, parsers, results, Redis replies) are born and mostly die. At the default (16 MB
