@@ -215,17 +215,21 @@ async function webmonPhase(targetUrl, targetPid, workDir, roundNo) {
   }
 }
 
+/** Runs `work`: its wall time, the machine's cores busy meanwhile, and of them those the hypervisor stole. */
+async function timed(work) {
+  const machine0 = machineBusyMs();
+  const steal0 = stealMs();
+  const t0 = performance.now();
+  await work();
+  const elapsedMs = performance.now() - t0;
+  return { elapsedMs, busyCores: (machineBusyMs() - machine0) / elapsedMs, stolenCores: (stealMs() - steal0) / elapsedMs };
+}
+
 /** One measured check of every asset: checks/s, CPU per check of webmon and its Redis, busy cores. */
 async function measureWebmon(targetUrl, targetPid, pids, base, db, keys, ids) {
   const cpu0 = cpuOf([...pids, targetPid]);
   const hits0 = await targetHits(targetUrl);
-  const machine0 = machineBusyMs();
-  const steal0 = stealMs();
-  const t0 = performance.now();
-  await runJobs(base, db, keys, ids);
-  const elapsedMs = performance.now() - t0;
-  const busyCores = (machineBusyMs() - machine0) / elapsedMs;
-  const stolenCores = (stealMs() - steal0) / elapsedMs;
+  const { elapsedMs, busyCores, stolenCores } = await timed(() => runJobs(base, db, keys, ids));
   const cpu1 = cpuOf([...pids, targetPid]);
   const hits = (await targetHits(targetUrl)) - hits0;
   if (hits !== opts.checks) throw new Error(`webmon: the target saw ${hits} requests for ${opts.checks} checks`);
@@ -300,13 +304,7 @@ async function blackboxPhase(targetUrl, targetPid, workDir) {
       const pid = bb.child.pid;
       const cpu0 = cpuOf([pid, targetPid]);
       const driver0 = process.cpuUsage();
-      const machine0 = machineBusyMs();
-      const steal0 = stealMs();
-      const t0 = performance.now();
-      await drive(probe, opts.checks, c);
-      const elapsedMs = performance.now() - t0;
-      const busyCores = (machineBusyMs() - machine0) / elapsedMs;
-      const stolenCores = (stealMs() - steal0) / elapsedMs;
+      const { elapsedMs, busyCores, stolenCores } = await timed(() => drive(probe, opts.checks, c));
       const cpu1 = cpuOf([pid, targetPid]);
       const driver = process.cpuUsage(driver0);
       runs.push({

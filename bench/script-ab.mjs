@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { AssetStore, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scriptLoader, scripts, startManagedRedis } from '@webmon/core';
+import { AssetStore, CORE_SCRIPTS, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scriptLoader, scripts, startManagedRedis } from '@webmon/core';
 
 const USAGE = `usage: node bench/script-ab.mjs --a DIR [--b DIR] [--assets N] [--rounds N] [--gap-ms MS] [--json]`;
 let values;
@@ -59,9 +59,8 @@ const GAP_MS = Math.max(0, Number(values['gap-ms']));
 const SETTLE = 3;
 const CLAIM_BATCH = 12;
 const COMPLETE_BATCH = 20;
-// The scripts JobStore and AssetStore call (a loader needs every one they may run).
-const NAMES = ['asset_create', 'asset_update', 'asset_delete', 'asset_list', 'asset_owners', 'job_enqueue', 'job_claim', 'job_extend', 'job_complete', 'jobs_sweep', 'schedule_claim', 'host_slot', 'host_backoff', 'job_defer', 'job_fail', 'job_retry', 'shard_lease'];
-const loaderOf = (dir) => scriptLoader(new URL(`${pathToFileURL(resolve(dir)).href}/`), NAMES);
+// A copy of the scripts, loaded as core loads its own (every script the stores may run).
+const loaderOf = (dir) => scriptLoader(new URL(`${pathToFileURL(resolve(dir)).href}/`), CORE_SCRIPTS);
 
 const dir = mkdtempSync(join(tmpdir(), 'webmon-bench-script-ab-'));
 const server = await startManagedRedis({ dir });

@@ -4,18 +4,13 @@
  * does; when no dispatcher accepts the connection there, this api has Redis save itself (the
  * same coalesced snapshot as snapshots.afterWrites), so that the button works in every setup.
  */
-import { WebmonError, curveClientOptions, persistenceInfo, type Config, type SnapshotCoalescer } from '@webmon/core';
+import { SNAPSHOT_NOW_WAIT_MS, WebmonError, curveClientOptions, persistenceInfo, type Config, type SnapshotCoalescer } from '@webmon/core';
 import { requireAdmin } from '../access.js';
 import type { ApiContext, App } from '../context.js';
 import { error, response } from '../openapi.js';
 import { iso } from '../present.js';
 import { SnapshotStatus } from '../schemas/index.js';
 
-/**
- * How long a snapshot may take, as `webmon snapshot` waits: one that arrives while a paced
- * periodic save runs waits it out first (about 3.5 minutes at 100,000 assets).
- */
-const SNAPSHOT_TIMEOUT_MS = 600_000;
 /** How long a connection to the control channel may take before the dispatcher counts as absent. */
 const CONNECT_TIMEOUT_MS = 1000;
 
@@ -53,7 +48,7 @@ async function snapshotStatus(ctx: ApiContext) {
   return { lastSaveAt: p.lastSave > 0 ? iso(p.lastSave * 1000) : null, lastOk: p.lastStatus === 'ok', inProgress: p.inProgress };
 }
 
-export function snapshotRoutes(ctx: ApiContext, local: SnapshotCoalescer, timeoutMs = SNAPSHOT_TIMEOUT_MS) {
+export function snapshotRoutes(ctx: ApiContext, local: SnapshotCoalescer, timeoutMs = SNAPSHOT_NOW_WAIT_MS) {
   /** Who made the snapshot; throws WEBMON_ERR_SNAPSHOT_FAILED when it failed. */
   async function snapshotNow(): Promise<'dispatcher' | 'api'> {
     let reply: string;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { configEnvVars, loadConfig } from '@webmon/core';
+import { SNAPSHOT_NOW_WAIT_MS, configEnvVars, loadConfig } from '@webmon/core';
 import type { StatusOutput } from './control.js';
 import { EXECUTOR_CHILD_COMMAND } from './executors.js';
 
@@ -29,12 +29,6 @@ interface Globals {
 }
 
 type Exit = (code: number) => void;
-
-/**
- * How long `webmon snapshot` waits: a request that arrives while a paced periodic save runs
- * waits it out first (about 3.5 minutes at 100,000 assets), then saves at full speed.
- */
-const SNAPSHOT_NOW_WAIT_MS = 600_000;
 
 function configOf(cmd: Command) {
   return loadConfig({ file: cmd.optsWithGlobals<Globals>().config });

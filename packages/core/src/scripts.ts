@@ -72,7 +72,8 @@ export function scriptLoader<const Name extends string>(dir: URL, names: readonl
   };
 }
 
-const CORE_SCRIPTS = [
+/** The scripts of ../lua that the stores run (benches load other copies of them by these names). */
+export const CORE_SCRIPTS = [
   'asset_create', 'asset_update', 'asset_delete', 'asset_list', 'asset_owners',
   'job_enqueue', 'job_claim', 'job_extend', 'job_complete', 'jobs_sweep', 'schedule_claim',
   'host_slot', 'host_backoff', 'job_defer', 'job_fail', 'job_retry', 'shard_lease',

@@ -104,6 +104,13 @@ async function bgsave(redis: Redis, keyDelayUs: number): Promise<void> {
 
 const KEY_DELAY = 'rdb-key-save-delay';
 
+/**
+ * How long a client of SNAPSHOT NOW (`webmon snapshot`, POST /snapshots) waits for it: one that
+ * arrives while a paced periodic save runs waits it out first (about 3.5 minutes at 100,000
+ * assets), then saves at full speed.
+ */
+export const SNAPSHOT_NOW_WAIT_MS = 600_000;
+
 export interface SnapshotOptions {
   /** A save already running is waited out and followed by a new one. */
   fresh?: boolean;
