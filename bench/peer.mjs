@@ -50,6 +50,7 @@ const USAGE = `usage: node bench/peer.mjs [options]
   --checks N         requests, checks and probes per phase (default 10000)
   --concurrency N    per raw client process (default 20)
   --webmon-concurrency N   per webmon executor (default: webmon's own, executor.concurrency)
+  --webmon-executors N     executors of \`webmon up\` (default: its own, one per core)
   --probe-concurrency LIST   blackbox driver concurrencies tried, best kept (default 64,256)
   --blackbox PATH    the exporter binary (default prometheus-blackbox-exporter)
   --rounds N         webmon and blackbox_exporter measured N times, in turn (default 1); the
@@ -70,6 +71,7 @@ try {
       checks: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '20' },
       'webmon-concurrency': { type: 'string' },
+      'webmon-executors': { type: 'string' },
       'probe-concurrency': { type: 'string', default: '64,256' },
       blackbox: { type: 'string', default: 'prometheus-blackbox-exporter' },
       'warm-rounds': { type: 'string', default: '3' },
@@ -93,6 +95,7 @@ try {
     checks: int('checks', values.checks, 100, 1_000_000),
     concurrency: int('concurrency', values.concurrency, 1, 10_000),
     webmonConcurrency: values['webmon-concurrency'] === undefined ? undefined : int('webmon-concurrency', values['webmon-concurrency'], 1, 10_000),
+    webmonExecutors: values['webmon-executors'] === undefined ? undefined : int('webmon-executors', values['webmon-executors'], 1, 64),
     probeConcurrency: values['probe-concurrency'].split(',').map((v) => int('probe-concurrency', v.trim(), 1, 10_000)),
     blackbox: values.blackbox,
     warmRounds: int('warm-rounds', values['warm-rounds'], 1, 20),
@@ -171,7 +174,7 @@ async function webmonPhase(targetUrl, targetPid, workDir, roundNo) {
   const { base, pid, up } = await startWebmonUp(life, {
     // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
     redisUrl: redis.socketUrl ?? redis.url,
-    executors: CORES,
+    executors: opts.webmonExecutors ?? CORES,
     workDir,
     // webmon as configured by default (one executor per core, its concurrency), as blackbox_exporter
     // runs at its best driver concurrency.

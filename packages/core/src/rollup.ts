@@ -27,9 +27,12 @@
  * since the key was created (columns are added, and widths grow, when a check needs them, by
  * re-laying the ring out; they are dropped only when the key expires or the asset is
  * deleted): a healthy asset has one outcome, one or two states and a few bins per plugin, so
- * its cells are ~16 bytes with one plugin and ~32 with two. Every resolution keeps the full
- * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely: a bin costs a column only
- * once a run fell in it.
+ * its cells are ~16-20 bytes with one plugin and ~30-36 with two. Every resolution keeps the full
+ * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely: a plugin's bins are one run,
+ * from a bin below the fastest bin a run fell in to a bin above the slowest. Re-laying out
+ * costs the whole ring, so layouts leave room for what usually comes next: a latency moving to
+ * a neighbouring bin, a duration (d, x: at least 3 bytes, 16.7 s in µs) or a time in state
+ * (t: one check's most) larger than any before fit in place.
  *
  * Folding (job_complete.lua, includes/rollups.lua): a check is written to the minute ring; an
  * hour cell is the sum of the hour's minute cells and a day cell the sum of the day's hour

@@ -17,6 +17,11 @@
 local LIMIT = { 256, 65536, 16777216, 4294967296, 1099511627776, 281474976710656 }
 local MAXV = LIMIT[6] - 1
 local PREFIX = 24
+-- The last latency bin (the open one): LATENCY_EDGES_MS.length in rollup.ts (a test holds them equal).
+local TOP_BIN = 28
+-- Bytes of a duration column (sum or maximum, µs) from the start: 3 hold 16.7 s, more than the
+-- default check timeout (checks.timeoutMs, 10 s).
+local DURATION_WIDTH = 3
 
 local function getu(s, pos, w)
   local v = 0
@@ -185,7 +190,10 @@ local function ringGeneral(spentCap)
     -- Time-in-state columns are as wide as one check's time can make them from the start: a
     -- check a few seconds late would otherwise widen them, re-laying out a ring of a day of cells
     -- (milliseconds of Redis per asset, for every asset at once when checks run late).
-    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(spentCap or 0)), d = L.d, x = L.x,
+    -- Likewise duration columns (µs) hold any one check's duration under the default timeout
+    -- (DURATION_WIDTH): a slow check, or a fleet slowing down together, fits in place.
+    local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(spentCap or 0)),
+      d = math.max(L.d, DURATION_WIDTH), x = math.max(L.x, DURATION_WIDTH),
       o = union(L.o, b.o), r = union(L.r, b.r), s = union(L.s, b.t), p = {} }
     local bins, plugins = {}, {}
     for _, pl in ipairs(L.p) do bins[pl.name] = pl.bins; plugins[pl.name] = 1 end
@@ -195,8 +203,27 @@ local function ringGeneral(spentCap)
       N.d = math.max(N.d, widthOf(p.s))
       N.x = math.max(N.x, widthOf(p.x))
     end
+    -- A plugin's bins are a run, from one below the fastest bin a run fell in to one above the
+    -- slowest: a latency that wanders between neighbouring bins, or moves a step for a whole
+    -- fleet at once, fits the layout in place instead of re-laying out every ring it touches.
+    -- The bins of the layout already are such a run; a bin new to it brings its neighbours.
+    local function run(have, used)
+      local lo, hi = have[1], have[#have]
+      local set = {}
+      for _, bn in ipairs(have) do set[bn] = true end
+      for bn, v in pairs(used) do
+        if v > 0 and not set[bn] then
+          lo, hi = math.min(lo or bn, bn - 1), math.max(hi or bn, bn + 1)
+        end
+      end
+      local out = {}
+      if lo then
+        for bn = math.max(0, lo), math.min(TOP_BIN, hi) do out[#out + 1] = bn end
+      end
+      return out
+    end
     for _, name in ipairs(union({}, plugins)) do
-      N.p[#N.p + 1] = { name = name, bins = union(bins[name] or {}, b.p[name] and b.p[name].h or {}) }
+      N.p[#N.p + 1] = { name = name, bins = run(bins[name] or {}, b.p[name] and b.p[name].h or {}) }
     end
     return parseLayout(layoutText(N))
   end

@@ -215,6 +215,35 @@ describe('roll-up rings', () => {
     expect((await all(id, 'minute')).at(-1)!.bucket.t).toEqual({ up: 70_000 });
   });
 
+  it("lays out a plugin's latency bins as a run with a bin to spare on each side: a neighbouring bin is recorded in place", async () => {
+    const id = await newAsset();
+    const model = new Model();
+    const minuteLayout = async () => {
+      const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, 'minute'), 0, 255);
+      return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
+    };
+    const binsOf = async () => /http:([\d.]*)/.exec(await minuteLayout())![1];
+    const at = BASE + 9 * H;
+    // 4 ms is bin 3 (3 < ms <= 5): bins 2 to 4.
+    for (const [i, ms] of [4, 4.5].entries()) model.add(ok(at + i * MIN, ms), await record(id, ok(at + i * MIN, ms)));
+    expect(await binsOf()).toBe('2.3.4');
+    const before = await minuteLayout();
+    // Widths "sw,c,t,d,x": duration sums and maxima (µs) hold a check of up to 16.7 s from the start.
+    expect(before.split('|')[0]!.split(',').slice(3)).toEqual(['3', '3']);
+    // 2.5 ms (bin 2) and 6 ms (bin 4), and 4.9 ms after them (a sum past the 65.5 ms two bytes hold): in place.
+    for (const [i, ms] of [2.5, 6].entries()) model.add(ok(at + (2 + i) * MIN, ms), await record(id, ok(at + (2 + i) * MIN, ms)));
+    for (let k = 1; k <= 14; k++) model.add(ok(at + 3 * MIN + k * 1000, 4.9), await record(id, ok(at + 3 * MIN + k * 1000, 4.9)));
+    expect(await minuteLayout()).toBe(before);
+    // 40 ms (bin 9) extends the run up to bin 10; nothing between is left out.
+    model.add(ok(at + 4 * MIN, 40), await record(id, ok(at + 4 * MIN, 40)));
+    expect(await binsOf()).toBe('2.3.4.5.6.7.8.9.10');
+    // The open last bin (slower than the last edge) has nothing after it; 0.5 ms (bin 0) nothing before it.
+    for (const [i, ms] of [90_000, 0.5].entries()) model.add(ok(at + (5 + i) * MIN, ms), await record(id, ok(at + (5 + i) * MIN, ms)));
+    expect(await binsOf()).toBe(Array.from({ length: LATENCY_EDGES_MS.length + 1 }, (_, i) => i).join('.'));
+    // Columns of bins no run fell in read as nothing: the statistics are the model's.
+    for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+  });
+
   it('keeps names it cannot write as they are, without corrupting the ring', async () => {
     const id = await newAsset();
     const model = new Model();
