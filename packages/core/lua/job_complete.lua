@@ -238,7 +238,7 @@ local function completeOne(KEYS, ARGV, at, last)
       spent = math.floor(spent + 0.5)
     end
     recordRollups({ KEYS[7], KEYS[8], KEYS[9] }, nowMs,
-      { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap }, A.rollupSec, a[5])
+      { outcome = outcome, reason = reason, durations = A.durations, spent = spent, spentState = spentState, spentCap = cap, interval = tonumber(a[10]) }, A.rollupSec, a[5])
   end
 
   -- Fleet statistics: checks per minute (two hours kept; counted after the loop), failures per

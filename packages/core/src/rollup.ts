@@ -28,11 +28,15 @@
  * re-laying the ring out; they are dropped only when the key expires or the asset is
  * deleted): a healthy asset has one outcome, one or two states and a few bins per plugin, so
  * its cells are ~16-20 bytes with one plugin and ~30-36 with two. Every resolution keeps the full
- * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely: a plugin's bins are one run,
- * from a bin below the fastest bin a run fell in to a bin above the slowest. Re-laying out
- * costs the whole ring, so layouts leave room for what usually comes next: a latency moving to
- * a neighbouring bin, a duration (d, x: at least 3 bytes, 16.7 s in µs) or a time in state
- * (t: one check's most) larger than any before fit in place.
+ * LATENCY_EDGES_MS histogram (exact to the bin), stored sparsely. Re-laying out rewrites the
+ * whole ring, so a ring written at every check (the minute ring; every ring under short
+ * retentions) is laid out with room for what usually comes next: a plugin's bins are one run,
+ * from the fastest bin a run fell in to one above the slowest, and duration columns (d, x)
+ * are at least 3 bytes (16.7 s in µs); time-in-state columns (t) hold one check's most in every
+ * ring. A latency moving to a neighbouring bin or rising a step, or a slower check than any
+ * before, is then written in place. Rings folded into once a period (hour and day) have a bin
+ * column once a run fell in it. A full ring grows by an eighth, but a minute ring no further
+ * than the cells its asset's interval fills (and 3 more) until more checks come.
  *
  * Folding (job_complete.lua, includes/rollups.lua): a check is written to the minute ring; an
  * hour cell is the sum of the hour's minute cells and a day cell the sum of the day's hour

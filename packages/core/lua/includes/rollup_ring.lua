@@ -169,8 +169,9 @@ local function ringGeneral(spentCap)
     return table.concat(out)
   end
   -- The layout L (nil: none yet) extended to hold cell b in a ring cap cells long: columns
-  -- are added and widened, never dropped, while the ring lives.
-  local function widen(L, b, cap)
+  -- are added and widened, never dropped, while the ring lives. With room (a ring written at
+  -- every check, not one folded into once a period), with room for the usual next checks too.
+  local function widen(L, b, cap, room)
     L = L or { sw = 1, c = 1, t = 1, d = 1, x = 1, o = {}, r = {}, s = {}, p = {} }
     local function union(names, vals)
       local set, out = {}, {}
@@ -190,10 +191,11 @@ local function ringGeneral(spentCap)
     -- Time-in-state columns are as wide as one check's time can make them from the start: a
     -- check a few seconds late would otherwise widen them, re-laying out a ring of a day of cells
     -- (milliseconds of Redis per asset, for every asset at once when checks run late).
-    -- Likewise duration columns (µs) hold any one check's duration under the default timeout
-    -- (DURATION_WIDTH): a slow check, or a fleet slowing down together, fits in place.
+    -- With room, duration columns (µs) hold any one check's duration under the default timeout
+    -- (DURATION_WIDTH) as well: a slow check, or a fleet slowing down together, fits in place.
+    local dw = room and DURATION_WIDTH or 1
     local N = { sw = math.max(L.sw, widthOf(cap - 1)), c = math.max(L.c, widthOf(math.max(maxOf(b.o), maxOf(b.r)))), t = math.max(L.t, widthOf(maxOf(b.t)), widthOf(spentCap or 0)),
-      d = math.max(L.d, DURATION_WIDTH), x = math.max(L.x, DURATION_WIDTH),
+      d = math.max(L.d, dw), x = math.max(L.x, dw),
       o = union(L.o, b.o), r = union(L.r, b.r), s = union(L.s, b.t), p = {} }
     local bins, plugins = {}, {}
     for _, pl in ipairs(L.p) do bins[pl.name] = pl.bins; plugins[pl.name] = 1 end
@@ -203,17 +205,19 @@ local function ringGeneral(spentCap)
       N.d = math.max(N.d, widthOf(p.s))
       N.x = math.max(N.x, widthOf(p.x))
     end
-    -- A plugin's bins are a run, from one below the fastest bin a run fell in to one above the
-    -- slowest: a latency that wanders between neighbouring bins, or moves a step for a whole
+    -- With room, a plugin's bins are a run, from the fastest bin a run fell in to one above the
+    -- slowest: a latency that wanders between neighbouring bins, or rises a step for a whole
     -- fleet at once, fits the layout in place instead of re-laying out every ring it touches.
-    -- The bins of the layout already are such a run; a bin new to it brings its neighbours.
+    -- The bins of the layout already are such a run; a bin new to it extends it (and one above).
+    -- Without room, a bin has a column once a run fell in it.
     local function run(have, used)
+      if not room then return union(have, used) end
       local lo, hi = have[1], have[#have]
       local set = {}
       for _, bn in ipairs(have) do set[bn] = true end
       for bn, v in pairs(used) do
         if v > 0 and not set[bn] then
-          lo, hi = math.min(lo or bn, bn - 1), math.max(hi or bn, bn + 1)
+          lo, hi = math.min(lo or bn, bn), math.max(hi or bn, bn + 1)
         end
       end
       local out = {}
@@ -260,11 +264,18 @@ local function ringGeneral(spentCap)
     return b
   end
   -- Writes the ring: n cells of layout L (bytes, oldest first); grows it when they fill it.
-  local function rebuild(key, ver, L, bytes, n, head, cap, K, ttl)
+  local function rebuild(key, ver, L, bytes, n, head, cap, K, ttl, most)
     local text = layoutText(L)
     -- Never more cells than the retention holds (it may have been shortened since the ring grew).
     K = math.min(K, cap)
-    if n > K then K = math.min(cap, n + math.max(4, math.ceil(n / 8))) end
+    -- A full ring grows by an eighth, up to `most` (the cells it holds at its asset's pace) while
+    -- it has no more than that: a ring of an asset checked every 5 minutes ends with 290 or so
+    -- cells, not the ~320 growing by eighths would leave it.
+    if n > K then
+      K = n + math.max(4, math.ceil(n / 8))
+      if most and n <= most then K = math.min(K, most) end
+      K = math.min(cap, K)
+    end
     redis.call('SET', key, prefix(ver, cap, K, n, 0, head, #text) .. text .. bytes .. string.rep('\0', (K - n) * L.w))
     redis.call('EXPIRE', key, ttl)
   end
@@ -293,7 +304,7 @@ local function ringGeneral(spentCap)
   -- longer retention, an earlier bucket without a cell): the cells are copied into a wider
   -- layout by byte ranges (no decoding; whole runs when the layout stays), the changed one
   -- encoded anew.
-  local function relayout(R, bucket, cap, ttl, changes)
+  local function relayout(R, bucket, cap, ttl, changes, most)
     R.L = parseLayout(R.text)
     R.sw, R.w = R.L.sw, R.L.w
     local raw = redis.call('GET', R.key)
@@ -310,7 +321,7 @@ local function ringGeneral(spentCap)
     end
     local found = lo < R.n and bucketOf(lo) == bucket
     local cell = apply(found and cellOf(R, string.sub(raw, offsetOf(R, lo) + 1, offsetOf(R, lo) + R.L.w)) or newCell(bucket), changes)
-    local N = widen(R.L, cell, cap)
+    local N = widen(R.L, cell, cap, changes.room)
     local convert, identity = converter(R.L, N)
     local cells = {}
     local function copy(i, j) -- cells i .. j - 1, in order
@@ -328,13 +339,13 @@ local function ringGeneral(spentCap)
     copy(first, lo)
     cells[#cells + 1] = encodeCell(N, cell)
     copy(found and lo + 1 or lo, R.n)
-    rebuild(R.key, R.ver, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl)
+    rebuild(R.key, R.ver, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl, most)
   end
 
-  local function create(key, ver, bucket, cap, ttl, changes)
+  local function create(key, ver, bucket, cap, ttl, changes, most)
     local cell = apply(newCell(bucket), changes)
-    local L = widen(nil, cell, cap)
-    rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl)
+    local L = widen(nil, cell, cap, changes.room)
+    rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl, most)
   end
   return { relayout = relayout, create = create }
 end

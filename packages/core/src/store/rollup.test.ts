@@ -215,7 +215,7 @@ describe('roll-up rings', () => {
     expect((await all(id, 'minute')).at(-1)!.bucket.t).toEqual({ up: 70_000 });
   });
 
-  it("lays out a plugin's latency bins as a run with a bin to spare on each side: a neighbouring bin is recorded in place", async () => {
+  it("lays out a plugin's latency bins as a run with a bin to spare above it: a neighbouring bin is recorded in place", async () => {
     const id = await newAsset();
     const model = new Model();
     const minuteLayout = async () => {
@@ -223,22 +223,27 @@ describe('roll-up rings', () => {
       return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
     };
     const binsOf = async () => /http:([\d.]*)/.exec(await minuteLayout())![1];
+    const check = async (c: Check) => model.add(c, await record(id, c));
     const at = BASE + 9 * H;
-    // 4 ms is bin 3 (3 < ms <= 5): bins 2 to 4.
-    for (const [i, ms] of [4, 4.5].entries()) model.add(ok(at + i * MIN, ms), await record(id, ok(at + i * MIN, ms)));
-    expect(await binsOf()).toBe('2.3.4');
+    // 4 ms is bin 3 (3 < ms <= 5): bins 3 and 4.
+    await check(ok(at, 4));
+    await check(ok(at + MIN, 4.5));
+    expect(await binsOf()).toBe('3.4');
     const before = await minuteLayout();
     // Widths "sw,c,t,d,x": duration sums and maxima (µs) hold a check of up to 16.7 s from the start.
     expect(before.split('|')[0]!.split(',').slice(3)).toEqual(['3', '3']);
-    // 2.5 ms (bin 2) and 6 ms (bin 4), and 4.9 ms after them (a sum past the 65.5 ms two bytes hold): in place.
-    for (const [i, ms] of [2.5, 6].entries()) model.add(ok(at + (2 + i) * MIN, ms), await record(id, ok(at + (2 + i) * MIN, ms)));
-    for (let k = 1; k <= 14; k++) model.add(ok(at + 3 * MIN + k * 1000, 4.9), await record(id, ok(at + 3 * MIN + k * 1000, 4.9)));
+    // 6 ms (bin 4), then 4.9 ms 14 times in one minute (a sum past the 65.5 ms two bytes hold): in place.
+    await check(ok(at + 2 * MIN, 6));
+    for (let k = 1; k <= 14; k++) await check(ok(at + 2 * MIN + k * 1000, 4.9));
     expect(await minuteLayout()).toBe(before);
-    // 40 ms (bin 9) extends the run up to bin 10; nothing between is left out.
-    model.add(ok(at + 4 * MIN, 40), await record(id, ok(at + 4 * MIN, 40)));
+    // 2.5 ms (bin 2) extends the run down to it; 40 ms (bin 9) up to bin 10, nothing between left out.
+    await check(ok(at + 3 * MIN, 2.5));
+    expect(await binsOf()).toBe('2.3.4');
+    await check(ok(at + 4 * MIN, 40));
     expect(await binsOf()).toBe('2.3.4.5.6.7.8.9.10');
-    // The open last bin (slower than the last edge) has nothing after it; 0.5 ms (bin 0) nothing before it.
-    for (const [i, ms] of [90_000, 0.5].entries()) model.add(ok(at + (5 + i) * MIN, ms), await record(id, ok(at + (5 + i) * MIN, ms)));
+    // The open last bin (slower than the last edge) has nothing after it.
+    await check(ok(at + 5 * MIN, 90_000));
+    await check(ok(at + 6 * MIN, 0.5));
     expect(await binsOf()).toBe(Array.from({ length: LATENCY_EDGES_MS.length + 1 }, (_, i) => i).join('.'));
     // Columns of bins no run fell in read as nothing: the statistics are the model's.
     for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
@@ -372,6 +377,39 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
     const w = await stats.window(id, 'hour', BASE + 20 * H, BASE + DAY + H);
     expect(w).toEqual(windowStats(model.kept('hour'), BASE + 20 * H, BASE + DAY + H, 'hour'));
+  });
+
+  it('lays out the minute ring, written at every check, with room for the next; the folded rings hold only what they were given', async () => {
+    const id = await newAsset();
+    const spread = await spreadOf(id);
+    const layout = async (res: Resolution) => {
+      const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, res), 0, 255);
+      const text = raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
+      return { widths: text.split('|')[0]!.split(',').slice(3).join(','), bins: /http:([\d.]*)/.exec(text)![1] };
+    };
+    // 4 ms: bin 3; three of them sum to 12 ms (two bytes of µs).
+    for (const m of [0, 10, 59]) await record(id, ok(BASE + 23 * H + m * MIN, 4), folded);
+    await record(id, ok(BASE + DAY + spread * MIN + 2000, 4), folded);
+    expect(await layout('minute')).toEqual({ widths: '3,3', bins: '3.4' });
+    for (const res of ['hour', 'day'] as const) expect(await layout(res), res).toEqual({ widths: '2,2', bins: '3' });
+  });
+
+  it("grows a minute ring no further than its asset's interval fills, until more checks come", async () => {
+    // A day of minutes: cap 1441. Checked every 5 minutes, 289 cells at most are in use.
+    const daily = new JobStore(t.redis, t.keys, t.scripts, { ...policy, rollups: { minuteSec: 86_400, hourSec: 86_400, daySec: 3 * 86_400 } });
+    const { id } = await assets.create({ owner: 'o', url: normalizeUrl(`http://ring${seq++}.test/`), plugins: ['http'], config: {}, interval: 300, tags: [] });
+    const header = async () => {
+      const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, 'minute'), 0, 23);
+      return { K: raw.readUInt32BE(6), n: raw.readUInt32BE(10) };
+    };
+    for (let i = 0; i < 300; i++) await record(id, ok(BASE + i * 5 * MIN), daily);
+    // Growing by eighths would have left 318 cells (282 -> 318); the interval's 288 + 3 are kept.
+    expect(await header()).toEqual({ K: 291, n: 289 });
+    // Checks pushed in between need more cells: the ring grows again.
+    for (let m = 1; m <= 9; m++) await record(id, ok(BASE + 299 * 5 * MIN + m * MIN), daily);
+    const after = await header();
+    expect(after.n).toBeGreaterThan(291);
+    expect(after.K).toBeGreaterThanOrEqual(after.n);
   });
 
   it('spreads the fold points of a fleet over the hour', async () => {
