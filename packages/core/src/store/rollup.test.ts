@@ -65,6 +65,12 @@ async function record(assetId: string, c: Check, store = jobs): Promise<string> 
 const ok = (at: number, ms = 50): Check => ({ at, outcome: 'ok', reason: null, durations: { http: ms } });
 const all = (assetId: string, res: Resolution) => stats.buckets(assetId, res, 0, BASE + 10_000 * DAY).then((b) => b.sort((x, y) => x.start - y.start));
 
+/** The layout text of an asset's ring ("sw,c,t,d,x|outcomes|reasons|states|plugin:bins"; rollup.ts). */
+async function layoutText(assetId: string, res: Resolution): Promise<string> {
+  const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(assetId, res), 0, 255);
+  return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
+}
+
 function bin(ms: number): string {
   const i = LATENCY_EDGES_MS.findIndex((edge) => ms <= edge);
   return String(i === -1 ? LATENCY_EDGES_MS.length : i);
@@ -196,13 +202,7 @@ describe('roll-up rings', () => {
   it('makes time-in-state columns wide enough for a late check from the start: a late check re-lays out no ring', async () => {
     const id = await newAsset();
     const model = new Model();
-    const layouts = async () =>
-      Promise.all(
-        RESOLUTIONS.map(async (res) => {
-          const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, res), 0, 255);
-          return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
-        }),
-      );
+    const layouts = () => Promise.all(RESOLUTIONS.map((res) => layoutText(id, res)));
     for (const at of [BASE + 9 * H, BASE + 9 * H + MIN]) model.add(ok(at), await record(id, ok(at)));
     const before = await layouts();
     // Widths "sw,c,t,d,x": t holds the 120 s a check may count as time in state at a 60 s interval.
@@ -218,10 +218,7 @@ describe('roll-up rings', () => {
   it("lays out a plugin's latency bins as a run with a bin to spare above it: a neighbouring bin is recorded in place", async () => {
     const id = await newAsset();
     const model = new Model();
-    const minuteLayout = async () => {
-      const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, 'minute'), 0, 255);
-      return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
-    };
+    const minuteLayout = () => layoutText(id, 'minute');
     const binsOf = async () => /http:([\d.]*)/.exec(await minuteLayout())![1];
     const check = async (c: Check) => model.add(c, await record(id, c));
     const at = BASE + 9 * H;
@@ -383,8 +380,7 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     const id = await newAsset();
     const spread = await spreadOf(id);
     const layout = async (res: Resolution) => {
-      const raw = await t.redis.getrangeBuffer(t.keys.assetRollup(id, res), 0, 255);
-      const text = raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
+      const text = await layoutText(id, res);
       return { widths: text.split('|')[0]!.split(',').slice(3).join(','), bins: /http:([\d.]*)/.exec(text)![1] };
     };
     // 4 ms: bin 3; three of them sum to 12 ms (two bytes of µs).
