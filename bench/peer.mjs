@@ -199,7 +199,7 @@ async function webmonPhase(targetUrl, targetPid, workDir, roundNo) {
     // expectation, and only one side taking it would favour that side.
     const runs = [];
     for (let n = 1; n <= opts.probeConcurrency.length; n++) {
-      say(`webmon: ${opts.checks} checks through api → dispatcher → ${CORES} executors (run ${n} of ${opts.probeConcurrency.length}) ...`);
+      say(`webmon: ${opts.checks} checks through api → dispatcher → ${opts.webmonExecutors ?? CORES} executors (run ${n} of ${opts.probeConcurrency.length}) ...`);
       runs.push(await measureWebmon(targetUrl, targetPid, pids, base, db, keys, ids));
     }
     const best = runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));

@@ -13,6 +13,9 @@
   of adding (true for 'px'), name, latency bin as a number }: a check's (rollups.lua,
   checkChanges) or a whole finer period's (rollups.lua, fold).
   spentCap: the most time in state one check adds (time-in-state columns are made that wide).
+  pace: nil for a ring written once a period (a fold, a late check of a closed period); for a
+  ring written at every check, { most = the cells it grows to at its asset's pace, or nil }: such
+  a ring is laid out with room for the next checks (widen).
 ]]
 local LIMIT = { 256, 65536, 16777216, 4294967296, 1099511627776, 281474976710656 }
 local MAXV = LIMIT[6] - 1
@@ -264,15 +267,16 @@ local function ringGeneral(spentCap)
     return b
   end
   -- Writes the ring: n cells of layout L (bytes, oldest first); grows it when they fill it.
-  local function rebuild(key, ver, L, bytes, n, head, cap, K, ttl, most)
+  local function rebuild(key, ver, L, bytes, n, head, cap, K, ttl, pace)
     local text = layoutText(L)
     -- Never more cells than the retention holds (it may have been shortened since the ring grew).
     K = math.min(K, cap)
-    -- A full ring grows by an eighth, up to `most` (the cells it holds at its asset's pace) while
-    -- it has no more than that: a ring of an asset checked every 5 minutes ends with 290 or so
-    -- cells, not the ~320 growing by eighths would leave it.
+    -- A full ring grows by an eighth, up to `pace.most` (the cells it holds at its asset's pace)
+    -- while it has no more than that: a ring of an asset checked every 5 minutes ends with 290 or
+    -- so cells, not the ~320 growing by eighths would leave it.
     if n > K then
       K = n + math.max(4, math.ceil(n / 8))
+      local most = pace and pace.most
       if most and n <= most then K = math.min(K, most) end
       K = math.min(cap, K)
     end
@@ -304,7 +308,7 @@ local function ringGeneral(spentCap)
   -- longer retention, an earlier bucket without a cell): the cells are copied into a wider
   -- layout by byte ranges (no decoding; whole runs when the layout stays), the changed one
   -- encoded anew.
-  local function relayout(R, bucket, cap, ttl, changes, most)
+  local function relayout(R, bucket, cap, ttl, changes, pace)
     R.L = parseLayout(R.text)
     R.sw, R.w = R.L.sw, R.L.w
     local raw = redis.call('GET', R.key)
@@ -321,7 +325,7 @@ local function ringGeneral(spentCap)
     end
     local found = lo < R.n and bucketOf(lo) == bucket
     local cell = apply(found and cellOf(R, string.sub(raw, offsetOf(R, lo) + 1, offsetOf(R, lo) + R.L.w)) or newCell(bucket), changes)
-    local N = widen(R.L, cell, cap, changes.room)
+    local N = widen(R.L, cell, cap, pace ~= nil)
     local convert, identity = converter(R.L, N)
     local cells = {}
     local function copy(i, j) -- cells i .. j - 1, in order
@@ -339,13 +343,13 @@ local function ringGeneral(spentCap)
     copy(first, lo)
     cells[#cells + 1] = encodeCell(N, cell)
     copy(found and lo + 1 or lo, R.n)
-    rebuild(R.key, R.ver, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl, most)
+    rebuild(R.key, R.ver, N, table.concat(cells), R.n - first + (found and 0 or 1), newest, cap, R.K, ttl, pace)
   end
 
-  local function create(key, ver, bucket, cap, ttl, changes, most)
+  local function create(key, ver, bucket, cap, ttl, changes, pace)
     local cell = apply(newCell(bucket), changes)
-    local L = widen(nil, cell, cap, changes.room)
-    rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl, most)
+    local L = widen(nil, cell, cap, pace ~= nil)
+    rebuild(key, ver, L, encodeCell(L, cell), 1, bucket, cap, 0, ttl, pace)
   end
   return { relayout = relayout, create = create }
 end

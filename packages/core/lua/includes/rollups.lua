@@ -66,8 +66,6 @@ local function checkChanges(check)
     changes[#changes + 1] = { 'px', name, '', D[i + 1], true, D[i] }
     changes[#changes + 1] = { 'pb', name, tostring(D[i + 2]), 1, false, D[i], D[i + 2] }
   end
-  -- A ring written at every check is laid out with room for the next ones (rollup_ring.lua, widen).
-  changes.room = true
   return changes
 end
 
@@ -152,9 +150,9 @@ end
 local columnsOf = {} -- signature(changes) -> names part -> columnsIn(names part, changes)
 -- Records changes in bucket of the ring at key (R: the ring as readRing read it, false when there
 -- is none, nil to read it here); a new ring gets version ver.
-local function record(key, R, ver, bucket, cap, ttl, changes, most)
+local function record(key, R, ver, bucket, cap, ttl, changes, pace)
   if R == nil then R = readRing(key) end
-  if not R then return slow().create(key, ver, bucket, cap, ttl, changes, most) end
+  if not R then return slow().create(key, ver, bucket, cap, ttl, changes, pace) end
   if bucket <= R.head - cap then return end -- older than the retention
   local K, head = R.K, R.head
   -- Widths are single digits (1-6): "sw,c,t,d,x|".
@@ -167,12 +165,12 @@ local function record(key, R, ver, bucket, cap, ttl, changes, most)
     cols = columnsIn(names, changes)
     columnsOf[sig][names] = cols
   end
-  if not cols then return slow().relayout(R, bucket, cap, ttl, changes, most) end
+  if not cols then return slow().relayout(R, bucket, cap, ttl, changes, pace) end
   local W = { c - 48, t - 48, d - 48, x - 48 }
   R.sw = sw - 48
   R.w = R.sw + cols.cell[1] * W[1] + cols.cell[2] * W[2] + cols.cell[3] * W[3] + cols.cell[4] * W[4]
   -- A wider stamp needed, a retention shortened since the ring grew, a very wide cell.
-  if cap > LIMIT[R.sw] or K > cap or R.w > FAST_WIDTH then return slow().relayout(R, bucket, cap, ttl, changes, most) end
+  if cap > LIMIT[R.sw] or K > cap or R.w > FAST_WIDTH then return slow().relayout(R, bucket, cap, ttl, changes, pace) end
   if bucket > head then
     -- Cells leaving the retention make room; the new cell goes after the newest.
     while R.n > 0 and bucketAt(R, 0) <= bucket - cap do
@@ -180,7 +178,7 @@ local function record(key, R, ver, bucket, cap, ttl, changes, most)
       R.n = R.n - 1
     end
     local bytes = R.n < K and patched(putu(bucket % LIMIT[R.sw], R.sw) .. string.rep('\0', R.w - R.sw), cols, R.sw, W, changes)
-    if not bytes then return slow().relayout(R, bucket, cap, ttl, changes, most) end
+    if not bytes then return slow().relayout(R, bucket, cap, ttl, changes, pace) end
     redis.call('SETRANGE', key, offsetOf(R, R.n), bytes)
     redis.call('SETRANGE', key, 2, struct.pack('>I4I4I4I4I4', cap, K, R.n + 1, R.start, bucket))
     redis.call('EXPIRE', key, ttl)
@@ -196,7 +194,7 @@ local function record(key, R, ver, bucket, cap, ttl, changes, most)
   local off = offsetOf(R, lo)
   local cs = redis.call('GETRANGE', key, off, off + R.w - 1)
   local bytes = head - (head - getu(cs, 1, R.sw)) % LIMIT[R.sw] == bucket and patched(cs, cols, R.sw, W, changes)
-  if not bytes then return slow().relayout(R, bucket, cap, ttl, changes, most) end
+  if not bytes then return slow().relayout(R, bucket, cap, ttl, changes, pace) end
   redis.call('SETRANGE', key, off, bytes)
 end
 
@@ -345,9 +343,12 @@ local function recordRollups(keys, nowMs, check, secs, seq)
   if b[1] < 0 then return end
   spentCap = check.spentCap
   local changes = checkChanges(check)
-  -- The minute cells the retention holds at one check per interval (and a few to spare): its
-  -- ring grows no further until more checks come (pushed ones).
-  local most = floor((caps[1] - 1) * SIZES[1] / max(check.interval or SIZES[1], SIZES[1])) + 3
+  -- Rings written at every check get room for the next ones (rollup_ring.lua, `pace`); the
+  -- minute ring grows no further than the cells its retention holds at one check per interval
+  -- (and a few to spare) until more checks come (pushed ones). Folds and late checks of a closed
+  -- period write without it.
+  local minutePace = { most = floor((caps[1] - 1) * SIZES[1] / max(check.interval or SIZES[1], SIZES[1])) + 3 }
+  local everyCheck = {}
   local M = readRing(keys[1])
   -- Folding needs a minute ring that holds an hour and the spread, an hour ring that holds a day.
   if caps[1] <= 60 + SPREAD or caps[2] <= 24 then
@@ -357,9 +358,9 @@ local function recordRollups(keys, nowMs, check, secs, seq)
       redis.call('SETRANGE', keys[1], 1, '\1')
       M.ver = 1
     end
-    record(keys[1], M or false, 1, b[1], caps[1], secs[1], changes, most)
-    record(keys[2], nil, 1, b[2], caps[2], secs[2], changes)
-    record(keys[3], nil, 1, b[3], caps[3], secs[3], changes)
+    record(keys[1], M or false, 1, b[1], caps[1], secs[1], changes, minutePace)
+    record(keys[2], nil, 1, b[2], caps[2], secs[2], changes, everyCheck)
+    record(keys[3], nil, 1, b[3], caps[3], secs[3], changes, everyCheck)
     return
   end
   if M then
@@ -384,5 +385,5 @@ local function recordRollups(keys, nowMs, check, secs, seq)
       if b[3] < days then record(keys[3], nil, 1, b[3], caps[3], secs[3], changes) end
     end
   end
-  record(keys[1], M or false, 2, b[1], caps[1], max(secs[1], secs[2]), changes, most)
+  record(keys[1], M or false, 2, b[1], caps[1], max(secs[1], secs[2]), changes, minutePace)
 end

@@ -418,7 +418,8 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     const id = await newAsset();
     const model = new Model(FOLDED_CAP);
     // 06:59:30 is past every asset's fold point of the hour: hours before 06:00 have closed.
-    const seq = [ok(BASE + 5 * H), ok(BASE + DAY + 6 * H + 59.5 * MIN), ok(BASE + 5 * H + 30 * MIN), ok(BASE + DAY + 5 * H + 50 * MIN), ok(BASE + DAY + 6 * H + 59.75 * MIN)];
+    // The late ones take 120 ms (bin 12), the others 50 ms (bin 9).
+    const seq = [ok(BASE + 5 * H), ok(BASE + DAY + 6 * H + 59.5 * MIN), ok(BASE + 5 * H + 30 * MIN, 120), ok(BASE + DAY + 5 * H + 50 * MIN, 120), ok(BASE + DAY + 6 * H + 59.75 * MIN)];
     for (const c of seq) model.add(c, await record(id, c, folded));
     // 05:30 of day 0 went to the day ring (a closed day), 05:50 of day 1 to the hour ring (a closed hour).
     expect(decodeRing(await t.redis.getBuffer(t.keys.assetRollup(id, 'day')))!.cells.map((c) => c.value.n)).toEqual([2]);
@@ -427,6 +428,8 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
       [DAY + 5 * H, 1],
     ]);
     for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
+    // Written once a period or late, not at every check: no room, a column for each bin used.
+    for (const res of ['hour', 'day'] as const) expect(/http:([\d.]*)/.exec(await layoutText(id, res))![1], res).toBe('9.12');
   });
 
   it('takes over rings written with every check in all three, without losing or doubling a check', async () => {
