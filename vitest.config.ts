@@ -15,6 +15,7 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/port-lane.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, webmon, webmonEnv, type Proc } from './helpers/processes.js';
+import { client, startRoles, webmon, type Proc } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'apply-admin-key-0123456789abcdef';
@@ -15,10 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'webmon-apply-'));
 
 beforeAll(async () => {
   t = await testRedis('apply');
-  const d = await webmonEnv(t.url, t.prefix, KEY);
+  const d = await startRoles(['api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY });
   env = d.env;
-  api = webmon(['api'], env);
-  await api.waitFor(/api listening/);
+  api = d.procs[0]!;
   rest = client(d.apiUrl, KEY);
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJson, jsonObject, startReceiver, type Receiver } from './helpers/channel-receiver.js';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'channels-admin-key-0123456789abcdef';
@@ -29,11 +29,10 @@ beforeAll(async () => {
     return ok ? { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: e.dedup_key } } : { status: 400, body: { status: 'invalid event', message: 'Event object is invalid' } };
   });
   slack = await startReceiver((r) => (r.method === 'POST' && isJson(r) && Array.isArray(jsonObject(r).blocks) ? { status: 200, body: 'ok' } : { status: 400, body: 'invalid_payload' }));
-  const deployment = await webmonEnv(t.url, t.prefix, KEY);
+  const extraEnv = { WEBMON_NOTIFIER_BACKOFF_BASE_MS: '200', WEBMON_CHECKS_DOWN_AFTER: '1' };
+  const deployment = await startRoles(['dispatcher', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv });
   apiUrl = deployment.apiUrl;
-  const env = { ...deployment.env, WEBMON_NOTIFIER_BACKOFF_BASE_MS: '200', WEBMON_CHECKS_DOWN_AFTER: '1' };
-  procs.push(webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['api'], env));
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/executor ready/), procs[2]!.waitFor(/api listening/)]);
+  procs.push(...deployment.procs);
   admin = client(apiUrl, KEY);
 });
 

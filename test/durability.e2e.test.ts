@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startManagedRedis, type ManagedRedis } from '@webmon/core';
-import { client, startTarget, webmon, webmonEnv, type Proc } from './helpers/processes.js';
+import { client, startRoles, startTarget, webmon } from './helpers/processes.js';
 
 const run = promisify(execFile);
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -40,10 +40,7 @@ async function deployment(afterWrites: 'sync' | 'async') {
   const dir = mkdtempSync(join(tmpdir(), 'webmon-durable-'));
   const port = await freePort();
   let redis: ManagedRedis = await startManagedRedis({ dir, port });
-  const { env, apiUrl } = await webmonEnv(redis.url, 'webmon', KEY);
-  env.WEBMON_SNAPSHOTS_AFTER_WRITES = afterWrites;
-  const procs: Proc[] = [webmon(['dispatcher'], env), webmon(['api'], env)];
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/api listening/)]);
+  const { env, apiUrl, procs } = await startRoles(['dispatcher', 'api'], { redisUrl: redis.url, prefix: 'webmon', adminKey: KEY, extraEnv: { WEBMON_SNAPSHOTS_AFTER_WRITES: afterWrites } });
   const d = {
     dir,
     env,

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '@webmon/notifier';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'notify-admin-key-0123456789abcdef';
@@ -39,11 +39,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-  const { env, apiUrl } = await webmonEnv(t.url, t.prefix, KEY);
-  env.WEBMON_NOTIFIER_BACKOFF_BASE_MS = '200';
-  procs.push(webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['api'], env));
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/executor ready/), procs[2]!.waitFor(/api listening/)]);
-  api = client(apiUrl, KEY);
+  const d = await startRoles(['dispatcher', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv: { WEBMON_NOTIFIER_BACKOFF_BASE_MS: '200' } });
+  procs.push(...d.procs);
+  api = client(d.apiUrl, KEY);
 });
 
 afterAll(async () => {

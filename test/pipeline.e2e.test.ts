@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { freePort } from '@webmon/core';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, webmon, type Proc, type Target } from './helpers/processes.js';
 import { TOPOLOGIES, testRedisOf, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'e2e-admin-key-0123456789abcdef';
@@ -22,20 +22,12 @@ describe.each(TOPOLOGIES)('pipeline (%s Redis)', (topology) => {
     t = await testRedisOf(topology, 'e2e');
     target = await startTarget();
     refusedUrl = `http://127.0.0.1:${await freePort()}/`;
-    const deployment = await webmonEnv(t.url, t.prefix, KEY);
+    const extraEnv = async () => ({ WEBMON_EXECUTOR_METRICS_PORT: String(await freePort()) });
+    const deployment = await startRoles(['dispatcher', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv });
     env = deployment.env;
-    env.WEBMON_EXECUTOR_METRICS_PORT = String(await freePort());
     apiUrl = deployment.apiUrl;
-    procs = {
-      dispatcher: webmon(['dispatcher'], env),
-      executor: webmon(['executor'], env),
-      api: webmon(['api'], env),
-    };
-    await Promise.all([
-      procs.dispatcher.waitFor(/dispatcher ready/),
-      procs.executor.waitFor(/executor ready/),
-      procs.api.waitFor(/api listening/),
-    ]);
+    const [dispatcher, executor, apiProc] = deployment.procs as [Proc, Proc, Proc];
+    procs = { dispatcher, executor, api: apiProc };
     api = client(apiUrl, KEY);
   });
 

@@ -4,7 +4,7 @@
  * the host's next check; one tenant's burst on a host does not hold up another tenant's check.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'politeness-admin-key-0123456789';
@@ -18,13 +18,14 @@ let apiBase: string;
 beforeAll(async () => {
   t = await testRedis('polite');
   target = await startTarget();
-  const { env, apiUrl } = await webmonEnv(t.url, t.prefix, KEY);
-  env.WEBMON_POLITENESS_HOST_INTERVAL_MS = String(SPACING);
-  env.WEBMON_POLITENESS_MAX_WAIT_MS = String(2 * SPACING);
-  env.WEBMON_DISPATCHER_SWEEP_INTERVAL_MS = '100';
-  env.WEBMON_TENANTS_ALLOW_CIDRS = '127.0.0.0/8'; // clients' checks may reach the local target
-  procs = [webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['executor'], env), webmon(['api'], env)];
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/executor ready/), procs[2]!.waitFor(/executor ready/), procs[3]!.waitFor(/api listening/)]);
+  const extraEnv = {
+    WEBMON_POLITENESS_HOST_INTERVAL_MS: String(SPACING),
+    WEBMON_POLITENESS_MAX_WAIT_MS: String(2 * SPACING),
+    WEBMON_DISPATCHER_SWEEP_INTERVAL_MS: '100',
+    WEBMON_TENANTS_ALLOW_CIDRS: '127.0.0.0/8', // clients' checks may reach the local target
+  };
+  const { procs: started, apiUrl } = await startRoles(['dispatcher', 'executor', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv });
+  procs = started;
   api = client(apiUrl, KEY);
   apiBase = apiUrl;
   await warmUp();

@@ -15,7 +15,7 @@ import packet from 'dns-packet';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@webmon/core';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'e2e-probe-admin-key-0123456789';
@@ -198,11 +198,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'webmon-probe-'));
   const modulesFile = join(dir, 'blackbox.yml');
   writeFileSync(modulesFile, MODULES);
-  const deployment = await webmonEnv(t.url, t.prefix, KEY);
-  const env = { ...deployment.env, WEBMON_PROBE_MODULES_FILE: modulesFile };
+  const deployment = await startRoles(['dispatcher', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv: { WEBMON_PROBE_MODULES_FILE: modulesFile } });
   apiUrl = deployment.apiUrl;
-  procs = [webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['api'], env)];
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/executor ready/), procs[2]!.waitFor(/api listening/)]);
+  procs = deployment.procs;
   api = client(apiUrl, KEY);
   if (hasBlackbox) await startBlackbox(modulesFile);
 }, 60_000);

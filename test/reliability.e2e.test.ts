@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Push } from 'zeromq';
 import { JobStore, encode, jobPolicy, loadConfig } from '@webmon/core';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, webmon, type Proc, type Target } from './helpers/processes.js';
 import { TOPOLOGIES, testRedisOf, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'reliability-admin-key-0123456789';
@@ -21,9 +21,7 @@ describe.each(TOPOLOGIES)('reliability (%s Redis)', (topology) => {
     procs.length = 0; // each topology starts its own processes
     t = await testRedisOf(topology, 'reliable');
     target = await startTarget();
-    const deployment = await webmonEnv(t.url, t.prefix, KEY);
-    env = {
-      ...deployment.env,
+    const extraEnv = {
       WEBMON_EXECUTOR_LEASE_MS: '1500',
       WEBMON_EXECUTOR_CONCURRENCY: '5',
       WEBMON_DISPATCHER_SWEEP_INTERVAL_MS: '100',
@@ -31,8 +29,9 @@ describe.each(TOPOLOGIES)('reliability (%s Redis)', (topology) => {
       // Ids buffered in the killed executor's socket come back through the lost-id sweep.
       WEBMON_DISPATCHER_REQUEUE_AFTER_MS: '1000',
     };
-    procs.push(webmon(['dispatcher'], env), webmon(['api'], env));
-    await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/api listening/)]);
+    const deployment = await startRoles(['dispatcher', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv });
+    env = deployment.env;
+    procs.push(...deployment.procs);
     api = client(deployment.apiUrl, KEY);
   });
 

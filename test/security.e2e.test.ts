@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientStore, OwnerEgress } from '@webmon/core';
 import { WebhookStore } from '@webmon/notifier';
-import { client, startTarget, webmon, webmonEnv, type Proc, type Target } from './helpers/processes.js';
+import { client, startRoles, startTarget, type Proc, type Target } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const KEY = 'security-admin-key-0123456789abcdef';
@@ -62,15 +62,15 @@ beforeAll(async () => {
   });
   receiverUrl = `${await listen(receiver, '127.0.0.1')}/hook`;
 
-  const deployment = await webmonEnv(t.url, t.prefix, KEY);
-  const env = deployment.env;
-  env.WEBMON_NOTIFIER_BACKOFF_BASE_MS = '200';
-  // This suite polls as a client; its subject is egress, not the request rate.
-  env.WEBMON_TENANTS_LIMITS_REQUESTS_PER_SECOND = '10000';
+  const extraEnv = {
+    WEBMON_NOTIFIER_BACKOFF_BASE_MS: '200',
+    // This suite polls as a client; its subject is egress, not the request rate.
+    WEBMON_TENANTS_LIMITS_REQUESTS_PER_SECOND: '10000',
+  };
+  const deployment = await startRoles(['dispatcher', 'executor', 'api'], { redisUrl: t.url, prefix: t.prefix, adminKey: KEY, extraEnv });
   apiUrl = deployment.apiUrl;
-  frontendPort = new URL(env.WEBMON_ZMQ_FRONTEND!).port;
-  procs.push(webmon(['dispatcher'], env), webmon(['executor'], env), webmon(['api'], env));
-  await Promise.all([procs[0]!.waitFor(/dispatcher ready/), procs[1]!.waitFor(/executor ready/), procs[2]!.waitFor(/api listening/)]);
+  frontendPort = new URL(deployment.env.WEBMON_ZMQ_FRONTEND!).port;
+  procs.push(...deployment.procs);
   admin = client(apiUrl, KEY);
   tenant = await newClient('hostile');
   allowed = await newClient('allowed 127.0.0.2');

@@ -31,23 +31,66 @@ export async function freshPorts(): Promise<Record<string, string>> {
 
 /**
  * Starts a long-running webmon command (`up`) on ports found free just before, and waits for
- * "webmon is running". Another test may take one of those ports before webmon binds it; then the
- * process exits naming the address, and it is started again on new ports from `makeEnv`.
+ * "webmon is running" (see startOnFreshPorts).
  */
 export async function startRunning(
   args: string[],
   makeEnv: () => Promise<Record<string, string>>,
   opts: { cwd: string; timeoutMs?: number },
 ): Promise<{ proc: Proc; env: Record<string, string> }> {
-  for (let attempt = 1; ; attempt++) {
+  return startOnFreshPorts(async (procs) => {
     const env = await makeEnv();
     const proc = webmon(args, env, { cwd: opts.cwd });
+    procs.push(proc);
+    await proc.waitFor(/webmon is running/, opts.timeoutMs ?? 30_000);
+    return { proc, env };
+  });
+}
+
+export type Role = 'api' | 'dispatcher' | 'executor';
+const READY: Record<Role, RegExp> = { api: /api listening/, dispatcher: /dispatcher ready/, executor: /executor ready/ };
+
+export interface Deployment {
+  env: Record<string, string>;
+  apiUrl: string;
+  /** One per role asked for, in the same order. */
+  procs: Proc[];
+}
+
+/**
+ * Starts webmon's roles as separate processes of one deployment (webmonEnv's endpoints, plus
+ * `extraEnv`) and waits until each is ready (see startOnFreshPorts).
+ */
+export async function startRoles(
+  roles: Role[],
+  deployment: { redisUrl: string; prefix: string; adminKey: string; extraEnv?: Record<string, string> | (() => Promise<Record<string, string>>) },
+  timeoutMs = 30_000,
+): Promise<Deployment> {
+  return startOnFreshPorts(async (procs) => {
+    const { env: base, apiUrl } = await webmonEnv(deployment.redisUrl, deployment.prefix, deployment.adminKey);
+    const extra = typeof deployment.extraEnv === 'function' ? await deployment.extraEnv() : deployment.extraEnv;
+    const env = { ...base, ...extra };
+    for (const role of roles) procs.push(webmon([role], env));
+    const ready = await Promise.allSettled(procs.map((p, i) => p.waitFor(READY[roles[i]!], timeoutMs)));
+    const failed = ready.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return { env, apiUrl, procs: [...procs] };
+  });
+}
+
+/**
+ * Ports are found free just before webmon binds them, and another process may take one in
+ * between: then a process exits naming the address, every process of the attempt is stopped, and
+ * `start` runs again (on new ports, as it asks for them itself), three attempts in all.
+ */
+async function startOnFreshPorts<T>(start: (procs: Proc[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const procs: Proc[] = [];
     try {
-      await proc.waitFor(/webmon is running/, opts.timeoutMs ?? 30_000);
-      return { proc, env };
+      return await start(procs);
     } catch (err) {
-      await proc.stop('SIGKILL');
-      if (attempt >= 3 || !/EADDRINUSE|address already in use/i.test(proc.output())) throw err;
+      await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+      if (attempt >= 3 || !procs.some((p) => /EADDRINUSE|address already in use/i.test(p.output()))) throw err;
     }
   }
 }

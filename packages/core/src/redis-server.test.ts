@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { firstReplyLine } from '../../../test/helpers/sockets.js';
 import { ConfigError } from './errors.js';
 import { openRedis } from './redis.js';
-import { REDIS_PASSWORD_FILE, managedRedisPassword, startManagedRedis } from './redis-server.js';
+import { REDIS_PASSWORD_FILE, freePort, managedRedisPassword, quietPortRange, startManagedRedis, useQuietPorts } from './redis-server.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -111,3 +112,38 @@ describe('managed redis-server', () => {
     expect(() => managedRedisPassword(dir)).toThrow(/redis\.pass does not hold a valid password/);
   });
 });
+
+describe('freePort', () => {
+  it('hands out each port once while its caller has not bound it, from the range this process uses', async () => {
+    // A lane of four ports inside this worker's own: those free now are handed out one by one.
+    const inner = { from: quietPortRange().from, to: quietPortRange().from + 3 };
+    const lane = useQuietPorts(inner);
+    try {
+      const bindable: number[] = [];
+      for (let p = inner.from; p <= inner.to; p++) if (await canBind(p)) bindable.push(p);
+      const got: number[] = [];
+      for (let i = 0; i < bindable.length; i++) got.push(await freePort());
+      expect([...got].sort((a, b) => a - b)).toEqual(bindable);
+      // Every port of the range handed out: one outside it, from the kernel, rather than a repeat.
+      const outside = await freePort();
+      expect(outside < inner.from || outside > inner.to).toBe(true);
+      expect(await canBind(outside)).toBe(true);
+    } finally {
+      useQuietPorts(lane);
+    }
+  });
+
+  it('refuses a range that is not one', () => {
+    for (const bad of [{ from: 30_000, to: 20_000 }, { from: 80, to: 2000 }, { from: 20_000, to: 70_000 }, { from: 20_000.5, to: 20_010 }]) {
+      expect(() => useQuietPorts(bad)).toThrow(RangeError);
+    }
+  });
+});
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}

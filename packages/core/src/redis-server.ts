@@ -69,14 +69,57 @@ export function findExecutable(name: string): string | undefined {
  * default ephemeral range (32768-60999): a port from that range can be taken in the meantime as
  * the local port of any outgoing connection. Falls back to any free port.
  */
-const QUIET_PORTS = { from: 20_000, to: 32_767 };
+export const QUIET_PORTS: Readonly<PortRange> = { from: 20_000, to: 32_767 };
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+let quietPorts: PortRange = QUIET_PORTS;
+
+/**
+ * Narrows the ports this process hands out (for processes that run side by side, each its own
+ * part of QUIET_PORTS, so two of them never choose the same port before either has bound it).
+ * Returns the range it replaces.
+ */
+export function useQuietPorts(range: PortRange): PortRange {
+  if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 1024 || range.to > 65_535 || range.from > range.to) {
+    throw new RangeError(`not a port range: ${range.from}-${range.to}`);
+  }
+  const before = quietPorts;
+  quietPorts = { ...range };
+  return before;
+}
+
+/** The range this process hands out ports from. */
+export function quietPortRange(): PortRange {
+  return { ...quietPorts };
+}
+
+/**
+ * A port is not handed out twice by one process within this time: a caller that asks for
+ * several before binding any (an api and three ZeroMQ endpoints) gets different ones.
+ */
+const HANDED_OUT_MS = 60_000;
+const handedOut = new Map<number, number>();
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = QUIET_PORTS.from + Math.floor(Math.random() * (QUIET_PORTS.to - QUIET_PORTS.from + 1));
-    if (await canListen(port, host)) return port;
+  const now = Date.now();
+  for (const [port, at] of handedOut) if (now - at > HANDED_OUT_MS) handedOut.delete(port);
+  // 20 ports tried at most; a draw of one handed out already is not a try, within bounds.
+  for (let tried = 0, drawn = 0; tried < 20 && drawn < 1000; drawn++) {
+    const port = quietPorts.from + Math.floor(Math.random() * (quietPorts.to - quietPorts.from + 1));
+    if (handedOut.has(port)) continue;
+    tried++;
+    if (await canListen(port, host)) return handOut(port);
   }
-  return listenOnce(0, host);
+  return handOut(await listenOnce(0, host));
+}
+
+function handOut(port: number): number {
+  handedOut.set(port, Date.now());
+  return port;
 }
 
 function canListen(port: number, host: string): Promise<boolean> {
