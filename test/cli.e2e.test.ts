@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, webmon, webmonEnv, type Proc } from './helpers/processes.js';
+import { CLI, startRoles, type Proc } from './helpers/processes.js';
 import { testRedis, type TestRedis } from './helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -130,9 +130,9 @@ describe('webmon status against a running dispatcher', () => {
 
   beforeAll(async () => {
     t = await testRedis('cli');
-    env = (await webmonEnv(t.url, t.prefix, 'cli-admin-key-0123456789abcdef')).env;
-    dispatcher = webmon(['dispatcher'], env);
-    await dispatcher.waitFor(/dispatcher ready/);
+    const d = await startRoles(['dispatcher'], { redisUrl: t.url, prefix: t.prefix, adminKey: 'cli-admin-key-0123456789abcdef' });
+    env = d.env;
+    dispatcher = d.procs[0]!;
   });
   afterAll(async () => {
     await dispatcher?.stop();
