@@ -4,7 +4,9 @@
  * in the same range, two workers could choose the same one in between. Processes a test starts
  * choose from the whole range; managed Redis chooses again when its port was taken.
  */
-import { QUIET_PORTS, useQuietPorts } from '@webmon/core';
+// The module itself, not the package's index: the same instance tests get through @webmon/core,
+// without loading the rest of the package before every test file.
+import { QUIET_PORTS, useQuietPorts } from '../../packages/core/src/redis-server.js';
 
 const LANES = 4;
 const pool = Number(process.env.VITEST_POOL_ID ?? '1');
