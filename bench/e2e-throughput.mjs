@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { createKeys, freePort, openRedis, redactUrl, startManagedRedis } from '@webmon/core';
-import { ADMIN_KEY, CLI, NODE_FLAGS, api, gitRevision, machineBusyMs, round, say, sleep, targetHits } from './lib.mjs';
+import { ADMIN_KEY, CLI, NODE_FLAGS, api, commandStats, gitRevision, machineBusyMs, round, say, sleep, targetHits } from './lib.mjs';
 
 const USER_AGENT = 'webmon/0.1 (+https://github.com/webmon)'; // what the http plugin sends
 const PREFIX = 'bench';
@@ -402,16 +402,6 @@ async function verify(base, redis, keys, jobIds) {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** `INFO commandstats` as { command: { calls, usec } }. */
-async function commandStats(redis) {
-  const out = {};
-  for (const line of (await redis.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
-  }
-  return out;
-}
 
 async function main() {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm run bench\` does)`);

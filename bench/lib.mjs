@@ -1,14 +1,15 @@
 /**
- * Shared pieces of bench/scheduler.mjs and bench/peer.mjs: child processes that are always
- * cleaned up, CPU readings from /proc, the local HTTP target, and `webmon up` as a user runs it.
+ * Shared pieces of the benches: child processes that are always cleaned up, CPU readings from
+ * /proc, Redis's own accounting, the local HTTP target, and `webmon up` as a user runs it.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { AssetStore, JobStore, createKeys, freePort, jobPolicy, loadConfig, normalizeUrl, openRedis, scripts } from '@webmon/core';
+import { AssetStore, JobStore, createKeys, freePort, jobPolicy, loadConfig, normalizeUrl, openRedis, scripts, startManagedRedis } from '@webmon/core';
 import { NODE_FLAGS } from '../packages/cli/dist/node-flags.js';
 
 export const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
@@ -115,6 +116,29 @@ export function lifecycle({ timeoutSec, stopOrder = [] }) {
   };
 }
 
+/**
+ * A fresh managed redis-server (the configuration `webmon up` runs) in a temp dir: `connect()`
+ * opens a client; clients, server and dir go at `life`'s cleanup.
+ */
+export async function scratchRedis(life, name) {
+  const dir = mkdtempSync(join(tmpdir(), `webmon-bench-${name}-`));
+  life.tempDir(dir);
+  const server = await startManagedRedis({ dir });
+  const clients = [];
+  life.onCleanup(async () => {
+    for (const c of clients) c.disconnect();
+    await server.stop();
+  });
+  return {
+    server,
+    connect() {
+      const client = new Redis(server.url);
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // /proc
 
@@ -185,6 +209,19 @@ export function gitRevision() {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * `INFO commandstats` as { command: { calls, usec } } (a script call is `evalsha`): the server's
+ * own time, without the client, the network or an event loop.
+ */
+export async function commandStats(redis) {
+  const out = {};
+  for (const line of (await redis.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
+  }
+  return out;
 }
 
 /** Value at quantile q (0..1) of an ascending array. */

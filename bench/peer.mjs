@@ -171,10 +171,11 @@ async function rawPhase(targetUrl, targetPid) {
 async function webmonPhase(targetUrl, targetPid, workDir, roundNo) {
   const redis = await startManagedRedis({ dir: join(workDir, `redis-${roundNo}`) });
   life.onCleanup(() => redis.stop(10_000));
+  const executors = opts.webmonExecutors ?? CORES;
   const { base, pid, up } = await startWebmonUp(life, {
     // Through the Unix socket, as `webmon up` reaches the redis-server it manages.
     redisUrl: redis.socketUrl ?? redis.url,
-    executors: opts.webmonExecutors ?? CORES,
+    executors,
     workDir,
     // webmon as configured by default (one executor per core, its concurrency), as blackbox_exporter
     // runs at its best driver concurrency.
@@ -199,7 +200,7 @@ async function webmonPhase(targetUrl, targetPid, workDir, roundNo) {
     // expectation, and only one side taking it would favour that side.
     const runs = [];
     for (let n = 1; n <= opts.probeConcurrency.length; n++) {
-      say(`webmon: ${opts.checks} checks through api → dispatcher → ${opts.webmonExecutors ?? CORES} executors (run ${n} of ${opts.probeConcurrency.length}) ...`);
+      say(`webmon: ${opts.checks} checks through api → dispatcher → ${executors} executors (run ${n} of ${opts.probeConcurrency.length}) ...`);
       runs.push(await measureWebmon(targetUrl, targetPid, pids, base, db, keys, ids));
     }
     const best = runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));

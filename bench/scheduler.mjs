@@ -31,6 +31,7 @@ import { createKeys, loadConfig, openRedis, redactUrl, startManagedRedis, snapsh
 import {
   CLI,
   api,
+  commandStats,
   cpuMs,
   cpuOf,
   createAssetsDirect,
@@ -387,12 +388,10 @@ function controlStatus(env, cwd) {
 
 /** `INFO commandstats`, most time first: [{ command, calls, usecPerCall }]. */
 async function scriptStats(db) {
-  const out = [];
-  for (const line of (await db.info('commandstats')).split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m && m[1] !== 'info' && m[1] !== 'config|resetstat') out.push({ command: m[1], calls: Number(m[2]), usec: Number(m[3]), usecPerCall: round(Number(m[3]) / Number(m[2]), 1) });
-  }
-  return out.sort((a, b) => b.usec - a.usec);
+  return Object.entries(await commandStats(db))
+    .filter(([command]) => command !== 'info' && command !== 'config|resetstat')
+    .map(([command, { calls, usec }]) => ({ command, calls, usec, usecPerCall: round(usec / calls, 1) }))
+    .sort((a, b) => b.usec - a.usec);
 }
 
 /** Slow-log entries of the window grouped by command (a script by its first key's kind). */

@@ -22,13 +22,11 @@
  * roll-up rings; the medians are of rounds 3 on. Host speed drifts here by a quarter within
  * minutes: only the two sides of one run compare.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { AssetStore, CORE_SCRIPTS, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scriptLoader, scripts, startManagedRedis } from '@webmon/core';
+import { AssetStore, CORE_SCRIPTS, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scriptLoader, scripts } from '@webmon/core';
+import { commandStats, lifecycle, scratchRedis } from './lib.mjs';
 
 const USAGE = `usage: node bench/script-ab.mjs --a DIR [--b DIR] [--assets N] [--rounds N] [--gap-ms MS] [--json]`;
 let values;
@@ -62,25 +60,14 @@ const COMPLETE_BATCH = 20;
 // A copy of the scripts, loaded as core loads its own (every script the stores may run).
 const loaderOf = (dir) => scriptLoader(new URL(`${pathToFileURL(resolve(dir)).href}/`), CORE_SCRIPTS);
 
-const dir = mkdtempSync(join(tmpdir(), 'webmon-bench-script-ab-'));
-const server = await startManagedRedis({ dir });
-const admin = new Redis(server.url);
-const connections = [admin];
-const cleanup = async () => {
-  for (const c of connections) c.disconnect();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+const life = lifecycle({ timeoutSec: 3600 });
+const bench = await scratchRedis(life, 'script-ab');
+const admin = bench.connect();
 
-async function evalshaUsec() {
-  const m = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'));
-  return m ? Number(m[1]) : 0;
-}
+const evalshaUsec = async () => (await commandStats(admin)).evalsha?.usec ?? 0;
 
 async function side(label, loader, prefix) {
-  const redis = new Redis(server.url);
-  connections.push(redis);
+  const redis = bench.connect();
   const keys = createKeys(prefix);
   const sc = loader(redis);
   const assets = new AssetStore(redis, keys, sc);
@@ -140,16 +127,7 @@ async function main() {
     process.stdout.write(`Redis µs per pushed check (median of rounds ${SETTLE}-${ROUNDS - 1}), ${ASSETS} assets, rounds ${GAP_MS} ms apart\n`);
     for (const s of summary.sides) process.stdout.write(`  ${s.side} (${s.side === 'A' ? summary.a : summary.b}): job_enqueue ${s.enqueueUs}, job_claim ${s.claimUs}, job_complete ${s.completeUs}   [complete by round: ${s.completeUsPerRound.join(' ')}]\n`);
   }
+  return 0;
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (err) => {
-    process.stderr.write(`${err?.stack ?? err}\n`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+life.run(main);

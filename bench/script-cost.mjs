@@ -22,12 +22,9 @@
  * that changes no state. The minute ring fills over a day of checks; once full, a check also
  * reads the stamp of the cell it retires (one GETRANGE more), which this bench does not reach.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { AssetStore, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scripts, startManagedRedis } from '@webmon/core';
+import { AssetStore, JobStore, createKeys, jobPolicy, loadConfig, normalizeUrl, scripts } from '@webmon/core';
+import { commandStats, lifecycle, say, scratchRedis } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,24 +42,12 @@ const ROUNDS = Math.max(4, Number(values.rounds));
 const INTERVAL_MS = Math.max(0, Number(values.interval)) * 1000;
 const PLUGINS = ['http', 'htmlstats'].slice(0, Math.min(2, Math.max(1, Number(values.plugins))));
 const SETTLE = 3;
-const say = (msg) => process.stderr.write(`${msg}\n`);
 
-const dir = mkdtempSync(join(tmpdir(), 'webmon-bench-scripts-'));
-const server = await startManagedRedis({ dir });
-const redis = new Redis(server.url);
-const cleanup = async () => {
-  redis.disconnect();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+const life = lifecycle({ timeoutSec: 3600 });
+const redis = (await scratchRedis(life, 'scripts')).connect();
 
 /** µs and calls of EVALSHA so far (every script call of JobStore is an EVALSHA). */
-async function evalsha() {
-  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
-  return m ? { calls: Number(m[1]), usec: Number(m[2]) } : { calls: 0, usec: 0 };
-}
+const evalsha = async () => (await commandStats(redis)).evalsha ?? { calls: 0, usec: 0 };
 const perCall = (a, b) => (b.usec - a.usec) / Math.max(1, b.calls - a.calls);
 
 const DURATIONS = [41.2, 52.7, 63.1];
@@ -136,14 +121,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  async (code) => {
-    await cleanup();
-    process.exit(code);
-  },
-  async (err) => {
-    say(err?.stack ?? String(err));
-    await cleanup();
-    process.exit(1);
-  },
-);
+life.run(main);

@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AssetStore, JobStore, createKeys, jobPolicy, loadConfig, loadScript, normalizeUrl, openRedis, scripts, startManagedRedis } from '@webmon/core';
-import { seedHistory } from './lib.mjs';
+import { commandStats, seedHistory } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -96,7 +96,7 @@ try {
   for (let i = 0; i < ASSETS; i++) ids.push((await assets.create({ owner: 'admin', url: normalizeUrl(`http://site${i}.example.com/`), plugins: ['http'], config: {}, interval: 60, tags: [] })).id);
   if (HOURS > 0) await seedHistory(server.url, { ids, owner: 'admin' }, { intervalMs: 60_000, hours: HOURS });
 
-  const evalshaUsec = async () => Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  const evalshaUsec = async () => (await commandStats(redis)).evalsha?.usec ?? 0;
   /** Claims and completes one check of every asset at `at` through `jobs`, BATCH completions a
    * call as the executor sends them; EVALSHA's µs per completion. */
   const round = async (jobs, at) => {

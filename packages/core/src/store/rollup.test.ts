@@ -71,6 +71,9 @@ async function layoutText(assetId: string, res: Resolution): Promise<string> {
   return raw.subarray(24, 24 + raw.readUInt16BE(22)).toString('latin1');
 }
 
+/** The http plugin's latency bin columns in a layout text ("3.4"). */
+const httpBins = (layout: string) => /http:([\d.]*)/.exec(layout)![1];
+
 function bin(ms: number): string {
   const i = LATENCY_EDGES_MS.findIndex((edge) => ms <= edge);
   return String(i === -1 ? LATENCY_EDGES_MS.length : i);
@@ -219,7 +222,7 @@ describe('roll-up rings', () => {
     const id = await newAsset();
     const model = new Model();
     const minuteLayout = () => layoutText(id, 'minute');
-    const binsOf = async () => /http:([\d.]*)/.exec(await minuteLayout())![1];
+    const binsOf = async () => httpBins(await minuteLayout());
     const check = async (c: Check) => model.add(c, await record(id, c));
     const at = BASE + 9 * H;
     // 4 ms is bin 3 (3 < ms <= 5): bins 3 and 4.
@@ -381,7 +384,7 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     const spread = await spreadOf(id);
     const layout = async (res: Resolution) => {
       const text = await layoutText(id, res);
-      return { widths: text.split('|')[0]!.split(',').slice(3).join(','), bins: /http:([\d.]*)/.exec(text)![1] };
+      return { widths: text.split('|')[0]!.split(',').slice(3).join(','), bins: httpBins(text) };
     };
     // 4 ms: bin 3; three of them sum to 12 ms (two bytes of µs).
     for (const m of [0, 10, 59]) await record(id, ok(BASE + 23 * H + m * MIN, 4), folded);
@@ -429,7 +432,7 @@ describe('roll-up rings folded from the minute ring (retentions of an hour and a
     ]);
     for (const res of RESOLUTIONS) expect(await all(id, res), res).toEqual(model.kept(res));
     // Written once a period or late, not at every check: no room, a column for each bin used.
-    for (const res of ['hour', 'day'] as const) expect(/http:([\d.]*)/.exec(await layoutText(id, res))![1], res).toBe('9.12');
+    for (const res of ['hour', 'day'] as const) expect(httpBins(await layoutText(id, res)), res).toBe('9.12');
   });
 
   it('takes over rings written with every check in all three, without losing or doubling a check', async () => {
